@@ -1,0 +1,155 @@
+//! Runtime benchmarks: the kit's executor against a bare tokio paused current-thread
+//! runtime with the same drivers, measured side by side in one process.
+//!
+//! Run with `cargo bench --bench runtime` (add `-- --quick` for a fast smoke run).
+//! Each case alternates kit and tokio runs and reports medians over the rounds.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+fn tokio_rt(io: bool) -> tokio::runtime::Runtime {
+    let mut b = tokio::runtime::Builder::new_current_thread();
+    b.enable_time().start_paused(true);
+    if io {
+        b.enable_io();
+    }
+    b.build().unwrap()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Runs `kit` and `tokio` alternately `rounds` times; returns (kit median, tokio median).
+fn side_by_side(
+    rounds: usize,
+    mut kit: impl FnMut() -> Duration,
+    mut tokio: impl FnMut() -> Duration,
+) -> (Duration, Duration) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        a.push(kit());
+        b.push(tokio());
+    }
+    (median(a), median(b))
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> Duration {
+    let t = Instant::now();
+    black_box(f());
+    t.elapsed()
+}
+
+async fn sequential_sleeps(n: u32) {
+    for _ in 0..n {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// A deterministic list of durations up to an hour.
+fn durations(n: usize) -> Vec<Duration> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            Duration::from_millis(x % 3_600_000)
+        })
+        .collect()
+}
+
+fn report(name: &str, kit: Duration, tokio: Duration) {
+    println!(
+        "{name:<48} kit {:>10.3?}   tokio {:>10.3?}   ratio {:.2}x",
+        kit,
+        tokio,
+        kit.as_secs_f64() / tokio.as_secs_f64()
+    );
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let rounds = if quick { 3 } else { 7 };
+    let sleeps = if quick { 100_000 } else { 1_000_000 };
+    let tasks = if quick { 2_000 } else { 10_000 };
+    let empties = if quick { 200 } else { 2_000 };
+
+    for io in [true, false] {
+        let drivers = if io { "time+io" } else { "time" };
+        let (k, t) = side_by_side(
+            rounds,
+            || {
+                time(|| {
+                    async_testkit::Builder::new()
+                        .io(io)
+                        .run(|| sequential_sleeps(sleeps))
+                })
+            },
+            || time(|| tokio_rt(io).block_on(sequential_sleeps(sleeps))),
+        );
+        report(&format!("{sleeps} sequential sleep(1ms), {drivers}"), k, t);
+
+        let ds = durations(tasks);
+        let (k, t) = side_by_side(
+            rounds,
+            || {
+                let ds = ds.clone();
+                time(|| {
+                    async_testkit::Builder::new().io(io).run(move || {
+                        let ds = ds.clone();
+                        async move {
+                            let hs: Vec<_> = ds
+                                .into_iter()
+                                .map(|d| async_testkit::spawn(tokio::time::sleep(d)))
+                                .collect();
+                            for h in hs {
+                                h.await.unwrap();
+                            }
+                        }
+                    })
+                })
+            },
+            || {
+                let ds = ds.clone();
+                time(|| {
+                    tokio_rt(io).block_on(async move {
+                        let hs: Vec<_> = ds
+                            .into_iter()
+                            .map(|d| tokio::spawn(tokio::time::sleep(d)))
+                            .collect();
+                        for h in hs {
+                            h.await.unwrap();
+                        }
+                    })
+                })
+            },
+        );
+        report(&format!("{tasks} tasks sleeping up to 1h, {drivers}"), k, t);
+
+        let (k, t) = side_by_side(
+            rounds,
+            || {
+                time(|| {
+                    for _ in 0..empties {
+                        async_testkit::Builder::new().io(io).run(|| async {})
+                    }
+                }) / empties
+            },
+            || {
+                time(|| {
+                    for _ in 0..empties {
+                        tokio_rt(io).block_on(async {})
+                    }
+                }) / empties
+            },
+        );
+        report(&format!("empty test, per run, {drivers}"), k, t);
+        println!(
+            "{:<48} {:.1} µs",
+            format!("  kit overhead per run, {drivers}"),
+            (k.as_secs_f64() - t.as_secs_f64()) * 1e6
+        );
+    }
+}

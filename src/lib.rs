@@ -1,0 +1,195 @@
+//! Deterministic, virtual-time testing for async Rust on tokio.
+//!
+//! Put `#[async_testkit::test]` on an `async fn` and the test runs on a fresh tokio
+//! current-thread runtime whose clock is paused at zero and jumps whenever every task
+//! waits: an hour of `sleep` takes microseconds. The kit's own scheduler runs the body and
+//! every task started with [`spawn`], records what each did, and fails the test loudly:
+//!
+//! - a panic in any task, awaited or not, kit task or `tokio::spawn`ed;
+//! - tasks still alive when the body returns (leaks), named with their spawn sites;
+//! - a deadlock (every task waits and no timer is pending), found at once;
+//! - a virtual deadline (default 1 h) and a wall-clock deadline (default 60 s);
+//! - a poll that blocks the thread longer than 100 ms (a warning by default).
+//!
+//! Every failure report has a headline, the tasks that were alive, the panics, the last
+//! events as a timeline in virtual time, the seed, and a one-line replay command.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! // What #[async_testkit::test] does for a test, written out:
+//! async_testkit::run(async {
+//!     let (tx, rx) = tokio::sync::oneshot::channel();
+//!     async_testkit::spawn(async move {
+//!         tokio::time::sleep(Duration::from_secs(30)).await; // virtual: instant
+//!         tx.send("pong").unwrap();
+//!     });
+//!     assert_eq!(rx.await.unwrap(), "pong");
+//!     assert_eq!(async_testkit::time::elapsed(), Duration::from_secs(30));
+//! });
+//! ```
+//!
+//! A test that would hang forever under plain tokio fails at once instead:
+//!
+//! ```
+//! let failure = async_testkit::Builder::new()
+//!     .try_run(|| async {
+//!         let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+//!         let _ = rx.await; // nobody will ever send
+//!     })
+//!     .unwrap_err();
+//! assert_eq!(failure.kind(), async_testkit::FailureKind::Deadlock);
+//! assert!(failure.headline().starts_with("deadlock: every task is waiting and no timer is pending"));
+//! ```
+//!
+//! # Map
+//!
+//! - [`test`], [`run`], [`Builder`]: start runs; [`Report`] and [`Failure`] say how they went.
+//! - [`spawn`], [`spawn_background`], [`task::Builder`], [`yield_point`]: kit tasks.
+//! - [`time`]: the virtual clock, [`time::advance`] that settles, [`time::run_until_idle`].
+//! - [`Strategy`]: how the scheduler chooses among ready tasks.
+//!
+//! # The determinism contract
+//!
+//! Same code, same crate version, same seed: same schedule, same trace, same outcome
+//! ([`Report::trace_hash`]). What escapes it: `std::time::Instant` and `SystemTime` (use
+//! [`time::now`] and [`time::system_now`]), `HashMap` iteration order, real I/O, OS
+//! threads, and `tokio::select!` without `biased;` (tokio picks branches at random).
+
+#![warn(missing_docs)]
+
+pub(crate) mod runtime;
+pub mod schedule;
+pub mod task;
+pub mod time;
+mod trace;
+
+pub use runtime::{Builder, Clock, Failure, FailureKind, Policy, Report, run};
+pub use schedule::Strategy;
+pub use task::{JoinError, JoinHandle, spawn, spawn_background, yield_point};
+
+/// Runs an `async fn` test on a fresh async-testkit runtime.
+///
+/// Options (all optional): `seed = 7`, `strategy = "fifo" | "random"`,
+/// `clock = "auto" | "manual" | "autojump" | "autojump(10ms)"`, `timeout = "60s"` (wall
+/// clock), `virtual_timeout = "1h"`, `leaks = "fail" | "warn" | "ignore"`,
+/// `slow_poll = "100ms"`, `slow_poll_policy = "warn" | "fail" | "ignore"`, `io = true`,
+/// `explore = 100` (that many seeded random schedules). The test may return `()` or
+/// `Result<(), E>` with `E: Debug`; other attributes such as `#[should_panic]` and
+/// `#[ignore]` work as usual.
+///
+/// Each test runs on a thread of its own, so a test stuck in a blocking call fails at its
+/// wall-clock limit and the rest of the suite goes on.
+///
+/// ```
+/// # mod wrapper {
+/// use std::time::Duration;
+///
+/// #[async_testkit::test]
+/// async fn backoff_waits_an_hour_instantly() {
+///     tokio::time::sleep(Duration::from_secs(3600)).await;
+///     assert_eq!(async_testkit::time::elapsed(), Duration::from_secs(3600));
+/// }
+///
+/// #[async_testkit::test(clock = "manual", seed = 7, leaks = "warn")]
+/// async fn manual_clock() -> Result<(), String> {
+///     async_testkit::time::advance(Duration::from_secs(5)).await;
+///     Ok(())
+/// }
+/// # }
+/// ```
+pub use async_testkit_macros::test;
+
+#[cfg(doctest)]
+mod macro_tests;
+
+#[doc(hidden)]
+pub mod __private {
+    //! Support for the attribute macro; not a public API.
+
+    use std::future::Future;
+    use std::panic::Location;
+    use std::sync::{Arc, Mutex, mpsc};
+    use std::time::Duration;
+
+    use crate::runtime::core::lock;
+
+    /// What a test function may return.
+    pub trait TestOutput {
+        /// `Ok` when the test passed, `Err(message)` when it returned an error.
+        fn into_test_result(self) -> Result<(), String>;
+    }
+
+    impl TestOutput for () {
+        fn into_test_result(self) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    impl<E: std::fmt::Debug> TestOutput for Result<(), E> {
+        fn into_test_result(self) -> Result<(), String> {
+            self.map_err(|e| format!("the test returned an error: {e:?}"))
+        }
+    }
+
+    /// Strips the crate name from `crate::module::test` to get libtest's test name.
+    fn test_name(path: &str) -> &str {
+        path.split_once("::").map_or(path, |(_, rest)| rest)
+    }
+
+    /// Runs one attributed test on its own thread, so the test fails (rather than hangs)
+    /// if the run gets stuck inside a poll.
+    #[track_caller]
+    pub fn run_test<F, Fut>(builder: crate::Builder, path: &'static str, body: F)
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future + 'static,
+        Fut::Output: TestOutput,
+    {
+        let site = Location::caller();
+        let name = test_name(path).to_string();
+        let stuck = Arc::new(Mutex::new(None::<String>));
+        let builder = crate::runtime::isolated(builder.name(name.clone()), stuck.clone());
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new().name(name).spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                builder.run_at(
+                    || {
+                        let f = body();
+                        async move { f.await.into_test_result() }
+                    },
+                    site,
+                )
+            }));
+            let _ = tx.send(result);
+        });
+        if let Err(e) = thread {
+            panic!("async-testkit could not start a thread for the test: {e}");
+        }
+        loop {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(Ok(Ok(()))) => return,
+                Ok(Ok(Err(message))) => panic!("{message}"),
+                Ok(Err(payload)) => std::panic::resume_unwind(payload),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some(text) = lock(&stuck).take() {
+                        panic!("{text}");
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("async-testkit: the test's thread ended without a result")
+                }
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn test_names_drop_the_crate() {
+            assert_eq!(super::test_name("oracles::deadlock"), "deadlock");
+            assert_eq!(super::test_name("my_crate::tests::t"), "tests::t");
+            assert_eq!(super::test_name("t"), "t");
+        }
+    }
+}

@@ -1,0 +1,867 @@
+//! The controlled executor: task table, ready queue, wakers, and the wait protocol.
+//!
+//! Kit tasks are polled here, outside tokio's scheduler but with the runtime entered, so
+//! `tokio::task::yield_now()` wakes a task at once and the scheduler may pick it again
+//! before any other ready task. `Runtime::block_on` is entered only to wait: tokio then
+//! runs its own tasks, turns its drivers and, with a paused clock, jumps to the next timer.
+//!
+//! tokio calls its `on_thread_park` hook exactly when its queue is empty and it is about
+//! to park (and, with a paused clock, auto-advance). When the kit wants time to stand
+//! still (manual clock, autojump cushion, settling after `advance`, `run_until_idle`),
+//! the hook wakes the waiting future instead: tokio then skips both the park and the
+//! jump, and the executor learns that everything is quiescent at the current instant.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
+
+use super::panics::{self, PanicRecord};
+use super::{Clock, RunConfig};
+use crate::schedule::Chooser;
+use crate::trace::{EventKind, TaskId, Trace};
+
+/// Locks a mutex, ignoring poisoning: the kit's own state stays consistent across a
+/// panic because every critical section is a few assignments.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the kit knows about a task, shareable across threads.
+#[derive(Debug)]
+pub(crate) struct TaskMeta {
+    pub(crate) id: TaskId,
+    pub(crate) name: Option<String>,
+    pub(crate) site: &'static Location<'static>,
+    pub(crate) background: bool,
+}
+
+impl TaskMeta {
+    /// `#0 test body`, `#3 "producer"`, `#4`.
+    pub(crate) fn label(&self) -> String {
+        match (&self.name, self.id) {
+            (Some(n), id) => format!("#{id} \"{n}\""),
+            (None, 0) => "#0 test body".to_string(),
+            (None, id) => format!("#{id}"),
+        }
+    }
+}
+
+/// Where the executor thread is, for the watchdog.
+#[derive(Clone, Debug)]
+pub(crate) enum Activity {
+    Idle,
+    Polling(Arc<TaskMeta>, std::time::Instant),
+    InTokio,
+}
+
+/// State shared with wakers, tokio's hooks and the watchdog (other threads).
+pub(crate) struct Shared {
+    ready: Mutex<VecDeque<TaskId>>,
+    idle_waker: Mutex<Option<Waker>>,
+    waiting: AtomicBool,
+    intercept: AtomicBool,
+    jump_once: AtomicBool,
+    quiescent: AtomicBool,
+    pub(crate) parks: AtomicU64,
+    pub(crate) wall_expired: AtomicBool,
+    pub(crate) finished: AtomicBool,
+    pub(crate) activity: Mutex<Activity>,
+    pub(crate) foreign_panics: Mutex<Vec<PanicRecord>>,
+    /// Set once the run starts: `seed ..., replay: ...` for reports written off-thread.
+    pub(crate) replay_line: Mutex<String>,
+    pub(crate) test_name: Mutex<String>,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Shared {
+            ready: Mutex::new(VecDeque::new()),
+            idle_waker: Mutex::new(None),
+            waiting: AtomicBool::new(false),
+            intercept: AtomicBool::new(false),
+            jump_once: AtomicBool::new(false),
+            quiescent: AtomicBool::new(false),
+            parks: AtomicU64::new(0),
+            wall_expired: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            activity: Mutex::new(Activity::Idle),
+            foreign_panics: Mutex::new(Vec::new()),
+            replay_line: Mutex::new(String::new()),
+            test_name: Mutex::new(String::new()),
+        })
+    }
+
+    fn push_ready(&self, id: TaskId) {
+        lock(&self.ready).push_back(id);
+        self.wake_waiter();
+    }
+
+    /// Wakes the executor if it waits inside `block_on`.
+    pub(crate) fn wake_waiter(&self) {
+        if self.waiting.load(SeqCst) {
+            if let Some(w) = lock(&self.idle_waker).as_ref() {
+                w.wake_by_ref();
+            }
+        }
+    }
+
+    /// Drops the runtime's waker and any queued ids at the end of a run.
+    pub(crate) fn release_runtime(&self) {
+        self.waiting.store(false, SeqCst);
+        lock(&self.idle_waker).take();
+        lock(&self.ready).clear();
+    }
+
+    /// tokio's `on_thread_park` hook: tokio has nothing to run and is about to park.
+    pub(crate) fn on_park(&self) {
+        self.parks.fetch_add(1, Relaxed);
+        if self.waiting.load(SeqCst) && self.intercept.load(SeqCst) {
+            if self.jump_once.swap(false, SeqCst) {
+                return;
+            }
+            self.quiescent.store(true, SeqCst);
+            if let Some(w) = lock(&self.idle_waker).as_ref() {
+                w.wake_by_ref();
+            }
+        }
+    }
+}
+
+/// The waker of one kit task.
+pub(crate) struct TaskWaker {
+    id: TaskId,
+    queued: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, AcqRel) {
+            self.shared.push_ready(self.id);
+        }
+    }
+}
+
+/// How a task's owner learns its outcome; implemented by the `JoinHandle` state.
+pub(crate) trait JoinControl {
+    fn abort_requested(&self) -> bool;
+    fn cancelled(&self);
+    fn panicked(&self, payload: Box<dyn std::any::Any + Send>, handled: Arc<AtomicBool>, message: String);
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskState {
+    Ready,
+    Waiting,
+    Completed,
+    Panicked,
+    Cancelled,
+}
+
+impl TaskState {
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            TaskState::Ready => "ready",
+            TaskState::Waiting => "waiting",
+            TaskState::Completed => "completed",
+            TaskState::Panicked => "panicked",
+            TaskState::Cancelled => "cancelled",
+        }
+    }
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+pub(crate) struct Slot {
+    fut: Option<BoxFuture>,
+    waker: Arc<TaskWaker>,
+    control: Arc<dyn JoinControl>,
+}
+
+/// Per-task bookkeeping kept after the task ends, for reports.
+#[derive(Clone)]
+pub(crate) struct TaskInfo {
+    pub(crate) meta: Arc<TaskMeta>,
+    pub(crate) state: TaskState,
+    pub(crate) polls: u64,
+    pub(crate) last_poll: Option<Duration>,
+}
+
+/// A poll that took longer than the slow-poll threshold.
+#[derive(Clone, Debug)]
+pub(crate) struct SlowPoll {
+    pub(crate) task: Arc<TaskMeta>,
+    pub(crate) wall: Duration,
+    pub(crate) at: Duration,
+}
+
+/// Why the main loop stopped.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    BodyDone,
+    Deadlock { manual_stall: bool },
+    VirtualTimeout { why: String },
+    WallTimeout,
+    SlowPoll,
+}
+
+enum WaitOutcome {
+    Woken,
+    Quiescent,
+    Deadline,
+    WallTimeout,
+}
+
+/// A choice the scheduler made.
+enum Pick {
+    Task(TaskId, usize),
+    Tokio,
+}
+
+/// How many stops of the clock after the virtual deadline still count as "no timer
+/// pending": tokio's timer wheel may stop a few times on its way to a far timer
+/// (one per wheel level), never more than this.
+const PROBE_STOP_LIMIT: u32 = 16;
+/// How far the deadlock probe looks past the virtual deadline (about the reach of
+/// tokio's timer wheel).
+const PROBE_SPAN: Duration = Duration::from_secs(2 * 365 * 24 * 3600);
+/// With a manual clock, how long (wall time) a quiescent runtime is given for outside
+/// events (real I/O, `spawn_blocking`) before it is reported as stalled.
+pub(crate) const MANUAL_STALL_GRACE: Duration = Duration::from_millis(20);
+/// Polls of kit tasks in a row before tokio's own queue gets a turn (FIFO).
+const TOKIO_TURN_EVERY: u32 = 61;
+
+/// One run's executor. Lives in an `Rc` in a thread-local while the run lasts.
+pub(crate) struct Core {
+    pub(crate) run_id: u64,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) config: RunConfig,
+    pub(crate) start: Instant,
+    slots: RefCell<Vec<Option<Slot>>>,
+    pub(crate) infos: RefCell<Vec<TaskInfo>>,
+    pub(crate) trace: RefCell<Trace>,
+    chooser: RefCell<Box<dyn Chooser>>,
+    pub(crate) current: Cell<Option<TaskId>>,
+    pub(crate) panics: RefCell<Vec<PanicRecord>>,
+    pub(crate) slow_polls: RefCell<Vec<SlowPoll>>,
+    settle_waiters: RefCell<Vec<Waker>>,
+    settled_gen: Cell<u64>,
+    advancing: Cell<usize>,
+    sentinel: RefCell<Option<Pin<Box<Sleep>>>>,
+    probing: Cell<bool>,
+    pub(crate) polls: Cell<u64>,
+    pub(crate) last_activity: Cell<Duration>,
+    /// The virtual time last read (reading tokio's clock takes a lock).
+    last_seen: Cell<Duration>,
+}
+
+impl Core {
+    pub(crate) fn new(
+        run_id: u64,
+        shared: Arc<Shared>,
+        config: RunConfig,
+        chooser: Box<dyn Chooser>,
+    ) -> Self {
+        let capacity = config.trace_capacity;
+        Core {
+            run_id,
+            shared,
+            config,
+            start: Instant::now(),
+            slots: RefCell::new(Vec::new()),
+            infos: RefCell::new(Vec::new()),
+            trace: RefCell::new(Trace::new(capacity)),
+            chooser: RefCell::new(chooser),
+            current: Cell::new(None),
+            panics: RefCell::new(Vec::new()),
+            slow_polls: RefCell::new(Vec::new()),
+            settle_waiters: RefCell::new(Vec::new()),
+            settled_gen: Cell::new(0),
+            advancing: Cell::new(0),
+            sentinel: RefCell::new(None),
+            probing: Cell::new(false),
+            polls: Cell::new(0),
+            last_activity: Cell::new(Duration::ZERO),
+            last_seen: Cell::new(Duration::ZERO),
+        }
+    }
+
+    /// Virtual time since the run began.
+    pub(crate) fn elapsed(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.start)
+    }
+
+    pub(crate) fn record(&self, task: Option<TaskId>, kind: EventKind) {
+        self.trace.borrow_mut().record(self.elapsed(), task, kind);
+    }
+
+    pub(crate) fn label(&self, id: TaskId) -> String {
+        self.infos
+            .borrow()
+            .get(id)
+            .map_or_else(|| format!("#{id}"), |i| i.meta.label())
+    }
+
+    /// Adds a task; it is ready at once. Returns its waker (for abort) and id.
+    pub(crate) fn spawn_task(
+        &self,
+        fut: BoxFuture,
+        name: Option<String>,
+        site: &'static Location<'static>,
+        background: bool,
+        control: Arc<dyn JoinControl>,
+    ) -> (Arc<TaskMeta>, Waker) {
+        let id = self.infos.borrow().len();
+        let meta = Arc::new(TaskMeta {
+            id,
+            name,
+            site,
+            background,
+        });
+        let waker = Arc::new(TaskWaker {
+            id,
+            queued: AtomicBool::new(false),
+            shared: self.shared.clone(),
+        });
+        self.infos.borrow_mut().push(TaskInfo {
+            meta: meta.clone(),
+            state: TaskState::Ready,
+            polls: 0,
+            last_poll: None,
+        });
+        self.slots.borrow_mut().push(Some(Slot {
+            fut: Some(fut),
+            waker: waker.clone(),
+            control,
+        }));
+        if let Some(parent) = self.current.get() {
+            self.record(Some(parent), EventKind::Spawned { child: id });
+        } else if id != 0 {
+            self.record(None, EventKind::Spawned { child: id });
+        }
+        let std_waker = Waker::from(waker);
+        std_waker.wake_by_ref();
+        (meta, std_waker)
+    }
+
+    fn set_state(&self, id: TaskId, state: TaskState) {
+        if let Some(info) = self.infos.borrow_mut().get_mut(id) {
+            info.state = state;
+        }
+    }
+
+    fn is_live(&self, id: TaskId) -> bool {
+        matches!(self.slots.borrow().get(id), Some(Some(_)))
+    }
+
+    /// Picks the next thing to run, or `None` when no kit task is ready.
+    fn pick(&self, tokio_alive: bool) -> Option<Pick> {
+        let mut chooser = self.chooser.borrow_mut();
+        let mut ready = lock(&self.shared.ready);
+        loop {
+            if ready.is_empty() {
+                return None;
+            }
+            let tokio_option = tokio_alive && chooser.offers_tokio_turns();
+            let options = ready.len() + usize::from(tokio_option);
+            let k = if options == 1 {
+                0
+            } else {
+                chooser.choose(options) % options
+            };
+            if k == ready.len() {
+                return Some(Pick::Tokio);
+            }
+            let id = ready.remove(k).expect("index within the ready queue");
+            if self.is_live(id) {
+                return Some(Pick::Task(id, options));
+            }
+        }
+    }
+
+    /// Polls one task once.
+    fn poll_task(&self, id: TaskId, options: usize) {
+        let taken = {
+            let mut slots = self.slots.borrow_mut();
+            let Some(Some(slot)) = slots.get_mut(id) else {
+                return;
+            };
+            slot.waker.queued.store(false, Release);
+            slot.fut
+                .take()
+                .map(|f| (f, Waker::from(slot.waker.clone()), slot.control.clone()))
+        };
+        let Some((mut fut, waker, control)) = taken else {
+            return;
+        };
+        let meta = self.infos.borrow()[id].meta.clone();
+
+        if control.abort_requested() {
+            self.finish(id, fut, TaskState::Cancelled);
+            control.cancelled();
+            return;
+        }
+
+        let now = self.elapsed();
+        self.last_seen.set(now);
+        {
+            let mut infos = self.infos.borrow_mut();
+            let info = &mut infos[id];
+            info.polls += 1;
+            info.last_poll = Some(now);
+        }
+        self.last_activity.set(now);
+        self.polls.set(self.polls.get() + 1);
+        self.trace
+            .borrow_mut()
+            .record(now, Some(id), EventKind::Polled { options });
+
+        self.current.set(Some(id));
+        let wall_start = std::time::Instant::now();
+        *lock(&self.shared.activity) = Activity::Polling(meta.clone(), wall_start);
+        let result = panics::polling_kit_task(|| {
+            catch_unwind(AssertUnwindSafe(|| {
+                fut.as_mut().poll(&mut Context::from_waker(&waker))
+            }))
+        });
+        let wall = wall_start.elapsed();
+        *lock(&self.shared.activity) = Activity::Idle;
+        self.current.set(None);
+
+        if wall >= self.config.slow_poll {
+            self.slow_polls.borrow_mut().push(SlowPoll {
+                task: meta.clone(),
+                wall,
+                at: now,
+            });
+        }
+
+        match result {
+            Ok(Poll::Pending) => {
+                self.trace.borrow_mut().record(now, Some(id), EventKind::Pending);
+                let still_queued = {
+                    let slots = self.slots.borrow();
+                    match slots.get(id) {
+                        Some(Some(slot)) => slot.waker.queued.load(Acquire),
+                        _ => false,
+                    }
+                };
+                self.set_state(
+                    id,
+                    if still_queued {
+                        TaskState::Ready
+                    } else {
+                        TaskState::Waiting
+                    },
+                );
+                if let Some(Some(slot)) = self.slots.borrow_mut().get_mut(id) {
+                    slot.fut = Some(fut);
+                }
+            }
+            Ok(Poll::Ready(())) => {
+                self.trace
+                    .borrow_mut()
+                    .record(now, Some(id), EventKind::Completed);
+                self.finish(id, fut, TaskState::Completed);
+            }
+            Err(payload) => {
+                self.record(Some(id), EventKind::Panicked);
+                let record = panics::take_last(Some(meta), now, &payload);
+                let handled = record.handled.clone();
+                let message = record.message.clone();
+                self.panics.borrow_mut().push(record);
+                self.finish(id, fut, TaskState::Panicked);
+                control.panicked(payload, handled, message);
+            }
+        }
+    }
+
+    /// Removes a task and drops its future (catching a panic in its destructors).
+    fn finish(&self, id: TaskId, fut: BoxFuture, state: TaskState) {
+        self.slots.borrow_mut()[id] = None;
+        self.set_state(id, state);
+        if state == TaskState::Cancelled {
+            self.record(Some(id), EventKind::Cancelled);
+        }
+        self.drop_future(id, fut);
+    }
+
+    fn drop_future(&self, id: TaskId, fut: BoxFuture) {
+        let prev = self.current.replace(Some(id));
+        let dropped = panics::polling_kit_task(|| catch_unwind(AssertUnwindSafe(move || drop(fut))));
+        self.current.set(prev);
+        if let Err(payload) = dropped {
+            let meta = self.infos.borrow()[id].meta.clone();
+            let mut record = panics::take_last(Some(meta), self.elapsed(), &payload);
+            record.message = format!("{} (while the task was being dropped)", record.message);
+            self.panics.borrow_mut().push(record);
+        }
+    }
+
+    fn tokio_alive(rt: &tokio::runtime::Runtime) -> usize {
+        rt.metrics().num_alive_tasks()
+    }
+
+    /// Runs the loop until the body is done or an oracle stops it.
+    pub(crate) fn run_loop(&self, rt: &tokio::runtime::Runtime, body_done: &dyn Fn() -> bool) -> Stop {
+        let mut in_a_row = 0u32;
+        loop {
+            if body_done() {
+                return Stop::BodyDone;
+            }
+            if self.shared.wall_expired.load(Relaxed) {
+                return Stop::WallTimeout;
+            }
+            if self.config.slow_poll_policy == super::Policy::Fail && !self.slow_polls.borrow().is_empty() {
+                return Stop::SlowPoll;
+            }
+            let tokio_alive = Self::tokio_alive(rt) > 0;
+            match self.pick(tokio_alive) {
+                Some(Pick::Task(id, options)) => {
+                    self.poll_task(id, options);
+                    in_a_row += 1;
+                    if in_a_row >= TOKIO_TURN_EVERY && tokio_alive {
+                        in_a_row = 0;
+                        self.tokio_turn(rt);
+                    }
+                }
+                Some(Pick::Tokio) => {
+                    in_a_row = 0;
+                    self.tokio_turn(rt);
+                }
+                None => {
+                    in_a_row = 0;
+                    if let Some(stop) = self.wait_and_decide(rt) {
+                        return stop;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lets tokio run its queue once (and turn its drivers) without waiting or moving time.
+    fn tokio_turn(&self, rt: &tokio::runtime::Runtime) {
+        self.record(None, EventKind::TokioTurn);
+        *lock(&self.shared.activity) = Activity::InTokio;
+        rt.block_on(TurnOnce(false));
+        *lock(&self.shared.activity) = Activity::Idle;
+    }
+
+    /// Nothing is ready: wait, then act on what the wait says.
+    fn wait_and_decide(&self, rt: &tokio::runtime::Runtime) -> Option<Stop> {
+        match self.wait(rt, self.wants_intercept()) {
+            WaitOutcome::Woken => None,
+            WaitOutcome::WallTimeout => Some(Stop::WallTimeout),
+            WaitOutcome::Deadline => Some(self.probe(rt)),
+            WaitOutcome::Quiescent => {
+                if !self.settle_waiters.borrow().is_empty() {
+                    self.settle();
+                    return None;
+                }
+                match self.config.clock {
+                    Clock::Manual => self
+                        .cushion(rt, MANUAL_STALL_GRACE)
+                        .then_some(Stop::Deadlock { manual_stall: true }),
+                    Clock::AutoJump(threshold) => {
+                        if self.cushion(rt, threshold) {
+                            self.shared.jump_once.store(true, SeqCst);
+                        }
+                        None
+                    }
+                    // Quiescence is only intercepted in auto mode to settle.
+                    Clock::Auto => None,
+                }
+            }
+        }
+        .or_else(|| self.check_virtual_deadline())
+    }
+
+    fn check_virtual_deadline(&self) -> Option<Stop> {
+        let now = self.elapsed();
+        (now > self.config.virtual_timeout).then(|| Stop::VirtualTimeout {
+            why: format!("the virtual clock is already at {}", crate::trace::Vt(now)),
+        })
+    }
+
+    /// Whether the park hook should stop tokio from parking (and auto-advancing).
+    fn wants_intercept(&self) -> bool {
+        if !self.settle_waiters.borrow().is_empty() {
+            return true;
+        }
+        !matches!(self.config.clock, Clock::Auto) && self.advancing.get() == 0
+    }
+
+    /// Wakes everything waiting for the runtime to settle at the current instant.
+    fn settle(&self) {
+        self.settled_gen.set(self.settled_gen.get() + 1);
+        self.record(None, EventKind::Settled);
+        for w in self.settle_waiters.take() {
+            w.wake();
+        }
+    }
+
+    /// Waits up to `cushion` of wall time for an outside event while time stands still.
+    /// Returns true when nothing at all happened (still quiescent).
+    fn cushion(&self, rt: &tokio::runtime::Runtime, cushion: Duration) -> bool {
+        let until = std::time::Instant::now() + cushion;
+        loop {
+            if std::time::Instant::now() >= until {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1).min(cushion));
+            match self.wait(rt, true) {
+                WaitOutcome::Quiescent => continue,
+                _ => return false,
+            }
+        }
+    }
+
+    /// Waits inside `block_on` until a kit task is woken, or tokio goes quiescent (when
+    /// `intercept`), or the virtual deadline sentinel fires.
+    fn wait(&self, rt: &tokio::runtime::Runtime, intercept: bool) -> WaitOutcome {
+        let before = self.last_seen.get();
+        let mut sentinel = self.sentinel.borrow_mut();
+        if sentinel.is_none() {
+            let deadline = self.start + self.config.virtual_timeout;
+            *sentinel = Some(Box::pin(tokio::time::sleep_until(deadline)));
+        }
+        self.shared.quiescent.store(false, SeqCst);
+        self.shared.intercept.store(intercept, SeqCst);
+        *lock(&self.shared.activity) = Activity::InTokio;
+        let outcome = rt.block_on(Idle {
+            shared: &self.shared,
+            sentinel: sentinel.as_mut().map(|s| s.as_mut()),
+        });
+        *lock(&self.shared.activity) = Activity::Idle;
+        self.shared.waiting.store(false, SeqCst);
+        self.shared.intercept.store(false, SeqCst);
+        drop(sentinel);
+        let after = self.elapsed();
+        self.last_seen.set(after);
+        // A jump to the deadline sentinel, or the probe's steps past it, are the kit's own
+        // bookkeeping: the probe records what it concludes instead.
+        if after != before && !matches!(outcome, WaitOutcome::Deadline) && !self.probing.get() {
+            self.record(None, EventKind::ClockMoved { from: before });
+        }
+        outcome
+    }
+
+    /// The virtual deadline passed with nothing woken: tell a deadlock (no timer pending
+    /// at all) from a timeout (timers pending beyond the deadline) by letting the clock
+    /// run on toward a far probe, one stop at a time.
+    fn probe(&self, rt: &tokio::runtime::Runtime) -> Stop {
+        let deadline = self.config.virtual_timeout;
+        *self.sentinel.borrow_mut() = Some(Box::pin(tokio::time::sleep(PROBE_SPAN)));
+        self.probing.set(true);
+        let stop = self.probe_steps(rt, deadline);
+        self.probing.set(false);
+        if let Stop::VirtualTimeout { .. } = stop {
+            self.record(
+                None,
+                EventKind::ClockMoved {
+                    from: self.last_activity.get(),
+                },
+            );
+        }
+        stop
+    }
+
+    fn probe_steps(&self, rt: &tokio::runtime::Runtime, deadline: Duration) -> Stop {
+        let mut stops = 0;
+        loop {
+            self.shared.jump_once.store(true, SeqCst);
+            match self.wait(rt, true) {
+                WaitOutcome::Deadline => return Stop::Deadlock { manual_stall: false },
+                WaitOutcome::WallTimeout => return Stop::WallTimeout,
+                WaitOutcome::Woken => {
+                    return Stop::VirtualTimeout {
+                        why: format!(
+                            "a task was still waiting on a timer past it, woken at {}",
+                            crate::trace::Vt(self.elapsed())
+                        ),
+                    };
+                }
+                WaitOutcome::Quiescent => {
+                    stops += 1;
+                    if stops > PROBE_STOP_LIMIT {
+                        return Stop::VirtualTimeout {
+                            why: format!("timers were still firing after {}", crate::trace::Vt(deadline)),
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    /// After the body returned: runs whatever can still run at this instant (kit tasks and
+    /// tokio's), without moving time, so the leak oracle sees only tasks that truly wait.
+    pub(crate) fn settle_at_end(&self, rt: &tokio::runtime::Runtime) {
+        const LIMIT: u32 = 100_000;
+        let mut polls = 0;
+        loop {
+            let tokio_alive = Self::tokio_alive(rt) > 0;
+            match self.pick(tokio_alive) {
+                Some(Pick::Task(id, options)) => {
+                    self.poll_task(id, options);
+                    polls += 1;
+                    if polls >= LIMIT {
+                        return;
+                    }
+                }
+                Some(Pick::Tokio) => self.tokio_turn(rt),
+                None => match self.wait(rt, true) {
+                    WaitOutcome::Woken => {}
+                    _ => return,
+                },
+            }
+        }
+    }
+
+    /// Registers a waiter woken when the runtime is next quiescent; returns the generation
+    /// to compare with [`Core::settled_since`].
+    pub(crate) fn request_settle(&self, waker: &Waker) -> u64 {
+        self.settle_waiters.borrow_mut().push(waker.clone());
+        self.settled_gen.get()
+    }
+
+    pub(crate) fn settled_since(&self, generation: u64) -> bool {
+        self.settled_gen.get() > generation
+    }
+
+    pub(crate) fn advancing_started(&self) {
+        self.advancing.set(self.advancing.get() + 1);
+    }
+
+    pub(crate) fn advancing_ended(&self) {
+        self.advancing.set(self.advancing.get().saturating_sub(1));
+    }
+
+    /// Tasks that are still alive (not finished), in id order.
+    pub(crate) fn alive(&self) -> Vec<TaskInfo> {
+        let slots = self.slots.borrow();
+        self.infos
+            .borrow()
+            .iter()
+            .filter(|i| matches!(slots.get(i.meta.id), Some(Some(_))))
+            .cloned()
+            .collect()
+    }
+
+    /// Drops every remaining task (cancelling it), newest first.
+    pub(crate) fn cancel_all(&self) {
+        let ids: Vec<TaskId> = (0..self.slots.borrow().len()).rev().collect();
+        for id in ids {
+            let taken = self.slots.borrow_mut().get_mut(id).and_then(|s| s.take());
+            if let Some(mut slot) = taken {
+                self.set_state(id, TaskState::Cancelled);
+                self.record(Some(id), EventKind::Cancelled);
+                if let Some(fut) = slot.fut.take() {
+                    self.drop_future(id, fut);
+                }
+                slot.control.cancelled();
+            }
+        }
+        self.sentinel.borrow_mut().take();
+    }
+}
+
+/// Waits until a kit task is ready, tokio goes quiescent (when intercepting), the
+/// deadline sentinel fires, or the watchdog says the wall deadline passed.
+struct Idle<'a> {
+    shared: &'a Shared,
+    sentinel: Option<Pin<&'a mut Sleep>>,
+}
+
+impl Future for Idle<'_> {
+    type Output = WaitOutcome;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WaitOutcome> {
+        {
+            let mut w = lock(&self.shared.idle_waker);
+            if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *w = Some(cx.waker().clone());
+            }
+        }
+        self.shared.waiting.store(true, SeqCst);
+        if !lock(&self.shared.ready).is_empty() {
+            return Poll::Ready(WaitOutcome::Woken);
+        }
+        if self.shared.wall_expired.load(SeqCst) {
+            return Poll::Ready(WaitOutcome::WallTimeout);
+        }
+        if self.shared.quiescent.swap(false, SeqCst) {
+            return Poll::Ready(WaitOutcome::Quiescent);
+        }
+        if let Some(s) = self.sentinel.as_mut() {
+            if s.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(WaitOutcome::Deadline);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// Returns Pending once (waking itself), then Ready: one pass of tokio's loop.
+struct TurnOnce(bool);
+
+impl Future for TurnOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+}
+
+/// Installs `core` as this thread's current run until the guard drops.
+pub(crate) struct CurrentGuard(());
+
+impl CurrentGuard {
+    pub(crate) fn set(core: Rc<Core>) -> Self {
+        CURRENT.with(|c| *c.borrow_mut() = Some(core));
+        CurrentGuard(())
+    }
+}
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|c| c.borrow_mut().take());
+    }
+}
+
+/// The current run, if this thread is inside one.
+pub(crate) fn try_current() -> Option<Rc<Core>> {
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
+/// The current run, or a panic naming `what` and telling how to fix it.
+#[track_caller]
+pub(crate) fn current(what: &str) -> Rc<Core> {
+    match try_current() {
+        Some(core) => core,
+        None => panic!(
+            "{what} was called outside an async-testkit run.\n\
+             It needs the kit's runtime: call it from inside an #[async_testkit::test] function, \
+             or from a future passed to async_testkit::run / Builder::run."
+        ),
+    }
+}

@@ -1,0 +1,601 @@
+//! The test runtime: [`Builder`], [`run`], and what a run reports.
+//!
+//! Each run gets a fresh tokio current-thread runtime, paused from its first instant,
+//! with time (and by default I/O) enabled. The kit's executor runs the test body as task
+//! 0 and every task started with [`crate::spawn`]; tokio's own tasks run on tokio's queue.
+//! When the body returns, the oracles look at what is left: panics, leaked tasks, slow
+//! polls. A run that cannot finish is stopped: deadlock, virtual deadline, wall deadline.
+
+pub(crate) mod core;
+pub(crate) mod panics;
+mod report;
+pub(crate) mod watchdog;
+
+use std::future::Future;
+use std::panic::Location;
+use std::rc::Rc;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use report::{Failure, FailureKind, Report};
+
+use self::core::{Core, CurrentGuard, Shared, Stop, lock};
+use crate::schedule::Strategy;
+use crate::task::JoinInner;
+
+/// How virtual time moves.
+///
+/// ```
+/// use std::time::Duration;
+/// use async_testkit::{Builder, Clock, time};
+///
+/// // Manual: time moves only when the test advances it.
+/// Builder::new().clock(Clock::Manual).run(|| async {
+///     let t = async_testkit::spawn(async { tokio::time::sleep(Duration::from_secs(5)).await });
+///     time::advance(Duration::from_secs(5)).await;
+///     assert!(t.is_finished());
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Clock {
+    /// When every task waits and a timer is pending, the clock jumps to the timer at once.
+    #[default]
+    Auto,
+    /// Like `Auto`, but the clock jumps only after the runtime has been idle for this much
+    /// wall time: for tests that wait on real I/O or `spawn_blocking`, which the clock
+    /// must not run ahead of.
+    AutoJump(Duration),
+    /// Time moves only through [`crate::time::advance`] and [`crate::time::advance_to`].
+    /// A run where every task waits and nothing advances the clock is reported as stalled.
+    Manual,
+}
+
+impl Clock {
+    fn describe(self) -> String {
+        match self {
+            Clock::Auto => "auto".into(),
+            Clock::AutoJump(d) => format!("autojump({d:?})"),
+            Clock::Manual => "manual".into(),
+        }
+    }
+}
+
+/// What an oracle does when it fires: fail the test, warn on stderr, or say nothing.
+///
+/// ```
+/// use async_testkit::{Builder, Policy};
+///
+/// // A leaked task becomes a warning in the report instead of a failure.
+/// let report = Builder::new().leaks(Policy::Warn).try_run(|| async {
+///     async_testkit::spawn(std::future::pending::<()>());
+/// }).unwrap();
+/// assert!(report.warnings()[0].contains("still alive"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Policy {
+    /// The test fails.
+    Fail,
+    /// The report carries a warning, also printed to stderr.
+    Warn,
+    /// Nothing happens.
+    Ignore,
+}
+
+/// Settings of a run, fixed when it starts.
+#[derive(Clone, Debug)]
+pub(crate) struct RunConfig {
+    pub(crate) clock: Clock,
+    pub(crate) wall_timeout: Duration,
+    pub(crate) virtual_timeout: Duration,
+    pub(crate) leaks: Policy,
+    pub(crate) slow_poll: Duration,
+    pub(crate) slow_poll_policy: Policy,
+    pub(crate) io: bool,
+    pub(crate) trace_capacity: usize,
+}
+
+/// Configures and starts runs.
+///
+/// `run` panics like a failing test; `try_run` returns the [`Failure`] for tools and the
+/// kit's own tests. Environment variables override the code so a failure can be replayed
+/// without editing it: `ASYNC_TESTKIT_SEED` (one run with that seed) and
+/// `ASYNC_TESTKIT_STRATEGY` (`fifo` or `random`).
+///
+/// ```
+/// use std::time::Duration;
+/// use async_testkit::{Builder, Policy};
+///
+/// let n = Builder::new()
+///     .seed(7)
+///     .virtual_timeout(Duration::from_secs(10))
+///     .leaks(Policy::Fail)
+///     .run(|| async {
+///         tokio::time::sleep(Duration::from_secs(3)).await;
+///         async_testkit::time::elapsed().as_secs()
+///     });
+/// assert_eq!(n, 3);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    config: RunConfig,
+    seed: u64,
+    strategy: Option<Strategy>,
+    explore: u32,
+    name: Option<String>,
+    isolated: Option<watchdog::OnStuck>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Defaults for every run.
+pub(crate) const DEFAULT_WALL_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_VIRTUAL_TIMEOUT: Duration = Duration::from_secs(3600);
+pub(crate) const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(100);
+
+impl Builder {
+    /// Defaults: seed 0, FIFO, auto clock, 60 s wall limit, 1 h virtual limit, leaks fail,
+    /// slow polls (over 100 ms) warn, I/O enabled.
+    ///
+    /// ```
+    /// async_testkit::Builder::new().run(|| async {});
+    /// ```
+    pub fn new() -> Self {
+        Builder {
+            config: RunConfig {
+                clock: Clock::Auto,
+                wall_timeout: DEFAULT_WALL_TIMEOUT,
+                virtual_timeout: DEFAULT_VIRTUAL_TIMEOUT,
+                leaks: Policy::Fail,
+                slow_poll: DEFAULT_SLOW_POLL,
+                slow_poll_policy: Policy::Warn,
+                io: true,
+                trace_capacity: 256,
+            },
+            seed: 0,
+            strategy: None,
+            explore: 1,
+            name: None,
+            isolated: None,
+        }
+    }
+
+    /// The seed of the run's choices (random strategy, and every seeded behaviour).
+    ///
+    /// ```
+    /// let r = async_testkit::Builder::new().seed(42).try_run(|| async {}).unwrap();
+    /// assert_eq!(r.seed(), 42);
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// How the scheduler picks among ready tasks. Default: FIFO for one run, random when
+    /// exploring.
+    ///
+    /// ```
+    /// use async_testkit::{Builder, Strategy};
+    /// let r = Builder::new().strategy(Strategy::Random).try_run(|| async {}).unwrap();
+    /// assert_eq!(r.strategy(), Strategy::Random);
+    /// ```
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = Some(strategy);
+        self
+    }
+
+    /// How virtual time moves (see [`Clock`]).
+    ///
+    /// ```
+    /// use async_testkit::{Builder, Clock};
+    /// Builder::new().clock(Clock::Manual).run(|| async {});
+    /// ```
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.config.clock = clock;
+        self
+    }
+
+    /// The wall-clock limit of one run (default 60 s).
+    ///
+    /// ```
+    /// async_testkit::Builder::new().timeout(std::time::Duration::from_secs(5)).run(|| async {});
+    /// ```
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.config.wall_timeout = limit;
+        self
+    }
+
+    /// The virtual-time limit of one run (default 1 h): a run still going at that point of
+    /// virtual time fails.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let f = async_testkit::Builder::new()
+    ///     .virtual_timeout(Duration::from_secs(60))
+    ///     .try_run(|| async { tokio::time::sleep(Duration::from_secs(61)).await })
+    ///     .unwrap_err();
+    /// assert_eq!(f.kind(), async_testkit::FailureKind::VirtualTimeout);
+    /// ```
+    pub fn virtual_timeout(mut self, limit: Duration) -> Self {
+        self.config.virtual_timeout = limit;
+        self
+    }
+
+    /// What a task still alive when the body returns does to the test (default: fail).
+    ///
+    /// ```
+    /// use async_testkit::{Builder, Policy};
+    /// Builder::new().leaks(Policy::Ignore).run(|| async {
+    ///     async_testkit::spawn(std::future::pending::<()>());
+    /// });
+    /// ```
+    pub fn leaks(mut self, policy: Policy) -> Self {
+        self.config.leaks = policy;
+        self
+    }
+
+    /// The wall time a single poll may take before it counts as slow (default 100 ms).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let r = async_testkit::Builder::new()
+    ///     .slow_poll(Duration::from_millis(1))
+    ///     .try_run(|| async { std::thread::sleep(Duration::from_millis(5)) })
+    ///     .unwrap();
+    /// assert!(r.warnings()[0].contains("slow poll"));
+    /// ```
+    pub fn slow_poll(mut self, threshold: Duration) -> Self {
+        self.config.slow_poll = threshold;
+        self
+    }
+
+    /// What a slow poll does to the test (default: warn).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_testkit::{Builder, FailureKind, Policy};
+    /// let f = Builder::new()
+    ///     .slow_poll(Duration::from_millis(1))
+    ///     .slow_poll_policy(Policy::Fail)
+    ///     .try_run(|| async { std::thread::sleep(Duration::from_millis(5)) })
+    ///     .unwrap_err();
+    /// assert_eq!(f.kind(), FailureKind::SlowPoll);
+    /// ```
+    pub fn slow_poll_policy(mut self, policy: Policy) -> Self {
+        self.config.slow_poll_policy = policy;
+        self
+    }
+
+    /// Whether tokio's I/O driver is enabled (default: yes, for loopback sockets).
+    ///
+    /// ```
+    /// async_testkit::Builder::new().io(false).run(|| async {});
+    /// ```
+    pub fn io(mut self, enabled: bool) -> Self {
+        self.config.io = enabled;
+        self
+    }
+
+    /// Runs the body this many times, each under a different seeded random schedule, and
+    /// fails on the first schedule that fails (reporting its seed for replay).
+    ///
+    /// ```
+    /// let r = async_testkit::Builder::new().explore(20).try_run(|| async {}).unwrap();
+    /// assert_eq!(r.schedules(), 20);
+    /// ```
+    pub fn explore(mut self, schedules: u32) -> Self {
+        self.explore = schedules.max(1);
+        self
+    }
+
+    /// The name used in reports and in the replay command (the attribute sets it to the
+    /// test's path).
+    ///
+    /// ```
+    /// let f = async_testkit::Builder::new()
+    ///     .name("my_test")
+    ///     .try_run(|| async { panic!("boom") })
+    ///     .unwrap_err();
+    /// assert!(f.to_string().contains("cargo test -- --exact my_test"));
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// How many trace events a run keeps for its report (default 256; the trace hash
+    /// covers all of them regardless).
+    ///
+    /// ```
+    /// let r = async_testkit::Builder::new().trace_capacity(0).try_run(|| async {}).unwrap();
+    /// assert!(r.trace_events() > 0);
+    /// ```
+    pub fn trace_capacity(mut self, events: usize) -> Self {
+        self.config.trace_capacity = events;
+        self
+    }
+
+    /// Runs the body (once, or once per explored schedule) and returns its value; on any
+    /// failure it panics with the full report, as a failing test should.
+    ///
+    /// ```
+    /// let v = async_testkit::Builder::new().run(|| async { 1 + 1 });
+    /// assert_eq!(v, 2);
+    /// ```
+    #[track_caller]
+    pub fn run<F, Fut>(self, body: F) -> Fut::Output
+    where
+        F: Fn() -> Fut,
+        Fut: Future + 'static,
+        Fut::Output: 'static,
+    {
+        self.run_at(body, Location::caller())
+    }
+
+    pub(crate) fn run_at<F, Fut>(self, body: F, site: &'static Location<'static>) -> Fut::Output
+    where
+        F: Fn() -> Fut,
+        Fut: Future + 'static,
+        Fut::Output: 'static,
+    {
+        match self.try_run_at(body, site) {
+            Ok(report) => {
+                report.print_warnings();
+                report.into_value()
+            }
+            Err(failure) => panic!("{failure}"),
+        }
+    }
+
+    /// Like [`Builder::run`], but returns the failure instead of panicking.
+    ///
+    /// ```
+    /// let f = async_testkit::Builder::new()
+    ///     .try_run(|| async {
+    ///         let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+    ///         rx.await.unwrap();
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(f.kind(), async_testkit::FailureKind::Deadlock);
+    /// ```
+    #[track_caller]
+    pub fn try_run<F, Fut>(self, body: F) -> Result<Report<Fut::Output>, Failure>
+    where
+        F: Fn() -> Fut,
+        Fut: Future + 'static,
+        Fut::Output: 'static,
+    {
+        self.try_run_at(body, Location::caller())
+    }
+
+    fn try_run_at<F, Fut>(
+        mut self,
+        body: F,
+        site: &'static Location<'static>,
+    ) -> Result<Report<Fut::Output>, Failure>
+    where
+        F: Fn() -> Fut,
+        Fut: Future + 'static,
+        Fut::Output: 'static,
+    {
+        let env_seed = env_u64("ASYNC_TESTKIT_SEED");
+        if let Ok(s) = std::env::var("ASYNC_TESTKIT_STRATEGY") {
+            match Strategy::from_name(s.trim()) {
+                Some(st) => self.strategy = Some(st),
+                None => panic!(
+                    "ASYNC_TESTKIT_STRATEGY={s:?} is not a strategy async-testkit knows: use \"fifo\" or \"random\""
+                ),
+            }
+        }
+        let name = self
+            .name
+            .clone()
+            .or_else(|| {
+                std::thread::current()
+                    .name()
+                    .filter(|n| *n != "main")
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "<test name>".to_string());
+        let (schedules, seeds): (u32, Box<dyn Fn(u32) -> u64>) = match env_seed {
+            Some(seed) => (1, Box::new(move |_| seed)),
+            None if self.explore > 1 => {
+                let base = self.seed;
+                (
+                    self.explore,
+                    Box::new(move |i| crate::schedule::mix64(base ^ u64::from(i).wrapping_mul(0x9E37_79B9))),
+                )
+            }
+            None => {
+                let seed = self.seed;
+                (1, Box::new(move |_| seed))
+            }
+        };
+        let strategy = self.strategy.unwrap_or(if schedules > 1 {
+            Strategy::Random
+        } else {
+            Strategy::Fifo
+        });
+        let mut last = None;
+        for i in 0..schedules {
+            let seed = seeds(i);
+            let attempt = RunAttempt {
+                config: &self.config,
+                seed,
+                strategy,
+                name: &name,
+                site,
+                schedule: (i + 1, schedules),
+                on_stuck: self.isolated.clone().unwrap_or(watchdog::OnStuck::Exit),
+            };
+            match attempt.run(body()) {
+                Ok(report) => last = Some(report),
+                Err(failure) => return Err(failure),
+            }
+        }
+        Ok(last
+            .expect("at least one schedule runs")
+            .with_schedules(schedules))
+    }
+}
+
+fn env_u64(var: &str) -> Option<u64> {
+    let v = std::env::var(var).ok()?;
+    match v.trim().parse() {
+        Ok(n) => Some(n),
+        Err(_) => panic!(
+            "{var}={v:?} is not a number: set it to the seed printed in a failure report, like {var}=7"
+        ),
+    }
+}
+
+/// Runs a future to completion on a fresh kit runtime with the default settings and
+/// returns its value; panics with a report if any oracle fires.
+///
+/// ```
+/// use std::time::Duration;
+/// let v = async_testkit::run(async {
+///     tokio::time::sleep(Duration::from_secs(3600)).await; // an hour, instantly
+///     async_testkit::time::elapsed()
+/// });
+/// assert_eq!(v, Duration::from_secs(3600));
+/// ```
+#[track_caller]
+pub fn run<Fut>(fut: Fut) -> Fut::Output
+where
+    Fut: Future + 'static,
+    Fut::Output: 'static,
+{
+    let cell = std::cell::Cell::new(Some(fut));
+    Builder::new().run(move || {
+        cell.take().expect(
+            "async_testkit::run runs its future once; use Builder::run with a closure to run several times",
+        )
+    })
+}
+
+static RUN_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// One run of the body under one seed.
+struct RunAttempt<'a> {
+    config: &'a RunConfig,
+    seed: u64,
+    strategy: Strategy,
+    name: &'a str,
+    site: &'static Location<'static>,
+    schedule: (u32, u32),
+    on_stuck: watchdog::OnStuck,
+}
+
+impl RunAttempt<'_> {
+    fn run<Fut>(&self, fut: Fut) -> Result<Report<Fut::Output>, Failure>
+    where
+        Fut: Future + 'static,
+        Fut::Output: 'static,
+    {
+        if core::try_current().is_some() {
+            panic!(
+                "an async-testkit run was started inside another run (at {}).\n\
+                 Runs do not nest: to run more work concurrently inside a test, use async_testkit::spawn.",
+                self.site
+            );
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            panic!(
+                "an async-testkit run was started inside a tokio runtime (at {}).\n\
+                 The kit builds its own runtime for each test: use #[async_testkit::test] instead of \
+                 #[tokio::test], or call async_testkit::run from a plain #[test] function.",
+                self.site
+            );
+        }
+        panics::install_hook();
+        let shared = Shared::new();
+        let replay = report::replay_line(self.name, self.seed, self.strategy);
+        *lock(&shared.replay_line) = replay;
+        *lock(&shared.test_name) = self.name.to_string();
+
+        let rt = self.build_runtime(&shared);
+        let enter = rt.enter();
+        let start = tokio::time::Instant::now();
+        let _run_thread = panics::RunThreadGuard::enter(shared.clone(), start);
+        let run_id = RUN_IDS.fetch_add(1, SeqCst);
+        let core = Rc::new(Core::new(
+            run_id,
+            shared.clone(),
+            self.config.clone(),
+            self.strategy.chooser(self.seed),
+        ));
+        let current = CurrentGuard::set(core.clone());
+        let watch = watchdog::watch(&shared, self.config.wall_timeout, self.on_stuck.clone());
+
+        let body = JoinInner::<Fut::Output>::new(run_id);
+        {
+            let done = body.clone();
+            let fut = Box::pin(async move {
+                let v = fut.await;
+                done.complete(v);
+            });
+            let (meta, waker) = core.spawn_task(fut, None, self.site, false, body.clone());
+            body.bind(meta, waker);
+        }
+        let stop = core.run_loop(&rt, &|| body.is_finished());
+
+        // Settle at the final instant so work that can still finish now does, then judge.
+        if let Stop::BodyDone = stop {
+            core.settle_at_end(&rt);
+        }
+        let snap = report::snapshot(&core, stop, rt.metrics().num_alive_tasks());
+        core.cancel_all();
+        shared.finished.store(true, SeqCst);
+        drop(watch);
+        drop(current);
+        drop(enter);
+        // The park hook holds `shared`, and the waker stored there holds the runtime:
+        // break the cycle or every run leaks its runtime (and its file descriptors).
+        shared.release_runtime();
+        rt.shutdown_background();
+        let foreign = std::mem::take(&mut *lock(&shared.foreign_panics));
+        report::finish(snap, &core, self, foreign, body.take_output())
+    }
+
+    fn build_runtime(&self, shared: &Arc<Shared>) -> tokio::runtime::Runtime {
+        let mut b = tokio::runtime::Builder::new_current_thread();
+        b.enable_time().start_paused(true);
+        if self.config.io {
+            b.enable_io();
+        }
+        let park = shared.clone();
+        b.on_thread_park(move || park.on_park());
+        let adopt = shared.clone();
+        let started = Arc::new(Mutex::new(None::<tokio::time::Instant>));
+        let started_for_threads = started.clone();
+        b.on_thread_start(move || {
+            if let Some(start) = *lock(&started_for_threads) {
+                panics::adopt_thread(adopt.clone(), start);
+            }
+        });
+        let rt = b
+            .build()
+            .unwrap_or_else(|e| panic!("async-testkit could not build a tokio runtime for this run: {e}"));
+        {
+            let _g = rt.enter();
+            *lock(&started) = Some(tokio::time::Instant::now());
+        }
+        rt
+    }
+}
+
+/// For the attribute's runs: whether the run's thread may be left behind when stuck.
+pub(crate) fn isolated(builder: Builder, cell: Arc<Mutex<Option<String>>>) -> Builder {
+    Builder {
+        isolated: Some(watchdog::OnStuck::Hand(cell)),
+        ..builder
+    }
+}

@@ -1,0 +1,155 @@
+//! Panic capture: every panic in a run, in kit tasks, in `tokio::spawn`ed tasks and in
+//! `spawn_blocking` closures, is recorded with its message and location.
+//!
+//! A process-wide panic hook (installed once, chaining to the previous one) looks at
+//! thread-locals: on a thread inside a run it records the panic instead of printing it,
+//! because the failure report will show it with more context.
+
+use std::any::Any;
+use std::backtrace::{Backtrace, BacktraceStatus};
+use std::cell::{Cell, RefCell};
+use std::panic::PanicHookInfo;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use super::core::{Shared, TaskMeta, lock};
+
+/// One panic seen during a run.
+#[derive(Clone, Debug)]
+pub(crate) struct PanicRecord {
+    /// The kit task that panicked; `None` for tokio's own tasks and blocking closures.
+    pub(crate) task: Option<Arc<TaskMeta>>,
+    pub(crate) message: String,
+    pub(crate) location: Option<String>,
+    pub(crate) at: Option<Duration>,
+    /// Set when the test took the panic through `JoinError::into_panic`.
+    pub(crate) handled: Arc<AtomicBool>,
+    pub(crate) backtrace: Option<String>,
+    /// The blocking-pool thread, for a panic in a `spawn_blocking` closure.
+    pub(crate) thread: Option<String>,
+}
+
+struct Seen {
+    message: String,
+    location: Option<String>,
+    backtrace: Option<String>,
+}
+
+thread_local! {
+    /// The run this thread belongs to (the run thread, or a blocking-pool thread).
+    static RUN: RefCell<Option<(Arc<Shared>, tokio::time::Instant, bool)>> = const { RefCell::new(None) };
+    /// True while the executor polls or drops a kit task (it catches those panics itself).
+    static POLLING_KIT: Cell<bool> = const { Cell::new(false) };
+    /// What the hook saw of the last panic on this thread.
+    static LAST: RefCell<Option<Seen>> = const { RefCell::new(None) };
+}
+
+/// Marks this thread as belonging to a run until the guard drops.
+pub(crate) struct RunThreadGuard(());
+
+impl RunThreadGuard {
+    pub(crate) fn enter(shared: Arc<Shared>, start: tokio::time::Instant) -> Self {
+        RUN.with(|r| *r.borrow_mut() = Some((shared, start, false)));
+        RunThreadGuard(())
+    }
+}
+
+impl Drop for RunThreadGuard {
+    fn drop(&mut self) {
+        let _ = RUN.try_with(|r| r.borrow_mut().take());
+    }
+}
+
+/// For tokio's `on_thread_start`: blocking-pool threads of a run belong to it.
+pub(crate) fn adopt_thread(shared: Arc<Shared>, start: tokio::time::Instant) {
+    RUN.with(|r| *r.borrow_mut() = Some((shared, start, true)));
+}
+
+/// Runs `f` with panics attributed to the kit task being polled.
+pub(crate) fn polling_kit_task<R>(f: impl FnOnce() -> R) -> R {
+    let prev = POLLING_KIT.with(|p| p.replace(true));
+    let r = f();
+    POLLING_KIT.with(|p| p.set(prev));
+    r
+}
+
+/// Text of a panic payload.
+pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic payload that is not a string)".to_string()
+    }
+}
+
+/// Builds the record of the panic just caught on this thread.
+pub(crate) fn take_last(
+    task: Option<Arc<TaskMeta>>,
+    at: Duration,
+    payload: &Box<dyn Any + Send>,
+) -> PanicRecord {
+    let seen = LAST.with(|l| l.borrow_mut().take());
+    let (message, location, backtrace) = match seen {
+        Some(s) => (s.message, s.location, s.backtrace),
+        None => (payload_message(payload.as_ref()), None, None),
+    };
+    PanicRecord {
+        task,
+        message,
+        location,
+        at: Some(at),
+        handled: Arc::new(AtomicBool::new(false)),
+        backtrace,
+        thread: None,
+    }
+}
+
+/// Installs the hook once per process.
+pub(crate) fn install_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !hook(info) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Returns true when the panic was taken by the kit (and must not be printed).
+fn hook(info: &PanicHookInfo<'_>) -> bool {
+    let Ok(Some((shared, start, blocking))) = RUN.try_with(|r| r.borrow().clone()) else {
+        return false;
+    };
+    let message = payload_message(info.payload());
+    let location = info.location().map(|l| l.to_string());
+    let bt = Backtrace::capture();
+    let backtrace = (bt.status() == BacktraceStatus::Captured).then(|| bt.to_string());
+    if POLLING_KIT.with(|p| p.get()) {
+        LAST.with(|l| {
+            *l.borrow_mut() = Some(Seen {
+                message,
+                location,
+                backtrace,
+            })
+        });
+    } else {
+        let at = tokio::runtime::Handle::try_current()
+            .ok()
+            .map(|_| tokio::time::Instant::now().saturating_duration_since(start));
+        lock(&shared.foreign_panics).push(PanicRecord {
+            task: None,
+            message,
+            location,
+            at,
+            handled: Arc::new(AtomicBool::new(false)),
+            backtrace,
+            thread: blocking.then(|| std::thread::current().name().unwrap_or("unnamed").to_string()),
+        });
+    }
+    true
+}

@@ -1,0 +1,596 @@
+//! What a run says when it ends: [`Report`] on success, [`Failure`] otherwise.
+
+use std::fmt::{self, Write as _};
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Duration;
+
+use super::core::{Core, Stop, TaskInfo};
+use super::panics::PanicRecord;
+use super::{Policy, RunAttempt};
+use crate::schedule::Strategy;
+use crate::trace::Vt;
+
+/// How many trace events a failure report shows.
+const TIMELINE_EVENTS: usize = 24;
+
+/// Which oracle failed the test.
+///
+/// ```
+/// use async_testkit::{Builder, FailureKind};
+/// let f = Builder::new().try_run(|| async { panic!("boom") }).unwrap_err();
+/// assert_eq!(f.kind(), FailureKind::Panic);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// A task panicked (the body, a kit task, a `tokio::spawn`ed task or a blocking
+    /// closure) and the test did not take the panic with `JoinError::into_panic`.
+    Panic,
+    /// Tasks were still alive when the body returned.
+    Leak,
+    /// Every task waited, no timer was pending (or, with a manual clock, nothing advanced
+    /// it), and the body had not finished.
+    Deadlock,
+    /// The run was still going at its virtual-time limit.
+    VirtualTimeout,
+    /// The run was still going at its wall-clock limit.
+    WallTimeout,
+    /// A poll took longer than the slow-poll threshold, with the policy set to fail.
+    SlowPoll,
+}
+
+impl FailureKind {
+    /// A short lowercase name: `panic`, `leak`, `deadlock`, `virtual timeout`,
+    /// `wall-clock timeout`, `slow poll`.
+    ///
+    /// ```
+    /// assert_eq!(async_testkit::FailureKind::Deadlock.name(), "deadlock");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Panic => "panic",
+            FailureKind::Leak => "leak",
+            FailureKind::Deadlock => "deadlock",
+            FailureKind::VirtualTimeout => "virtual timeout",
+            FailureKind::WallTimeout => "wall-clock timeout",
+            FailureKind::SlowPoll => "slow poll",
+        }
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A failed run: what failed, and the full report a person reads.
+///
+/// `Display` (and `Debug`) print the report: the headline, the tasks that were alive,
+/// the panics, the last events as a timeline in virtual time, the seed and a one-line
+/// replay command.
+///
+/// ```
+/// let f = async_testkit::Builder::new()
+///     .name("demo")
+///     .try_run(|| async {
+///         async_testkit::task::Builder::new().name("worker").spawn(async { panic!("disk full") });
+///         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+///     })
+///     .unwrap_err();
+/// assert!(f.headline().contains("task #1 \"worker\" panicked"));
+/// assert!(f.to_string().contains("disk full"));
+/// assert!(f.to_string().contains("ASYNC_TESTKIT_SEED=0 cargo test -- --exact demo"));
+/// ```
+#[derive(Clone)]
+pub struct Failure {
+    kind: FailureKind,
+    headline: String,
+    text: String,
+    seed: u64,
+    panics: Vec<String>,
+    leaked: Vec<String>,
+}
+
+impl Failure {
+    /// Which oracle failed.
+    ///
+    /// ```
+    /// let f = async_testkit::Builder::new().try_run(|| async { panic!("x") }).unwrap_err();
+    /// assert_eq!(f.kind(), async_testkit::FailureKind::Panic);
+    /// ```
+    pub fn kind(&self) -> FailureKind {
+        self.kind
+    }
+
+    /// The one-line summary that starts the report.
+    ///
+    /// ```
+    /// let f = async_testkit::Builder::new().try_run(|| async { panic!("x") }).unwrap_err();
+    /// assert!(f.headline().starts_with("the test body panicked"));
+    /// ```
+    pub fn headline(&self) -> &str {
+        &self.headline
+    }
+
+    /// The seed of the failing run.
+    ///
+    /// ```
+    /// let f = async_testkit::Builder::new().seed(5).try_run(|| async { panic!("x") }).unwrap_err();
+    /// assert_eq!(f.seed(), 5);
+    /// ```
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The messages of every unhandled panic, in the order they happened.
+    ///
+    /// ```
+    /// let f = async_testkit::Builder::new().try_run(|| async { panic!("x") }).unwrap_err();
+    /// assert_eq!(f.panic_messages(), ["x"]);
+    /// ```
+    pub fn panic_messages(&self) -> &[String] {
+        &self.panics
+    }
+
+    /// The tasks reported as leaked, as `#3 "name" (spawned at file:line:col)`.
+    ///
+    /// ```
+    /// let f = async_testkit::Builder::new()
+    ///     .try_run(|| async { async_testkit::spawn(std::future::pending::<()>()); })
+    ///     .unwrap_err();
+    /// assert_eq!(f.leaked_tasks().len(), 1);
+    /// ```
+    pub fn leaked_tasks(&self) -> &[String] {
+        &self.leaked
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// A run that passed: the body's value, and what the run did.
+///
+/// ```
+/// use std::time::Duration;
+/// let r = async_testkit::Builder::new()
+///     .try_run(|| async {
+///         tokio::time::sleep(Duration::from_secs(90)).await;
+///         "done"
+///     })
+///     .unwrap();
+/// assert_eq!(*r.value(), "done");
+/// assert_eq!(r.elapsed(), Duration::from_secs(90));
+/// assert!(r.warnings().is_empty());
+/// ```
+#[derive(Debug)]
+pub struct Report<T> {
+    value: T,
+    seed: u64,
+    strategy: Strategy,
+    schedules: u32,
+    elapsed: Duration,
+    polls: u64,
+    tasks: usize,
+    trace_hash: u64,
+    trace_events: u64,
+    warnings: Vec<String>,
+    timeline: String,
+}
+
+impl<T> Report<T> {
+    /// The body's value.
+    ///
+    /// ```
+    /// let r = async_testkit::Builder::new().try_run(|| async { 7 }).unwrap();
+    /// assert_eq!(*r.value(), 7);
+    /// ```
+    pub fn value(&self) -> &T {
+        &self.value
+    }
+
+    /// Takes the body's value.
+    ///
+    /// ```
+    /// let r = async_testkit::Builder::new().try_run(|| async { vec![1] }).unwrap();
+    /// assert_eq!(r.into_value(), vec![1]);
+    /// ```
+    pub fn into_value(self) -> T {
+        self.value
+    }
+
+    /// The seed of the (last) run.
+    ///
+    /// ```
+    /// assert_eq!(async_testkit::Builder::new().seed(3).try_run(|| async {}).unwrap().seed(), 3);
+    /// ```
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The scheduling strategy used.
+    ///
+    /// ```
+    /// use async_testkit::Strategy;
+    /// assert_eq!(async_testkit::Builder::new().try_run(|| async {}).unwrap().strategy(), Strategy::Fifo);
+    /// ```
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// How many schedules ran (1 unless exploring).
+    ///
+    /// ```
+    /// assert_eq!(async_testkit::Builder::new().try_run(|| async {}).unwrap().schedules(), 1);
+    /// ```
+    pub fn schedules(&self) -> u32 {
+        self.schedules
+    }
+
+    /// Virtual time from the start of the (last) run to the body's return.
+    ///
+    /// ```
+    /// let r = async_testkit::Builder::new().try_run(|| async {}).unwrap();
+    /// assert_eq!(r.elapsed(), std::time::Duration::ZERO);
+    /// ```
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// How many times kit tasks were polled.
+    ///
+    /// ```
+    /// let r = async_testkit::Builder::new().try_run(|| async {}).unwrap();
+    /// assert_eq!(r.polls(), 1);
+    /// ```
+    pub fn polls(&self) -> u64 {
+        self.polls
+    }
+
+    /// How many kit tasks the run had, the body included.
+    ///
+    /// ```
+    /// let r = async_testkit::Builder::new()
+    ///     .try_run(|| async { async_testkit::spawn(async {}).await.unwrap() })
+    ///     .unwrap();
+    /// assert_eq!(r.tasks_spawned(), 2);
+    /// ```
+    pub fn tasks_spawned(&self) -> usize {
+        self.tasks
+    }
+
+    /// A hash of every event of the run: equal for equal runs.
+    ///
+    /// ```
+    /// let a = async_testkit::Builder::new().try_run(|| async {}).unwrap();
+    /// let b = async_testkit::Builder::new().try_run(|| async {}).unwrap();
+    /// assert_eq!(a.trace_hash(), b.trace_hash());
+    /// ```
+    pub fn trace_hash(&self) -> u64 {
+        self.trace_hash
+    }
+
+    /// How many events the run recorded.
+    ///
+    /// ```
+    /// assert!(async_testkit::Builder::new().try_run(|| async {}).unwrap().trace_events() >= 2);
+    /// ```
+    pub fn trace_events(&self) -> u64 {
+        self.trace_events
+    }
+
+    /// Warnings from oracles set to [`Policy::Warn`] (leaks, slow polls).
+    ///
+    /// ```
+    /// assert!(async_testkit::Builder::new().try_run(|| async {}).unwrap().warnings().is_empty());
+    /// ```
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The last events of the run as text, one per line, with virtual timestamps.
+    ///
+    /// ```
+    /// let r = async_testkit::Builder::new().try_run(|| async {}).unwrap();
+    /// assert!(r.timeline().contains("#0 test body: completed"));
+    /// ```
+    pub fn timeline(&self) -> &str {
+        &self.timeline
+    }
+
+    pub(crate) fn with_schedules(mut self, schedules: u32) -> Self {
+        self.schedules = schedules;
+        self
+    }
+
+    pub(crate) fn print_warnings(&self) {
+        for w in &self.warnings {
+            eprintln!("async-testkit warning: {w}");
+        }
+    }
+}
+
+/// `replay: ASYNC_TESTKIT_SEED=.. cargo test -- --exact name`.
+pub(crate) fn replay_line(name: &str, seed: u64, strategy: Strategy) -> String {
+    let strategy = match strategy {
+        Strategy::Fifo => String::new(),
+        other => format!("ASYNC_TESTKIT_STRATEGY={other} "),
+    };
+    format!("replay: ASYNC_TESTKIT_SEED={seed} {strategy}cargo test -- --exact {name}")
+}
+
+/// Everything known when the run stopped, before teardown.
+pub(crate) struct Snapshot {
+    pub(crate) stop: Stop,
+    pub(crate) alive: Vec<TaskInfo>,
+    pub(crate) tokio_alive: usize,
+    pub(crate) elapsed: Duration,
+}
+
+pub(crate) fn snapshot(core: &Core, stop: Stop, tokio_alive: usize) -> Snapshot {
+    Snapshot {
+        stop,
+        alive: core.alive(),
+        tokio_alive,
+        elapsed: core.elapsed(),
+    }
+}
+
+fn describe_panic(p: &PanicRecord) -> String {
+    let who = match (&p.task, &p.thread) {
+        (Some(meta), _) if meta.id == 0 => "the test body".to_string(),
+        (Some(meta), _) => format!("task {}", meta.label()),
+        (None, Some(thread)) => format!("a spawn_blocking closure (thread '{thread}')"),
+        (None, None) => "a task started with tokio::spawn".to_string(),
+    };
+    let at = p
+        .location
+        .as_deref()
+        .map(|l| format!(" at {l}"))
+        .unwrap_or_default();
+    format!("{who} panicked{at}: {}", p.message)
+}
+
+fn leak_label(info: &TaskInfo) -> String {
+    format!("{} (spawned at {})", info.meta.label(), info.meta.site)
+}
+
+/// Turns the end of a run into its result.
+pub(crate) fn finish<T>(
+    snap: Snapshot,
+    core: &Core,
+    attempt: &RunAttempt<'_>,
+    foreign: Vec<PanicRecord>,
+    output: Option<T>,
+) -> Result<Report<T>, Failure> {
+    let config = &core.config;
+    let mut panics: Vec<PanicRecord> = core.panics.borrow().clone();
+    panics.extend(foreign);
+    panics.retain(|p| !p.handled.load(SeqCst));
+
+    let body_done = matches!(snap.stop, Stop::BodyDone);
+    let leaked: Vec<&TaskInfo> = if body_done {
+        snap.alive.iter().filter(|i| !i.meta.background).collect()
+    } else {
+        Vec::new()
+    };
+    let leak_lines: Vec<String> = leaked.iter().map(|i| leak_label(i)).collect();
+    let tokio_leak = body_done && snap.tokio_alive > 0;
+    let slow: Vec<String> = core
+        .slow_polls
+        .borrow()
+        .iter()
+        .map(|s| {
+            format!(
+                "slow poll: task {} (spawned at {}) took {:?} of wall time in one poll at {} (threshold {:?}); \
+                 a blocking call in async code stalls every other task",
+                s.task.label(),
+                s.task.site,
+                s.wall,
+                Vt(s.at),
+                config.slow_poll
+            )
+        })
+        .collect();
+
+    let leak_headline = || {
+        let mut parts = Vec::new();
+        if !leaked.is_empty() {
+            parts.push(format!(
+                "{} task{} still alive when the test body returned: {}",
+                leaked.len(),
+                if leaked.len() == 1 { " was" } else { "s were" },
+                leak_lines.join(", ")
+            ));
+        }
+        if tokio_leak {
+            parts.push(format!(
+                "{} task{} started with tokio::spawn {} still alive when the test body returned",
+                snap.tokio_alive,
+                if snap.tokio_alive == 1 { "" } else { "s" },
+                if snap.tokio_alive == 1 { "was" } else { "were" },
+            ));
+        }
+        parts.join("; ")
+    };
+
+    let failure: Option<(FailureKind, String)> = if let Some(first) = panics.first() {
+        Some((FailureKind::Panic, describe_panic(first)))
+    } else {
+        match &snap.stop {
+            Stop::Deadlock { manual_stall: false } => Some((
+                FailureKind::Deadlock,
+                format!(
+                    "deadlock: every task is waiting and no timer is pending (nothing has run since {})",
+                    Vt(core.last_activity.get())
+                ),
+            )),
+            Stop::Deadlock { manual_stall: true } => Some((
+                FailureKind::Deadlock,
+                format!(
+                    "stalled: every task is waiting and the clock is manual, so nothing can move time (at {}); \
+                     call async_testkit::time::advance from the test, or use clock = \"auto\"",
+                    Vt(core.last_activity.get())
+                ),
+            )),
+            Stop::VirtualTimeout { why } => Some((
+                FailureKind::VirtualTimeout,
+                format!(
+                    "virtual timeout: the test did not finish within its virtual time limit of {}: {why}",
+                    Vt(config.virtual_timeout)
+                ),
+            )),
+            Stop::WallTimeout => Some((
+                FailureKind::WallTimeout,
+                format!(
+                    "wall-clock timeout: the test ran longer than its limit of {:?} of real time (virtual time {})",
+                    config.wall_timeout,
+                    Vt(snap.elapsed)
+                ),
+            )),
+            Stop::SlowPoll => Some((FailureKind::SlowPoll, slow.first().cloned().unwrap_or_default())),
+            Stop::BodyDone => {
+                if config.leaks == Policy::Fail && (!leaked.is_empty() || tokio_leak) {
+                    Some((FailureKind::Leak, format!("leak: {}", leak_headline())))
+                } else if config.slow_poll_policy == Policy::Fail && !slow.is_empty() {
+                    Some((FailureKind::SlowPoll, slow[0].clone()))
+                } else {
+                    None
+                }
+            }
+        }
+    };
+
+    let mut warnings = Vec::new();
+    if config.leaks == Policy::Warn && (!leaked.is_empty() || tokio_leak) {
+        warnings.push(format!("leak: {}", leak_headline()));
+    }
+    if config.slow_poll_policy == Policy::Warn {
+        warnings.extend(slow.iter().cloned());
+    }
+
+    let trace = core.trace.borrow();
+    let name_of = |id| core.label(id);
+    match failure {
+        None => Ok(Report {
+            value: output.expect("the body finished, so its value is there"),
+            seed: attempt.seed,
+            strategy: attempt.strategy,
+            schedules: 1,
+            elapsed: snap.elapsed,
+            polls: core.polls.get(),
+            tasks: core.infos.borrow().len(),
+            trace_hash: trace.hash(),
+            trace_events: trace.count(),
+            warnings,
+            timeline: trace.render(&name_of, TIMELINE_EVENTS),
+        }),
+        Some((kind, headline)) => {
+            let mut t = String::new();
+            let _ = writeln!(t, "async-testkit: {headline}");
+            let _ = writeln!(t, "  test: {}", attempt.name);
+            if kind == FailureKind::Leak {
+                let _ = writeln!(
+                    t,
+                    "  Await or abort these tasks before the test returns, start long-lived ones with \
+                     async_testkit::spawn_background, or set leaks = \"warn\"."
+                );
+            }
+            let _ = writeln!(t);
+            if !snap.alive.is_empty() || snap.tokio_alive > 0 {
+                let _ = writeln!(t, "tasks alive when the run stopped:");
+                for info in &snap.alive {
+                    let last = info.last_poll.map_or_else(
+                        || "never polled".to_string(),
+                        |at| format!("last polled {}", Vt(at)),
+                    );
+                    let _ = writeln!(
+                        t,
+                        "  {:<24} spawned at {:<32} {:<8} {:>4} poll{}, {last}{}",
+                        info.meta.label(),
+                        info.meta.site.to_string(),
+                        info.state.word(),
+                        info.polls,
+                        if info.polls == 1 { "" } else { "s" },
+                        if info.meta.background { " (background)" } else { "" }
+                    );
+                }
+                if snap.tokio_alive > 0 {
+                    let _ = writeln!(
+                        t,
+                        "  and {} task{} started with tokio::spawn (tokio keeps no names or spawn sites: start \
+                         them with async_testkit::spawn to see them here)",
+                        snap.tokio_alive,
+                        if snap.tokio_alive == 1 { "" } else { "s" }
+                    );
+                }
+                let _ = writeln!(t);
+            }
+            if !panics.is_empty() {
+                let _ = writeln!(t, "panics ({}):", panics.len());
+                for p in &panics {
+                    let at = p.at.map(|a| format!(" [{}]", Vt(a))).unwrap_or_default();
+                    let _ = writeln!(t, "  {}{at}", describe_panic(p));
+                    if let Some(bt) = &p.backtrace {
+                        for line in bt.lines().take(40) {
+                            let _ = writeln!(t, "      {line}");
+                        }
+                    }
+                }
+                let _ = writeln!(
+                    t,
+                    "  (a panic the test expects is taken by awaiting the task's JoinHandle and calling \
+                     JoinError::into_panic)"
+                );
+                let _ = writeln!(t);
+            }
+            if !warnings.is_empty() {
+                let _ = writeln!(t, "warnings:");
+                for w in &warnings {
+                    let _ = writeln!(t, "  {w}");
+                }
+                let _ = writeln!(t);
+            }
+            let _ = writeln!(t, "timeline (virtual time):");
+            t.push_str(&trace.render(&name_of, TIMELINE_EVENTS));
+            let _ = writeln!(t);
+            let (i, n) = attempt.schedule;
+            let schedule = if n > 1 {
+                format!(", schedule {i} of {n}")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                t,
+                "seed {}, strategy {}, clock {}{schedule}",
+                attempt.seed,
+                attempt.strategy,
+                config.clock.describe()
+            );
+            let _ = write!(t, "{}", replay_line(attempt.name, attempt.seed, attempt.strategy));
+            Err(Failure {
+                kind,
+                headline,
+                text: t,
+                seed: attempt.seed,
+                panics: panics.iter().map(|p| p.message.clone()).collect(),
+                leaked: if kind == FailureKind::Leak {
+                    leak_lines
+                } else {
+                    Vec::new()
+                },
+            })
+        }
+    }
+}

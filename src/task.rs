@@ -1,0 +1,572 @@
+//! Kit tasks: [`spawn`], [`spawn_background`], [`Builder`] for named tasks,
+//! [`JoinHandle`], and [`yield_point`].
+//!
+//! Kit tasks run on the test's thread, so their futures need not be `Send`. The kit's
+//! scheduler decides which ready task runs next, records what each did in the trace, and
+//! names each task in failure reports with its spawn site.
+//!
+//! ```
+//! async_testkit::run(async {
+//!     let producer = async_testkit::task::Builder::new().name("producer").spawn(async { 21 });
+//!     assert_eq!(producer.await.unwrap() * 2, 42);
+//! });
+//! ```
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+
+use crate::runtime::core::{self, JoinControl, TaskMeta, lock};
+use crate::trace::EventKind;
+
+/// Starts a kit task running `fut`, returning a handle to await its output.
+///
+/// The task must finish (or be aborted) before the test body returns, or the leak oracle
+/// fails the test naming the task and this call site. Use [`spawn_background`] for tasks
+/// meant to outlive the body.
+///
+/// # Panics
+///
+/// Outside an async-testkit run.
+///
+/// ```
+/// async_testkit::run(async {
+///     let h = async_testkit::spawn(async { 1 + 2 });
+///     assert_eq!(h.await.unwrap(), 3);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn<F>(fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    Builder::new().spawn_at(fut, Location::caller(), "async_testkit::spawn")
+}
+
+/// Starts a kit task that may outlive the test body: it is not a leak, and it is
+/// cancelled (dropped) when the test ends.
+///
+/// ```
+/// use std::time::Duration;
+/// async_testkit::run(async {
+///     async_testkit::spawn_background(async {
+///         loop {
+///             tokio::time::sleep(Duration::from_secs(1)).await; // a heartbeat, forever
+///         }
+///     });
+///     tokio::time::sleep(Duration::from_secs(10)).await;
+/// }); // passes: the heartbeat is cancelled, not reported
+/// ```
+#[track_caller]
+pub fn spawn_background<F>(fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    Builder::new()
+        .background(true)
+        .spawn_at(fut, Location::caller(), "async_testkit::spawn_background")
+}
+
+/// Configures a kit task before spawning it: a name for reports and traces, and whether
+/// it is a background task.
+///
+/// ```
+/// async_testkit::run(async {
+///     let h = async_testkit::task::Builder::new().name("worker").spawn(async { "ok" });
+///     assert_eq!(h.name(), Some("worker"));
+///     assert_eq!(h.await.unwrap(), "ok");
+/// });
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    name: Option<String>,
+    background: bool,
+}
+
+impl Builder {
+    /// A builder for an unnamed, ordinary task.
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     async_testkit::task::Builder::new().spawn(async {}).await.unwrap();
+    /// });
+    /// ```
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// The task's name in reports, traces and errors.
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let h = async_testkit::task::Builder::new().name("db").spawn(async {});
+    ///     assert_eq!(h.name(), Some("db"));
+    ///     h.await.unwrap();
+    /// });
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Marks the task as background: exempt from the leak oracle, cancelled at test end.
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     async_testkit::task::Builder::new().background(true).spawn(std::future::pending::<()>());
+    /// });
+    /// ```
+    pub fn background(mut self, background: bool) -> Self {
+        self.background = background;
+        self
+    }
+
+    /// Spawns the task.
+    ///
+    /// # Panics
+    ///
+    /// Outside an async-testkit run.
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let h = async_testkit::task::Builder::new().name("x").spawn(async { 5 });
+    ///     assert_eq!(h.await.unwrap(), 5);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.spawn_at(fut, Location::caller(), "async_testkit::task::Builder::spawn")
+    }
+
+    #[track_caller]
+    fn spawn_at<F>(self, fut: F, site: &'static Location<'static>, what: &str) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let core = core::current(what);
+        let inner = JoinInner::<F::Output>::new(core.run_id);
+        let done = inner.clone();
+        let task = Box::pin(async move {
+            let v = fut.await;
+            done.complete(v);
+        });
+        let (meta, waker) = core.spawn_task(task, self.name, site, self.background, inner.clone());
+        inner.bind(meta, waker);
+        JoinHandle { inner }
+    }
+}
+
+/// Awaits a kit task's output: `Ok(value)`, or a [`JoinError`] when the task panicked or
+/// was aborted. Dropping the handle detaches the task (it keeps running).
+///
+/// ```
+/// async_testkit::run(async {
+///     let h = async_testkit::spawn(std::future::pending::<()>());
+///     h.abort();
+///     assert!(h.await.unwrap_err().is_cancelled());
+/// });
+/// ```
+pub struct JoinHandle<T> {
+    inner: Arc<JoinInner<T>>,
+}
+
+impl<T> JoinHandle<T> {
+    /// Asks the task to stop: its future is dropped before its next poll, and awaiting the
+    /// handle gives a cancelled [`JoinError`]. A task that already finished is unaffected.
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let h = async_testkit::spawn(std::future::pending::<()>());
+    ///     h.abort();
+    ///     assert!(h.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn abort(&self) {
+        self.inner.abort.store(true, SeqCst);
+        if let Some((_, waker)) = self.inner.bound.get() {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Whether the task has finished (completed, panicked or cancelled).
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let h = async_testkit::spawn(async {});
+    ///     assert!(!h.is_finished());
+    ///     async_testkit::time::run_until_idle().await;
+    ///     assert!(h.is_finished());
+    /// });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.inner.finished.load(SeqCst)
+    }
+
+    /// The task's name, if it was given one.
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let h = async_testkit::spawn(async {});
+    ///     assert_eq!(h.name(), None);
+    ///     h.await.unwrap();
+    /// });
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.inner.bound.get().and_then(|(m, _)| m.name.as_deref())
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = self.inner.bound.get().map(|(m, _)| m.label());
+        f.debug_struct("JoinHandle")
+            .field("task", &label)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &self.inner;
+        let describe = || {
+            inner.bound.get().map_or_else(
+                || "a task".to_string(),
+                |(m, _)| format!("task {} (spawned at {})", m.label(), m.site),
+            )
+        };
+        match core::try_current() {
+            Some(c) if c.run_id == inner.run_id => {}
+            Some(_) => panic!(
+                "the JoinHandle of {} was awaited in a different async-testkit run than the one that spawned it.\n\
+                 Tasks do not outlive their run: spawn the task again inside this test.",
+                describe()
+            ),
+            None => panic!(
+                "the JoinHandle of {} was awaited outside the async-testkit run that spawned it.\n\
+                 Await it inside the same test (from the body, a kit task, or a tokio task of that run).",
+                describe()
+            ),
+        }
+        let mut state = lock(&inner.state);
+        if let Some(out) = state.output.take() {
+            state.taken = true;
+            return Poll::Ready(out);
+        }
+        if state.taken {
+            panic!(
+                "the JoinHandle of {} was polled again after it returned its output",
+                describe()
+            );
+        }
+        state.waiter = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// Why a task produced no value: it panicked, or it was cancelled (aborted, or dropped at
+/// the end of the test).
+///
+/// A panic in a task fails the test even when the handle is awaited, unless the test
+/// takes the panic with [`JoinError::into_panic`]: that is how a test says the panic was
+/// expected.
+///
+/// ```
+/// async_testkit::run(async {
+///     let h = async_testkit::spawn(async { panic!("expected") });
+///     let err = h.await.unwrap_err();
+///     assert!(err.is_panic());
+///     let payload = err.into_panic(); // taken: the test does not fail for it
+///     assert_eq!(*payload.downcast::<&str>().unwrap(), "expected");
+/// });
+/// ```
+pub struct JoinError {
+    repr: Repr,
+    task: Option<Arc<TaskMeta>>,
+}
+
+enum Repr {
+    Cancelled,
+    Panic {
+        payload: Mutex<Option<Box<dyn Any + Send>>>,
+        handled: Arc<AtomicBool>,
+        message: String,
+    },
+}
+
+impl JoinError {
+    /// Whether the task was cancelled.
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let h = async_testkit::spawn(std::future::pending::<()>());
+    ///     h.abort();
+    ///     assert!(h.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// Whether the task panicked.
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let err = async_testkit::spawn(async { panic!("p") }).await.unwrap_err();
+    ///     assert!(err.is_panic());
+    ///     err.into_panic();
+    /// });
+    /// ```
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic { .. })
+    }
+
+    /// Takes the panic's payload, marking the panic as handled so it does not fail the
+    /// test.
+    ///
+    /// # Panics
+    ///
+    /// If the task was cancelled rather than panicking; use [`JoinError::try_into_panic`].
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let err = async_testkit::spawn(async { panic!("boom") }).await.unwrap_err();
+    ///     assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn into_panic(self) -> Box<dyn Any + Send> {
+        match self.try_into_panic() {
+            Ok(p) => p,
+            Err(e) => panic!("JoinError::into_panic called on an error that is not a panic: {e}"),
+        }
+    }
+
+    /// Takes the panic's payload if the task panicked (marking it handled), or gives the
+    /// error back.
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let h = async_testkit::spawn(std::future::pending::<()>());
+    ///     h.abort();
+    ///     let err = h.await.unwrap_err();
+    ///     assert!(err.try_into_panic().is_err());
+    /// });
+    /// ```
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
+        match &self.repr {
+            Repr::Panic { payload, handled, .. } => {
+                let taken = lock(payload).take();
+                match taken {
+                    Some(p) => {
+                        handled.store(true, Ordering::SeqCst);
+                        Ok(p)
+                    }
+                    None => Err(self),
+                }
+            }
+            Repr::Cancelled => Err(self),
+        }
+    }
+
+    /// The name of the task, if it had one.
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let h = async_testkit::task::Builder::new().name("w").spawn(async { panic!("x") });
+    ///     let err = h.await.unwrap_err();
+    ///     assert_eq!(err.task_name(), Some("w"));
+    ///     err.into_panic();
+    /// });
+    /// ```
+    pub fn task_name(&self) -> Option<&str> {
+        self.task.as_ref().and_then(|m| m.name.as_deref())
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let who = self.task.as_ref().map_or_else(
+            || "the task".to_string(),
+            |m| format!("task {} (spawned at {})", m.label(), m.site),
+        );
+        match &self.repr {
+            Repr::Cancelled => write!(f, "{who} was cancelled"),
+            Repr::Panic { message, .. } => write!(f, "{who} panicked: {message}"),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JoinError({self})")
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// The state a task shares with its handle.
+pub(crate) struct JoinInner<T> {
+    run_id: u64,
+    state: Mutex<JoinState<T>>,
+    abort: AtomicBool,
+    finished: AtomicBool,
+    bound: OnceLock<(Arc<TaskMeta>, Waker)>,
+}
+
+struct JoinState<T> {
+    output: Option<Result<T, JoinError>>,
+    waiter: Option<Waker>,
+    taken: bool,
+}
+
+impl<T> JoinInner<T> {
+    pub(crate) fn new(run_id: u64) -> Arc<Self> {
+        Arc::new(JoinInner {
+            run_id,
+            state: Mutex::new(JoinState {
+                output: None,
+                waiter: None,
+                taken: false,
+            }),
+            abort: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            bound: OnceLock::new(),
+        })
+    }
+
+    pub(crate) fn bind(&self, meta: Arc<TaskMeta>, waker: Waker) {
+        let _ = self.bound.set((meta, waker));
+    }
+
+    fn meta(&self) -> Option<Arc<TaskMeta>> {
+        self.bound.get().map(|(m, _)| m.clone())
+    }
+
+    fn set(&self, out: Result<T, JoinError>) {
+        let waiter = {
+            let mut state = lock(&self.state);
+            if self.finished.load(SeqCst) {
+                return;
+            }
+            state.output = Some(out);
+            self.finished.store(true, SeqCst);
+            state.waiter.take()
+        };
+        if let Some(w) = waiter {
+            w.wake();
+        }
+    }
+
+    pub(crate) fn complete(&self, v: T) {
+        self.set(Ok(v));
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished.load(SeqCst)
+    }
+
+    /// The value, if the task completed and nobody took it.
+    pub(crate) fn take_output(&self) -> Option<T> {
+        match lock(&self.state).output.take() {
+            Some(Ok(v)) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl<T> JoinControl for JoinInner<T> {
+    fn abort_requested(&self) -> bool {
+        self.abort.load(SeqCst)
+    }
+
+    fn cancelled(&self) {
+        self.set(Err(JoinError {
+            repr: Repr::Cancelled,
+            task: self.meta(),
+        }));
+    }
+
+    fn panicked(&self, payload: Box<dyn Any + Send>, handled: Arc<AtomicBool>, message: String) {
+        self.set(Err(JoinError {
+            repr: Repr::Panic {
+                payload: Mutex::new(Some(payload)),
+                handled,
+                message,
+            },
+            task: self.meta(),
+        }));
+    }
+}
+
+/// A choice point: the current task offers the scheduler to switch to another ready task.
+///
+/// Under FIFO the other ready tasks run first (like `tokio::task::yield_now`); under an
+/// exploring strategy the scheduler may also continue with this task. Each yield point is
+/// recorded in the trace with its location. Outside a kit run it is a plain yield.
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// async_testkit::run(async {
+///     let log = Rc::new(RefCell::new(Vec::new()));
+///     let l = log.clone();
+///     let other = async_testkit::spawn(async move { l.borrow_mut().push("other") });
+///     log.borrow_mut().push("body, before");
+///     async_testkit::yield_point().await; // FIFO: the other task runs here
+///     log.borrow_mut().push("body, after");
+///     other.await.unwrap();
+///     assert_eq!(*log.borrow(), ["body, before", "other", "body, after"]);
+/// });
+/// ```
+#[track_caller]
+pub fn yield_point() -> YieldPoint {
+    YieldPoint {
+        at: Location::caller(),
+        yielded: false,
+    }
+}
+
+/// The future of [`yield_point`].
+///
+/// ```
+/// async_testkit::run(async {
+///     let y: async_testkit::task::YieldPoint = async_testkit::yield_point();
+///     y.await;
+/// });
+/// ```
+#[derive(Debug)]
+#[must_use = "a yield point does nothing unless awaited"]
+pub struct YieldPoint {
+    at: &'static Location<'static>,
+    yielded: bool,
+}
+
+impl Future for YieldPoint {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        if let Some(core) = core::try_current() {
+            core.record(core.current.get(), EventKind::Yielded { at: self.at });
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

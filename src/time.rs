@@ -1,0 +1,324 @@
+//! Virtual time: the clock of the current run, and ways to move it.
+//!
+//! Every run starts its clock paused at virtual time zero. With the default
+//! [`Clock::Auto`](crate::Clock::Auto), whenever every task waits and a timer is pending,
+//! the clock jumps straight to that timer: hours of `sleep` take microseconds. With
+//! [`Clock::Manual`](crate::Clock::Manual), time moves only through [`advance`] and
+//! [`advance_to`].
+//!
+//! `advance` and `advance_to` *settle*: every timer due up to and including the target
+//! fires in deadline order, each woken task runs at its own instant (it sees
+//! `now()` equal to its deadline), and the call returns only when nothing more can run at
+//! the target. tokio's own `tokio::time::advance` moves the clock and returns before the
+//! tasks it woke have run.
+//!
+//! ```
+//! use std::time::Duration;
+//! use async_testkit::{Builder, Clock, time};
+//!
+//! Builder::new().clock(Clock::Manual).run(|| async {
+//!     let seen = std::rc::Rc::new(std::cell::Cell::new(None));
+//!     let s = seen.clone();
+//!     async_testkit::spawn(async move {
+//!         tokio::time::sleep(Duration::from_secs(3)).await;
+//!         s.set(Some(time::elapsed())); // runs at its own instant: 3 s
+//!     });
+//!     time::advance(Duration::from_secs(10)).await;
+//!     assert_eq!(seen.get(), Some(Duration::from_secs(3)));
+//!     assert_eq!(time::elapsed(), Duration::from_secs(10));
+//! });
+//! ```
+
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::{Instant, Sleep};
+
+use crate::runtime::core::{self, Core};
+use crate::trace::Vt;
+
+/// The current virtual instant (tokio's `Instant`, which the paused clock drives).
+///
+/// # Panics
+///
+/// Outside an async-testkit run.
+///
+/// ```
+/// async_testkit::run(async {
+///     let t0 = async_testkit::time::now();
+///     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+///     assert_eq!(async_testkit::time::now() - t0, std::time::Duration::from_millis(250));
+/// });
+/// ```
+#[track_caller]
+pub fn now() -> Instant {
+    let _ = core::current("async_testkit::time::now");
+    Instant::now()
+}
+
+/// Virtual time since the run began.
+///
+/// # Panics
+///
+/// Outside an async-testkit run.
+///
+/// ```
+/// async_testkit::run(async {
+///     tokio::time::sleep(std::time::Duration::from_secs(90)).await;
+///     assert_eq!(async_testkit::time::elapsed().as_secs(), 90);
+/// });
+/// ```
+#[track_caller]
+pub fn elapsed() -> Duration {
+    core::current("async_testkit::time::elapsed").elapsed()
+}
+
+/// The virtual calendar's starting point: 2000-01-01T00:00:00Z. Every run's
+/// [`system_now`] starts here.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// assert_eq!(async_testkit::time::epoch(), UNIX_EPOCH + Duration::from_secs(946_684_800));
+/// ```
+pub fn epoch() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800)
+}
+
+/// Virtual calendar time: [`epoch`] plus the virtual time elapsed in this run. Pass it to
+/// code that takes a clock instead of calling `SystemTime::now()`, which the kit cannot
+/// make virtual.
+///
+/// # Panics
+///
+/// Outside an async-testkit run.
+///
+/// ```
+/// use std::time::Duration;
+/// let day = Duration::from_secs(86_400);
+/// async_testkit::Builder::new().virtual_timeout(2 * day).run(move || async move {
+///     tokio::time::sleep(day).await;
+///     let day_two = async_testkit::time::system_now();
+///     assert_eq!(day_two.duration_since(async_testkit::time::epoch()).unwrap(), day);
+/// });
+/// ```
+#[track_caller]
+pub fn system_now() -> SystemTime {
+    epoch() + core::current("async_testkit::time::system_now").elapsed()
+}
+
+/// Moves virtual time forward by `duration`, settling: timers due up to and including the
+/// target fire in deadline order, each woken task runs at its own instant, and the call
+/// returns when nothing more can run at the target.
+///
+/// Works with every clock mode; with [`Clock::Manual`](crate::Clock::Manual) it is the
+/// only way time moves. Moving past the run's virtual-time limit fails the test as a
+/// virtual timeout.
+///
+/// # Panics
+///
+/// Outside an async-testkit run, or if the target overflows the clock
+/// (`advance(Duration::MAX)`).
+///
+/// ```
+/// use std::time::Duration;
+/// async_testkit::run(async {
+///     async_testkit::time::advance(Duration::from_secs(5)).await;
+///     assert_eq!(async_testkit::time::elapsed(), Duration::from_secs(5));
+/// });
+/// ```
+#[track_caller]
+pub fn advance(duration: Duration) -> Advance {
+    let site = Location::caller();
+    let core = core::current("async_testkit::time::advance");
+    let now = Instant::now();
+    let Some(target) = now.checked_add(duration) else {
+        panic!(
+            "async_testkit::time::advance({duration:?}) at {site} would move the virtual clock past the largest \
+             instant it can represent (it is at {}). Advance by a smaller duration.",
+            Vt(core.elapsed())
+        );
+    };
+    Advance::new(&core, target, site)
+}
+
+/// Moves virtual time forward to `target`, settling like [`advance`].
+///
+/// # Panics
+///
+/// Outside an async-testkit run, or if `target` is earlier than the current instant.
+///
+/// ```
+/// use std::time::Duration;
+/// use async_testkit::time;
+/// async_testkit::run(async {
+///     let t = time::now() + Duration::from_secs(60);
+///     time::advance_to(t).await;
+///     assert_eq!(time::now(), t);
+/// });
+/// ```
+#[track_caller]
+pub fn advance_to(target: Instant) -> Advance {
+    let site = Location::caller();
+    let core = core::current("async_testkit::time::advance_to");
+    let now = Instant::now();
+    if target < now {
+        panic!(
+            "async_testkit::time::advance_to at {site}: the target {} is earlier than the current virtual time {}; \
+             the clock only moves forward.",
+            Vt(target.saturating_duration_since(core.start)),
+            Vt(core.elapsed())
+        );
+    }
+    Advance::new(&core, target, site)
+}
+
+/// Runs every task that can run at the current instant (kit tasks and tokio's), without
+/// moving time, and returns when nothing more is runnable.
+///
+/// # Panics
+///
+/// Outside an async-testkit run.
+///
+/// ```
+/// async_testkit::run(async {
+///     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+///     async_testkit::spawn(async move { tx.send(1).unwrap() });
+///     async_testkit::time::run_until_idle().await;
+///     assert_eq!(rx.try_recv().unwrap(), 1);
+/// });
+/// ```
+#[track_caller]
+pub fn run_until_idle() -> Settle {
+    let core = core::current("async_testkit::time::run_until_idle");
+    Settle {
+        run_id: core.run_id,
+        generation: None,
+    }
+}
+
+/// The future of [`run_until_idle`]. It need not be awaited on a kit task: any task of
+/// the run may await it.
+///
+/// ```
+/// async_testkit::run(async {
+///     let s: async_testkit::time::Settle = async_testkit::time::run_until_idle();
+///     s.await;
+/// });
+/// ```
+#[derive(Debug)]
+#[must_use = "run_until_idle does nothing unless awaited"]
+pub struct Settle {
+    run_id: u64,
+    generation: Option<u64>,
+}
+
+fn core_of(run_id: u64, what: &str) -> std::rc::Rc<Core> {
+    match core::try_current() {
+        Some(c) if c.run_id == run_id => c,
+        _ => panic!(
+            "{what} was awaited outside the async-testkit run that created it; await it inside the same test"
+        ),
+    }
+}
+
+impl Future for Settle {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let core = core_of(self.run_id, "run_until_idle()");
+        match self.generation {
+            Some(g) if core.settled_since(g) => Poll::Ready(()),
+            Some(_) => {
+                core.request_settle(cx.waker());
+                Poll::Pending
+            }
+            None => {
+                self.generation = Some(core.request_settle(cx.waker()));
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// The future of [`advance`] and [`advance_to`].
+///
+/// ```
+/// async_testkit::run(async {
+///     let a: async_testkit::time::Advance = async_testkit::time::advance(std::time::Duration::from_secs(1));
+///     a.await;
+/// });
+/// ```
+#[must_use = "advance does nothing unless awaited"]
+pub struct Advance {
+    run_id: u64,
+    target: Instant,
+    sleep: Option<Pin<Box<Sleep>>>,
+    moving: bool,
+    settle: Settle,
+    site: &'static Location<'static>,
+}
+
+impl std::fmt::Debug for Advance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Advance")
+            .field("target", &self.target)
+            .field("site", &self.site)
+            .finish()
+    }
+}
+
+impl Advance {
+    fn new(core: &Core, target: Instant, site: &'static Location<'static>) -> Self {
+        Advance {
+            run_id: core.run_id,
+            target,
+            sleep: None,
+            moving: false,
+            settle: Settle {
+                run_id: core.run_id,
+                generation: None,
+            },
+            site,
+        }
+    }
+}
+
+impl Future for Advance {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let core = core_of(self.run_id, "time::advance()");
+        if self.settle.generation.is_none() {
+            if self.target > Instant::now() {
+                if self.sleep.is_none() {
+                    self.sleep = Some(Box::pin(tokio::time::sleep_until(self.target)));
+                    self.moving = true;
+                    core.advancing_started();
+                }
+                let sleep = self.sleep.as_mut().expect("set above");
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+            if self.moving {
+                self.moving = false;
+                core.advancing_ended();
+            }
+            self.sleep = None;
+        }
+        Pin::new(&mut self.settle).poll(cx)
+    }
+}
+
+impl Drop for Advance {
+    fn drop(&mut self) {
+        if self.moving {
+            if let Some(core) = core::try_current() {
+                if core.run_id == self.run_id {
+                    core.advancing_ended();
+                }
+            }
+        }
+    }
+}

@@ -64,7 +64,7 @@ pub mod task;
 pub mod time;
 mod trace;
 
-pub use runtime::{Builder, Clock, Failure, FailureKind, Policy, Report, run};
+pub use runtime::{Builder, Clock, Failure, FailureKind, Policy, Report, run, seed};
 pub use schedule::Strategy;
 pub use task::{JoinError, JoinHandle, spawn, spawn_background, yield_point};
 

@@ -211,10 +211,16 @@ pub(crate) struct SlowPoll {
 #[derive(Debug)]
 pub(crate) enum Stop {
     BodyDone,
-    Deadlock { manual_stall: bool },
-    VirtualTimeout { why: String },
+    Deadlock {
+        manual_stall: bool,
+    },
+    VirtualTimeout {
+        why: String,
+    },
     WallTimeout,
     SlowPoll,
+    /// A kit component (a mock, a script) reported a broken expectation.
+    Expectation,
 }
 
 enum WaitOutcome {
@@ -265,6 +271,14 @@ pub(crate) struct Core {
     pub(crate) last_activity: Cell<Duration>,
     /// The virtual time last read (reading tokio's clock takes a lock).
     last_seen: Cell<Duration>,
+    /// Broken expectations reported by kit components (mocks, scripts) during the run.
+    pub(crate) expectation_failures: RefCell<Vec<String>>,
+    /// Checks run when the body has returned (mock expectations); each may report.
+    end_checks: RefCell<Vec<Box<dyn FnOnce() -> Result<(), String>>>>,
+    /// The run's seeded generator for seeded behaviour (mock latency jitter, ...).
+    #[allow(dead_code)] // read through random_u64
+    rng: RefCell<crate::schedule::SplitMix64>,
+    pub(crate) seed: u64,
 }
 
 impl Core {
@@ -273,6 +287,7 @@ impl Core {
         shared: Arc<Shared>,
         config: RunConfig,
         chooser: Box<dyn Chooser>,
+        seed: u64,
     ) -> Self {
         let capacity = config.trace_capacity;
         Core {
@@ -295,7 +310,40 @@ impl Core {
             polls: Cell::new(0),
             last_activity: Cell::new(Duration::ZERO),
             last_seen: Cell::new(Duration::ZERO),
+            expectation_failures: RefCell::new(Vec::new()),
+            end_checks: RefCell::new(Vec::new()),
+            rng: RefCell::new(crate::schedule::SplitMix64::new(seed ^ 0x5EED_0F_7E57_C0DE)),
+            seed,
         }
+    }
+
+    /// Reports a broken expectation: the run stops at the next scheduling point and fails
+    /// with `message` (kind [`crate::FailureKind::Expectation`]).
+    pub(crate) fn fail(&self, message: String) {
+        self.expectation_failures.borrow_mut().push(message);
+    }
+
+    /// Registers a check to run once the body has returned (and the runtime has settled);
+    /// an `Err(message)` fails the test as a broken expectation.
+    #[allow(dead_code)] // the entry point of AsyncMock's end-of-test verification
+    pub(crate) fn at_end(&self, check: Box<dyn FnOnce() -> Result<(), String>>) {
+        self.end_checks.borrow_mut().push(check);
+    }
+
+    /// Runs the end checks (once).
+    pub(crate) fn run_end_checks(&self) {
+        let checks = self.end_checks.take();
+        for check in checks {
+            if let Err(message) = check() {
+                self.fail(message);
+            }
+        }
+    }
+
+    /// A number from the run's seeded generator (same seed, same sequence).
+    #[allow(dead_code)] // the source of mock latency jitter
+    pub(crate) fn random_u64(&self) -> u64 {
+        self.rng.borrow_mut().next_u64()
     }
 
     /// Virtual time since the run began.
@@ -526,6 +574,9 @@ impl Core {
             }
             if self.config.slow_poll_policy == super::Policy::Fail && !self.slow_polls.borrow().is_empty() {
                 return Stop::SlowPoll;
+            }
+            if !self.expectation_failures.borrow().is_empty() {
+                return Stop::Expectation;
             }
             let tokio_alive = Self::tokio_alive(rt) > 0;
             match self.pick(tokio_alive) {
@@ -863,5 +914,55 @@ pub(crate) fn current(what: &str) -> Rc<Core> {
              It needs the kit's runtime: call it from inside an #[async_testkit::test] function, \
              or from a future passed to async_testkit::run / Builder::run."
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::{Builder, FailureKind};
+
+    #[test]
+    fn an_end_check_that_fails_fails_the_run_as_an_expectation() {
+        let f = Builder::new()
+            .try_run(|| async {
+                super::current("test")
+                    .at_end(Box::new(|| Err("mock `fetch` expected 2 calls, got 1".into())));
+            })
+            .unwrap_err();
+        assert_eq!(f.kind(), FailureKind::Expectation);
+        assert_eq!(f.headline(), "mock `fetch` expected 2 calls, got 1");
+    }
+
+    #[test]
+    fn end_checks_that_pass_leave_the_run_green() {
+        Builder::new().run(|| async {
+            super::current("test").at_end(Box::new(|| Ok(())));
+        });
+    }
+
+    #[test]
+    fn a_reported_failure_stops_the_run_at_the_next_step() {
+        let f = Builder::new()
+            .try_run(|| async {
+                super::current("test").fail("script: unexpected write b\"x\"".into());
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                unreachable!("the run stops before the body resumes");
+            })
+            .unwrap_err();
+        assert_eq!(f.kind(), FailureKind::Expectation);
+        assert!(f.to_string().contains("unexpected write"), "{f}");
+    }
+
+    #[test]
+    fn the_run_generator_follows_the_seed() {
+        let draw = |seed| {
+            Builder::new()
+                .seed(seed)
+                .run(|| async { super::current("t").random_u64() })
+        };
+        assert_eq!(draw(1), draw(1));
+        assert_ne!(draw(1), draw(2));
     }
 }

@@ -481,6 +481,22 @@ where
     })
 }
 
+/// The seed of the current run: seed your own generators with it and a replay of the run
+/// (`ASYNC_TESTKIT_SEED=..`) reproduces them too.
+///
+/// # Panics
+///
+/// Outside an async-testkit run.
+///
+/// ```
+/// let s = async_testkit::Builder::new().seed(99).run(|| async { async_testkit::seed() });
+/// assert_eq!(s, 99);
+/// ```
+#[track_caller]
+pub fn seed() -> u64 {
+    core::current("async_testkit::seed").seed
+}
+
 static RUN_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// One run of the body under one seed.
@@ -531,6 +547,7 @@ impl RunAttempt<'_> {
             shared.clone(),
             self.config.clone(),
             self.strategy.chooser(self.seed),
+            self.seed,
         ));
         let current = CurrentGuard::set(core.clone());
         let watch = watchdog::watch(&shared, self.config.wall_timeout, self.on_stuck.clone());
@@ -550,6 +567,7 @@ impl RunAttempt<'_> {
         // Settle at the final instant so work that can still finish now does, then judge.
         if let Stop::BodyDone = stop {
             core.settle_at_end(&rt);
+            core.run_end_checks();
         }
         let snap = report::snapshot(&core, stop, rt.metrics().num_alive_tasks());
         core.cancel_all();

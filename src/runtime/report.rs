@@ -37,6 +37,9 @@ pub enum FailureKind {
     WallTimeout,
     /// A poll took longer than the slow-poll threshold, with the policy set to fail.
     SlowPoll,
+    /// A kit component's expectation was broken: an `AsyncMock` called too few or too
+    /// many times, a scripted stream or I/O not followed.
+    Expectation,
 }
 
 impl FailureKind {
@@ -54,6 +57,7 @@ impl FailureKind {
             FailureKind::VirtualTimeout => "virtual timeout",
             FailureKind::WallTimeout => "wall-clock timeout",
             FailureKind::SlowPoll => "slow poll",
+            FailureKind::Expectation => "expectation",
         }
     }
 }
@@ -425,8 +429,11 @@ pub(crate) fn finish<T>(
         parts.join("; ")
     };
 
+    let expectations = core.expectation_failures.borrow().clone();
     let failure: Option<(FailureKind, String)> = if let Some(first) = panics.first() {
         Some((FailureKind::Panic, describe_panic(first)))
+    } else if let Some(first) = expectations.first() {
+        Some((FailureKind::Expectation, first.clone()))
     } else {
         match &snap.stop {
             Stop::Deadlock { manual_stall: false } => Some((
@@ -460,6 +467,7 @@ pub(crate) fn finish<T>(
                 ),
             )),
             Stop::SlowPoll => Some((FailureKind::SlowPoll, slow.first().cloned().unwrap_or_default())),
+            Stop::Expectation => None,
             Stop::BodyDone => {
                 if config.leaks == Policy::Fail && (!leaked.is_empty() || tokio_leak) {
                     Some((FailureKind::Leak, format!("leak: {}", leak_headline())))
@@ -553,6 +561,15 @@ pub(crate) fn finish<T>(
                     "  (a panic the test expects is taken by awaiting the task's JoinHandle and calling \
                      JoinError::into_panic)"
                 );
+                let _ = writeln!(t);
+            }
+            if expectations.len() > 1 || (!expectations.is_empty() && kind != FailureKind::Expectation) {
+                let _ = writeln!(t, "broken expectations ({}):", expectations.len());
+                for e in &expectations {
+                    for (i, line) in e.lines().enumerate() {
+                        let _ = writeln!(t, "  {}{line}", if i == 0 { "" } else { "  " });
+                    }
+                }
                 let _ = writeln!(t);
             }
             if !warnings.is_empty() {

@@ -312,7 +312,7 @@ impl Core {
             last_seen: Cell::new(Duration::ZERO),
             expectation_failures: RefCell::new(Vec::new()),
             end_checks: RefCell::new(Vec::new()),
-            rng: RefCell::new(crate::schedule::SplitMix64::new(seed ^ 0x5EED_0F_7E57_C0DE)),
+            rng: RefCell::new(crate::schedule::SplitMix64::new(seed ^ 0x005E_ED0F_7E57_C0DE)),
             seed,
         }
     }

@@ -184,6 +184,9 @@ impl TaskState {
 
 type BoxFuture = Pin<Box<dyn Future<Output = ()>>>;
 
+/// A check run when the body has returned; `Err(message)` fails the test.
+pub(crate) type EndCheck = Box<dyn FnOnce() -> Result<(), String>>;
+
 pub(crate) struct Slot {
     fut: Option<BoxFuture>,
     waker: Arc<TaskWaker>,
@@ -274,7 +277,7 @@ pub(crate) struct Core {
     /// Broken expectations reported by kit components (mocks, scripts) during the run.
     pub(crate) expectation_failures: RefCell<Vec<String>>,
     /// Checks run when the body has returned (mock expectations); each may report.
-    end_checks: RefCell<Vec<Box<dyn FnOnce() -> Result<(), String>>>>,
+    end_checks: RefCell<Vec<EndCheck>>,
     /// The run's seeded generator for seeded behaviour (mock latency jitter, ...).
     #[allow(dead_code)] // read through random_u64
     rng: RefCell<crate::schedule::SplitMix64>,
@@ -326,7 +329,7 @@ impl Core {
     /// Registers a check to run once the body has returned (and the runtime has settled);
     /// an `Err(message)` fails the test as a broken expectation.
     #[allow(dead_code)] // the entry point of AsyncMock's end-of-test verification
-    pub(crate) fn at_end(&self, check: Box<dyn FnOnce() -> Result<(), String>>) {
+    pub(crate) fn at_end(&self, check: EndCheck) {
         self.end_checks.borrow_mut().push(check);
     }
 

@@ -1,0 +1,492 @@
+//! The oracles: every way a run fails loudly, and the text it fails with.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_testkit::{Builder, FailureKind, Policy, spawn, spawn_background, task, time};
+
+const S: Duration = Duration::from_secs(1);
+
+// ---- panics -------------------------------------------------------------------------
+
+#[test]
+fn a_panic_in_the_body_fails_with_its_message_and_location() {
+    let f = Builder::new()
+        .name("body_panics")
+        .try_run(|| async {
+            tokio::time::sleep(S).await;
+            panic!("the body gave up");
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Panic);
+    assert!(
+        f.headline()
+            .starts_with("the test body panicked at tests/oracles.rs:"),
+        "{f}"
+    );
+    assert!(f.headline().ends_with(": the body gave up"), "{f}");
+    assert_eq!(f.panic_messages(), ["the body gave up"]);
+    let text = f.to_string();
+    assert!(text.contains("panics (1):"), "{text}");
+    assert!(text.contains("[+1.000s]"), "{text}");
+}
+
+#[test]
+fn a_panic_in_a_detached_kit_task_fails_the_test_with_task_name_and_spawn_site() {
+    let f = Builder::new()
+        .try_run(|| async {
+            task::Builder::new().name("worker").spawn(async {
+                tokio::time::sleep(S).await;
+                panic!("disk full");
+            });
+            tokio::time::sleep(S * 5).await;
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Panic);
+    let h = f.headline();
+    assert!(
+        h.starts_with("task #1 \"worker\" panicked at tests/oracles.rs:"),
+        "{h}"
+    );
+    assert!(h.ends_with(": disk full"), "{h}");
+    assert!(f.to_string().contains("#1 \"worker\": panicked"), "{f}");
+}
+
+#[test]
+fn a_panic_in_an_awaited_task_still_fails_unless_the_test_takes_it() {
+    // Awaited, but only inspected: still a failure.
+    let f = Builder::new()
+        .try_run(|| async {
+            let err = spawn(async { panic!("inspected only") }).await.unwrap_err();
+            assert!(err.is_panic());
+            assert_eq!(err.to_string().split(": ").last(), Some("inspected only"));
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Panic);
+    assert_eq!(f.panic_messages(), ["inspected only"]);
+    assert!(
+        f.to_string()
+            .contains("a panic the test expects is taken by awaiting the task's JoinHandle"),
+        "{f}"
+    );
+
+    // Taken with into_panic: the test passes.
+    Builder::new().run(|| async {
+        let err = spawn(async { panic!("expected") }).await.unwrap_err();
+        let payload = err.into_panic();
+        assert_eq!(*payload.downcast::<&str>().unwrap(), "expected");
+    });
+}
+
+#[test]
+fn a_panic_in_a_tokio_spawned_task_fails_even_if_nobody_awaits_it() {
+    let f = Builder::new()
+        .try_run(|| async {
+            tokio::spawn(async {
+                tokio::time::sleep(S).await;
+                panic!("tokio task failed");
+            });
+            tokio::time::sleep(S * 3).await;
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Panic);
+    let h = f.headline();
+    assert!(
+        h.starts_with("a task started with tokio::spawn panicked at tests/oracles.rs:"),
+        "{h}"
+    );
+    assert!(h.ends_with(": tokio task failed"), "{h}");
+}
+
+#[test]
+fn a_panic_in_a_spawn_blocking_closure_fails_the_test() {
+    let f = Builder::new()
+        .try_run(|| async {
+            let r = tokio::task::spawn_blocking(|| panic!("blocking work failed")).await;
+            assert!(r.is_err());
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Panic);
+    assert!(
+        f.headline().starts_with("a spawn_blocking closure (thread '"),
+        "{f}"
+    );
+    assert!(f.headline().ends_with(": blocking work failed"), "{f}");
+}
+
+#[test]
+fn every_panic_is_collected_not_only_the_first() {
+    let f = Builder::new()
+        .try_run(|| async {
+            for name in ["a", "b", "c"] {
+                task::Builder::new()
+                    .name(name)
+                    .spawn(async move { panic!("{name} failed") });
+            }
+            tokio::time::sleep(S).await;
+        })
+        .unwrap_err();
+    assert_eq!(f.panic_messages(), ["a failed", "b failed", "c failed"]);
+    assert!(f.to_string().contains("panics (3):"), "{f}");
+}
+
+#[test]
+fn a_panic_while_a_task_is_dropped_is_reported_too() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("drop exploded");
+        }
+    }
+    let f = Builder::new()
+        .try_run(|| async {
+            let b = Bomb;
+            let h = spawn(async move {
+                let _b = b;
+                std::future::pending::<()>().await
+            });
+            time::run_until_idle().await;
+            h.abort();
+            let _ = h.await;
+        })
+        .unwrap_err();
+    assert_eq!(
+        f.panic_messages(),
+        ["drop exploded (while the task was being dropped)"]
+    );
+}
+
+// ---- leaks --------------------------------------------------------------------------
+
+#[test]
+fn a_task_alive_when_the_body_returns_is_a_leak_naming_it_and_its_site() {
+    let f = Builder::new()
+        .name("leaky")
+        .try_run(|| async {
+            task::Builder::new()
+                .name("forgotten")
+                .spawn(async { tokio::time::sleep(S * 60).await });
+            tokio::time::sleep(S).await;
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Leak);
+    assert_eq!(f.leaked_tasks().len(), 1);
+    assert!(
+        f.leaked_tasks()[0].starts_with("#1 \"forgotten\" (spawned at tests/oracles.rs:"),
+        "{f}"
+    );
+    assert!(
+        f.headline()
+            .starts_with("leak: 1 task was still alive when the test body returned: #1 \"forgotten\""),
+        "{f}"
+    );
+    let text = f.to_string();
+    assert!(
+        text.contains("start long-lived ones with async_testkit::spawn_background, or set leaks = \"warn\"")
+    );
+    assert!(text.contains("tasks alive when the run stopped:"), "{text}");
+    assert!(text.contains("waiting"), "{text}");
+}
+
+#[test]
+fn tokio_spawned_tasks_left_running_are_leaks_too() {
+    let f = Builder::new()
+        .try_run(|| async {
+            tokio::spawn(std::future::pending::<()>());
+            tokio::spawn(std::future::pending::<()>());
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Leak);
+    assert_eq!(
+        f.headline(),
+        "leak: 2 tasks started with tokio::spawn were still alive when the test body returned"
+    );
+    assert!(
+        f.to_string()
+            .contains("and 2 tasks started with tokio::spawn (tokio keeps no names"),
+        "{f}"
+    );
+}
+
+#[test]
+fn work_that_can_finish_at_the_final_instant_is_not_a_leak() {
+    Builder::new().run(|| async {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        spawn(async move {
+            let _ = rx.await;
+        });
+        tokio::spawn(async {});
+        drop(tx); // wakes the task, which finishes at this instant
+    });
+}
+
+#[test]
+fn background_tasks_are_not_leaks_and_are_cancelled_at_the_end() {
+    let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let c = cancelled.clone();
+    Builder::new().run(move || {
+        let c = c.clone();
+        async move {
+            struct OnDrop(Arc<std::sync::atomic::AtomicBool>);
+            impl Drop for OnDrop {
+                fn drop(&mut self) {
+                    self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            let guard = OnDrop(c);
+            spawn_background(async move {
+                let _g = guard;
+                loop {
+                    tokio::time::sleep(S).await;
+                }
+            });
+            tokio::time::sleep(S * 10).await;
+        }
+    });
+    assert!(cancelled.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[test]
+fn leaks_can_warn_or_be_ignored() {
+    let r = Builder::new()
+        .leaks(Policy::Warn)
+        .try_run(|| async {
+            spawn(std::future::pending::<()>());
+        })
+        .unwrap();
+    assert_eq!(r.warnings().len(), 1);
+    assert!(
+        r.warnings()[0]
+            .starts_with("leak: 1 task was still alive when the test body returned: #1 (spawned at")
+    );
+    let r = Builder::new()
+        .leaks(Policy::Ignore)
+        .try_run(|| async {
+            spawn(std::future::pending::<()>());
+        })
+        .unwrap();
+    assert!(r.warnings().is_empty());
+}
+
+// ---- deadlock -----------------------------------------------------------------------
+
+#[test]
+fn a_lock_order_deadlock_is_found_at_once_and_lists_the_blocked_tasks() {
+    let wall = std::time::Instant::now();
+    let f = Builder::new()
+        .name("lock_order")
+        .try_run(|| async {
+            let a = Arc::new(tokio::sync::Mutex::new(()));
+            let b = Arc::new(tokio::sync::Mutex::new(()));
+            let (a1, b1) = (a.clone(), b.clone());
+            let t1 = task::Builder::new().name("transfer a->b").spawn(async move {
+                let _ga = a1.lock().await;
+                tokio::time::sleep(S).await;
+                let _gb = b1.lock().await;
+            });
+            let t2 = task::Builder::new().name("transfer b->a").spawn(async move {
+                let _gb = b.lock().await;
+                tokio::time::sleep(S).await;
+                let _ga = a.lock().await;
+            });
+            t1.await.unwrap();
+            t2.await.unwrap();
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Deadlock);
+    assert_eq!(
+        f.headline(),
+        "deadlock: every task is waiting and no timer is pending (nothing has run since +1.000s)"
+    );
+    let text = f.to_string();
+    for task in ["#0 test body", "#1 \"transfer a->b\"", "#2 \"transfer b->a\""] {
+        assert!(text.contains(task), "{task} missing from:\n{text}");
+    }
+    // The virtual deadline is an hour away; finding the deadlock costs no real hour.
+    assert!(wall.elapsed() < Duration::from_secs(30));
+    // The timeline shows what happened, not the kit's probing past the deadline.
+    assert!(!text.contains("+1h"), "{text}");
+}
+
+#[test]
+fn a_deadlock_with_a_tokio_task_waiting_too() {
+    let f = Builder::new()
+        .try_run(|| async {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let keep = tokio::spawn(async move {
+                let _tx = tx; // holds the sender, never sends
+                std::future::pending::<()>().await
+            });
+            let _ = rx.await;
+            keep.abort();
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Deadlock);
+    assert!(
+        f.to_string().contains("and 1 task started with tokio::spawn"),
+        "{f}"
+    );
+}
+
+// ---- deadlines ----------------------------------------------------------------------
+
+#[test]
+fn still_running_at_the_virtual_deadline_is_a_virtual_timeout() {
+    let f = Builder::new()
+        .virtual_timeout(S * 60)
+        .try_run(|| async {
+            loop {
+                tokio::time::sleep(S).await; // busy forever, one second at a time
+            }
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::VirtualTimeout);
+    assert_eq!(
+        f.headline(),
+        "virtual timeout: the test did not finish within its virtual time limit of +1m00.000s: \
+         a task was still waiting on a timer past it, woken at +1m01.000s"
+    );
+}
+
+#[test]
+fn a_background_ticker_that_never_lets_the_body_finish_is_a_virtual_timeout_not_a_deadlock() {
+    let f = Builder::new()
+        .virtual_timeout(S * 60)
+        .try_run(|| async {
+            tokio::spawn(async {
+                let mut tick = tokio::time::interval(S);
+                loop {
+                    tick.tick().await;
+                }
+            });
+            std::future::pending::<()>().await;
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::VirtualTimeout);
+    assert!(
+        f.headline()
+            .ends_with("timers were still firing after +1m00.000s"),
+        "{f}"
+    );
+}
+
+#[test]
+fn a_run_waiting_on_the_real_world_past_its_wall_limit_is_a_wall_timeout() {
+    let f = Builder::new()
+        .timeout(Duration::from_millis(100))
+        .try_run(|| async {
+            // The clock cannot jump while a blocking closure runs; the run waits in real time.
+            let _ = tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_secs(3))).await;
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::WallTimeout);
+    assert_eq!(
+        f.headline(),
+        "wall-clock timeout: the test ran longer than its limit of 100ms of real time (virtual time +0s)"
+    );
+    assert!(f.to_string().contains("#0 test body"), "{f}");
+}
+
+// ---- slow polls ---------------------------------------------------------------------
+
+#[test]
+fn a_blocking_poll_is_a_warning_by_default_and_a_failure_when_asked() {
+    let blocking = || async {
+        task::Builder::new()
+            .name("blocker")
+            .spawn(async { std::thread::sleep(Duration::from_millis(20)) })
+            .await
+            .unwrap();
+    };
+    let r = Builder::new()
+        .slow_poll(Duration::from_millis(5))
+        .try_run(blocking)
+        .unwrap();
+    assert_eq!(r.warnings().len(), 1);
+    let w = &r.warnings()[0];
+    assert!(
+        w.starts_with("slow poll: task #1 \"blocker\" (spawned at tests/oracles.rs:"),
+        "{w}"
+    );
+    assert!(
+        w.contains("of wall time in one poll at +0s (threshold 5ms)"),
+        "{w}"
+    );
+    assert!(
+        w.ends_with("a blocking call in async code stalls every other task"),
+        "{w}"
+    );
+
+    let f = Builder::new()
+        .slow_poll(Duration::from_millis(5))
+        .slow_poll_policy(Policy::Fail)
+        .try_run(blocking)
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::SlowPoll);
+    assert!(f.headline().starts_with("slow poll: task #1 \"blocker\""), "{f}");
+
+    let r = Builder::new()
+        .slow_poll(Duration::from_millis(5))
+        .slow_poll_policy(Policy::Ignore)
+        .try_run(blocking)
+        .unwrap();
+    assert!(r.warnings().is_empty());
+}
+
+// ---- the report ---------------------------------------------------------------------
+
+#[test]
+fn a_failure_report_has_headline_tasks_timeline_seed_and_replay_line() {
+    let f = Builder::new()
+        .seed(42)
+        .name("suite::report_shape")
+        .try_run(|| async {
+            let h = task::Builder::new().name("waiter").spawn(async {
+                let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+                let _ = rx.await;
+            });
+            tokio::time::sleep(S * 2).await;
+            h.await.unwrap();
+        })
+        .unwrap_err();
+    let text = f.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "async-testkit: deadlock: every task is waiting and no timer is pending (nothing has run since +2.000s)"
+    );
+    assert_eq!(lines[1], "  test: suite::report_shape");
+    assert!(
+        text.contains("tasks alive when the run stopped:\n  #0 test body"),
+        "{text}"
+    );
+    assert!(text.contains("  #1 \"waiter\""), "{text}");
+    assert!(text.contains("last polled +2.000s"), "{text}");
+    assert!(text.contains("timeline (virtual time):"), "{text}");
+    assert!(
+        text.contains("+2.000s  tokio: clock moved from +0s to +2.000s"),
+        "{text}"
+    );
+    assert!(text.contains("seed 42, strategy fifo, clock auto"), "{text}");
+    assert_eq!(
+        *lines.last().unwrap(),
+        "replay: ASYNC_TESTKIT_SEED=42 cargo test -- --exact suite::report_shape"
+    );
+    assert_eq!(format!("{f:?}"), text);
+}
+
+#[test]
+fn run_panics_with_the_report_like_a_failing_test() {
+    let payload = std::panic::catch_unwind(|| {
+        Builder::new()
+            .name("panicky")
+            .run(|| async { panic!("inner message") });
+    })
+    .unwrap_err();
+    let text = payload.downcast_ref::<String>().unwrap();
+    assert!(
+        text.starts_with("async-testkit: the test body panicked at tests/oracles.rs:"),
+        "{text}"
+    );
+    assert!(text.contains("inner message"), "{text}");
+}

@@ -1,0 +1,305 @@
+//! Virtual time: the clock, settling advance, clock modes.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use async_testkit::{Builder, Clock, FailureKind, spawn, time};
+
+const S: Duration = Duration::from_secs(1);
+
+/// Tasks sleeping 1, 2 and 3 s record the virtual time at which they woke.
+fn sleepers(wakes: &Rc<RefCell<Vec<Duration>>>) -> Vec<async_testkit::JoinHandle<()>> {
+    (1..=3)
+        .map(|i| {
+            let w = wakes.clone();
+            spawn(async move {
+                tokio::time::sleep(S * i).await;
+                w.borrow_mut().push(time::elapsed());
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn hours_of_sleep_take_no_wall_time_and_elapsed_is_exact() {
+    let r = Builder::new()
+        .try_run(|| async {
+            for _ in 0..60 {
+                tokio::time::sleep(Duration::from_secs(59)).await;
+            }
+            time::elapsed()
+        })
+        .unwrap();
+    assert_eq!(*r.value(), Duration::from_secs(3540));
+    assert_eq!(r.elapsed(), Duration::from_secs(3540));
+}
+
+#[test]
+fn advance_settles_every_woken_task_at_its_own_instant() {
+    for clock in [Clock::Manual, Clock::Auto] {
+        Builder::new().clock(clock).run(|| async {
+            let wakes = Rc::new(RefCell::new(Vec::new()));
+            let hs = sleepers(&wakes);
+            time::advance(S * 3).await;
+            // All three ran before advance returned, each at its own deadline; the one
+            // due exactly at the target ran too.
+            assert_eq!(*wakes.borrow(), [S, S * 2, S * 3]);
+            assert_eq!(time::elapsed(), S * 3);
+            assert!(hs.iter().all(|h| h.is_finished()));
+        });
+    }
+}
+
+#[test]
+fn tokios_own_advance_returns_before_the_woken_tasks_run() {
+    // The same scenario on a plain paused tokio runtime, with tokio::time::advance.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let woken_when_advance_returned = rt.block_on(async {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        for i in 1..=3 {
+            let d = done.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(S * i).await;
+                d.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+        tokio::task::yield_now().await;
+        tokio::time::advance(S * 3).await;
+        done.load(std::sync::atomic::Ordering::SeqCst)
+    });
+    assert!(
+        woken_when_advance_returned < 3,
+        "tokio's advance settled everything ({woken_when_advance_returned})"
+    );
+
+    // The kit's advance, same shape: all three are done.
+    let done = Builder::new().clock(Clock::Manual).run(|| async {
+        let done = Rc::new(RefCell::new(0));
+        for i in 1..=3 {
+            let d = done.clone();
+            spawn(async move {
+                tokio::time::sleep(S * i).await;
+                *d.borrow_mut() += 1;
+            });
+        }
+        time::advance(S * 3).await;
+        *done.borrow()
+    });
+    assert_eq!(done, 3);
+}
+
+#[test]
+fn advance_runs_chains_of_work_started_at_the_target_instant() {
+    Builder::new().clock(Clock::Manual).run(|| async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        spawn(async move {
+            tokio::time::sleep(S).await;
+            // Work woken at the target hands off through two more tasks at the same instant.
+            let (tx2, mut rx2) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                let v: u32 = rx2.recv().await.unwrap();
+                tx.send(v + 1).unwrap();
+            });
+            tx2.send(41).unwrap();
+        });
+        time::advance(S).await;
+        assert_eq!(rx.try_recv().unwrap(), 42);
+    });
+}
+
+#[test]
+fn advance_does_not_fire_timers_past_the_target() {
+    Builder::new().clock(Clock::Manual).run(|| async {
+        let wakes = Rc::new(RefCell::new(Vec::new()));
+        let hs = sleepers(&wakes);
+        time::advance(S * 2).await;
+        assert_eq!(*wakes.borrow(), [S, S * 2]);
+        time::advance(Duration::from_millis(999)).await;
+        assert_eq!(wakes.borrow().len(), 2);
+        time::advance(Duration::from_millis(1)).await;
+        assert_eq!(*wakes.borrow(), [S, S * 2, S * 3]);
+        for h in hs {
+            h.await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn advance_to_and_zero_advance() {
+    Builder::new().clock(Clock::Manual).run(|| async {
+        let target = time::now() + S * 5;
+        time::advance_to(target).await;
+        assert_eq!(time::now(), target);
+        // Advancing by zero settles without moving time.
+        let h = spawn(async { 1 });
+        time::advance(Duration::ZERO).await;
+        assert!(h.is_finished());
+        assert_eq!(time::elapsed(), S * 5);
+        time::advance_to(target).await;
+        assert_eq!(time::now(), target);
+    });
+}
+
+#[test]
+fn run_until_idle_runs_everything_ready_without_moving_time() {
+    Builder::new().clock(Clock::Manual).run(|| async {
+        let wakes = Rc::new(RefCell::new(Vec::new()));
+        let w = wakes.clone();
+        let quick = spawn(async move { w.borrow_mut().push(Duration::ZERO) });
+        let slow = spawn(async { tokio::time::sleep(S).await });
+        time::run_until_idle().await;
+        assert!(quick.is_finished());
+        assert!(!slow.is_finished());
+        assert_eq!(time::elapsed(), Duration::ZERO);
+        slow.abort();
+    });
+}
+
+#[test]
+fn a_manual_clock_never_moves_by_itself() {
+    Builder::new().clock(Clock::Manual).run(|| async {
+        let h = spawn(async { tokio::time::sleep(S).await });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+            time::run_until_idle().await;
+        }
+        assert_eq!(time::elapsed(), Duration::ZERO);
+        assert!(!h.is_finished());
+        time::advance(S).await;
+        assert!(h.is_finished());
+    });
+}
+
+#[test]
+fn a_manual_clock_with_every_task_waiting_is_reported_as_stalled() {
+    let f = Builder::new()
+        .clock(Clock::Manual)
+        .name("stall")
+        .try_run(|| async {
+            spawn(async { tokio::time::sleep(S).await }).await.unwrap();
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Deadlock);
+    assert_eq!(
+        f.headline(),
+        "stalled: every task is waiting and the clock is manual, so nothing can move time (at +0s); \
+         call async_testkit::time::advance from the test, or use clock = \"auto\""
+    );
+    assert!(f.to_string().contains("clock manual"), "{f}");
+}
+
+#[test]
+fn advancing_past_the_virtual_limit_is_a_virtual_timeout() {
+    let f = Builder::new()
+        .clock(Clock::Manual)
+        .virtual_timeout(S * 10)
+        .try_run(|| async {
+            time::advance(S * 11).await;
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::VirtualTimeout);
+    assert_eq!(
+        f.headline(),
+        "virtual timeout: the test did not finish within its virtual time limit of +10.000s: \
+         a task was still waiting on a timer past it, woken at +11.000s"
+    );
+}
+
+#[test]
+fn finishing_exactly_at_the_virtual_limit_passes() {
+    let r = Builder::new()
+        .virtual_timeout(S * 10)
+        .try_run(|| async { tokio::time::sleep(S * 10).await })
+        .unwrap();
+    assert_eq!(r.elapsed(), S * 10);
+}
+
+#[test]
+fn system_now_moves_with_the_virtual_clock_from_a_fixed_epoch() {
+    async_testkit::run(async {
+        assert_eq!(time::system_now(), time::epoch());
+        tokio::time::sleep(Duration::from_secs(90)).await;
+        assert_eq!(
+            time::system_now().duration_since(time::epoch()).unwrap(),
+            Duration::from_secs(90)
+        );
+    });
+}
+
+/// A loopback peer on a real OS thread that answers after `delay` of wall time.
+fn slow_peer(delay: Duration) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1];
+        s.read_exact(&mut buf).unwrap();
+        std::thread::sleep(delay);
+        let _ = s.write_all(b"!");
+    });
+    addr
+}
+
+/// The body: ask the real peer, with a 5 s virtual timeout around the answer.
+async fn ask(addr: std::net::SocketAddr) -> Result<(), &'static str> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    c.write_all(b"?").await.unwrap();
+    let mut buf = [0u8; 1];
+    match tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut buf)).await {
+        Ok(r) => r.map(|_| ()).map_err(|_| "io error"),
+        Err(_) => Err("timed out"),
+    }
+}
+
+#[test]
+fn auto_clock_jumps_ahead_of_real_io_and_autojump_waits_for_it() {
+    // Auto: nothing is ready and a timer is pending, so the clock jumps the 5 s at once,
+    // long before the peer's answer arrives (the trap of tokio #4522).
+    let addr = slow_peer(Duration::from_millis(50));
+    let got = Builder::new().run(move || ask(addr));
+    assert_eq!(got, Err("timed out"));
+
+    // Autojump: the clock waits a wall-time cushion of idleness before jumping, so the
+    // real answer arrives first and no virtual time passes.
+    let addr = slow_peer(Duration::from_millis(10));
+    let (got, elapsed) = Builder::new()
+        .clock(Clock::AutoJump(Duration::from_secs(2)))
+        .run(move || async move { (ask(addr).await, time::elapsed()) });
+    assert_eq!(got, Ok(()));
+    assert_eq!(elapsed, Duration::ZERO);
+}
+
+#[test]
+fn autojump_still_jumps_once_the_runtime_has_been_idle() {
+    let r = Builder::new()
+        .clock(Clock::AutoJump(Duration::from_millis(5)))
+        .try_run(|| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            time::elapsed()
+        })
+        .unwrap();
+    assert_eq!(*r.value(), Duration::from_secs(3600));
+}
+
+#[test]
+fn spawn_blocking_holds_the_clock_until_it_returns() {
+    let elapsed = async_testkit::run(async {
+        let t = tokio::spawn(async { tokio::time::sleep(Duration::from_secs(30)).await });
+        // While the blocking closure runs, the clock must not jump to the 30 s timer.
+        let seen = tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(20)))
+            .await
+            .map(|_| ());
+        assert!(seen.is_ok());
+        let at = time::elapsed();
+        t.await.unwrap();
+        at
+    });
+    assert_eq!(elapsed, Duration::ZERO);
+}

@@ -14,8 +14,13 @@ use std::time::{Duration, Instant};
 
 use super::core::{Activity, Shared, lock};
 
-/// How long the executor gets to notice the wall deadline before it counts as stuck.
+/// How long the executor gets to notice the wall deadline before it counts as stuck: the
+/// run's limit again, at most this much.
 pub(crate) const STUCK_GRACE: Duration = Duration::from_secs(2);
+
+fn grace(limit: Duration) -> Duration {
+    limit.min(STUCK_GRACE)
+}
 
 /// Where a stuck run's report goes.
 #[derive(Clone, Debug)]
@@ -129,7 +134,7 @@ fn watch_loop() {
                 e.fired = true;
                 shared.wall_expired.store(true, SeqCst);
                 shared.wake_waiter();
-                e.deadline = now + STUCK_GRACE;
+                e.deadline = now + grace(e.limit);
             } else if e.fired && now >= e.deadline {
                 stuck.push((stuck_report(&shared, e.limit, &e.on_stuck), e.on_stuck.clone()));
                 return false;
@@ -168,7 +173,7 @@ fn stuck_report(shared: &Shared, limit: Duration, on_stuck: &OnStuck) -> String 
         ),
         Activity::InTokio => (
             "inside tokio's own scheduler: a task started with tokio::spawn (or a blocking call in one) has not returned".to_string(),
-            Instant::now() - STUCK_GRACE,
+            Instant::now() - grace(limit),
         ),
         Activity::Idle => ("between polls".to_string(), Instant::now()),
     };

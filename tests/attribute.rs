@@ -1,0 +1,123 @@
+//! `#[async_testkit::test]` end to end: options, return types, failures through the
+//! attribute, and a test stuck in a blocking call.
+
+use std::time::Duration;
+
+use async_testkit::{task, time};
+
+#[async_testkit::test]
+async fn a_plain_test_runs_on_virtual_time() {
+    tokio::time::sleep(Duration::from_secs(1800)).await;
+    assert_eq!(time::elapsed(), Duration::from_secs(1800));
+}
+
+#[async_testkit::test(virtual_timeout = "3h")]
+async fn options_reach_the_runtime() {
+    tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
+}
+
+#[async_testkit::test(clock = "manual", seed = 5, strategy = "random", leaks = "warn", io = false)]
+async fn every_option_at_once() {
+    assert_eq!(async_testkit::seed(), 5);
+    async_testkit::spawn(std::future::pending::<()>()); // a leak, but only a warning
+    time::advance(Duration::from_secs(1)).await;
+    assert_eq!(time::elapsed(), Duration::from_secs(1));
+}
+
+#[async_testkit::test(explore = 25)]
+async fn explore_runs_the_body_per_schedule() {
+    let h = async_testkit::spawn(async { 1 });
+    assert_eq!(h.await.unwrap(), 1);
+}
+
+#[async_testkit::test]
+async fn a_test_may_return_a_result() -> Result<(), std::num::ParseIntError> {
+    let n: u32 = "42".parse()?;
+    assert_eq!(n, 42);
+    Ok(())
+}
+
+#[async_testkit::test]
+#[should_panic(expected = "the test returned an error: ParseIntError { kind: InvalidDigit }")]
+async fn an_error_result_fails_the_test() -> Result<(), std::num::ParseIntError> {
+    let _n: u32 = "forty-two".parse()?;
+    Ok(())
+}
+
+#[async_testkit::test]
+#[should_panic(expected = "deadlock: every task is waiting and no timer is pending")]
+async fn a_deadlock_fails_the_attributed_test() {
+    let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let _ = rx.await;
+}
+
+#[async_testkit::test]
+#[should_panic(
+    expected = "replay: ASYNC_TESTKIT_SEED=0 cargo test -- --exact a_failure_names_this_test_in_its_replay_line"
+)]
+async fn a_failure_names_this_test_in_its_replay_line() {
+    panic!("boom");
+}
+
+#[async_testkit::test]
+#[should_panic(expected = "leak: 1 task was still alive when the test body returned: #1 \"left behind\"")]
+async fn a_leak_fails_the_attributed_test() {
+    task::Builder::new()
+        .name("left behind")
+        .spawn(std::future::pending::<()>());
+}
+
+#[async_testkit::test(timeout = "100ms")]
+#[should_panic(expected = "is stuck inside one poll of task #1 \"sleeper\"")]
+async fn a_test_stuck_in_a_blocking_call_fails_and_the_suite_goes_on() {
+    task::Builder::new()
+        .name("sleeper")
+        .spawn(async { std::thread::sleep(Duration::from_secs(5)) })
+        .await
+        .unwrap();
+}
+
+/// Runs only in a child process (see the next test): a run on the caller's thread that
+/// gets stuck ends the process, since a stuck thread cannot be stopped.
+#[test]
+fn stuck_child() {
+    if std::env::var_os("ASYNC_TESTKIT_STUCK_CHILD").is_none() {
+        return;
+    }
+    async_testkit::Builder::new()
+        .timeout(Duration::from_millis(100))
+        .run(|| async {
+            task::Builder::new()
+                .name("spinner")
+                .spawn(async { std::thread::sleep(Duration::from_secs(30)) })
+                .await
+                .unwrap();
+        });
+}
+
+#[test]
+fn a_run_stuck_on_the_callers_thread_ends_the_process_with_the_report() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "stuck_child", "--nocapture", "--test-threads=1"])
+        .env("ASYNC_TESTKIT_STUCK_CHILD", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(101), "{stderr}");
+    assert!(
+        stderr.contains("async-testkit: wall-clock timeout in stuck_child"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("is stuck inside one poll of task #1 \"spinner\" (spawned at tests/attribute.rs:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Move blocking work to\ntokio::task::spawn_blocking"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the test process exits now (status 101)"),
+        "{stderr}"
+    );
+}

@@ -270,6 +270,7 @@ pub(crate) struct Core {
     advancing: Cell<usize>,
     sentinel: RefCell<Option<Pin<Box<Sleep>>>>,
     probing: Cell<bool>,
+    frozen_at: Cell<Option<Duration>>,
     pub(crate) polls: Cell<u64>,
     pub(crate) last_activity: Cell<Duration>,
     /// The virtual time last read (reading tokio's clock takes a lock).
@@ -310,6 +311,7 @@ impl Core {
             advancing: Cell::new(0),
             sentinel: RefCell::new(None),
             probing: Cell::new(false),
+            frozen_at: Cell::new(None),
             polls: Cell::new(0),
             last_activity: Cell::new(Duration::ZERO),
             last_seen: Cell::new(Duration::ZERO),
@@ -349,9 +351,12 @@ impl Core {
         self.rng.borrow_mut().next_u64()
     }
 
-    /// Virtual time since the run began.
+    /// Virtual time since the run began; once a deadlock has been found, the instant it
+    /// was found at (the probe moved the clock on, but that is the kit's business).
     pub(crate) fn elapsed(&self) -> Duration {
-        Instant::now().saturating_duration_since(self.start)
+        self.frozen_at
+            .get()
+            .unwrap_or_else(|| Instant::now().saturating_duration_since(self.start))
     }
 
     pub(crate) fn record(&self, task: Option<TaskId>, kind: EventKind) {
@@ -615,10 +620,11 @@ impl Core {
 
     /// Nothing is ready: wait, then act on what the wait says.
     fn wait_and_decide(&self, rt: &tokio::runtime::Runtime) -> Option<Stop> {
+        let idle_since = self.last_seen.get();
         match self.wait(rt, self.wants_intercept()) {
             WaitOutcome::Woken => None,
             WaitOutcome::WallTimeout => Some(Stop::WallTimeout),
-            WaitOutcome::Deadline => Some(self.probe(rt)),
+            WaitOutcome::Deadline => Some(self.probe(rt, idle_since)),
             WaitOutcome::Quiescent => {
                 if !self.settle_waiters.borrow().is_empty() {
                     self.settle();
@@ -715,19 +721,16 @@ impl Core {
     /// The virtual deadline passed with nothing woken: tell a deadlock (no timer pending
     /// at all) from a timeout (timers pending beyond the deadline) by letting the clock
     /// run on toward a far probe, one stop at a time.
-    fn probe(&self, rt: &tokio::runtime::Runtime) -> Stop {
+    fn probe(&self, rt: &tokio::runtime::Runtime, idle_since: Duration) -> Stop {
         let deadline = self.config.virtual_timeout;
         *self.sentinel.borrow_mut() = Some(Box::pin(tokio::time::sleep(PROBE_SPAN)));
         self.probing.set(true);
         let stop = self.probe_steps(rt, deadline);
         self.probing.set(false);
-        if let Stop::VirtualTimeout { .. } = stop {
-            self.record(
-                None,
-                EventKind::ClockMoved {
-                    from: self.last_activity.get(),
-                },
-            );
+        match stop {
+            Stop::VirtualTimeout { .. } => self.record(None, EventKind::ClockMoved { from: idle_since }),
+            Stop::Deadlock { .. } => self.frozen_at.set(Some(idle_since)),
+            _ => {}
         }
         stop
     }

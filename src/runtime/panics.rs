@@ -107,6 +107,57 @@ pub(crate) fn take_last(
     }
 }
 
+/// Frames that belong to the panic machinery, the kit or the executor, not the user.
+const MACHINERY: &[&str] = &[
+    "std::",
+    "core::",
+    "alloc::",
+    "__rust",
+    "__rustc",
+    "<alloc::",
+    "<core::",
+    "<std::",
+    "async_testkit::runtime::",
+    "tokio::runtime::",
+    "tokio::loom::",
+    "<tokio::runtime::",
+];
+
+/// Keeps the user's frames of a captured backtrace: drops the panic machinery at the top
+/// and stops where the kit's executor (or tokio's scheduler) polled the task.
+pub(crate) fn user_frames(backtrace: &str) -> String {
+    const MOST: usize = 12;
+    let mut out = Vec::new();
+    let mut frames = 0;
+    let mut keep = false;
+    let mut started = false;
+    for line in backtrace.lines() {
+        let trimmed = line.trim_start();
+        let is_frame = trimmed
+            .split_once(": ")
+            .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()));
+        if is_frame {
+            let symbol = trimmed.split_once(": ").map_or("", |(_, s)| s);
+            let machinery = MACHINERY.iter().any(|m| symbol.starts_with(m));
+            if machinery
+                && started
+                && (symbol.contains("poll_task") || symbol.starts_with("tokio::runtime::"))
+            {
+                break;
+            }
+            keep = !machinery && frames < MOST;
+            if keep {
+                started = true;
+                frames += 1;
+            }
+        }
+        if keep {
+            out.push(trimmed);
+        }
+    }
+    out.join("\n")
+}
+
 /// Installs the hook once per process.
 pub(crate) fn install_hook() {
     static ONCE: Once = Once::new();
@@ -128,7 +179,7 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
     let message = payload_message(info.payload());
     let location = info.location().map(|l| l.to_string());
     let bt = Backtrace::capture();
-    let backtrace = (bt.status() == BacktraceStatus::Captured).then(|| bt.to_string());
+    let backtrace = (bt.status() == BacktraceStatus::Captured).then(|| user_frames(&bt.to_string()));
     if POLLING_KIT.with(|p| p.get()) {
         LAST.with(|l| {
             *l.borrow_mut() = Some(Seen {
@@ -152,4 +203,29 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
         });
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backtraces_keep_the_users_frames_only() {
+        let bt = "   0: async_testkit::runtime::panics::hook
+             at ./src/runtime/panics.rs:130:14
+   1: std::panicking::panic_with_hook
+             at /rustc/library/std/src/panicking.rs:833:13
+   2: core::panicking::panic_fmt
+             at /rustc/library/core/src/panicking.rs:80:14
+   3: my_crate::parse::{{closure}}
+             at ./src/parse.rs:10:5
+   4: my_crate::tests::t::{{closure}}
+             at ./tests/t.rs:4:9
+   5: async_testkit::runtime::core::Core::poll_task::{{closure}}
+             at ./src/runtime/core.rs:487:30
+   6: main
+             at ./src/main.rs:1:1";
+        assert_eq!(
+            super::user_frames(bt),
+            "3: my_crate::parse::{{closure}}\nat ./src/parse.rs:10:5\n4: my_crate::tests::t::{{closure}}\nat ./tests/t.rs:4:9"
+        );
+    }
 }

@@ -550,17 +550,21 @@ pub(crate) fn finish<T>(
                 for p in &panics {
                     let at = p.at.map(|a| format!(" [{}]", Vt(a))).unwrap_or_default();
                     let _ = writeln!(t, "  {}{at}", describe_panic(p));
-                    if let Some(bt) = &p.backtrace {
-                        for line in bt.lines().take(40) {
+                    if let Some(bt) = p.backtrace.as_ref().filter(|b| !b.is_empty()) {
+                        let _ = writeln!(t, "    backtrace (your frames):");
+                        for line in bt.lines() {
                             let _ = writeln!(t, "      {line}");
                         }
                     }
                 }
-                let _ = writeln!(
-                    t,
+                let hint = if panics.iter().any(|p| p.task.is_some()) {
                     "  (a panic the test expects is taken by awaiting the task's JoinHandle and calling \
                      JoinError::into_panic)"
-                );
+                } else {
+                    "  (a panic outside kit tasks always fails the test; to expect one, start the task with \
+                     async_testkit::spawn and take the panic with JoinError::into_panic)"
+                };
+                let _ = writeln!(t, "{hint}");
                 let _ = writeln!(t);
             }
             if expectations.len() > 1 || (!expectations.is_empty() && kind != FailureKind::Expectation) {

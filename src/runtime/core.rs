@@ -55,12 +55,23 @@ impl TaskMeta {
     }
 }
 
-/// Where the executor thread is, for the watchdog.
+/// Where the executor thread is, for the watchdog: kept in two atomics because it
+/// changes around every poll.
 #[derive(Clone, Debug)]
 pub(crate) enum Activity {
     Idle,
-    Polling(Arc<TaskMeta>, std::time::Instant),
+    /// Polling this kit task, since this long after the process's time base.
+    Polling(TaskId, Duration),
     InTokio,
+}
+
+const ACTIVITY_IDLE: usize = usize::MAX;
+const ACTIVITY_TOKIO: usize = usize::MAX - 1;
+
+/// A fixed point to measure wall time from, shared by the run thread and the watchdog.
+pub(crate) fn time_base() -> std::time::Instant {
+    static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(std::time::Instant::now)
 }
 
 /// State shared with wakers, tokio's hooks and the watchdog (other threads).
@@ -74,7 +85,10 @@ pub(crate) struct Shared {
     pub(crate) parks: AtomicU64,
     pub(crate) wall_expired: AtomicBool,
     pub(crate) finished: AtomicBool,
-    pub(crate) activity: Mutex<Activity>,
+    activity_task: std::sync::atomic::AtomicUsize,
+    activity_since: AtomicU64,
+    /// Every task's description, for reports written off the run thread.
+    pub(crate) metas: Mutex<Vec<Arc<TaskMeta>>>,
     pub(crate) foreign_panics: Mutex<Vec<PanicRecord>>,
     /// Set once the run starts: `seed ..., replay: ...` for reports written off-thread.
     pub(crate) replay_line: Mutex<String>,
@@ -93,7 +107,9 @@ impl Shared {
             parks: AtomicU64::new(0),
             wall_expired: AtomicBool::new(false),
             finished: AtomicBool::new(false),
-            activity: Mutex::new(Activity::Idle),
+            activity_task: std::sync::atomic::AtomicUsize::new(ACTIVITY_IDLE),
+            activity_since: AtomicU64::new(0),
+            metas: Mutex::new(Vec::new()),
             foreign_panics: Mutex::new(Vec::new()),
             replay_line: Mutex::new(String::new()),
             test_name: Mutex::new(String::new()),
@@ -114,6 +130,20 @@ impl Shared {
         }
     }
 
+    fn set_activity(&self, task: usize, since: Duration) {
+        self.activity_since.store(since.as_nanos() as u64, Relaxed);
+        self.activity_task.store(task, Release);
+    }
+
+    /// What the executor thread is doing now.
+    pub(crate) fn activity(&self) -> Activity {
+        match self.activity_task.load(Acquire) {
+            ACTIVITY_IDLE => Activity::Idle,
+            ACTIVITY_TOKIO => Activity::InTokio,
+            id => Activity::Polling(id, Duration::from_nanos(self.activity_since.load(Relaxed))),
+        }
+    }
+
     /// Drops the runtime's waker and any queued ids at the end of a run.
     pub(crate) fn release_runtime(&self) {
         self.waiting.store(false, SeqCst);
@@ -124,11 +154,11 @@ impl Shared {
     /// tokio's `on_thread_park` hook: tokio has nothing to run and is about to park.
     pub(crate) fn on_park(&self) {
         self.parks.fetch_add(1, Relaxed);
-        if self.waiting.load(SeqCst) && self.intercept.load(SeqCst) {
-            if self.jump_once.swap(false, SeqCst) {
+        if self.waiting.load(SeqCst) && self.intercept.load(Relaxed) {
+            if self.jump_once.swap(false, Relaxed) {
                 return;
             }
-            self.quiescent.store(true, SeqCst);
+            self.quiescent.store(true, Relaxed);
             if let Some(w) = lock(&self.idle_waker).as_ref() {
                 w.wake_by_ref();
             }
@@ -269,6 +299,7 @@ pub(crate) struct Core {
     settled_gen: Cell<u64>,
     advancing: Cell<usize>,
     sentinel: RefCell<Option<Pin<Box<Sleep>>>>,
+    sentinel_armed: Cell<bool>,
     probing: Cell<bool>,
     frozen_at: Cell<Option<Duration>>,
     pub(crate) polls: Cell<u64>,
@@ -310,6 +341,7 @@ impl Core {
             settled_gen: Cell::new(0),
             advancing: Cell::new(0),
             sentinel: RefCell::new(None),
+            sentinel_armed: Cell::new(false),
             probing: Cell::new(false),
             frozen_at: Cell::new(None),
             polls: Cell::new(0),
@@ -423,14 +455,14 @@ impl Core {
     }
 
     /// Picks the next thing to run, or `None` when no kit task is ready.
-    fn pick(&self, tokio_alive: bool) -> Option<Pick> {
+    fn pick(&self, rt: &tokio::runtime::Runtime) -> Option<Pick> {
         let mut chooser = self.chooser.borrow_mut();
         let mut ready = lock(&self.shared.ready);
         loop {
             if ready.is_empty() {
                 return None;
             }
-            let tokio_option = tokio_alive && chooser.offers_tokio_turns();
+            let tokio_option = chooser.offers_tokio_turns() && Self::tokio_alive(rt) > 0;
             let options = ready.len() + usize::from(tokio_option);
             let k = if options == 1 {
                 0
@@ -486,14 +518,15 @@ impl Core {
 
         self.current.set(Some(id));
         let wall_start = std::time::Instant::now();
-        *lock(&self.shared.activity) = Activity::Polling(meta.clone(), wall_start);
+        self.shared
+            .set_activity(id, wall_start.duration_since(time_base()));
         let result = panics::polling_kit_task(|| {
             catch_unwind(AssertUnwindSafe(|| {
                 fut.as_mut().poll(&mut Context::from_waker(&waker))
             }))
         });
         let wall = wall_start.elapsed();
-        *lock(&self.shared.activity) = Activity::Idle;
+        self.shared.set_activity(ACTIVITY_IDLE, Duration::ZERO);
         self.current.set(None);
 
         if wall >= self.config.slow_poll {
@@ -586,14 +619,15 @@ impl Core {
             if !self.expectation_failures.borrow().is_empty() {
                 return Stop::Expectation;
             }
-            let tokio_alive = Self::tokio_alive(rt) > 0;
-            match self.pick(tokio_alive) {
+            match self.pick(rt) {
                 Some(Pick::Task(id, options)) => {
                     self.poll_task(id, options);
                     in_a_row += 1;
-                    if in_a_row >= TOKIO_TURN_EVERY && tokio_alive {
+                    if in_a_row >= TOKIO_TURN_EVERY {
                         in_a_row = 0;
-                        self.tokio_turn(rt);
+                        if Self::tokio_alive(rt) > 0 {
+                            self.tokio_turn(rt);
+                        }
                     }
                 }
                 Some(Pick::Tokio) => {
@@ -613,9 +647,9 @@ impl Core {
     /// Lets tokio run its queue once (and turn its drivers) without waiting or moving time.
     fn tokio_turn(&self, rt: &tokio::runtime::Runtime) {
         self.record(None, EventKind::TokioTurn);
-        *lock(&self.shared.activity) = Activity::InTokio;
+        self.shared.set_activity(ACTIVITY_TOKIO, Duration::ZERO);
         rt.block_on(TurnOnce(false));
-        *lock(&self.shared.activity) = Activity::Idle;
+        self.shared.set_activity(ACTIVITY_IDLE, Duration::ZERO);
     }
 
     /// Nothing is ready: wait, then act on what the wait says.
@@ -636,7 +670,7 @@ impl Core {
                         .then_some(Stop::Deadlock { manual_stall: true }),
                     Clock::AutoJump(threshold) => {
                         if self.cushion(rt, threshold) {
-                            self.shared.jump_once.store(true, SeqCst);
+                            self.shared.jump_once.store(true, Relaxed);
                         }
                         None
                     }
@@ -697,16 +731,17 @@ impl Core {
             let deadline = self.start + self.config.virtual_timeout;
             *sentinel = Some(Box::pin(tokio::time::sleep_until(deadline)));
         }
-        self.shared.quiescent.store(false, SeqCst);
-        self.shared.intercept.store(intercept, SeqCst);
-        *lock(&self.shared.activity) = Activity::InTokio;
+        self.shared.quiescent.store(false, Relaxed);
+        self.shared.intercept.store(intercept, Relaxed);
+        self.shared.set_activity(ACTIVITY_TOKIO, Duration::ZERO);
         let outcome = rt.block_on(Idle {
             shared: &self.shared,
             sentinel: sentinel.as_mut().map(|s| s.as_mut()),
+            sentinel_armed: &self.sentinel_armed,
         });
-        *lock(&self.shared.activity) = Activity::Idle;
-        self.shared.waiting.store(false, SeqCst);
-        self.shared.intercept.store(false, SeqCst);
+        self.shared.set_activity(ACTIVITY_IDLE, Duration::ZERO);
+        self.shared.waiting.store(false, Relaxed);
+        self.shared.intercept.store(false, Relaxed);
         drop(sentinel);
         let after = self.elapsed();
         self.last_seen.set(after);
@@ -724,6 +759,7 @@ impl Core {
     fn probe(&self, rt: &tokio::runtime::Runtime, idle_since: Duration) -> Stop {
         let deadline = self.config.virtual_timeout;
         *self.sentinel.borrow_mut() = Some(Box::pin(tokio::time::sleep(PROBE_SPAN)));
+        self.sentinel_armed.set(false);
         self.probing.set(true);
         let stop = self.probe_steps(rt, deadline);
         self.probing.set(false);
@@ -738,7 +774,7 @@ impl Core {
     fn probe_steps(&self, rt: &tokio::runtime::Runtime, deadline: Duration) -> Stop {
         let mut stops = 0;
         loop {
-            self.shared.jump_once.store(true, SeqCst);
+            self.shared.jump_once.store(true, Relaxed);
             match self.wait(rt, true) {
                 WaitOutcome::Deadline => return Stop::Deadlock { manual_stall: false },
                 WaitOutcome::WallTimeout => return Stop::WallTimeout,
@@ -768,8 +804,7 @@ impl Core {
         const LIMIT: u32 = 100_000;
         let mut polls = 0;
         loop {
-            let tokio_alive = Self::tokio_alive(rt) > 0;
-            match self.pick(tokio_alive) {
+            match self.pick(rt) {
                 Some(Pick::Task(id, options)) => {
                     self.poll_task(id, options);
                     polls += 1;
@@ -839,6 +874,7 @@ impl Core {
 struct Idle<'a> {
     shared: &'a Shared,
     sentinel: Option<Pin<&'a mut Sleep>>,
+    sentinel_armed: &'a Cell<bool>,
 }
 
 impl Future for Idle<'_> {
@@ -850,18 +886,31 @@ impl Future for Idle<'_> {
                 *w = Some(cx.waker().clone());
             }
         }
-        self.shared.waiting.store(true, SeqCst);
+        // The store pairs with the waker's load (push, then check `waiting`): SeqCst so one
+        // of the two sides sees the other. Skipped when already set (the common re-poll).
+        if !self.shared.waiting.load(Relaxed) {
+            self.shared.waiting.store(true, SeqCst);
+        }
         if !lock(&self.shared.ready).is_empty() {
             return Poll::Ready(WaitOutcome::Woken);
         }
         if self.shared.wall_expired.load(SeqCst) {
             return Poll::Ready(WaitOutcome::WallTimeout);
         }
-        if self.shared.quiescent.swap(false, SeqCst) {
+        if self.shared.quiescent.swap(false, Relaxed) {
             return Poll::Ready(WaitOutcome::Quiescent);
         }
+        let armed = self.sentinel_armed;
         if let Some(s) = self.sentinel.as_mut() {
-            if s.as_mut().poll(cx).is_ready() {
+            // Polled once to enter tokio's timer wheel (any block_on waker of this runtime
+            // serves to wake it); after that, asking whether it fired is enough.
+            let fired = if armed.get() {
+                s.is_elapsed()
+            } else {
+                armed.set(true);
+                s.as_mut().poll(cx).is_ready()
+            };
+            if fired {
                 return Poll::Ready(WaitOutcome::Deadline);
             }
         }

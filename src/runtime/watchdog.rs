@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Condvar, Mutex, Once, Weak};
 use std::time::{Duration, Instant};
 
-use super::core::{Activity, Shared, lock};
+use super::core::{Activity, Shared, lock, time_base};
 
 /// How long the executor gets to notice the wall deadline before it counts as stuck: the
 /// run's limit again, at most this much.
@@ -163,14 +163,16 @@ fn watch_loop() {
 }
 
 fn stuck_report(shared: &Shared, limit: Duration, on_stuck: &OnStuck) -> String {
-    let activity = lock(&shared.activity).clone();
+    let activity = shared.activity();
     let name = lock(&shared.test_name).clone();
     let replay = lock(&shared.replay_line).clone();
     let (where_, since) = match activity {
-        Activity::Polling(meta, since) => (
-            format!("inside one poll of task {} (spawned at {})", meta.label(), meta.site),
-            since,
-        ),
+        Activity::Polling(id, since) => {
+            let task = lock(&shared.metas)
+                .get(id)
+                .map_or_else(|| format!("#{id}"), |m| format!("{} (spawned at {})", m.label(), m.site));
+            (format!("inside one poll of task {task}"), time_base() + since)
+        }
         Activity::InTokio => (
             "inside tokio's own scheduler: a task started with tokio::spawn (or a blocking call in one) has not returned".to_string(),
             Instant::now() - grace(limit),

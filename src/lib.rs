@@ -103,6 +103,11 @@ pub use async_testkit_macros::test;
 #[cfg(doctest)]
 mod macro_tests;
 
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[doc(hidden)]
 pub mod __private {
     //! Support for the attribute macro; not a public API.

@@ -58,14 +58,15 @@
 
 #![warn(missing_docs)]
 
+mod explore;
 pub(crate) mod runtime;
 pub mod schedule;
 pub mod task;
 pub mod time;
-mod trace;
+pub mod trace;
 
 pub use runtime::{Builder, Clock, Failure, FailureKind, Policy, Report, run, seed};
-pub use schedule::Strategy;
+pub use schedule::{Schedule, Strategy, TokenError};
 pub use task::{JoinError, JoinHandle, spawn, spawn_background, yield_point};
 
 /// Runs an `async fn` test on a fresh async-testkit runtime.

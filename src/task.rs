@@ -481,6 +481,11 @@ impl<T> JoinInner<T> {
         self.finished.load(SeqCst)
     }
 
+    /// Whether the task completed with a value (not panicked, not cancelled).
+    pub(crate) fn returned(&self) -> bool {
+        matches!(lock(&self.state).output, Some(Ok(_)))
+    }
+
     /// The value, if the task completed and nobody took it.
     pub(crate) fn take_output(&self) -> Option<T> {
         match lock(&self.state).output.take() {

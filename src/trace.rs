@@ -1,23 +1,26 @@
 //! The event log of a run: what each task did, and when in virtual time.
 //!
-//! Every run keeps the last events in a ring (they become the timeline of a failure
-//! report) and folds every event into a running hash. Two runs with the same code, seed
-//! and kit version have the same hash: [`crate::Report::trace_hash`] is how the
-//! determinism tests compare runs.
+//! Every run keeps its last events in a ring (they become the timeline of a failure
+//! report) and folds every event into a running hash: two runs with the same code, seed
+//! and kit version have the same hash ([`crate::Report::trace_hash`]). A run that keeps
+//! every event ([`crate::Builder::full_trace`], and the replays exploration makes of a
+//! failing schedule) can also be exported as Chrome trace JSON, to look at the
+//! interleaving in Perfetto or `chrome://tracing` rather than read it.
 //!
 //! ```
-//! let a = async_testkit::Builder::new().try_run(|| async {
-//!     async_testkit::spawn(async { tokio::time::sleep(std::time::Duration::from_secs(1)).await })
-//!         .await
-//!         .unwrap();
-//! }).unwrap();
-//! let b = async_testkit::Builder::new().try_run(|| async {
-//!     async_testkit::spawn(async { tokio::time::sleep(std::time::Duration::from_secs(1)).await })
-//!         .await
-//!         .unwrap();
-//! }).unwrap();
-//! assert_eq!(a.trace_hash(), b.trace_hash());
-//! assert!(a.timeline().contains("spawned"));
+//! let report = async_testkit::Builder::new()
+//!     .full_trace(true)
+//!     .try_run(|| async {
+//!         let t = async_testkit::task::Builder::new().name("worker").spawn(async {
+//!             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+//!         });
+//!         t.await.unwrap();
+//!     })
+//!     .unwrap();
+//! let path = std::env::temp_dir().join("async-testkit-doc-trace.json");
+//! async_testkit::trace::write_chrome_trace(&report, &path).unwrap();
+//! let json = std::fs::read_to_string(&path).unwrap();
+//! assert!(json.contains("\"#1 \\\"worker\\\"\""));
 //! ```
 
 use std::collections::VecDeque;
@@ -37,9 +40,10 @@ pub(crate) enum EventKind {
     Spawned {
         child: TaskId,
     },
-    /// The task was polled; `options` is how many things were ready to choose from.
+    /// The task was polled; it was option `chosen` of `options` ready to choose from.
     Polled {
         options: usize,
+        chosen: usize,
     },
     Pending,
     Completed,
@@ -85,7 +89,7 @@ impl Trace {
     pub(crate) fn record(&mut self, at: Duration, task: Option<TaskId>, kind: EventKind) {
         let code: u64 = match &kind {
             EventKind::Spawned { child } => 1 ^ ((*child as u64) << 8),
-            EventKind::Polled { options } => 2 ^ ((*options as u64) << 8),
+            EventKind::Polled { options, chosen } => 2 ^ ((*options as u64) << 8) ^ ((*chosen as u64) << 32),
             EventKind::Pending => 3,
             EventKind::Completed => 4,
             EventKind::Panicked => 5,
@@ -116,6 +120,84 @@ impl Trace {
         self.hash
     }
 
+    /// Whether the ring keeps every event of the run.
+    pub(crate) fn keeps_all(&self) -> bool {
+        self.capacity == usize::MAX
+    }
+
+    /// Every kept event as a line: `+1.000s  #1 "worker": polled`.
+    pub(crate) fn lines(&self, name: &dyn Fn(TaskId) -> String) -> Vec<String> {
+        self.recent
+            .iter()
+            .map(|e| format!("{}  {}", Vt(e.at), describe(e, name)))
+            .collect()
+    }
+
+    /// The kept events as Chrome trace JSON: one row per task, polls as slices. Events at
+    /// one virtual instant are laid out 1 µs apart in the order they happened.
+    pub(crate) fn chrome_json(&self, name: &dyn Fn(TaskId) -> String) -> String {
+        let mut out = String::from("{\"traceEvents\":[");
+        let mut first = true;
+        let mut push = |out: &mut String, item: String| {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(&item);
+        };
+        let mut named = std::collections::BTreeSet::new();
+        let (mut instant, mut offset) = (Duration::MAX, 0u64);
+        let mut open: std::collections::HashMap<TaskId, (u64, String)> = std::collections::HashMap::new();
+        for e in &self.recent {
+            if e.at != instant {
+                instant = e.at;
+                offset = 0;
+            }
+            let ts = e.at.as_micros() as u64 + offset;
+            offset += 1;
+            let tid = e.task.map_or(0, |t| t + 1);
+            if named.insert(tid) {
+                let who = e.task.map_or_else(|| "tokio / clock".to_string(), &name);
+                push(
+                    &mut out,
+                    format!(
+                        "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{tid},\"args\":{{\"name\":{}}}}}",
+                        json_string(&who)
+                    ),
+                );
+            }
+            match (&e.kind, e.task) {
+                (EventKind::Polled { .. }, Some(t)) => {
+                    open.insert(t, (ts, describe(e, name)));
+                }
+                (EventKind::Pending | EventKind::Completed | EventKind::Panicked, Some(t)) => {
+                    let (start, label) = open.remove(&t).unwrap_or((ts, String::new()));
+                    let outcome = describe(e, name);
+                    push(
+                        &mut out,
+                        format!(
+                            "{{\"name\":{},\"ph\":\"X\",\"ts\":{start},\"dur\":{},\"pid\":1,\"tid\":{tid},\"args\":{{\"virtual time\":{},\"step\":{}}}}}",
+                            json_string(&format!("{label} → {outcome}")),
+                            (ts - start).max(1),
+                            json_string(&Vt(e.at).to_string()),
+                            e.seq
+                        ),
+                    );
+                }
+                _ => push(
+                    &mut out,
+                    format!(
+                        "{{\"name\":{},\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid},\"args\":{{\"virtual time\":{}}}}}",
+                        json_string(&describe(e, name)),
+                        json_string(&Vt(e.at).to_string())
+                    ),
+                ),
+            }
+        }
+        out.push_str("],\"displayTimeUnit\":\"ms\"}");
+        out
+    }
+
     pub(crate) fn count(&self) -> u64 {
         self.count
     }
@@ -136,32 +218,106 @@ impl Trace {
                 Some(t) => name(t),
                 None => "tokio".to_string(),
             };
-            let what = match &e.kind {
-                EventKind::Spawned { child } => format!("spawned {}", name(*child)),
-                EventKind::Polled { options } if *options > 1 => {
-                    format!("polled (chosen from {options} ready)")
-                }
-                EventKind::Polled { .. } => "polled".to_string(),
-                EventKind::Pending => "waits".to_string(),
-                EventKind::Completed => "completed".to_string(),
-                EventKind::Panicked => "panicked".to_string(),
-                EventKind::Cancelled => "cancelled".to_string(),
-                EventKind::Yielded { at } => format!("yield point at {at}"),
-                EventKind::TokioTurn => "tokio's own tasks ran".to_string(),
-                EventKind::ClockMoved { from } => {
-                    format!("clock moved from {} to {}", Vt(*from), Vt(e.at))
-                }
-                EventKind::Settled => "settled: nothing more runnable now".to_string(),
-            };
             let _ = writeln!(
                 out,
-                "    {:>5}  {:>12}  {who}: {what}",
+                "    {:>5}  {:>12}  {who}: {}",
                 e.seq,
-                Vt(e.at).to_string()
+                Vt(e.at).to_string(),
+                what(e, name)
             );
         }
         out
     }
+}
+
+/// `#1 "worker": polled`: who did what.
+fn describe(e: &Event, name: &dyn Fn(TaskId) -> String) -> String {
+    let who = match e.task {
+        Some(t) => name(t),
+        None => "tokio".to_string(),
+    };
+    format!("{who}: {}", what(e, name))
+}
+
+fn what(e: &Event, name: &dyn Fn(TaskId) -> String) -> String {
+    match &e.kind {
+        EventKind::Spawned { child } => format!("spawned {}", name(*child)),
+        EventKind::Polled { options, chosen: 0 } if *options > 1 => {
+            format!("polled (first of {options} ready)")
+        }
+        EventKind::Polled { options, chosen } if *options > 1 => {
+            format!("polled (option {} of {options} ready: a preemption)", chosen + 1)
+        }
+        EventKind::Polled { .. } => "polled".to_string(),
+        EventKind::Pending => "waits".to_string(),
+        EventKind::Completed => "completed".to_string(),
+        EventKind::Panicked => "panicked".to_string(),
+        EventKind::Cancelled => "cancelled".to_string(),
+        EventKind::Yielded { at } => format!("yield point at {at}"),
+        EventKind::TokioTurn => "tokio's own tasks ran".to_string(),
+        EventKind::ClockMoved { from } => format!("clock moved from {} to {}", Vt(*from), Vt(e.at)),
+        EventKind::Settled => "settled: nothing more runnable now".to_string(),
+    }
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A run whose every event was kept, as Chrome trace JSON.
+pub trait ChromeTrace {
+    /// The JSON, if the run kept every event.
+    fn chrome_json(&self) -> Option<&str>;
+}
+
+impl<T> ChromeTrace for crate::Report<T> {
+    fn chrome_json(&self) -> Option<&str> {
+        self.chrome_trace()
+    }
+}
+
+impl ChromeTrace for crate::Failure {
+    fn chrome_json(&self) -> Option<&str> {
+        self.chrome_trace()
+    }
+}
+
+/// Writes a run as Chrome trace JSON to `path` (creating its folder), to open in
+/// Perfetto (ui.perfetto.dev) or `chrome://tracing`.
+///
+/// # Errors
+///
+/// When the run did not keep every event (use [`crate::Builder::full_trace`]), or the
+/// file cannot be written.
+///
+/// ```
+/// let r = async_testkit::Builder::new().try_run(|| async {}).unwrap();
+/// let err = async_testkit::trace::write_chrome_trace(&r, "unused.json").unwrap_err();
+/// assert!(err.to_string().contains("Builder::full_trace(true)"));
+/// ```
+pub fn write_chrome_trace(run: &impl ChromeTrace, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+    let json = run.chrome_json().ok_or_else(|| {
+        std::io::Error::other(
+            "this run kept only its last events: start it with Builder::full_trace(true) to export a Chrome trace",
+        )
+    })?;
+    let path = path.as_ref();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, json)
 }
 
 /// Formats a virtual elapsed time compactly: `0s`, `1.5ms`, `2.000s`, `1h02m03.004s`.

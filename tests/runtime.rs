@@ -255,74 +255,122 @@ fn random_strategy_is_reproducible_and_seeds_change_the_interleaving() {
     );
 }
 
+/// Two tasks increment a counter with a yield point between read and write.
+async fn lost_update() {
+    let counter = Rc::new(RefCell::new(0));
+    let hs: Vec<_> = (0..2)
+        .map(|_| {
+            let c = counter.clone();
+            spawn(async move {
+                let v = *c.borrow();
+                yield_point().await;
+                *c.borrow_mut() = v + 1;
+            })
+        })
+        .collect();
+    for h in hs {
+        h.await.unwrap();
+    }
+    assert_eq!(*counter.borrow(), 2, "lost update");
+}
+
+/// The body assumes the task it spawned has run by the time its yield point returns:
+/// true under FIFO, false when the scheduler keeps the body running (one preemption).
+async fn needs_one_preemption() {
+    let t = task::Builder::new().name("setter").spawn(async {});
+    yield_point().await;
+    assert!(t.is_finished(), "the setter had not run yet");
+    t.await.unwrap();
+}
+
 #[test]
-fn explore_runs_many_schedules_and_reports_the_failing_seed() {
+fn explore_runs_the_portfolio_and_reports_a_minimal_failing_schedule() {
     let r = Builder::new().explore(50).try_run(|| async {}).unwrap();
     assert_eq!(r.schedules(), 50);
-    assert_eq!(r.strategy(), Strategy::Random);
+    assert_eq!(r.strategy(), Strategy::Portfolio);
 
-    // A lost update that only some interleavings expose.
     let f = Builder::new()
         .explore(200)
         .name("lost_update")
-        .try_run(|| async {
-            let counter = Rc::new(RefCell::new(0));
-            let hs: Vec<_> = (0..2)
-                .map(|_| {
-                    let c = counter.clone();
-                    spawn(async move {
-                        let v = *c.borrow();
-                        yield_point().await;
-                        *c.borrow_mut() = v + 1;
-                    })
-                })
-                .collect();
-            for h in hs {
-                h.await.unwrap();
-            }
-            assert_eq!(*counter.borrow(), 2, "lost update");
-        })
+        .try_run(lost_update)
         .unwrap_err();
     assert_eq!(f.kind(), FailureKind::Panic);
+    // FIFO itself interleaves at the yield point: no preemption is needed.
+    assert_eq!(f.schedule().preemptions(), 0);
     let text = f.to_string();
-    assert!(text.contains("lost update"), "{text}");
+    assert!(text.contains("found on schedule 1 of 200"), "{text}");
+    assert!(text.contains("minimised to 0 preemptions"), "{text}");
+
+    let f = Builder::new()
+        .explore(200)
+        .name("one_preemption")
+        .try_run(needs_one_preemption)
+        .unwrap_err();
+    assert_eq!(f.panic_messages(), ["the setter had not run yet"]);
+    assert_eq!(f.schedule().preemptions(), 1);
+    let text = f.to_string();
+    assert!(text.contains("minimised to 1 preemption (from "), "{text}");
     assert!(
-        text.contains(&format!(
-            "seed {}, strategy random, clock auto, schedule ",
-            f.seed()
+        text.contains("a preemption)"),
+        "the timeline marks the preemption:\n{text}"
+    );
+    let token = f.schedule().to_token();
+    assert!(
+        text.ends_with(&format!(
+            "replay: ASYNC_TESTKIT_REPLAY={token} cargo test -- --exact one_preemption"
         )),
         "{text}"
     );
-    assert!(
-        text.contains(&format!(
-            "replay: ASYNC_TESTKIT_SEED={} ASYNC_TESTKIT_STRATEGY=random cargo test -- --exact lost_update",
-            f.seed()
-        )),
-        "{text}"
-    );
-    // The reported seed reproduces the failure on its own.
-    let again = Builder::new()
-        .strategy(Strategy::Random)
-        .seed(f.seed())
-        .try_run(|| async {
-            let counter = Rc::new(RefCell::new(0));
-            let hs: Vec<_> = (0..2)
-                .map(|_| {
-                    let c = counter.clone();
-                    spawn(async move {
-                        let v = *c.borrow();
-                        yield_point().await;
-                        *c.borrow_mut() = v + 1;
-                    })
-                })
-                .collect();
-            for h in hs {
-                h.await.unwrap();
-            }
-            *counter.borrow()
-        })
+    let trace = text
+        .lines()
+        .find_map(|l| l.strip_prefix("chrome trace: "))
         .unwrap();
-    assert_eq!(*again.value(), 1);
+    let path = trace.split(" (open in").next().unwrap();
+    let json = std::fs::read_to_string(path).unwrap();
+    assert!(json.contains("\"#1 \\\"setter\\\"\""), "{json}");
+
+    // The token replays the same failure, on its own.
+    let again = Builder::new()
+        .replay(async_testkit::Schedule::from_token(&token).unwrap())
+        .try_run(needs_one_preemption)
+        .unwrap_err();
+    assert_eq!(again.panic_messages(), f.panic_messages());
+    assert_eq!(again.schedule(), f.schedule());
+}
+
+#[test]
+fn bounded_dfs_finds_what_its_bound_allows_and_says_when_it_is_exhausted() {
+    let r = Builder::new()
+        .strategy(Strategy::Dfs { max_preemptions: 0 })
+        .explore(100)
+        .try_run(needs_one_preemption)
+        .unwrap();
+    assert!(r.exhausted());
+    assert_eq!(r.schedules(), 1);
+
+    let f = Builder::new()
+        .strategy(Strategy::Dfs { max_preemptions: 1 })
+        .explore(100)
+        .try_run(needs_one_preemption)
+        .unwrap_err();
+    assert_eq!(f.schedule().preemptions(), 1);
+    assert!(f.to_string().contains("strategy dfs1"), "{f}");
+}
+
+#[test]
+fn every_strategy_finds_the_one_preemption_bug() {
+    for strategy in [
+        Strategy::Random,
+        Strategy::Pct { depth: 1 },
+        Strategy::Pct { depth: 2 },
+        Strategy::Portfolio,
+    ] {
+        let f = Builder::new()
+            .strategy(strategy)
+            .explore(100)
+            .try_run(needs_one_preemption);
+        assert!(f.is_err(), "{strategy} missed it");
+    }
 }
 
 #[test]

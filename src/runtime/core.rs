@@ -26,7 +26,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::panics::{self, PanicRecord};
 use super::{Clock, RunConfig};
-use crate::schedule::Chooser;
+use crate::schedule::{Chooser, Step};
 use crate::trace::{EventKind, TaskId, Trace};
 
 /// Locks a mutex, ignoring poisoning: the kit's own state stays consistent across a
@@ -265,7 +265,8 @@ enum WaitOutcome {
 
 /// A choice the scheduler made.
 enum Pick {
-    Task(TaskId, usize),
+    /// A task, with the number of options and the index chosen.
+    Task(TaskId, usize, usize),
     Tokio,
 }
 
@@ -292,6 +293,9 @@ pub(crate) struct Core {
     pub(crate) infos: RefCell<Vec<TaskInfo>>,
     pub(crate) trace: RefCell<Trace>,
     chooser: RefCell<Box<dyn Chooser>>,
+    /// Every choice made at a step with two or more options: (options, chosen).
+    pub(crate) choices: RefCell<Vec<(u32, u32)>>,
+    metrics: RefCell<Option<tokio::runtime::RuntimeMetrics>>,
     pub(crate) current: Cell<Option<TaskId>>,
     pub(crate) panics: RefCell<Vec<PanicRecord>>,
     pub(crate) slow_polls: RefCell<Vec<SlowPoll>>,
@@ -334,6 +338,8 @@ impl Core {
             infos: RefCell::new(Vec::new()),
             trace: RefCell::new(Trace::new(capacity)),
             chooser: RefCell::new(chooser),
+            choices: RefCell::new(Vec::new()),
+            metrics: RefCell::new(None),
             current: Cell::new(None),
             panics: RefCell::new(Vec::new()),
             slow_polls: RefCell::new(Vec::new()),
@@ -418,6 +424,7 @@ impl Core {
             site,
             background,
         });
+        lock(&self.shared.metas).push(meta.clone());
         let waker = Arc::new(TaskWaker {
             id,
             queued: AtomicBool::new(false),
@@ -454,33 +461,39 @@ impl Core {
         matches!(self.slots.borrow().get(id), Some(Some(_)))
     }
 
-    /// Picks the next thing to run, or `None` when no kit task is ready.
+    /// Picks the next thing to run, or `None` when no kit task is ready. Every step with
+    /// two or more options asks the choice source and is recorded.
     fn pick(&self, rt: &tokio::runtime::Runtime) -> Option<Pick> {
-        let mut chooser = self.chooser.borrow_mut();
         let mut ready = lock(&self.shared.ready);
         loop {
             if ready.is_empty() {
                 return None;
             }
-            let tokio_option = chooser.offers_tokio_turns() && Self::tokio_alive(rt) > 0;
-            let options = ready.len() + usize::from(tokio_option);
+            let tokio = self.tokio_alive(rt);
+            let options = ready.len() + usize::from(tokio);
             let k = if options == 1 {
                 0
             } else {
-                chooser.choose(options) % options
+                let step = Step {
+                    ready: ready.make_contiguous(),
+                    tokio,
+                };
+                let k = self.chooser.borrow_mut().choose(&step) % options;
+                self.choices.borrow_mut().push((options as u32, k as u32));
+                k
             };
             if k == ready.len() {
                 return Some(Pick::Tokio);
             }
             let id = ready.remove(k).expect("index within the ready queue");
             if self.is_live(id) {
-                return Some(Pick::Task(id, options));
+                return Some(Pick::Task(id, options, k));
             }
         }
     }
 
     /// Polls one task once.
-    fn poll_task(&self, id: TaskId, options: usize) {
+    fn poll_task(&self, id: TaskId, options: usize, chosen: usize) {
         let taken = {
             let mut slots = self.slots.borrow_mut();
             let Some(Some(slot)) = slots.get_mut(id) else {
@@ -514,7 +527,7 @@ impl Core {
         self.polls.set(self.polls.get() + 1);
         self.trace
             .borrow_mut()
-            .record(now, Some(id), EventKind::Polled { options });
+            .record(now, Some(id), EventKind::Polled { options, chosen });
 
         self.current.set(Some(id));
         let wall_start = std::time::Instant::now();
@@ -599,8 +612,10 @@ impl Core {
         }
     }
 
-    fn tokio_alive(rt: &tokio::runtime::Runtime) -> usize {
-        rt.metrics().num_alive_tasks()
+    /// Whether tokio has tasks of its own (then a turn for its queue is an option).
+    fn tokio_alive(&self, rt: &tokio::runtime::Runtime) -> bool {
+        let mut metrics = self.metrics.borrow_mut();
+        metrics.get_or_insert_with(|| rt.metrics()).num_alive_tasks() > 0
     }
 
     /// Runs the loop until the body is done or an oracle stops it.
@@ -620,12 +635,12 @@ impl Core {
                 return Stop::Expectation;
             }
             match self.pick(rt) {
-                Some(Pick::Task(id, options)) => {
-                    self.poll_task(id, options);
+                Some(Pick::Task(id, options, chosen)) => {
+                    self.poll_task(id, options, chosen);
                     in_a_row += 1;
                     if in_a_row >= TOKIO_TURN_EVERY {
                         in_a_row = 0;
-                        if Self::tokio_alive(rt) > 0 {
+                        if self.tokio_alive(rt) {
                             self.tokio_turn(rt);
                         }
                     }
@@ -805,8 +820,8 @@ impl Core {
         let mut polls = 0;
         loop {
             match self.pick(rt) {
-                Some(Pick::Task(id, options)) => {
-                    self.poll_task(id, options);
+                Some(Pick::Task(id, options, chosen)) => {
+                    self.poll_task(id, options, chosen);
                     polls += 1;
                     if polls >= LIMIT {
                         return;

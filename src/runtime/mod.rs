@@ -8,7 +8,7 @@
 
 pub(crate) mod core;
 pub(crate) mod panics;
-mod report;
+pub(crate) mod report;
 pub(crate) mod watchdog;
 
 use std::future::Future;
@@ -121,10 +121,12 @@ pub(crate) struct RunConfig {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Builder {
-    config: RunConfig,
-    seed: u64,
-    strategy: Option<Strategy>,
-    explore: u32,
+    pub(crate) config: RunConfig,
+    pub(crate) seed: u64,
+    pub(crate) strategy: Option<Strategy>,
+    pub(crate) explore: u32,
+    pub(crate) explore_for: Option<Duration>,
+    pub(crate) replay: Option<crate::Schedule>,
     name: Option<String>,
     isolated: Option<watchdog::OnStuck>,
 }
@@ -162,6 +164,8 @@ impl Builder {
             seed: 0,
             strategy: None,
             explore: 1,
+            explore_for: None,
+            replay: None,
             name: None,
             isolated: None,
         }
@@ -283,8 +287,12 @@ impl Builder {
         self
     }
 
-    /// Runs the body this many times, each under a different seeded random schedule, and
-    /// fails on the first schedule that fails (reporting its seed for replay).
+    /// Runs the body under this many schedules (by default from the portfolio: random and
+    /// PCT of depths 1 to 3 in turn). The first failing schedule is minimised to the fewest
+    /// preemptions that still fail the same way and reported with a replay token.
+    /// `ASYNC_TESTKIT_EXPLORE=N` overrides the count for every exploring test, and
+    /// `ASYNC_TESTKIT_SHARD=i/n` runs only every n-th schedule from the i-th, so machines can
+    /// share one exploration.
     ///
     /// ```
     /// let r = async_testkit::Builder::new().explore(20).try_run(|| async {}).unwrap();
@@ -292,6 +300,57 @@ impl Builder {
     /// ```
     pub fn explore(mut self, schedules: u32) -> Self {
         self.explore = schedules.max(1);
+        self
+    }
+
+    /// Explores for this much wall time: schedules run until the budget is spent (or until
+    /// the `explore` count, if also given, is reached). Useful in nightly CI.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let r = async_testkit::Builder::new()
+    ///     .explore_for(Duration::from_millis(50))
+    ///     .try_run(|| async {})
+    ///     .unwrap();
+    /// assert!(r.schedules() >= 1);
+    /// ```
+    pub fn explore_for(mut self, budget: Duration) -> Self {
+        self.explore_for = Some(budget);
+        self
+    }
+
+    /// Runs exactly this schedule (from a failure's [`Failure::schedule`], or a token via
+    /// [`crate::Schedule::from_token`]); `ASYNC_TESTKIT_REPLAY=<token>` does the same
+    /// without editing the test.
+    ///
+    /// ```
+    /// use async_testkit::{Builder, Schedule};
+    /// let r = Builder::new()
+    ///     .replay(Schedule::from_choices(vec![1]))
+    ///     .try_run(|| async {
+    ///         let t = async_testkit::spawn(async {});
+    ///         async_testkit::yield_point().await; // the one choice: body again (option 2)
+    ///         let finished_first = t.is_finished();
+    ///         t.await.unwrap();
+    ///         finished_first
+    ///     })
+    ///     .unwrap();
+    /// assert!(!r.value()); // the replayed choice kept the body running
+    /// ```
+    pub fn replay(mut self, schedule: crate::Schedule) -> Self {
+        self.replay = Some(schedule);
+        self
+    }
+
+    /// Keeps every event of the run (not only the last ones), so the run can be exported
+    /// as a Chrome trace with [`crate::trace::write_chrome_trace`]. Costs memory per event.
+    ///
+    /// ```
+    /// let r = async_testkit::Builder::new().full_trace(true).try_run(|| async {}).unwrap();
+    /// assert!(r.chrome_trace().is_some());
+    /// ```
+    pub fn full_trace(mut self, all: bool) -> Self {
+        self.config.trace_capacity = if all { usize::MAX } else { 256 };
         self
     }
 
@@ -376,7 +435,7 @@ impl Builder {
     }
 
     fn try_run_at<F, Fut>(
-        mut self,
+        self,
         body: F,
         site: &'static Location<'static>,
     ) -> Result<Report<Fut::Output>, Failure>
@@ -385,17 +444,13 @@ impl Builder {
         Fut: Future + 'static,
         Fut::Output: 'static,
     {
-        let env_seed = env_u64("ASYNC_TESTKIT_SEED");
-        if let Ok(s) = std::env::var("ASYNC_TESTKIT_STRATEGY") {
-            match Strategy::from_name(s.trim()) {
-                Some(st) => self.strategy = Some(st),
-                None => panic!(
-                    "ASYNC_TESTKIT_STRATEGY={s:?} is not a strategy async-testkit knows: use \"fifo\" or \"random\""
-                ),
-            }
-        }
-        let name = self
-            .name
+        crate::explore::drive(&self, &body, site)
+    }
+
+    /// The test's name for reports: the builder's, else the thread's (libtest names test
+    /// threads after their tests).
+    pub(crate) fn test_name(&self) -> String {
+        self.name
             .clone()
             .or_else(|| {
                 std::thread::current()
@@ -403,50 +458,15 @@ impl Builder {
                     .filter(|n| *n != "main")
                     .map(str::to_string)
             })
-            .unwrap_or_else(|| "<test name>".to_string());
-        let (schedules, seeds): (u32, Box<dyn Fn(u32) -> u64>) = match env_seed {
-            Some(seed) => (1, Box::new(move |_| seed)),
-            None if self.explore > 1 => {
-                let base = self.seed;
-                (
-                    self.explore,
-                    Box::new(move |i| crate::schedule::mix64(base ^ u64::from(i).wrapping_mul(0x9E37_79B9))),
-                )
-            }
-            None => {
-                let seed = self.seed;
-                (1, Box::new(move |_| seed))
-            }
-        };
-        let strategy = self.strategy.unwrap_or(if schedules > 1 {
-            Strategy::Random
-        } else {
-            Strategy::Fifo
-        });
-        let mut last = None;
-        for i in 0..schedules {
-            let seed = seeds(i);
-            let attempt = RunAttempt {
-                config: &self.config,
-                seed,
-                strategy,
-                name: &name,
-                site,
-                schedule: (i + 1, schedules),
-                on_stuck: self.isolated.clone().unwrap_or(watchdog::OnStuck::Exit),
-            };
-            match attempt.run(body()) {
-                Ok(report) => last = Some(report),
-                Err(failure) => return Err(failure),
-            }
-        }
-        Ok(last
-            .expect("at least one schedule runs")
-            .with_schedules(schedules))
+            .unwrap_or_else(|| "<test name>".to_string())
+    }
+
+    pub(crate) fn on_stuck(&self) -> watchdog::OnStuck {
+        self.isolated.clone().unwrap_or(watchdog::OnStuck::Exit)
     }
 }
 
-fn env_u64(var: &str) -> Option<u64> {
+pub(crate) fn env_u64(var: &str) -> Option<u64> {
     let v = std::env::var(var).ok()?;
     match v.trim().parse() {
         Ok(n) => Some(n),
@@ -499,19 +519,45 @@ pub fn seed() -> u64 {
 
 static RUN_IDS: AtomicU64 = AtomicU64::new(1);
 
-/// One run of the body under one seed.
-struct RunAttempt<'a> {
-    config: &'a RunConfig,
-    seed: u64,
-    strategy: Strategy,
-    name: &'a str,
-    site: &'static Location<'static>,
-    schedule: (u32, u32),
-    on_stuck: watchdog::OnStuck,
+/// Where one run's choices come from.
+#[derive(Clone, Debug)]
+pub(crate) enum Source {
+    Fifo,
+    Random,
+    Pct { depth: u32, steps: u64 },
+    Replay(Vec<u32>),
+}
+
+/// One run of the body under one schedule.
+pub(crate) struct RunAttempt<'a> {
+    pub(crate) config: RunConfig,
+    pub(crate) seed: u64,
+    pub(crate) source: Source,
+    /// The strategy the user asked for (what `Report::strategy` says).
+    pub(crate) strategy: Strategy,
+    /// This run's own strategy, for the report: `fifo`, `pct2`, `replay`, ...
+    pub(crate) label: String,
+    pub(crate) name: &'a str,
+    pub(crate) site: &'static Location<'static>,
+    pub(crate) on_stuck: watchdog::OnStuck,
+    /// Lines the report adds before the seed line (what exploration found).
+    pub(crate) notes: Vec<String>,
+    /// The replay line the report ends with.
+    pub(crate) replay: String,
 }
 
 impl RunAttempt<'_> {
-    fn run<Fut>(&self, fut: Fut) -> Result<Report<Fut::Output>, Failure>
+    fn chooser(&self) -> Box<dyn crate::schedule::Chooser> {
+        use crate::schedule::{Fifo, Pct, Random, Replay};
+        match &self.source {
+            Source::Fifo => Box::new(Fifo),
+            Source::Random => Box::new(Random::new(self.seed)),
+            Source::Pct { depth, steps } => Box::new(Pct::new(self.seed, *depth, *steps)),
+            Source::Replay(choices) => Box::new(Replay::new(choices.clone())),
+        }
+    }
+
+    pub(crate) fn run<Fut>(&self, fut: Fut) -> Result<Report<Fut::Output>, Failure>
     where
         Fut: Future + 'static,
         Fut::Output: 'static,
@@ -533,8 +579,7 @@ impl RunAttempt<'_> {
         }
         panics::install_hook();
         let shared = Shared::new();
-        let replay = report::replay_line(self.name, self.seed, self.strategy);
-        *lock(&shared.replay_line) = replay;
+        *lock(&shared.replay_line) = self.replay.clone();
         *lock(&shared.test_name) = self.name.to_string();
 
         let rt = self.build_runtime(&shared);
@@ -546,7 +591,7 @@ impl RunAttempt<'_> {
             run_id,
             shared.clone(),
             self.config.clone(),
-            self.strategy.chooser(self.seed),
+            self.chooser(),
             self.seed,
         ));
         let current = CurrentGuard::set(core.clone());
@@ -565,7 +610,9 @@ impl RunAttempt<'_> {
         let stop = core.run_loop(&rt, &|| body.is_finished());
 
         // Settle at the final instant so work that can still finish now does, then judge.
-        if let Stop::BodyDone = stop {
+        // A body that returned (rather than panicked): let work that can finish at this
+        // instant finish, then run the end-of-test checks.
+        if matches!(stop, Stop::BodyDone) && body.returned() {
             core.settle_at_end(&rt);
             core.run_end_checks();
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::core::{Core, Stop, TaskInfo};
 use super::panics::PanicRecord;
 use super::{Policy, RunAttempt};
-use crate::schedule::Strategy;
+use crate::schedule::{Schedule, Strategy};
 use crate::trace::Vt;
 
 /// How many trace events a failure report shows.
@@ -87,13 +87,21 @@ impl fmt::Display for FailureKind {
 /// assert!(f.to_string().contains("ASYNC_TESTKIT_SEED=0 cargo test -- --exact demo"));
 /// ```
 #[derive(Clone)]
-pub struct Failure {
+pub struct Failure(Box<FailureData>);
+
+#[derive(Clone)]
+struct FailureData {
     kind: FailureKind,
     headline: String,
     text: String,
     seed: u64,
     panics: Vec<String>,
     leaked: Vec<String>,
+    choices: Vec<(u32, u32)>,
+    schedule: Schedule,
+    trace_hash: u64,
+    events: Option<Vec<String>>,
+    chrome: Option<String>,
 }
 
 impl Failure {
@@ -104,7 +112,7 @@ impl Failure {
     /// assert_eq!(f.kind(), async_testkit::FailureKind::Panic);
     /// ```
     pub fn kind(&self) -> FailureKind {
-        self.kind
+        self.0.kind
     }
 
     /// The one-line summary that starts the report.
@@ -114,7 +122,7 @@ impl Failure {
     /// assert!(f.headline().starts_with("the test body panicked"));
     /// ```
     pub fn headline(&self) -> &str {
-        &self.headline
+        &self.0.headline
     }
 
     /// The seed of the failing run.
@@ -124,7 +132,7 @@ impl Failure {
     /// assert_eq!(f.seed(), 5);
     /// ```
     pub fn seed(&self) -> u64 {
-        self.seed
+        self.0.seed
     }
 
     /// The messages of every unhandled panic, in the order they happened.
@@ -134,7 +142,7 @@ impl Failure {
     /// assert_eq!(f.panic_messages(), ["x"]);
     /// ```
     pub fn panic_messages(&self) -> &[String] {
-        &self.panics
+        &self.0.panics
     }
 
     /// The tasks reported as leaked, as `#3 "name" (spawned at file:line:col)`.
@@ -146,19 +154,84 @@ impl Failure {
     /// assert_eq!(f.leaked_tasks().len(), 1);
     /// ```
     pub fn leaked_tasks(&self) -> &[String] {
-        &self.leaked
+        &self.0.leaked
+    }
+}
+
+impl Failure {
+    /// The schedule of the failing run (after exploration, the minimised one): replay it
+    /// with [`crate::Builder::replay`] or `ASYNC_TESTKIT_REPLAY=<token>`.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// let f = async_testkit::Builder::new()
+    ///     .explore(100)
+    ///     .try_run(|| async {
+    ///         let x = Rc::new(Cell::new(0));
+    ///         let y = x.clone();
+    ///         let t = async_testkit::spawn(async move { y.set(1) });
+    ///         async_testkit::yield_point().await;
+    ///         assert_eq!(x.get(), 0, "the task ran before the body resumed");
+    ///         t.await.unwrap();
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(f.schedule().preemptions(), 0); // FIFO already runs the task at the yield
+    /// ```
+    pub fn schedule(&self) -> &Schedule {
+        &self.0.schedule
+    }
+
+    /// The run as Chrome trace JSON (open it in Perfetto or `chrome://tracing`), for runs
+    /// that kept every event: failures found by exploration, or any run with
+    /// [`crate::Builder::full_trace`].
+    ///
+    /// ```
+    /// let f = async_testkit::Builder::new()
+    ///     .full_trace(true)
+    ///     .try_run(|| async { panic!("x") })
+    ///     .unwrap_err();
+    /// assert!(f.chrome_trace().unwrap().starts_with("{\"traceEvents\":["));
+    /// ```
+    pub fn chrome_trace(&self) -> Option<&str> {
+        self.0.chrome.as_deref()
+    }
+
+    pub(crate) fn choices(&self) -> &[(u32, u32)] {
+        &self.0.choices
+    }
+
+    pub(crate) fn trace_hash(&self) -> u64 {
+        self.0.trace_hash
+    }
+
+    pub(crate) fn events(&self) -> Option<&[String]> {
+        self.0.events.as_deref()
+    }
+
+    /// Adds a section at the end of the report.
+    pub(crate) fn add_note(&mut self, note: &str) {
+        self.0.text.push('\n');
+        self.0.text.push_str(note);
+    }
+
+    /// Replaces the report's last line (the replay command).
+    pub(crate) fn set_replay_line(&mut self, line: &str) {
+        if let Some(i) = self.0.text.rfind("\nreplay: ") {
+            self.0.text.truncate(i + 1);
+            self.0.text.push_str(line);
+        }
     }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(&self.0.text)
     }
 }
 
 impl fmt::Debug for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(&self.0.text)
     }
 }
 
@@ -184,6 +257,9 @@ pub struct Report<T> {
     seed: u64,
     strategy: Strategy,
     schedules: u32,
+    exhausted: bool,
+    pub(crate) choices: Vec<(u32, u32)>,
+    chrome: Option<String>,
     elapsed: Duration,
     polls: u64,
     tasks: usize,
@@ -313,8 +389,54 @@ impl<T> Report<T> {
         &self.timeline
     }
 
-    pub(crate) fn with_schedules(mut self, schedules: u32) -> Self {
+    /// For a bounded DFS exploration: whether every schedule within the preemption bound
+    /// was run (the space was exhausted before the budget ran out).
+    ///
+    /// ```
+    /// use async_testkit::{Builder, Strategy};
+    /// let r = Builder::new()
+    ///     .strategy(Strategy::Dfs { max_preemptions: 1 })
+    ///     .explore(1000)
+    ///     .try_run(|| async {
+    ///         let t = async_testkit::spawn(async {});
+    ///         async_testkit::yield_point().await;
+    ///         t.await.unwrap();
+    ///     })
+    ///     .unwrap();
+    /// assert!(r.exhausted());
+    /// assert!(r.schedules() < 1000);
+    /// ```
+    pub fn exhausted(&self) -> bool {
+        self.exhausted
+    }
+
+    /// The schedule of the (last) run: its choices at every step with two or more options.
+    ///
+    /// ```
+    /// let r = async_testkit::Builder::new().try_run(|| async {}).unwrap();
+    /// assert_eq!(r.schedule().preemptions(), 0);
+    /// ```
+    pub fn schedule(&self) -> Schedule {
+        Schedule::new(
+            self.strategy.name(),
+            self.seed,
+            self.choices.iter().map(|c| c.1).collect(),
+        )
+    }
+
+    /// The run as Chrome trace JSON, when it kept every event ([`crate::Builder::full_trace`]).
+    ///
+    /// ```
+    /// let r = async_testkit::Builder::new().full_trace(true).try_run(|| async {}).unwrap();
+    /// assert!(r.chrome_trace().unwrap().contains("\"#0 test body\""));
+    /// ```
+    pub fn chrome_trace(&self) -> Option<&str> {
+        self.chrome.as_deref()
+    }
+
+    pub(crate) fn with_schedules(mut self, schedules: u32, exhausted: bool) -> Self {
         self.schedules = schedules;
+        self.exhausted = exhausted;
         self
     }
 
@@ -332,6 +454,14 @@ pub(crate) fn replay_line(name: &str, seed: u64, strategy: Strategy) -> String {
         other => format!("ASYNC_TESTKIT_STRATEGY={other} "),
     };
     format!("replay: ASYNC_TESTKIT_SEED={seed} {strategy}cargo test -- --exact {name}")
+}
+
+/// `replay: ASYNC_TESTKIT_REPLAY=<token> cargo test -- --exact name`.
+pub(crate) fn token_line(name: &str, schedule: &Schedule) -> String {
+    format!(
+        "replay: ASYNC_TESTKIT_REPLAY={} cargo test -- --exact {name}",
+        schedule.to_token()
+    )
 }
 
 /// Everything known when the run stopped, before teardown.
@@ -490,12 +620,17 @@ pub(crate) fn finish<T>(
 
     let trace = core.trace.borrow();
     let name_of = |id| core.label(id);
+    let choices = core.choices.borrow().clone();
+    let chrome = trace.keeps_all().then(|| trace.chrome_json(&name_of));
     match failure {
         None => Ok(Report {
             value: output.expect("the body finished, so its value is there"),
             seed: attempt.seed,
             strategy: attempt.strategy,
             schedules: 1,
+            exhausted: false,
+            choices,
+            chrome,
             elapsed: snap.elapsed,
             polls: core.polls.get(),
             tasks: core.infos.borrow().len(),
@@ -557,14 +692,16 @@ pub(crate) fn finish<T>(
                         }
                     }
                 }
-                let hint = if panics.iter().any(|p| p.task.is_some()) {
+                let hint = if panics.iter().any(|p| p.task.as_ref().is_some_and(|m| m.id != 0)) {
                     "  (a panic the test expects is taken by awaiting the task's JoinHandle and calling \
                      JoinError::into_panic)"
                 } else {
                     "  (a panic outside kit tasks always fails the test; to expect one, start the task with \
                      async_testkit::spawn and take the panic with JoinError::into_panic)"
                 };
-                let _ = writeln!(t, "{hint}");
+                if panics.iter().any(|p| p.task.as_ref().is_none_or(|m| m.id != 0)) {
+                    let _ = writeln!(t, "{hint}");
+                }
                 let _ = writeln!(t);
             }
             if expectations.len() > 1 || (!expectations.is_empty() && kind != FailureKind::Expectation) {
@@ -586,21 +723,23 @@ pub(crate) fn finish<T>(
             let _ = writeln!(t, "timeline (virtual time):");
             t.push_str(&trace.render(&name_of, TIMELINE_EVENTS));
             let _ = writeln!(t);
-            let (i, n) = attempt.schedule;
-            let schedule = if n > 1 {
-                format!(", schedule {i} of {n}")
-            } else {
-                String::new()
-            };
+            for note in &attempt.notes {
+                let _ = writeln!(t, "{note}");
+            }
             let _ = writeln!(
                 t,
-                "seed {}, strategy {}, clock {}{schedule}",
+                "seed {}, strategy {}, clock {}",
                 attempt.seed,
-                attempt.strategy,
+                attempt.label,
                 config.clock.describe()
             );
-            let _ = write!(t, "{}", replay_line(attempt.name, attempt.seed, attempt.strategy));
-            Err(Failure {
+            let _ = write!(t, "{}", attempt.replay);
+            let schedule = Schedule::new(
+                attempt.label.clone(),
+                attempt.seed,
+                choices.iter().map(|c| c.1).collect(),
+            );
+            Err(Failure(Box::new(FailureData {
                 kind,
                 headline,
                 text: t,
@@ -611,7 +750,12 @@ pub(crate) fn finish<T>(
                 } else {
                     Vec::new()
                 },
-            })
+                choices,
+                schedule,
+                trace_hash: trace.hash(),
+                events: trace.keeps_all().then(|| trace.lines(&name_of)),
+                chrome,
+            })))
         }
     }
 }

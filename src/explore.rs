@@ -1,0 +1,544 @@
+//! Exploration: run a body under many schedules, and make the first failure small.
+//!
+//! Each schedule is one run on a fresh runtime. A schedule's choices come from its
+//! strategy (random, PCT, the portfolio that rotates them, or bounded DFS over FIFO
+//! deviations). On the first failure the failing schedule is minimised: deviations from
+//! FIFO (preemptions) are removed while a replay still fails the same way, then the run
+//! is shortened where it can be; the result is replayed twice to check it is
+//! deterministic, written as a Chrome trace, and reported with a one-line token.
+
+use std::future::Future;
+use std::panic::Location;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::runtime::report::{replay_line, token_line};
+use crate::runtime::{Builder, RunAttempt, Source, env_u64};
+use crate::schedule::{Schedule, Strategy, mix64};
+use crate::{Failure, FailureKind, Report};
+
+/// Replays a minimisation may spend, and the wall time, whichever ends first.
+const MINIMISE_REPLAYS: usize = 500;
+const MINIMISE_TIME: Duration = Duration::from_secs(5);
+
+/// Runs the body as the builder says: one run, a replay, or an exploration.
+pub(crate) fn drive<F, Fut>(
+    b: &Builder,
+    body: &F,
+    site: &'static Location<'static>,
+) -> Result<Report<Fut::Output>, Failure>
+where
+    F: Fn() -> Fut,
+    Fut: Future + 'static,
+    Fut::Output: 'static,
+{
+    let name = b.test_name();
+    let mut strategy = b.strategy;
+    if let Ok(s) = std::env::var("ASYNC_TESTKIT_STRATEGY") {
+        match Strategy::from_name(&s) {
+            Some(st) => strategy = Some(st),
+            None => panic!(
+                "ASYNC_TESTKIT_STRATEGY={s:?} is not a strategy async-testkit knows: use fifo, random, \
+                 pct, pct2, dfs, dfs3 or portfolio"
+            ),
+        }
+    }
+    let attempt = |seed: u64, source: Source, strategy: Strategy, label: String, replay: String| RunAttempt {
+        config: b.config.clone(),
+        seed,
+        source,
+        strategy,
+        label,
+        name: &name,
+        site,
+        on_stuck: b.on_stuck(),
+        notes: Vec::new(),
+        replay,
+    };
+
+    // A replay: from the environment (a failure report's line) or the builder.
+    let replay = match std::env::var("ASYNC_TESTKIT_REPLAY") {
+        Ok(token) => {
+            Some(Schedule::from_token(&token).unwrap_or_else(|e| panic!("ASYNC_TESTKIT_REPLAY: {e}")))
+        }
+        Err(_) => b.replay.clone(),
+    };
+    if let Some(s) = replay {
+        let line = token_line(&name, &s);
+        let mut a = attempt(
+            s.seed(),
+            Source::Replay(s.choices().to_vec()),
+            strategy.unwrap_or_default(),
+            s.strategy().to_string(),
+            line,
+        );
+        a.notes.push(format!(
+            "replayed schedule with {} preemption(s)",
+            s.preemptions()
+        ));
+        return a.run(body());
+    }
+
+    let env_seed = env_u64("ASYNC_TESTKIT_SEED");
+    let exploring = (b.explore > 1 || b.explore_for.is_some()) && env_seed.is_none();
+    if !exploring {
+        let seed = env_seed.unwrap_or(b.seed);
+        let strategy = strategy.unwrap_or(Strategy::Fifo);
+        let (source, label) = source_for(strategy, 0, 64);
+        let line = replay_line(&name, seed, strategy);
+        return attempt(seed, source, strategy, label, line).run(body());
+    }
+
+    let strategy = strategy.unwrap_or(Strategy::Portfolio);
+    let total = env_u64("ASYNC_TESTKIT_EXPLORE").map_or(
+        if b.explore_for.is_some() && b.explore <= 1 {
+            u32::MAX
+        } else {
+            b.explore
+        },
+        |n| n.clamp(1, u64::from(u32::MAX)) as u32,
+    );
+    let (shard, shards) = shard();
+    let deadline = b.explore_for.map(|d| Instant::now() + d);
+    let mut steps_seen = 0u64;
+    let mut dfs = Dfs::new(match strategy {
+        Strategy::Dfs { max_preemptions } => max_preemptions,
+        _ => 0,
+    });
+    let (mut ran, mut exhausted, mut last) = (0u32, false, None);
+    for i in 0..total {
+        if i % shards != shard {
+            continue;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let seed = mix64(b.seed ^ u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let (source, label) = match strategy {
+            Strategy::Dfs { .. } => match dfs.next.take() {
+                Some(prefix) => (Source::Replay(prefix), strategy.name()),
+                None => {
+                    exhausted = true;
+                    break;
+                }
+            },
+            s => source_for(s, i, steps_seen),
+        };
+        let run = attempt(seed, source, strategy, label.clone(), String::new()).run(body());
+        ran += 1;
+        match run {
+            Ok(report) => {
+                steps_seen = steps_seen.max(report.choices.len() as u64);
+                if let Strategy::Dfs { .. } = strategy {
+                    dfs.advance(&report.choices);
+                }
+                last = Some(report);
+            }
+            Err(failure) => {
+                let found = Found {
+                    index: i,
+                    total,
+                    ran,
+                    seed,
+                    label,
+                };
+                return Err(report_failure(b, body, &attempt, strategy, failure, found));
+            }
+        }
+    }
+    if matches!(strategy, Strategy::Dfs { .. }) && dfs.next.is_none() {
+        exhausted = true;
+    }
+    match last {
+        Some(report) => Ok(report.with_schedules(ran, exhausted)),
+        None => {
+            // A shard (or a budget) with nothing to run still runs the body once, FIFO.
+            let line = replay_line(&name, b.seed, Strategy::Fifo);
+            attempt(b.seed, Source::Fifo, strategy, "fifo".into(), line)
+                .run(body())
+                .map(|r| r.with_schedules(1, exhausted))
+        }
+    }
+}
+
+/// The source and label of schedule `i` under `strategy`.
+fn source_for(strategy: Strategy, i: u32, steps_seen: u64) -> (Source, String) {
+    let steps = steps_seen.max(8);
+    match strategy {
+        Strategy::Fifo => (Source::Fifo, "fifo".into()),
+        Strategy::Random => (Source::Random, "random".into()),
+        Strategy::Pct { depth } => (Source::Pct { depth, steps }, strategy.name()),
+        Strategy::Dfs { .. } => (Source::Fifo, "fifo".into()),
+        Strategy::Portfolio => match i % 4 {
+            0 => (Source::Random, "random".into()),
+            d => (Source::Pct { depth: d, steps }, format!("pct{d}")),
+        },
+    }
+}
+
+/// `ASYNC_TESTKIT_SHARD=i/n`: this process runs the schedules whose index is `i` modulo
+/// `n`.
+fn shard() -> (u32, u32) {
+    let Ok(v) = std::env::var("ASYNC_TESTKIT_SHARD") else {
+        return (0, 1);
+    };
+    let parsed = v
+        .trim()
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.parse::<u32>().ok()?, n.parse::<u32>().ok()?)));
+    match parsed {
+        Some((i, n)) if n > 0 && i < n => (i, n),
+        _ => panic!(
+            "ASYNC_TESTKIT_SHARD={v:?} is not a shard: write i/n with 0 <= i < n, like ASYNC_TESTKIT_SHARD=2/8 \
+             for the third of eight machines"
+        ),
+    }
+}
+
+/// Bounded depth-first search over FIFO deviations: each run replays a prefix of choices
+/// and continues FIFO; the next prefix bumps the deepest choice that can still change
+/// within the preemption bound.
+struct Dfs {
+    bound: u32,
+    next: Option<Vec<u32>>,
+}
+
+impl Dfs {
+    fn new(bound: u32) -> Self {
+        Dfs {
+            bound,
+            next: Some(Vec::new()),
+        }
+    }
+
+    fn advance(&mut self, run: &[(u32, u32)]) {
+        self.next = None;
+        for i in (0..run.len()).rev() {
+            let (options, chosen) = run[i];
+            if chosen + 1 < options {
+                let before = run[..i].iter().filter(|c| c.1 != 0).count() as u32;
+                if before < self.bound {
+                    let mut prefix: Vec<u32> = run[..i].iter().map(|c| c.1).collect();
+                    prefix.push(chosen + 1);
+                    self.next = Some(prefix);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Where the first failure was found.
+struct Found {
+    index: u32,
+    total: u32,
+    ran: u32,
+    seed: u64,
+    label: String,
+}
+
+/// What makes two failures "the same": the oracle, and the first panic or broken
+/// expectation message.
+fn signature(f: &Failure) -> (FailureKind, Option<String>) {
+    let detail = match f.kind() {
+        FailureKind::Panic => f.panic_messages().first().cloned(),
+        FailureKind::Expectation => Some(f.headline().to_string()),
+        _ => None,
+    };
+    (f.kind(), detail)
+}
+
+/// Whether a new failing run's choices beat the best so far.
+type Better = dyn Fn(&[(u32, u32)], &[(u32, u32)]) -> bool;
+
+fn preemptions(choices: &[(u32, u32)]) -> usize {
+    choices.iter().filter(|c| c.1 != 0).count()
+}
+
+fn report_failure<'a, F, Fut>(
+    b: &Builder,
+    body: &F,
+    attempt: &dyn Fn(u64, Source, Strategy, String, String) -> RunAttempt<'a>,
+    strategy: Strategy,
+    first: Failure,
+    found: Found,
+) -> Failure
+where
+    F: Fn() -> Fut,
+    Fut: Future + 'static,
+    Fut::Output: 'static,
+{
+    let name = b.test_name();
+    let sig = signature(&first);
+    let quiet = |choices: &[u32]| {
+        let mut a = attempt(
+            found.seed,
+            Source::Replay(choices.to_vec()),
+            strategy,
+            found.label.clone(),
+            String::new(),
+        );
+        a.config.trace_capacity = 0;
+        a.run(body())
+    };
+
+    // Minimise: fewest preemptions first, then the fewest steps.
+    let started = Instant::now();
+    let mut replays = 0usize;
+    let mut best = first.choices().to_vec();
+    let mut budget_left = || {
+        replays += 1;
+        replays <= MINIMISE_REPLAYS && started.elapsed() < MINIMISE_TIME
+    };
+    let try_candidate = |best: &mut Vec<(u32, u32)>, candidate: Vec<u32>, better: &Better| -> bool {
+        match quiet(&candidate) {
+            Err(f) if signature(&f) == sig && better(f.choices(), best) => {
+                *best = f.choices().to_vec();
+                true
+            }
+            _ => false,
+        }
+    };
+    let fewer_preemptions = |new: &[(u32, u32)], old: &[(u32, u32)]| preemptions(new) < preemptions(old);
+    // Remove deviations in chunks, halving the chunk size (later ones first).
+    let mut chunk = preemptions(&best).next_power_of_two();
+    'chunks: while chunk >= 1 {
+        let mut removed = true;
+        while removed {
+            removed = false;
+            let devs: Vec<usize> = (0..best.len()).filter(|&i| best[i].1 != 0).collect();
+            for window in devs.rchunks(chunk) {
+                if !budget_left() {
+                    break 'chunks;
+                }
+                let mut candidate: Vec<u32> = best.iter().map(|c| c.1).collect();
+                for &i in window {
+                    candidate[i] = 0;
+                }
+                if try_candidate(&mut best, candidate, &fewer_preemptions) {
+                    removed = true;
+                    break;
+                }
+            }
+        }
+        chunk /= 2;
+    }
+    // Then shorten the run: a remaining preemption may fail sooner if taken earlier, or
+    // with a nearer option.
+    let shorter = |new: &[(u32, u32)], old: &[(u32, u32)]| {
+        preemptions(new) <= preemptions(old)
+            && (new.len(), new.iter().map(|c| c.1).sum::<u32>())
+                < (old.len(), old.iter().map(|c| c.1).sum::<u32>())
+    };
+    let devs: Vec<usize> = (0..best.len()).filter(|&i| best[i].1 != 0).collect();
+    'shorten: for d in devs {
+        let Some(&(_, value)) = best.get(d) else { continue };
+        if value == 0 {
+            continue;
+        }
+        for smaller in 1..value {
+            if !budget_left() {
+                break 'shorten;
+            }
+            let mut candidate: Vec<u32> = best.iter().map(|c| c.1).collect();
+            candidate[d] = smaller;
+            if try_candidate(&mut best, candidate, &shorter) {
+                break;
+            }
+        }
+        for earlier in 0..d.min(best.len()) {
+            if !budget_left() {
+                break 'shorten;
+            }
+            if best[earlier].1 != 0 {
+                continue;
+            }
+            let mut candidate: Vec<u32> = best.iter().map(|c| c.1).collect();
+            candidate[earlier] = 1;
+            if d < candidate.len() {
+                candidate[d] = 0;
+            }
+            if try_candidate(&mut best, candidate, &shorter) {
+                break;
+            }
+        }
+    }
+    let minimal = Schedule::new(
+        found.label.clone(),
+        found.seed,
+        best.iter().map(|c| c.1).collect(),
+    );
+
+    // Replay the minimal schedule twice, keeping every event: the report comes from the
+    // first, the second checks the run is deterministic.
+    let full = |notes: Vec<String>| {
+        let mut a = attempt(
+            found.seed,
+            Source::Replay(minimal.choices().to_vec()),
+            strategy,
+            found.label.clone(),
+            token_line(&name, &minimal),
+        );
+        a.config.trace_capacity = usize::MAX;
+        a.notes = notes;
+        a.run(body())
+    };
+    let trace_path = chrome_trace_path(&name);
+    let mut notes = vec![
+        format!(
+            "found on schedule {} of {} ({}), after {} passing schedule{}",
+            found.index + 1,
+            if found.total == u32::MAX {
+                "a time budget".to_string()
+            } else {
+                found.total.to_string()
+            },
+            found.label,
+            found.ran - 1,
+            if found.ran == 2 { "" } else { "s" }
+        ),
+        format!(
+            "minimised to {} preemption{} (from {}) in {} replay{}; the failing run makes {} scheduling choice{}",
+            minimal.preemptions(),
+            if minimal.preemptions() == 1 { "" } else { "s" },
+            preemptions(first.choices()),
+            replays.min(MINIMISE_REPLAYS),
+            if replays == 1 { "" } else { "s" },
+            best.len(),
+            if best.len() == 1 { "" } else { "s" }
+        ),
+    ];
+    notes.push(format!(
+        "chrome trace: {} (open in ui.perfetto.dev or chrome://tracing)",
+        trace_path.display()
+    ));
+    let (one, two) = (full(notes.clone()), full(notes));
+    let mut failure = match one {
+        Err(f) if signature(&f) == sig => f,
+        other => {
+            // The minimal schedule did not fail again the same way: the test escapes the
+            // determinism contract. Report the original failure, and say so.
+            let mut f = first;
+            f.set_replay_line(&replay_line(&name, found.seed, strategy));
+            f.add_note(&format!(
+                "nondeterminism: replaying this failure's schedule did not fail the same way ({}); \
+                 the test escapes the determinism contract: look for HashMap iteration order, \
+                 std::time::Instant or SystemTime, real I/O, or OS threads in the code under test",
+                match other {
+                    Ok(_) => "the replay passed".to_string(),
+                    Err(g) => format!("the replay failed with: {}", g.headline()),
+                }
+            ));
+            return f;
+        }
+    };
+    if let Some(json) = failure.chrome_trace() {
+        if let Some(dir) = trace_path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(&trace_path, json);
+    }
+    if let Err(second) = &two {
+        if second.trace_hash() != failure.trace_hash() {
+            failure.add_note(&divergence(&failure, second));
+        }
+    } else {
+        failure.add_note(
+            "nondeterminism: the minimal schedule failed once and passed on a second replay; the test \
+             escapes the determinism contract (HashMap order, std time, real I/O or threads)",
+        );
+    }
+    failure
+}
+
+/// Names the first event where two replays of one schedule differ.
+fn divergence(a: &Failure, b: &Failure) -> String {
+    let (ea, eb) = (
+        a.events().unwrap_or_default().to_vec(),
+        b.events().unwrap_or_default().to_vec(),
+    );
+    let at = ea
+        .iter()
+        .zip(&eb)
+        .position(|(x, y)| x != y)
+        .unwrap_or(ea.len().min(eb.len()));
+    let show = |e: &[String]| e.get(at).cloned().unwrap_or_else(|| "(the run had ended)".into());
+    format!(
+        "nondeterminism: two replays of this schedule diverged at event {}:\n  first replay:  {}\n  second replay: {}\n\
+         the test escapes the determinism contract: look for HashMap iteration order, std::time::Instant or \
+         SystemTime, real I/O, or OS threads in the code under test",
+        at + 1,
+        show(&ea),
+        show(&eb)
+    )
+}
+
+/// `target/async-testkit/<test name>.json`, beside the test binary's target folder.
+fn chrome_trace_path(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()?
+                .ancestors()
+                .find(|p| p.file_name().is_some_and(|n| n == "target"))
+                .map(PathBuf::from)
+        });
+    let file: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    target
+        .unwrap_or_else(std::env::temp_dir)
+        .join("async-testkit")
+        .join(format!("{file}.json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dfs_enumerates_prefixes_within_the_bound_then_stops() {
+        let mut dfs = Dfs::new(1);
+        assert_eq!(dfs.next.take(), Some(vec![]));
+        // A run with three binary choices, all FIFO.
+        dfs.advance(&[(2, 0), (2, 0), (2, 0)]);
+        assert_eq!(dfs.next.take(), Some(vec![0, 0, 1]));
+        dfs.advance(&[(2, 0), (2, 0), (2, 1)]);
+        assert_eq!(dfs.next.take(), Some(vec![0, 1]));
+        dfs.advance(&[(2, 0), (2, 1), (2, 0)]); // a third deviation would exceed the bound
+        assert_eq!(dfs.next.take(), Some(vec![1]));
+        dfs.advance(&[(2, 1), (2, 0), (2, 0)]);
+        assert_eq!(dfs.next, None);
+    }
+
+    #[test]
+    fn dfs_with_bound_zero_runs_fifo_once() {
+        let mut dfs = Dfs::new(0);
+        assert_eq!(dfs.next.take(), Some(vec![]));
+        dfs.advance(&[(3, 0), (2, 0)]);
+        assert_eq!(dfs.next, None);
+    }
+
+    #[test]
+    fn the_portfolio_rotates_random_and_pct_1_to_3() {
+        let labels: Vec<String> = (0..8).map(|i| source_for(Strategy::Portfolio, i, 10).1).collect();
+        assert_eq!(
+            labels,
+            ["random", "pct1", "pct2", "pct3", "random", "pct1", "pct2", "pct3"]
+        );
+    }
+
+    #[test]
+    fn trace_paths_are_file_names() {
+        let p = chrome_trace_path("tests::a b/c");
+        assert!(p.ends_with("async-testkit/tests__a_b_c.json"), "{}", p.display());
+    }
+}

@@ -412,16 +412,9 @@ impl fmt::Display for TimedOut {
         if self.what == What::CompletesWithin {
             write!(f, "; expected it to complete within {}", span(self.limit))?;
         }
-        if self.pending.is_empty() {
-            write!(
-                f,
-                "\nno kit task was pending (the future waits on something outside the kit's tasks)"
-            )?;
-        } else {
-            write!(f, "\ntasks still pending:")?;
-            for line in &self.pending {
-                write!(f, "\n  {line}")?;
-            }
+        write!(f, "\ntasks still pending:")?;
+        for line in &self.pending {
+            write!(f, "\n  {line}")?;
         }
         write!(
             f,

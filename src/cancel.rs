@@ -474,10 +474,10 @@ where
                  state first), or make sure callers never cancel it there.",
                 self.site,
                 Vt(at),
-                if k > 1 {
-                    format!(" (points 1 to {} held)", k - 1)
-                } else {
-                    String::new()
+                match k {
+                    1 => String::new(),
+                    2 => " (point 1 held)".to_string(),
+                    _ => format!(" (points 1 to {} held)", k - 1),
                 }
             ),
         }

@@ -4,14 +4,16 @@
 //! futures that panic), each failure message, and misuse.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
+mod support;
+
 use async_testkit::time::elapsed;
+use support::panic_message;
+
 use async_testkit::{
-    Builder, Clock, FailureKind, assert_completes_within, assert_elapsed, assert_pending_for, eventually,
-    within,
+    Builder, Clock, assert_completes_within, assert_elapsed, assert_pending_for, eventually, within,
 };
 
 fn secs(n: u64) -> Duration {
@@ -22,33 +24,8 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// Runs `body`, expects it to fail with a panic, and returns the panic's message.
-#[track_caller]
-fn panic_message<F, Fut>(body: F) -> String
-where
-    F: Fn() -> Fut,
-    Fut: Future + 'static,
-    Fut::Output: 'static,
-{
-    let failure = match Builder::new().try_run(body) {
-        Ok(_) => panic!("the run passed, but it should have failed with a panic"),
-        Err(f) => f,
-    };
-    assert_eq!(failure.kind(), FailureKind::Panic, "{failure}");
-    assert_eq!(failure.panic_messages().len(), 1, "{failure}");
-    failure.panic_messages()[0].clone()
-}
-
-/// The line of this file that carries `marker` in a comment.
 fn line_of(marker: &str) -> u32 {
-    let hits: Vec<usize> = include_str!("timeouts.rs")
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.contains(marker) && !l.contains("line_of("))
-        .map(|(i, _)| i + 1)
-        .collect();
-    assert_eq!(hits.len(), 1, "marker {marker} should be on exactly one line");
-    hits[0] as u32
+    support::line_of(include_str!("timeouts.rs"), marker)
 }
 
 /// A task that sleeps `d` then sends `v`.

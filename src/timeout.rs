@@ -20,6 +20,9 @@
 //! only if it is still pending has it missed the deadline. A future that completes at
 //! exactly `start + limit` is in time, whichever task's timer fired first.
 //!
+//! tokio's timers fire on whole milliseconds of (virtual) time, so a deadline that falls
+//! between two milliseconds is rounded up to the next one, and reported that way.
+//!
 //! ```
 //! use std::time::Duration;
 //! use async_testkit::within;
@@ -56,6 +59,14 @@ pub(crate) fn span(d: Duration) -> String {
 
 /// How far a deadline that would overflow the clock is put instead (about 30 years).
 const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `d` rounded up to a whole millisecond: tokio's timers fire on millisecond ticks, so a
+/// deadline between two ticks passes at the later one.
+fn whole_ms(d: Duration) -> Option<Duration> {
+    u64::try_from(d.as_nanos().div_ceil(1_000_000))
+        .ok()
+        .map(Duration::from_millis)
+}
 
 /// The current run, checked to be the one a future was created in.
 fn same_run(run_id: u64, what: &str, site: &Location<'_>) -> std::rc::Rc<Core> {
@@ -113,8 +124,12 @@ impl Deadline {
     #[track_caller]
     pub(crate) fn new(limit: Duration, what: What, site: &'static Location<'static>) -> Self {
         let core = core::current(what.path());
-        let now = Instant::now();
-        let at = now.checked_add(limit).unwrap_or(now + FAR_FUTURE);
+        let at = core
+            .elapsed()
+            .checked_add(limit)
+            .and_then(whole_ms)
+            .and_then(|t| core.start.checked_add(t))
+            .unwrap_or_else(|| Instant::now() + FAR_FUTURE);
         Deadline {
             what,
             site,

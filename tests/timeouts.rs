@@ -84,13 +84,27 @@ async fn within_is_ok_at_the_deadline_when_a_tokio_task_completes_it() {
 }
 
 #[async_testkit::test]
-async fn within_times_out_one_instant_after_the_deadline() {
-    let rx = send_after(secs(2) + Duration::from_nanos(1), ());
+async fn within_times_out_one_timer_tick_after_the_deadline() {
+    let rx = send_after(secs(2) + ms(1), ());
     let err = within(secs(2), rx).await.unwrap_err();
     assert_eq!(err.deadline(), secs(2));
     assert_eq!(err.elapsed(), secs(2));
     assert_eq!(elapsed(), secs(2));
     tokio::time::sleep(secs(1)).await; // let the sender finish
+}
+
+#[async_testkit::test]
+async fn within_rounds_a_deadline_between_milliseconds_up_like_tokios_timers() {
+    let started = async_testkit::time::now();
+    let err = within(ms(1500) + Duration::from_nanos(1), std::future::pending::<()>())
+        .await
+        .unwrap_err();
+    assert_eq!(err.deadline(), ms(1501));
+    assert_eq!(async_testkit::time::now() - started, ms(1501));
+    assert!(
+        !err.to_string().contains("first polled after the deadline"),
+        "{err}"
+    );
 }
 
 #[async_testkit::test]

@@ -264,7 +264,7 @@ fn within_passes_a_panic_of_the_future_through() {
 #[test]
 #[should_panic(expected = "async_testkit::within was called outside an async-testkit run.")]
 fn within_outside_a_run_panics_at_the_call() {
-    let _ = within(secs(1), async {});
+    drop(within(secs(1), async {}));
 }
 
 #[test]
@@ -440,12 +440,12 @@ async fn assert_pending_for_zero_checks_this_instant() {
 fn assert_pending_for_fails_when_the_future_completes_exactly_at_the_limit() {
     let message = panic_message(|| async {
         tokio::time::sleep(secs(1)).await;
-        let _ = assert_pending_for!(send_after(secs(2), ()), secs(2)); // @site-4
+        drop(assert_pending_for!(send_after(secs(2), ()), secs(2))); // @site-4
     });
     assert_eq!(
         message,
         format!(
-            "assert_pending_for! failed at {}:{}:17: the future completed at +3.000s, 2.000s after it started \
+            "assert_pending_for! failed at {}:{}:14: the future completed at +3.000s, 2.000s after it started \
              at +1.000s; expected it to stay pending for 2.000s (past +3.000s)",
             file!(),
             line_of("@site-4")
@@ -456,7 +456,7 @@ fn assert_pending_for_fails_when_the_future_completes_exactly_at_the_limit() {
 #[test]
 fn assert_pending_for_fails_for_a_future_that_is_never_pending() {
     let message = panic_message(|| async {
-        let _ = assert_pending_for!(async { 1 }, secs(2));
+        drop(assert_pending_for!(async { 1 }, secs(2)));
     });
     assert!(
         message.ends_with(
@@ -471,7 +471,7 @@ fn assert_pending_for_fails_for_a_future_that_is_never_pending() {
 #[should_panic(expected = "assert_pending_for! was called outside an async-testkit run.")]
 fn assert_pending_for_outside_a_run_panics() {
     let _ = async_testkit::Probe::new(async {
-        let _ = assert_pending_for!(async {}, secs(1));
+        drop(assert_pending_for!(async {}, secs(1)));
     })
     .poll();
 }
@@ -666,12 +666,12 @@ fn eventually_rejects_a_span_longer_than_its_limit() {
 #[test]
 fn eventually_rejects_a_zero_polling_interval_at_the_call() {
     let message = panic_message(|| async {
-        let _ = eventually(|| true).poll_every(Duration::ZERO); // @site-8
+        drop(eventually(|| true).poll_every(Duration::ZERO)); // @site-8
     });
     assert_eq!(
         message,
         format!(
-            "eventually(..).poll_every(0s) at {}:{}:37: the interval must be longer than zero, or virtual time \
+            "eventually(..).poll_every(0s) at {}:{}:34: the interval must be longer than zero, or virtual time \
              could never move between checks; use Duration::from_millis(1) for the finest polling",
             file!(),
             line_of("@site-8")
@@ -690,7 +690,7 @@ fn eventually_passes_a_panic_of_the_condition_through() {
 #[test]
 #[should_panic(expected = "async_testkit::eventually was called outside an async-testkit run.")]
 fn eventually_outside_a_run_panics() {
-    let _ = eventually(|| true);
+    drop(eventually(|| true));
 }
 
 #[test]

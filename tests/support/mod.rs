@@ -23,13 +23,14 @@ where
     failure.panic_messages()[0].clone()
 }
 
-/// The line of `source` that carries `marker` in a comment (the marker is written in the
-/// test file, so failure messages can be checked against exact call sites).
+/// The line of `source` that carries the comment `// <marker>` (written in the test file,
+/// so failure messages can be checked against exact call sites).
 pub fn line_of(source: &str, marker: &str) -> u32 {
+    let comment = format!("// {marker}");
     let hits: Vec<usize> = source
         .lines()
         .enumerate()
-        .filter(|(_, l)| l.contains(marker) && !l.contains("line_of("))
+        .filter(|(_, l)| l.contains(&comment))
         .map(|(i, _)| i + 1)
         .collect();
     assert_eq!(hits.len(), 1, "marker {marker} should be on exactly one line");

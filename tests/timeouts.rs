@@ -4,6 +4,7 @@
 //! futures that panic), each failure message, and misuse.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -259,6 +260,24 @@ fn within_passes_a_panic_of_the_future_through() {
         .await;
     });
     assert_eq!(message, "the server crashed");
+}
+
+#[test]
+fn within_polled_again_after_it_finished_says_so() {
+    let message = panic_message(|| async {
+        let mut race = std::pin::pin!(within(secs(1), async { 1 })); // @polled-again
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(race.as_mut().poll(&mut cx).is_ready());
+        let _ = race.as_mut().poll(&mut cx);
+    });
+    assert_eq!(
+        message,
+        format!(
+            "within created at {}:{}:39 was polled again after it finished",
+            file!(),
+            line_of("@polled-again")
+        )
+    );
 }
 
 #[test]

@@ -304,7 +304,7 @@ const TRACE_EVENTS: usize = 24;
 /// # Panics
 ///
 /// When the invariant breaks: the message says at which point (`k of n`), at what
-/// virtual time, the invariant's own panic message, and the trace of the run up to the
+/// virtual time, the invariant's own panic message, and the trace of that attempt up to the
 /// drop. Also when the invariant breaks after the complete run (the operation is wrong
 /// even without cancellation), outside an async-testkit run (at the call), and when
 /// awaited outside a kit task (in a `tokio::spawn`ed task). A panic in `op` or `setup`
@@ -423,6 +423,8 @@ where
 
         let mut not_reached = Vec::new();
         for k in 1..=points {
+            // The attempt starts inside the poll whose event is the last one recorded.
+            let first_event = self.core().trace.borrow().count();
             let mut state = (self.setup)();
             let (out, _) = StopAt::new((self.op)(&mut state), Some(k)).await;
             let ending = if out.is_some() {
@@ -430,7 +432,9 @@ where
                 Ending::Completed
             } else {
                 let core = self.core();
-                let timeline = core.trace.borrow().render(&|id| core.label(id), TRACE_EVENTS);
+                let trace = core.trace.borrow();
+                let events = usize::try_from(trace.count() - first_event + 1).unwrap_or(usize::MAX);
+                let timeline = trace.render(&|id| core.label(id), events.min(TRACE_EVENTS));
                 Ending::Dropped {
                     k,
                     n: points,
@@ -467,7 +471,7 @@ where
             Ending::Dropped { k, n, at, timeline } => panic!(
                 "check_cancel_safety at {}: the invariant broke when the operation was dropped at suspension \
                  point {k} of {n}, at virtual time {}\n{why}\npoints tried: {k} of {n}{}\n\
-                 timeline up to the drop (virtual time):\n{timeline}    the operation was dropped here, at its \
+                 timeline of this attempt up to the drop (virtual time):\n{timeline}    the operation was dropped here, at its \
                  suspension point {k}\n\
                  What to do: the operation is not cancel-safe at that await. Finish the step before suspending, \
                  keep what it took where a drop cannot lose it (put it back in a Drop guard, or record it in the \

@@ -238,7 +238,12 @@ fn the_checker_finds_the_point_where_a_consumer_loses_a_message() {
     assert_eq!(lines[2], "  left: 1");
     assert_eq!(lines[3], " right: 2");
     assert_eq!(lines[4], "points tried: 1 of 2");
-    assert_eq!(lines[5], "timeline up to the drop (virtual time):");
+    assert_eq!(
+        lines[5],
+        "timeline of this attempt up to the drop (virtual time):"
+    );
+    assert!(lines[6].ends_with(" earlier events not shown"), "{message}");
+    assert!(lines[7].ends_with("  +2.000s  #0 test body: polled"), "{message}");
     let drop_line = "    the operation was dropped here, at its suspension point 1";
     assert!(
         message.contains(&format!("#0 test body: polled\n{drop_line}\n")),

@@ -48,6 +48,10 @@
 //! - [`spawn`], [`spawn_background`], [`task::Builder`], [`yield_point`]: kit tasks.
 //! - [`time`]: the virtual clock, [`time::advance`] that settles, [`time::run_until_idle`].
 //! - [`Strategy`]: how the scheduler chooses among ready tasks.
+//! - [`within`], [`TimedOut`], [`eventually`], [`assert_elapsed!`], [`assert_completes_within!`],
+//!   [`assert_pending_for!`]: deadlines and time assertions on virtual time ([`timeout`]).
+//! - [`Probe`] with [`assert_ready!`], [`assert_pending!`] and friends: a future polled by hand.
+//! - [`cancel`]: drop a future at a time or a suspension point; the cancellation-safety checker.
 //!
 //! # The determinism contract
 //!
@@ -58,16 +62,21 @@
 
 #![warn(missing_docs)]
 
+pub mod cancel;
 mod explore;
+pub mod probe;
 pub(crate) mod runtime;
 pub mod schedule;
 pub mod task;
 pub mod time;
+pub mod timeout;
 pub mod trace;
 
+pub use probe::Probe;
 pub use runtime::{Builder, Clock, Failure, FailureKind, Policy, Report, run, seed};
 pub use schedule::{Schedule, Strategy, TokenError};
 pub use task::{JoinError, JoinHandle, spawn, spawn_background, yield_point};
+pub use timeout::{TimedOut, eventually, within};
 
 /// Runs an `async fn` test on a fresh async-testkit runtime.
 ///

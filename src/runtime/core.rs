@@ -840,6 +840,11 @@ impl Core {
     /// to compare with [`Core::settled_since`].
     pub(crate) fn request_settle(&self, waker: &Waker) -> u64 {
         self.settle_waiters.borrow_mut().push(waker.clone());
+        // Asked from a tokio task while the executor waits inside `block_on`: the wait
+        // began without interception, so turn it on now, or tokio would jump the clock.
+        if self.shared.waiting.load(SeqCst) {
+            self.shared.intercept.store(true, SeqCst);
+        }
         self.settled_gen.get()
     }
 

@@ -1,0 +1,38 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)] // each test file uses some of them
+
+use std::future::Future;
+
+use async_testkit::{Builder, FailureKind};
+
+/// Runs `body`, expects it to fail with exactly one panic, and returns the panic's message.
+#[track_caller]
+pub fn panic_message<F, Fut>(body: F) -> String
+where
+    F: Fn() -> Fut,
+    Fut: Future + 'static,
+    Fut::Output: 'static,
+{
+    let failure = match Builder::new().try_run(body) {
+        Ok(_) => panic!("the run passed, but it should have failed with a panic"),
+        Err(f) => f,
+    };
+    assert_eq!(failure.kind(), FailureKind::Panic, "{failure}");
+    assert_eq!(failure.panic_messages().len(), 1, "{failure}");
+    failure.panic_messages()[0].clone()
+}
+
+/// The line of `source` that carries the comment `// <marker>` (written in the test file,
+/// so failure messages can be checked against exact call sites).
+pub fn line_of(source: &str, marker: &str) -> u32 {
+    let comment = format!("// {marker}");
+    let hits: Vec<usize> = source
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(&comment))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(hits.len(), 1, "marker {marker} should be on exactly one line");
+    hits[0] as u32
+}

@@ -80,11 +80,13 @@ pub use timeout::{TimedOut, eventually, within};
 
 /// Runs an `async fn` test on a fresh async-testkit runtime.
 ///
-/// Options (all optional): `seed = 7`, `strategy = "fifo" | "random"`,
-/// `clock = "auto" | "manual" | "autojump" | "autojump(10ms)"`, `timeout = "60s"` (wall
-/// clock), `virtual_timeout = "1h"`, `leaks = "fail" | "warn" | "ignore"`,
-/// `slow_poll = "100ms"`, `slow_poll_policy = "warn" | "fail" | "ignore"`, `io = true`,
-/// `explore = 100` (that many seeded random schedules). The test may return `()` or
+/// Options (all optional): `seed = 7`, `strategy = "fifo" | "random" | "portfolio" |
+/// "pct" | "pct2" | "dfs" | "dfs(3)"`, `clock = "auto" | "manual" | "autojump" |
+/// "autojump(10ms)"`, `timeout = "60s"` (wall clock), `virtual_timeout = "1h"`,
+/// `leaks = "fail" | "warn" | "ignore"`, `slow_poll = "100ms"`,
+/// `slow_poll_policy = "warn" | "fail" | "ignore"`, `io = true`, `explore = 1000` (that
+/// many schedules, from the portfolio unless a strategy is given), `explore_for = "10s"`
+/// (a wall-time budget). The test may return `()` or
 /// `Result<(), E>` with `E: Debug`; other attributes such as `#[should_panic]` and
 /// `#[ignore]` work as usual.
 ///

@@ -30,6 +30,29 @@ async fn explore_runs_the_body_per_schedule() {
     assert_eq!(h.await.unwrap(), 1);
 }
 
+#[async_testkit::test(strategy = "pct2", explore = 30)]
+async fn exploring_with_a_named_strategy() {
+    let h = async_testkit::spawn(async { 2 });
+    async_testkit::yield_point().await;
+    assert_eq!(h.await.unwrap(), 2);
+}
+
+#[async_testkit::test(explore_for = "20ms", strategy = "dfs(1)")]
+async fn exploring_for_a_time_budget() {
+    let h = async_testkit::spawn(async {});
+    async_testkit::yield_point().await;
+    h.await.unwrap();
+}
+
+#[async_testkit::test(explore = 200)]
+#[should_panic(expected = "minimised to 1 preemption")]
+async fn an_exploring_test_reports_its_minimal_schedule() {
+    let t = task::Builder::new().name("setter").spawn(async {});
+    async_testkit::yield_point().await;
+    assert!(t.is_finished(), "the setter had not run yet");
+    t.await.unwrap();
+}
+
 #[async_testkit::test]
 async fn a_test_may_return_a_result() -> Result<(), std::num::ParseIntError> {
     let n: u32 = "42".parse()?;

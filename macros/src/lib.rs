@@ -77,7 +77,7 @@ use proc_macro::TokenStream;
 /// | Option | Value | Meaning |
 /// |--------|-------|---------|
 /// | `seed` | integer (`u64`), like `seed = 7` | Seed of the scheduler's random choices; the same seed gives the same schedule. |
-/// | `strategy` | `"fifo"` or `"random"` | How the next ready task is picked: in the order tasks became ready, or at random from the seed. (`"pct"`, `"dfs"` and `"portfolio"` are reserved and not available yet.) |
+/// | `strategy` | `"fifo"`, `"random"`, `"portfolio"`, `"pct"`/`"pct2"`/`"pct(2)"`, `"dfs"`/`"dfs3"`/`"dfs(3)"` | How the next ready task is picked: in the order tasks became ready (the default for one run), at random from the seed, by PCT priorities of a depth, by bounded DFS over preemptions, or by the portfolio (the default when exploring). |
 /// | `clock` | `"auto"`, `"manual"`, `"autojump"` or `"autojump(<duration>)"` | How virtual time moves: `auto` advances it when every task is waiting on a timer; `manual` only when the test advances it; `autojump` moves it forward by a fixed step (10ms unless given, like `"autojump(50ms)"`). |
 /// | `timeout` | duration string, like `"30s"` | Wall-clock limit for the whole test. Must be greater than zero. |
 /// | `virtual_timeout` | duration string, like `"1h"` | Limit on how far virtual time may advance during the test. Must be greater than zero. |
@@ -86,6 +86,7 @@ use proc_macro::TokenStream;
 /// | `slow_poll_policy` | `"fail"`, `"warn"` or `"ignore"` | What to do about slow polls. |
 /// | `io` | `true` or `false` | Whether the runtime has real I/O (such as sockets) enabled. |
 /// | `explore` | integer `>= 1` (`u32`), like `explore = 1000` | Number of schedules to run the test under. |
+/// | `explore_for` | duration string, like `explore_for = "10s"` | Explore for this much wall time (with `explore`, whichever ends first). |
 ///
 /// Each option becomes one call on the builder, in the order written:
 /// `seed = 7` becomes `.seed(7u64)`, `strategy = "random"` becomes

@@ -22,10 +22,11 @@ enum Opt {
     SlowPollPolicy,
     Io,
     Explore,
+    ExploreFor,
 }
 
 /// All options, in the order they are listed in error messages.
-const ALL: [Opt; 10] = [
+const ALL: [Opt; 11] = [
     Opt::Seed,
     Opt::Strategy,
     Opt::Clock,
@@ -36,6 +37,7 @@ const ALL: [Opt; 10] = [
     Opt::SlowPollPolicy,
     Opt::Io,
     Opt::Explore,
+    Opt::ExploreFor,
 ];
 
 /// The kind of literal an option takes.
@@ -63,6 +65,7 @@ impl Opt {
             Opt::SlowPollPolicy => "slow_poll_policy",
             Opt::Io => "io",
             Opt::Explore => "explore",
+            Opt::ExploreFor => "explore_for",
         }
     }
 
@@ -79,6 +82,7 @@ impl Opt {
             Opt::SlowPollPolicy => "slow_poll_policy = \"warn\"",
             Opt::Io => "io = true",
             Opt::Explore => "explore = 1000",
+            Opt::ExploreFor => "explore_for = \"10s\"",
         }
     }
 
@@ -97,7 +101,7 @@ impl Opt {
         match self {
             Opt::Seed | Opt::Explore => format!("`{name}` takes an integer, like `{example}`"),
             Opt::Io => format!("`{name}` takes `true` or `false`, like `{example}`"),
-            Opt::Timeout | Opt::VirtualTimeout | Opt::SlowPoll => {
+            Opt::Timeout | Opt::VirtualTimeout | Opt::SlowPoll | Opt::ExploreFor => {
                 format!("`{name}` takes a duration string, like `{example}`")
             }
             Opt::Strategy | Opt::Clock | Opt::Leaks | Opt::SlowPollPolicy => {
@@ -377,7 +381,7 @@ fn builder_call(opt: Opt, name: &Ident, value: &Expr) -> syn::Result<TokenStream
                 Opt::Clock => clock(&text, span)?,
                 Opt::Leaks | Opt::SlowPollPolicy => policy(opt, &text, span)?,
                 _ => {
-                    // timeout, virtual_timeout, slow_poll
+                    // timeout, virtual_timeout, slow_poll, explore_for
                     let nanos = duration(&text, span)?;
                     if nanos == 0 {
                         return Err(Error::new(
@@ -411,18 +415,45 @@ fn check_suffix(int: &syn::LitInt, expected: &str, opt: Opt) -> syn::Result<()> 
     }
 }
 
+/// The strategies, as `async_testkit::Strategy::from_name` reads them.
+pub(crate) const STRATEGIES: &str = "\"fifo\", \"random\", \"portfolio\", \"pct\" (depth 3; or \"pct2\", \
+     \"pct(2)\"), or \"dfs\" (2 preemptions; or \"dfs3\", \"dfs(3)\")";
+
 fn strategy(text: &str, span: Span) -> syn::Result<TokenStream> {
+    let number = |rest: &str| -> Option<u32> {
+        let rest = rest
+            .strip_prefix('(')
+            .and_then(|r| r.strip_suffix(')'))
+            .unwrap_or(rest);
+        rest.parse().ok()
+    };
+    let unknown = || Error::new(span, format!("unknown strategy {text:?}; expected {STRATEGIES}"));
     match text {
         "fifo" => Ok(quote!(::async_testkit::Strategy::Fifo)),
         "random" => Ok(quote!(::async_testkit::Strategy::Random)),
-        "pct" | "dfs" | "portfolio" => Err(Error::new(
-            span,
-            format!("strategy {text:?} is not available yet; use \"fifo\" or \"random\""),
-        )),
-        _ => Err(Error::new(
-            span,
-            format!("unknown strategy {text:?}; expected \"fifo\" or \"random\""),
-        )),
+        "portfolio" => Ok(quote!(::async_testkit::Strategy::Portfolio)),
+        "pct" => Ok(quote!(::async_testkit::Strategy::Pct { depth: 3u32 })),
+        "dfs" => Ok(quote!(::async_testkit::Strategy::Dfs {
+            max_preemptions: 2u32
+        })),
+        _ => {
+            if let Some(rest) = text.strip_prefix("pct") {
+                let depth = number(rest).ok_or_else(unknown)?;
+                if !(1..=16).contains(&depth) {
+                    return Err(Error::new(
+                        span,
+                        format!("PCT depth must be 1 to 16, not {depth}; most bugs need 1 to 3"),
+                    ));
+                }
+                let depth = Literal::u32_suffixed(depth);
+                Ok(quote!(::async_testkit::Strategy::Pct { depth: #depth }))
+            } else if let Some(rest) = text.strip_prefix("dfs") {
+                let bound = Literal::u32_suffixed(number(rest).ok_or_else(unknown)?);
+                Ok(quote!(::async_testkit::Strategy::Dfs { max_preemptions: #bound }))
+            } else {
+                Err(unknown())
+            }
+        }
     }
 }
 

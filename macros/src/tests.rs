@@ -11,7 +11,7 @@ use crate::expand::{NOT_A_FN, expand, expand_or_error};
 use crate::options::{BARE_FORM, EXPECTED_OPTION, edit_distance};
 
 const OPTION_LIST: &str = "seed, strategy, clock, timeout, virtual_timeout, leaks, slow_poll, \
-                           slow_poll_policy, io, explore";
+                           slow_poll_policy, io, explore, explore_for";
 
 fn tokens(text: &str) -> TokenStream {
     text.parse()
@@ -625,17 +625,46 @@ fn zero_values_that_make_no_sense() {
 }
 
 #[test]
-fn strategies_not_available_yet() {
-    for name in ["pct", "dfs", "portfolio"] {
-        assert_option_error(
-            &format!("strategy = {name:?}"),
-            &format!("strategy \"{name}\" is not available yet; use \"fifo\" or \"random\""),
-            &format!("{name:?}"),
+fn exploring_strategies() {
+    assert_eq!(
+        builder_calls(r#"strategy = "portfolio""#),
+        normalized(".strategy(::async_testkit::Strategy::Portfolio)")
+    );
+    assert_eq!(
+        builder_calls(r#"strategy = "pct""#),
+        normalized(".strategy(::async_testkit::Strategy::Pct { depth: 3u32 })")
+    );
+    for text in ["pct2", "pct(2)"] {
+        assert_eq!(
+            builder_calls(&format!("strategy = {text:?}")),
+            normalized(".strategy(::async_testkit::Strategy::Pct { depth: 2u32 })")
         );
     }
     assert_eq!(
-        error(r#"strategy = "pct""#, "async fn t() {}").0,
-        r#"strategy "pct" is not available yet; use "fifo" or "random""#
+        builder_calls(r#"strategy = "dfs""#),
+        normalized(".strategy(::async_testkit::Strategy::Dfs { max_preemptions: 2u32 })")
+    );
+    assert_eq!(
+        builder_calls(r#"strategy = "dfs(0)""#),
+        normalized(".strategy(::async_testkit::Strategy::Dfs { max_preemptions: 0u32 })")
+    );
+    assert_option_error(
+        r#"strategy = "pct0""#,
+        "PCT depth must be 1 to 16, not 0; most bugs need 1 to 3",
+        r#""pct0""#,
+    );
+}
+
+#[test]
+fn explore_for_takes_a_duration() {
+    assert_eq!(
+        builder_calls(r#"explore_for = "10s""#),
+        normalized(".explore_for(::core::time::Duration::from_nanos(10000000000u64))")
+    );
+    assert_option_error(
+        r#"explore_for = "0s""#,
+        "explore_for must be greater than zero",
+        r#""0s""#,
     );
 }
 
@@ -643,7 +672,7 @@ fn strategies_not_available_yet() {
 fn unknown_strategy() {
     assert_option_error(
         r#"strategy = "FIFO""#,
-        r#"unknown strategy "FIFO"; expected "fifo" or "random""#,
+        r#"unknown strategy "FIFO"; expected "fifo", "random", "portfolio", "pct" (depth 3; or "pct2", "pct(2)"), or "dfs" (2 preemptions; or "dfs3", "dfs(3)")"#,
         r#""FIFO""#,
     );
 }

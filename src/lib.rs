@@ -65,6 +65,8 @@
 pub mod cancel;
 mod explore;
 pub mod probe;
+#[cfg(feature = "proptest")]
+pub mod proptest;
 pub(crate) mod runtime;
 pub mod schedule;
 pub mod task;

@@ -48,6 +48,7 @@
 //! - [`spawn`], [`spawn_background`], [`task::Builder`], [`yield_point`]: kit tasks.
 //! - [`time`]: the virtual clock, [`time::advance`] that settles, [`time::run_until_idle`].
 //! - [`Strategy`]: how the scheduler chooses among ready tasks.
+//! - [`mock`]: [`mock::AsyncMock`], async mocks on virtual time with a call log and gates.
 //!
 //! # The determinism contract
 //!
@@ -58,6 +59,7 @@
 
 #![warn(missing_docs)]
 
+pub mod mock;
 pub(crate) mod runtime;
 pub mod schedule;
 pub mod task;

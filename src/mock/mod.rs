@@ -298,7 +298,7 @@ impl<Args: Clone + fmt::Debug + 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// ```
     #[track_caller]
     pub fn new() -> Self {
-        Self::build(None, Location::caller())
+        Self::build(None, Location::caller(), |a| format!("{a:?}"))
     }
 
     /// A mock with a name, used in every message about it.
@@ -309,11 +309,19 @@ impl<Args: Clone + fmt::Debug + 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// ```
     #[track_caller]
     pub fn named(name: impl Into<String>) -> Self {
-        Self::build(Some(name.into()), Location::caller())
+        Self::build(Some(name.into()), Location::caller(), |a| format!("{a:?}"))
+    }
+}
+
+impl<Args: Clone + 'static, Ret: 'static> AsyncMock<Args, Ret> {
+    /// For `#[async_testkit::mock]`: arguments need not be `Debug`.
+    #[doc(hidden)]
+    #[track_caller]
+    pub fn __for_trait(name: &str, describe: fn(&Args) -> String) -> Self {
+        Self::build(Some(name.to_string()), Location::caller(), describe)
     }
 
-    fn build(name: Option<String>, site: &'static Location<'static>) -> Self {
-        let describe: fn(&Args) -> String = |a| format!("{a:?}");
+    fn build(name: Option<String>, site: &'static Location<'static>, describe: fn(&Args) -> String) -> Self {
         let clone_args: fn(&Args) -> Args = Args::clone;
         let mock = AsyncMock {
             shared: Arc::new(Shared {

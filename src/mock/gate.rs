@@ -67,6 +67,18 @@ impl GateState {
 }
 
 impl Gate {
+    /// A closed gate of its own, for futures built by hand (see
+    /// `mock::mockall::gated`); [`AsyncMock::gate`](super::AsyncMock::gate) makes one for a
+    /// mock.
+    ///
+    /// ```
+    /// let gate = async_testkit::mock::Gate::new();
+    /// assert_eq!(gate.entered_count(), 0);
+    /// ```
+    pub fn new() -> Self {
+        Gate::default()
+    }
+
     /// Lets one call through: the oldest call waiting at the gate, or, if none waits, the
     /// next call to reach it.
     ///
@@ -235,6 +247,13 @@ impl GatePass {
             w.wake();
         }
         if ready { Poll::Ready(()) } else { Poll::Pending }
+    }
+}
+
+impl Future for GatePass {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.poll_pass(cx)
     }
 }
 

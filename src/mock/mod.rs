@@ -16,6 +16,8 @@
 //!   [`max_in_flight`](AsyncMock::max_in_flight).
 //! - **Assertions** print the whole call log as a table when they fail;
 //!   [`wait_for_calls`](AsyncMock::wait_for_calls) waits on virtual time.
+//! - **mockall**: with the `mockall` feature, `mock::mockall` has futures for
+//!   mockall expectations of methods that return futures.
 //! - **Expectations** ([`expect_calls`](AsyncMock::expect_calls)) are checked by the
 //!   runtime when the test body has returned, so a mock held by a task that panicked is
 //!   still checked; outside a kit run they are checked when the last handle drops.
@@ -41,6 +43,8 @@
 mod call;
 mod gate;
 mod log;
+#[cfg(feature = "mockall")]
+pub mod mockall;
 mod times;
 
 use std::collections::VecDeque;

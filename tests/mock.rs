@@ -5,30 +5,13 @@ use std::time::Duration;
 use async_testkit::mock::{AsyncMock, Outcome};
 use async_testkit::{Builder, Failure, FailureKind};
 
-/// Replaces `tests/mock.rs:LINE:COL` with `<site>`, so messages compare exactly.
+mod common;
+
 fn sites(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("tests/mock.rs:") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + "tests/mock.rs:".len()..];
-        let end = after
-            .find(|c: char| !(c.is_ascii_digit() || c == ':'))
-            .unwrap_or(after.len());
-        out.push_str("<site>");
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
+    common::sites(text, file!())
 }
 
-fn fails<F, Fut>(body: F) -> Failure
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = ()> + 'static,
-{
-    Builder::new().try_run(body).unwrap_err()
-}
+use common::fails;
 
 /// The only panic message of a failed run, with sites replaced.
 fn panic_of(f: &Failure) -> String {

@@ -16,6 +16,8 @@
 //!   [`max_in_flight`](AsyncMock::max_in_flight).
 //! - **Assertions** print the whole call log as a table when they fail;
 //!   [`wait_for_calls`](AsyncMock::wait_for_calls) waits on virtual time.
+//! - **Scripted I/O**: [`io::IoScript`] plays reads, writes, waits and errors on virtual
+//!   time, and fails the test (never hangs) when the code does not follow the script.
 //! - **mockall**: with the `mockall` feature, `mock::mockall` has futures for
 //!   mockall expectations of methods that return futures.
 //! - **Expectations** ([`expect_calls`](AsyncMock::expect_calls)) are checked by the
@@ -42,6 +44,7 @@
 
 mod call;
 mod gate;
+pub mod io;
 mod log;
 #[cfg(feature = "mockall")]
 pub mod mockall;

@@ -59,6 +59,8 @@ use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 pub use call::{MockCall, WaitForCalls};
 pub use gate::{Entered, Gate};
 pub use log::{Call, Outcome};
@@ -122,8 +124,6 @@ pub(crate) struct Shared<Args, Ret> {
     site: &'static Location<'static>,
     describe: fn(&Args) -> String,
     clone_args: fn(&Args) -> Args,
-    /// The origin of call times outside a kit run.
-    origin: tokio::time::Instant,
 }
 
 pub(crate) struct WaitFor {
@@ -143,6 +143,8 @@ pub(crate) struct State<Args, Ret> {
     pub(crate) waiters: Vec<WaitFor>,
     /// The run whose end check covers this mock (0: none yet).
     run: u64,
+    /// Where call times count from: the start of that run, or the mock's creation.
+    origin: Instant,
     /// Jitter outside a kit run.
     rng: SplitMix64,
 }
@@ -210,14 +212,6 @@ impl<Args, Ret> Shared<Args, Ret> {
         log::table(&self.label(), &lock(&self.state).calls, self.describe)
     }
 
-    /// Virtual time now: since the run began, or since the mock was made outside a run.
-    fn now(&self, core: Option<&core::Core>) -> Duration {
-        match core {
-            Some(c) => c.elapsed(),
-            None => tokio::time::Instant::now().saturating_duration_since(self.origin),
-        }
-    }
-
     pub(crate) fn mark_awaited(&self, index: usize) {
         let mut state = lock(&self.state);
         state.awaited += 1;
@@ -226,8 +220,9 @@ impl<Args, Ret> Shared<Args, Ret> {
 
     /// Records how a call ended (and that it was awaited, when `awaited_now`).
     pub(crate) fn end_call(&self, index: usize, outcome: Outcome, awaited_now: bool) {
-        let now = self.now(core::try_current().as_deref());
+        let at = Instant::now();
         let mut state = lock(&self.state);
+        let now = at.saturating_duration_since(state.origin);
         if awaited_now {
             state.awaited += 1;
         }
@@ -266,6 +261,19 @@ impl<Args, Ret> Shared<Args, Ret> {
         }
         drop(state);
         Err(format!("{}\n{}", broken.join("\n"), self.table()))
+    }
+}
+
+impl<Args, Ret> Shared<Args, Ret> {
+    /// Makes `core`'s run the one this mock belongs to; true if it was not already (the
+    /// caller then registers the end check).
+    fn adopt(&self, state: &mut State<Args, Ret>, core: &core::Core) -> bool {
+        if state.run == core.run_id {
+            return false;
+        }
+        state.run = core.run_id;
+        state.origin = core.start;
+        true
     }
 }
 
@@ -343,13 +351,13 @@ impl<Args: Clone + 'static, Ret: 'static> AsyncMock<Args, Ret> {
                     branches: Vec::new(),
                     waiters: Vec::new(),
                     run: 0,
+                    origin: Instant::now(),
                     rng: SplitMix64::new(0),
                 }),
                 name,
                 site,
                 describe,
                 clone_args,
-                origin: tokio::time::Instant::now(),
             }),
             branch: None,
         };
@@ -370,13 +378,12 @@ impl<Args: Clone + fmt::Debug + 'static, Ret: 'static> Default for AsyncMock<Arg
 impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// Has the run `core` check this mock's expectations at its end (once per run).
     fn register(&self, core: &core::Core) {
-        {
-            let mut state = lock(&self.shared.state);
-            if state.run == core.run_id {
-                return;
-            }
-            state.run = core.run_id;
+        if self.shared.adopt(&mut lock(&self.shared.state), core) {
+            self.end_check(core);
         }
+    }
+
+    fn end_check(&self, core: &core::Core) {
         let shared = self.shared.clone();
         core.at_end(Box::new(move || shared.verify()));
     }
@@ -683,13 +690,12 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     pub fn call(&self, args: Args) -> MockCall<Args, Ret> {
         let site = Location::caller();
         let core = core::try_current();
-        if let Some(core) = core.as_deref() {
-            self.register(core);
-        }
-        let now = self.shared.now(core.as_deref());
-        let (index, plan, delay, gate, woken) = {
+        let at = Instant::now();
+        let (index, plan, delay, gate, woken, adopted) = {
             let mut guard = lock(&self.shared.state);
             let state = &mut *guard;
+            let adopted = core.as_deref().is_some_and(|c| self.shared.adopt(state, c));
+            let now = at.saturating_duration_since(state.origin);
             let index = state.calls.len();
             state.calls.push(Call {
                 args: (self.shared.clone_args)(&args),
@@ -737,8 +743,11 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
                 state.waiters = waiting;
                 ready.into_iter().map(|w| w.waker).collect()
             };
-            (index, plan, delay, gate, woken)
+            (index, plan, delay, gate, woken, adopted)
         };
+        if let (true, Some(core)) = (adopted, core.as_deref()) {
+            self.end_check(core);
+        }
         for w in woken {
             w.wake();
         }

@@ -110,8 +110,7 @@ fn a_write_after_the_end_fails() {
     });
     assert_eq!(
         headline,
-        "the I/O script built at <site>: the code wrote b\"\\x00late\" after the script ended (all 0 steps were \
-         done)\nscript:"
+        "the I/O script built at <site>: the code wrote b\"\\x00late\" after the script ended\nscript:"
     );
 }
 

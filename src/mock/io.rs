@@ -37,19 +37,19 @@
 //! });
 //! ```
 
-use std::collections::VecDeque;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io;
 use std::panic::Location;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
-use crate::runtime::core::{self, lock};
+use super::script::{self, Script};
+use crate::runtime::core::lock;
 
 /// One step of a script.
 #[derive(Clone, Debug)]
@@ -225,26 +225,14 @@ impl IoScript {
     /// assert!(f.headline().starts_with("I/O script `conn` was not followed to its end: 1 of 2 steps left"));
     /// ```
     pub fn build(self) -> ScriptedIo {
-        let shared = Arc::new(Mutex::new(ScriptState {
-            label: match &self.name {
-                Some(n) => format!("I/O script `{n}`"),
-                None => format!("the I/O script built at {}", self.site),
-            },
-            total: self.steps.len(),
-            steps: self.steps.clone(),
-            left: self.steps.into(),
-            done: 0,
-            reported: false,
-            read_waker: None,
-        }));
-        if let Some(core) = core::try_current() {
-            let state = shared.clone();
-            core.at_end(Box::new(move || match lock(&state).leftover() {
-                Some(message) => Err(message),
-                None => Ok(()),
-            }));
+        let steps = self.steps.into_iter().map(|s| {
+            let d = s.to_string();
+            (s, d)
+        });
+        ScriptedIo {
+            script: Script::start("I/O", self.name.as_deref(), self.site, steps.collect()),
+            sleep: None,
         }
-        ScriptedIo { shared, sleep: None }
     }
 }
 
@@ -255,64 +243,12 @@ impl Default for IoScript {
     }
 }
 
-struct ScriptState {
-    label: String,
-    steps: Vec<Step>,
-    total: usize,
-    left: VecDeque<Step>,
-    done: usize,
-    /// A failure was reported already: report the first only.
-    reported: bool,
-    read_waker: Option<Waker>,
-}
-
-impl ScriptState {
-    /// The script, one step a line, with where the code is.
-    fn listing(&self) -> String {
-        let mut t = String::from("script:");
-        let current = self.total - self.left.len();
-        for (i, s) in self.steps.iter().enumerate() {
-            let mark = match i.cmp(&current) {
-                std::cmp::Ordering::Less => "done",
-                std::cmp::Ordering::Equal => "next",
-                std::cmp::Ordering::Greater => "",
-            };
-            let _ = write!(t, "\n  {:>3}. {:<5} {s}", i + 1, mark);
+impl script::Step for Step {
+    fn wait(&self) -> Option<Duration> {
+        match self {
+            Step::Wait(d) => Some(*d),
+            _ => None,
         }
-        t
-    }
-
-    fn leftover(&mut self) -> Option<String> {
-        if self.left.is_empty() || self.reported {
-            return None;
-        }
-        self.reported = true;
-        Some(format!(
-            "{} was not followed to its end: {} of {} steps left, the next is: {}\n{}",
-            self.label,
-            self.left.len(),
-            self.total,
-            self.left[0],
-            self.listing()
-        ))
-    }
-
-    /// Reports a broken script (through the run, or by panicking outside one) and gives
-    /// the I/O error the code under test sees.
-    fn broken(&mut self, what: String) -> io::Error {
-        let message = format!("{}: {what}\n{}", self.label, self.listing());
-        if !self.reported {
-            self.reported = true;
-            match core::try_current() {
-                Some(core) => core.fail(message.clone()),
-                None => panic!("{message}"),
-            }
-        }
-        io::Error::other(message)
-    }
-
-    fn step_no(&self) -> String {
-        format!("step {} of {}", self.total - self.left.len() + 1, self.total)
     }
 }
 
@@ -337,13 +273,13 @@ impl ScriptState {
 /// );
 /// ```
 pub struct ScriptedIo {
-    shared: Arc<Mutex<ScriptState>>,
+    script: Arc<Mutex<Script<Step>>>,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl fmt::Debug for ScriptedIo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = lock(&self.shared);
+        let s = lock(&self.script);
         f.debug_struct("ScriptedIo")
             .field("script", &s.label)
             .field("steps_left", &s.left.len())
@@ -351,62 +287,33 @@ impl fmt::Debug for ScriptedIo {
     }
 }
 
-impl ScriptedIo {
-    /// Waits out a `wait` step at the front of the script. `Ready` when there is none.
-    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let wait = match lock(&self.shared).left.front() {
-            Some(Step::Wait(d)) => *d,
-            _ => return Poll::Ready(()),
-        };
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(wait)));
-        if sleep.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
-        }
-        self.sleep = None;
-        let mut s = lock(&self.shared);
-        s.left.pop_front();
-        s.done += 1;
-        if let Some(w) = s.read_waker.take() {
-            w.wake();
-        }
-        Poll::Ready(())
-    }
-}
-
 impl AsyncRead for ScriptedIo {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        loop {
-            if this.poll_wait(cx).is_pending() {
-                return Poll::Pending;
+        if script::poll_wait(&this.script, &mut this.sleep, cx).is_pending() {
+            return Poll::Pending;
+        }
+        let mut s = lock(&this.script);
+        match s.left.front_mut() {
+            None => Poll::Ready(Ok(())), // end of file
+            Some(Step::Read(data)) => {
+                let n = data.len().min(buf.remaining());
+                buf.put_slice(&data[..n]);
+                data.drain(..n);
+                if data.is_empty() {
+                    s.advance();
+                }
+                Poll::Ready(Ok(()))
             }
-            let mut s = lock(&this.shared);
-            match s.left.front_mut() {
-                None => return Poll::Ready(Ok(())), // end of file
-                Some(Step::Wait(_)) => continue,
-                Some(Step::Read(data)) => {
-                    let n = data.len().min(buf.remaining());
-                    buf.put_slice(&data[..n]);
-                    data.drain(..n);
-                    if data.is_empty() {
-                        s.left.pop_front();
-                        s.done += 1;
-                    }
-                    return Poll::Ready(Ok(()));
-                }
-                Some(Step::ReadError(kind)) => {
-                    let kind = *kind;
-                    s.left.pop_front();
-                    s.done += 1;
-                    return Poll::Ready(Err(io::Error::new(kind, "scripted read error")));
-                }
-                // The script expects a write first: wait for it (another task may write).
-                Some(Step::Write(_) | Step::WriteError(_)) => {
-                    s.read_waker = Some(cx.waker().clone());
-                    return Poll::Pending;
-                }
+            Some(Step::ReadError(kind)) => {
+                let kind = *kind;
+                s.advance();
+                Poll::Ready(Err(io::Error::new(kind, "scripted read error")))
+            }
+            // The script expects a write first: wait for it (another task may write).
+            Some(Step::Write(_) | Step::WriteError(_) | Step::Wait(_)) => {
+                s.waker = Some(cx.waker().clone());
+                Poll::Pending
             }
         }
     }
@@ -415,54 +322,42 @@ impl AsyncRead for ScriptedIo {
 impl AsyncWrite for ScriptedIo {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, got: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.poll_wait(cx).is_pending() {
+        if script::poll_wait(&this.script, &mut this.sleep, cx).is_pending() {
             return Poll::Pending;
         }
-        let mut guard = lock(&this.shared);
-        let s = &mut *guard;
+        let mut s = lock(&this.script);
         let step = s.step_no();
-        let result = match s.left.front_mut() {
-            None => Err(s.broken(format!(
-                "the code wrote b\"{}\" after the script ended (all {} steps were done)",
-                got.escape_ascii(),
-                s.total
-            ))),
+        let broken = match s.left.front_mut() {
+            None => format!("the code wrote {} after the script ended", b_str(got)),
             Some(Step::Write(expected)) => {
                 let n = expected.len().min(got.len());
                 if expected[..n] == got[..n] {
                     expected.drain(..n);
                     if expected.is_empty() {
-                        s.left.pop_front();
-                        s.done += 1;
+                        s.advance();
                     }
-                    Ok(n)
-                } else {
-                    let expected = b_str(expected);
-                    Err(s.broken(format!(
-                        "unexpected write at {step}: expected {expected}, got b\"{}\"",
-                        got.escape_ascii()
-                    )))
+                    return Poll::Ready(Ok(n));
                 }
+                format!(
+                    "unexpected write at {step}: expected {}, got {}",
+                    b_str(expected),
+                    b_str(got)
+                )
             }
             Some(Step::WriteError(kind)) => {
                 let kind = *kind;
-                s.left.pop_front();
-                s.done += 1;
-                Err(io::Error::new(kind, "scripted write error"))
+                s.advance();
+                return Poll::Ready(Err(io::Error::new(kind, "scripted write error")));
             }
             Some(other) => {
                 let other = other.to_string();
-                Err(s.broken(format!(
-                    "the code wrote b\"{}\" at {step}, but the script expects it to {} first",
-                    got.escape_ascii(),
-                    other
-                )))
+                format!(
+                    "the code wrote {} at {step}, but the script expects it to {other} first",
+                    b_str(got)
+                )
             }
         };
-        if let Some(w) = s.read_waker.take() {
-            w.wake();
-        }
-        Poll::Ready(result)
+        Poll::Ready(Err(io::Error::other(s.broken(broken))))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -480,13 +375,6 @@ fn b_str(bytes: &[u8]) -> String {
 
 impl Drop for ScriptedIo {
     fn drop(&mut self) {
-        let message = lock(&self.shared).leftover();
-        if let Some(message) = message {
-            match core::try_current() {
-                Some(core) => core.fail(message),
-                None if !std::thread::panicking() => panic!("{message}"),
-                None => {}
-            }
-        }
+        script::check_dropped(&self.script);
     }
 }

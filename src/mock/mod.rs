@@ -18,6 +18,8 @@
 //!   [`wait_for_calls`](AsyncMock::wait_for_calls) waits on virtual time.
 //! - **Scripted I/O**: [`io::IoScript`] plays reads, writes, waits and errors on virtual
 //!   time, and fails the test (never hangs) when the code does not follow the script.
+//! - **Scripted streams**: [`stream::StreamScript`] yields items with waits between them,
+//!   and fails the test if items are left untaken.
 //! - **mockall**: with the `mockall` feature, `mock::mockall` has futures for
 //!   mockall expectations of methods that return futures.
 //! - **Expectations** ([`expect_calls`](AsyncMock::expect_calls)) are checked by the
@@ -48,6 +50,8 @@ pub mod io;
 mod log;
 #[cfg(feature = "mockall")]
 pub mod mockall;
+mod script;
+pub mod stream;
 mod times;
 
 use std::collections::VecDeque;

@@ -208,10 +208,17 @@ impl<Args, Ret> Future for WaitForCalls<Args, Ret> {
         if state.calls.len() >= self.n {
             Poll::Ready(())
         } else {
-            state.waiters.push(WaitFor {
-                calls: self.n,
-                waker: cx.waker().clone(),
-            });
+            let n = self.n;
+            if !state
+                .waiters
+                .iter()
+                .any(|w| w.calls == n && w.waker.will_wake(cx.waker()))
+            {
+                state.waiters.push(WaitFor {
+                    calls: n,
+                    waker: cx.waker().clone(),
+                });
+            }
             Poll::Pending
         }
     }

@@ -178,7 +178,20 @@ impl Gate {
     }
 }
 
-/// The future of [`Gate::entered`].
+/// The future of [`Gate::entered`]: ready once one more call has reached the gate.
+///
+/// ```
+/// use async_testkit::mock::AsyncMock;
+/// async_testkit::run(async {
+///     let mock = AsyncMock::<(), ()>::new().returns(());
+///     let gate = mock.gate();
+///     let entered = gate.entered(); // nothing has reached the gate yet
+///     let call = async_testkit::spawn(mock.call(()));
+///     entered.await;
+///     gate.release();
+///     call.await.unwrap();
+/// });
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Entered {
@@ -193,7 +206,9 @@ impl Future for Entered {
             g.entered_seen += 1;
             Poll::Ready(())
         } else {
-            g.entered_waiters.push(cx.waker().clone());
+            if !g.entered_waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                g.entered_waiters.push(cx.waker().clone());
+            }
             Poll::Pending
         }
     }

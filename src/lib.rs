@@ -48,7 +48,7 @@
 //! - [`spawn`], [`spawn_background`], [`task::Builder`], [`yield_point`]: kit tasks.
 //! - [`time`]: the virtual clock, [`time::advance`] that settles, [`time::run_until_idle`].
 //! - [`Strategy`]: how the scheduler chooses among ready tasks.
-//! - [`mock`]: [`mock::AsyncMock`], async mocks on virtual time with a call log and gates.
+//! - [`mock`](mod@mock): [`mock::AsyncMock`], async mocks on virtual time with a call log and gates; [`macro@mock`] mocks a trait.
 //!
 //! # The determinism contract
 //!

@@ -477,7 +477,8 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     }
 
     /// Every call answers with the future `f(args)` returns: it runs on virtual time, so
-    /// it may sleep, wait on channels, or call other mocks.
+    /// it may sleep, wait on channels, or call other mocks. The closure and its futures
+    /// must be `Send`, so that the mock's calls can run on `tokio::spawn`ed tasks too.
     ///
     /// ```
     /// use std::time::Duration;

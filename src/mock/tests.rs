@@ -46,3 +46,14 @@ fn expectations_describe_themselves() {
     assert!(e(1, Some(3)).check("m", 3).is_ok());
     assert!(e(0, None).check("m", 0).is_ok());
 }
+
+#[test]
+fn every_kind_of_count_gives_its_bounds() {
+    assert_eq!(2.bounds(), (2, Some(2)));
+    assert_eq!((1..3).bounds(), (1, Some(2)));
+    assert_eq!((1..=3).bounds(), (1, Some(3)));
+    assert_eq!((2..).bounds(), (2, None));
+    assert_eq!((..3).bounds(), (0, Some(2)));
+    assert_eq!((..=3).bounds(), (0, Some(3)));
+    assert_eq!((..).bounds(), (0, None));
+}

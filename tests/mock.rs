@@ -616,3 +616,12 @@ fn polling_a_completed_call_again_says_what_is_wrong() {
         "a call of mock `once` was polled after it completed: a future must not be polled again once it is ready"
     );
 }
+
+#[test]
+fn handles_and_calls_are_send_and_sync_when_their_types_are() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<AsyncMock<String, Result<Vec<u8>, String>>>();
+    send::<async_testkit::mock::MockCall<String, Result<Vec<u8>, String>>>();
+    send_sync::<async_testkit::mock::Gate>();
+}

@@ -52,6 +52,7 @@
 //!   [`assert_pending_for!`]: deadlines and time assertions on virtual time ([`timeout`]).
 //! - [`Probe`] with [`assert_ready!`], [`assert_pending!`] and friends: a future polled by hand.
 //! - [`cancel`]: drop a future at a time or a suspension point; the cancellation-safety checker.
+//! - [`mock`](mod@mock): [`mock::AsyncMock`], async mocks on virtual time with a call log and gates; [`macro@mock`] mocks a trait.
 //!
 //! # The determinism contract
 //!
@@ -67,6 +68,7 @@ mod explore;
 pub mod probe;
 #[cfg(feature = "proptest")]
 pub mod proptest;
+pub mod mock;
 pub(crate) mod runtime;
 pub mod schedule;
 pub mod task;
@@ -114,6 +116,54 @@ pub use timeout::{TimedOut, eventually, within};
 /// ```
 pub use async_testkit_macros::test;
 
+/// Generates a mock of an async trait: `#[async_testkit::mock] trait Repo { .. }` adds
+/// `MockRepo`, with one public [`mock::AsyncMock`] field per method (named after it), and
+/// implements `Repo` for it.
+///
+/// Methods may be `async fn`, or return `impl Future<Output = T>`,
+/// `Pin<Box<dyn Future<Output = T> + ..>>` or `BoxFuture<'_, T>`; they take `&self` and
+/// owned or borrowed arguments. A method's mock is an `AsyncMock<Args, T>` where `Args` is
+/// `()` with no arguments, the argument itself with one, and a tuple with several;
+/// borrowed arguments are recorded as owned values (`&str` as `String`, `&[u8]` as
+/// `Vec<u8>`, `&T` as `T` through `ToOwned`). Arguments must be `Clone` (they are
+/// recorded); those without `Debug` show as `<Type (not Debug)>` in call logs. Each mock is
+/// named `Trait::method` in messages. `MockRepo` is `Clone` (clones share the mocks) and
+/// `Default`.
+///
+/// Generic methods, `&mut self`, `self` and associated functions, generic traits,
+/// associated types and consts, and outputs that borrow are rejected at compile time
+/// with a message naming the method.
+///
+/// ```
+/// use std::future::Future;
+/// use std::time::Duration;
+///
+/// #[async_testkit::mock]
+/// trait Store {
+///     async fn get(&self, key: &str) -> Option<String>;
+///     fn put(&self, key: String, value: Vec<u8>) -> impl Future<Output = Result<(), String>>;
+/// }
+///
+/// async fn copy(store: &impl Store, from: &str, to: &str) -> Result<(), String> {
+///     let value = store.get(from).await.ok_or("missing")?;
+///     store.put(to.to_string(), value.into_bytes()).await
+/// }
+///
+/// async_testkit::run(async {
+///     let store = MockStore::new();
+///     store.get.returns_after(Duration::from_millis(5), Some("v".to_string()));
+///     store.put.returns(Ok(()));
+///     copy(&store, "a", "b").await.unwrap();
+///     store.get.assert_called_with("a".to_string());
+///     store.put.assert_called_with(("b".to_string(), b"v".to_vec()));
+///     assert_eq!(async_testkit::time::elapsed(), Duration::from_millis(5));
+/// });
+/// ```
+pub use async_testkit_macros::mock;
+
+#[cfg(doctest)]
+mod mock_macro_tests;
+
 #[cfg(doctest)]
 mod macro_tests;
 
@@ -132,6 +182,34 @@ pub mod __private {
     use std::time::Duration;
 
     use crate::runtime::core::lock;
+
+    /// Describes a mocked method's arguments in `#[async_testkit::mock]` mocks: with
+    /// `Debug` when the type has it (through autoref), as opaque otherwise.
+    pub struct Describe<'a, T>(pub &'a T);
+
+    /// The `Debug` way of [`Describe`].
+    pub trait DescribeDebug {
+        /// The arguments as `Debug` prints them.
+        fn describe(&self) -> String;
+    }
+
+    impl<T: std::fmt::Debug> DescribeDebug for Describe<'_, T> {
+        fn describe(&self) -> String {
+            format!("{:?}", self.0)
+        }
+    }
+
+    /// The fallback of [`Describe`] for arguments without `Debug`.
+    pub trait DescribeOpaque {
+        /// The type's name, said to have no `Debug`.
+        fn describe(&self) -> String;
+    }
+
+    impl<T> DescribeOpaque for &Describe<'_, T> {
+        fn describe(&self) -> String {
+            format!("<{} (not Debug)>", std::any::type_name::<T>())
+        }
+    }
 
     /// What a test function may return.
     pub trait TestOutput {

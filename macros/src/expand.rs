@@ -167,7 +167,7 @@ fn peel_groups(ty: &Type) -> &Type {
 
 /// The span of the first token that is not part of an outer attribute, to
 /// point at the keyword of an item that is not a function.
-fn first_token_after_attributes(item: &TokenStream) -> Span {
+pub(crate) fn first_token_after_attributes(item: &TokenStream) -> Span {
     let mut tokens = item.clone().into_iter().peekable();
     while let Some(token) = tokens.next() {
         match &token {

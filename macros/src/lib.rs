@@ -1,4 +1,4 @@
-//! The `#[async_testkit::test]` attribute.
+//! The `#[async_testkit::test]` and `#[async_testkit::mock]` attributes.
 //!
 //! This crate is an implementation detail of
 //! [async-testkit](https://docs.rs/async-testkit): depend on `async-testkit`
@@ -10,8 +10,11 @@
 
 mod duration;
 mod expand;
+mod mock;
 mod options;
 
+#[cfg(test)]
+mod mock_tests;
 #[cfg(test)]
 mod tests;
 
@@ -223,4 +226,24 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand_or_error(args.into(), item.into()).into()
+}
+
+/// Generates `Mock<Trait>`: one `async_testkit::mock::AsyncMock` per method of an async
+/// trait, and an implementation of the trait that calls them.
+///
+/// ```ignore
+/// #[async_testkit::mock]
+/// trait Repo {
+///     async fn get(&self, id: &str) -> Option<String>;
+/// }
+///
+/// let repo = MockRepo::new();
+/// repo.get.returns(Some("ada".to_string()));
+/// ```
+///
+/// The full documentation, with runnable examples, is on `async_testkit::mock` (the
+/// attribute) in the `async-testkit` crate.
+#[proc_macro_attribute]
+pub fn mock(args: TokenStream, item: TokenStream) -> TokenStream {
+    mock::expand_or_error(args.into(), item.into()).into()
 }

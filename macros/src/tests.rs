@@ -13,7 +13,7 @@ use crate::options::{BARE_FORM, EXPECTED_OPTION, edit_distance};
 const OPTION_LIST: &str = "seed, strategy, clock, timeout, virtual_timeout, leaks, slow_poll, \
                            slow_poll_policy, io, explore, explore_for";
 
-fn tokens(text: &str) -> TokenStream {
+pub(crate) fn tokens(text: &str) -> TokenStream {
     text.parse()
         .unwrap_or_else(|err| panic!("test input {text:?} does not lex: {err}"))
 }
@@ -60,8 +60,16 @@ fn expand_ok(args: &str, item: &str) -> String {
 
 /// Each error as (message, source text its span covers).
 fn errors(args: &str, item: &str) -> Vec<(String, String)> {
-    let err = match expand(tokens(args), tokens(item)) {
-        Ok(output) => panic!("expected `{args}` on `{item}` to fail, got: {output}"),
+    spans(
+        expand(tokens(args), tokens(item)),
+        &format!("`{args}` on `{item}`"),
+    )
+}
+
+/// Each error of an expansion that must fail, as (message, source text its span covers).
+pub(crate) fn spans(result: syn::Result<TokenStream>, input: &str) -> Vec<(String, String)> {
+    let err = match result {
+        Ok(output) => panic!("expected {input} to fail, got: {output}"),
         Err(err) => err,
     };
     err.into_iter()

@@ -1,0 +1,273 @@
+//! The future of one mock call: gate, then delay, then the answer.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::Sleep;
+
+use super::gate::GatePass;
+use super::log::Outcome;
+use super::{Shared, WaitFor};
+use crate::runtime::core::lock;
+
+/// A boxed, sendable future: what `returns_with` closures are turned into.
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// What a call produces once it is through its gate and delay.
+pub(crate) enum Answer<Ret> {
+    Value(Ret),
+    Future(BoxFuture<Ret>),
+    /// Panics with this message: `panics(..)`, or a call the mock cannot answer.
+    Panic(String),
+    Hang,
+}
+
+/// The future of one call of an [`AsyncMock`](super::AsyncMock), from
+/// [`AsyncMock::call`](super::AsyncMock::call).
+///
+/// The call is recorded when it is made; the future marks it awaited when first polled,
+/// completed when it yields its value, and cancelled if it is dropped before that.
+///
+/// ```
+/// use async_testkit::mock::AsyncMock;
+/// async_testkit::run(async {
+///     let mock = AsyncMock::<u32, u32>::new().returns(4);
+///     let call = mock.call(1); // recorded now
+///     assert_eq!((mock.call_count(), mock.await_count()), (1, 0));
+///     assert_eq!(call.await, 4);
+///     assert_eq!((mock.await_count(), mock.completed_count()), (1, 1));
+/// });
+/// ```
+#[must_use = "a mock call does nothing unless awaited (it is recorded as called, and as cancelled when dropped)"]
+pub struct MockCall<Args, Ret> {
+    pub(crate) shared: Arc<Shared<Args, Ret>>,
+    pub(crate) index: usize,
+    pub(crate) gate: Option<GatePass>,
+    pub(crate) delay: Duration,
+    pub(crate) sleep: Option<Pin<Box<Sleep>>>,
+    pub(crate) answer: Option<Answer<Ret>>,
+    pub(crate) awaited: bool,
+    pub(crate) finished: bool,
+    /// Set while the answer is being produced: a panic there unwinds through `drop`,
+    /// which then records the call as panicked rather than cancelled.
+    pub(crate) producing: bool,
+}
+
+// No field is ever pinned structurally: the user's future and the timer are boxed, and
+// a ready value is only moved out.
+impl<Args, Ret> Unpin for MockCall<Args, Ret> {}
+
+impl<Args, Ret> fmt::Debug for MockCall<Args, Ret> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockCall")
+            .field("mock", &self.shared.label())
+            .field("call", &(self.index + 1))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<Args, Ret> MockCall<Args, Ret> {
+    fn end(&mut self, outcome: Outcome) {
+        self.finished = true;
+        self.shared.end_call(self.index, outcome, !self.awaited);
+        self.awaited = true;
+    }
+}
+
+impl<Args, Ret> Future for MockCall<Args, Ret> {
+    type Output = Ret;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ret> {
+        let this = &mut *self;
+        if this.finished {
+            panic!(
+                "a call of {} was polled after it completed: a future must not be polled again once it is ready",
+                this.shared.label()
+            );
+        }
+        let plain = this.gate.is_none() && this.delay.is_zero();
+        if let (true, Some(Answer::Value(_))) = (plain, &this.answer) {
+            // The common case, in one lock: awaited and completed at once.
+            if let Some(Answer::Value(v)) = this.answer.take() {
+                this.end(Outcome::Completed);
+                return Poll::Ready(v);
+            }
+        }
+        if !this.awaited {
+            this.awaited = true;
+            this.shared.mark_awaited(this.index);
+        }
+        if let Some(gate) = this.gate.as_mut() {
+            if gate.poll_pass(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.gate = None;
+        }
+        if !this.delay.is_zero() {
+            let delay = this.delay;
+            let sleep = this
+                .sleep
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(delay)));
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.delay = Duration::ZERO;
+            this.sleep = None;
+        }
+        match this.answer.take() {
+            Some(Answer::Value(v)) => {
+                this.end(Outcome::Completed);
+                Poll::Ready(v)
+            }
+            Some(Answer::Future(mut fut)) => {
+                this.producing = true;
+                let poll = fut.as_mut().poll(cx);
+                this.producing = false;
+                match poll {
+                    Poll::Ready(v) => {
+                        this.end(Outcome::Completed);
+                        Poll::Ready(v)
+                    }
+                    Poll::Pending => {
+                        this.answer = Some(Answer::Future(fut));
+                        Poll::Pending
+                    }
+                }
+            }
+            Some(Answer::Panic(message)) => {
+                this.producing = true;
+                panic!("{message}");
+            }
+            Some(Answer::Hang) => {
+                this.answer = Some(Answer::Hang);
+                Poll::Pending
+            }
+            None => unreachable!("a mock call keeps its answer until it finishes"),
+        }
+    }
+}
+
+impl<Args, Ret> Drop for MockCall<Args, Ret> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let outcome = if self.producing {
+                Outcome::Panicked
+            } else {
+                Outcome::Cancelled
+            };
+            self.finished = true;
+            self.shared.end_call(self.index, outcome, false);
+        }
+    }
+}
+
+/// The future of [`AsyncMock::wait_for_calls`](super::AsyncMock::wait_for_calls): ready
+/// once the mock has been called at least `n` times in all.
+///
+/// ```
+/// use async_testkit::mock::AsyncMock;
+/// async_testkit::run(async {
+///     let mock = AsyncMock::<u32, ()>::new().returns(());
+///     let m = mock.clone();
+///     let worker = async_testkit::spawn(async move {
+///         for i in 0..3 {
+///             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+///             m.call(i).await;
+///         }
+///     });
+///     mock.wait_for_calls(3).await;
+///     assert_eq!(async_testkit::time::elapsed().as_secs(), 3);
+///     worker.await.unwrap();
+/// });
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct WaitForCalls<Args, Ret> {
+    pub(crate) shared: Arc<Shared<Args, Ret>>,
+    pub(crate) n: usize,
+    pub(crate) site: &'static Location<'static>,
+}
+
+impl<Args, Ret> fmt::Debug for WaitForCalls<Args, Ret> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitForCalls")
+            .field("mock", &self.shared.label())
+            .field("n", &self.n)
+            .finish()
+    }
+}
+
+impl<Args, Ret> Future for WaitForCalls<Args, Ret> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = lock(&self.shared.state);
+        if state.calls.len() >= self.n {
+            Poll::Ready(())
+        } else {
+            let n = self.n;
+            if !state
+                .waiters
+                .iter()
+                .any(|w| w.calls == n && w.waker.will_wake(cx.waker()))
+            {
+                state.waiters.push(WaitFor {
+                    calls: n,
+                    waker: cx.waker().clone(),
+                });
+            }
+            Poll::Pending
+        }
+    }
+}
+
+impl<Args: 'static, Ret: 'static> WaitForCalls<Args, Ret> {
+    /// Bounds the wait by `limit` of virtual time: if the mock has not been called `n`
+    /// times by then, the returned future panics with the call log.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), ()>::new().returns(());
+    ///     let m = mock.clone();
+    ///     let t = async_testkit::spawn(async move { m.call(()).await });
+    ///     mock.wait_for_calls(1).within(Duration::from_secs(5)).await;
+    ///     t.await.unwrap();
+    /// });
+    /// ```
+    ///
+    /// A call that never comes fails at the limit, in virtual time:
+    ///
+    /// ```should_panic
+    /// use std::time::Duration;
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), ()>::named("ping").returns(());
+    ///     mock.wait_for_calls(1).within(Duration::from_secs(5)).await;
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn within(self, limit: Duration) -> impl Future<Output = ()> {
+        let site = Location::caller();
+        async move {
+            let shared = self.shared.clone();
+            let n = self.n;
+            let wait_site = self.site;
+            if tokio::time::timeout(limit, self).await.is_err() {
+                let got = lock(&shared.state).calls.len();
+                panic!(
+                    "{}: expected {n} call{} within {} (wait_for_calls at {wait_site}, within at {site}), got {}\n{}",
+                    shared.label(),
+                    if n == 1 { "" } else { "s" },
+                    crate::trace::Vt(limit).to_string().trim_start_matches('+'),
+                    got,
+                    shared.table()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,1182 @@
+//! Async mocks on virtual time: [`AsyncMock`], its call log, [`Gate`]s.
+//!
+//! An `AsyncMock<Args, Ret>` stands in for an async function taking `Args` (a tuple for
+//! several arguments) and returning `Ret`. It is a cloneable handle: the code under test
+//! holds one clone, the test keeps another, and both see the same behaviour and the same
+//! call log.
+//!
+//! - **Behaviour**: [`returns`](AsyncMock::returns), [`returns_after`](AsyncMock::returns_after),
+//!   [`returns_seq`](AsyncMock::returns_seq), [`returns_with`](AsyncMock::returns_with),
+//!   [`fails`](AsyncMock::fails), [`panics`](AsyncMock::panics), [`hangs`](AsyncMock::hangs),
+//!   [`delay`](AsyncMock::delay), [`jitter`](AsyncMock::jitter) (seeded by the run),
+//!   [`gate`](AsyncMock::gate), and [`when`](AsyncMock::when) branches with their own.
+//! - **Record**: every call with its arguments, virtual start and end time, and outcome
+//!   ([`Outcome`]): completed, cancelled (dropped before it finished), panicked or still
+//!   pending. Counters keep called, awaited, completed and cancelled apart, plus
+//!   [`max_in_flight`](AsyncMock::max_in_flight).
+//! - **Assertions** print the whole call log as a table when they fail;
+//!   [`wait_for_calls`](AsyncMock::wait_for_calls) waits on virtual time.
+//! - **Scripted I/O**: [`io::IoScript`] plays reads, writes, waits and errors on virtual
+//!   time, and fails the test (never hangs) when the code does not follow the script.
+//! - **Scripted streams**: [`stream::StreamScript`] yields items with waits between them,
+//!   and fails the test if items are left untaken.
+//! - **mockall**: with the `mockall` feature, `mock::mockall` has futures for
+//!   mockall expectations of methods that return futures.
+//! - **Expectations** ([`expect_calls`](AsyncMock::expect_calls)) are checked by the
+//!   runtime when the test body has returned, so a mock held by a task that panicked is
+//!   still checked; outside a kit run they are checked when the last handle drops.
+//!
+//! ```
+//! use std::time::Duration;
+//! use async_testkit::mock::AsyncMock;
+//!
+//! async_testkit::run(async {
+//!     let fetch = AsyncMock::<u32, Result<String, String>>::named("fetch")
+//!         .returns_after(Duration::from_millis(200), Ok("user".to_string()));
+//!     fetch.when(|id| *id == 0).fails("no such user".to_string());
+//!     fetch.expect_calls(2);
+//!
+//!     assert_eq!(fetch.call(7).await.unwrap(), "user");
+//!     assert_eq!(fetch.call(0).await.unwrap_err(), "no such user");
+//!     assert_eq!(async_testkit::time::elapsed(), Duration::from_millis(200));
+//!     fetch.assert_called_with(7);
+//!     fetch.assert_awaited_times(2);
+//! });
+//! ```
+
+mod call;
+mod gate;
+pub mod io;
+mod log;
+#[cfg(feature = "mockall")]
+pub mod mockall;
+mod script;
+pub mod stream;
+mod times;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::ops::{Bound, RangeBounds};
+use std::panic::Location;
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub use call::{MockCall, WaitForCalls};
+pub use gate::{Entered, Gate};
+pub use log::{Call, Outcome};
+pub use times::Times;
+
+use self::call::{Answer, BoxFuture};
+use self::times::Expect;
+use crate::runtime::core::{self, lock};
+use crate::schedule::SplitMix64;
+
+/// A mock async function from `Args` to `Ret`, on virtual time.
+///
+/// Configuration methods take `&self` and return another handle to the same mock, so
+/// they chain from [`AsyncMock::new`] and work just as well on a clone held elsewhere.
+/// A [`when`](AsyncMock::when) branch is such a handle too: the behaviour methods called
+/// on it configure the branch; everything else (calls, log, counters, assertions) is the
+/// whole mock's.
+///
+/// Several arguments are one tuple: `AsyncMock<(String, u32), bool>`.
+///
+/// ```
+/// use async_testkit::mock::AsyncMock;
+///
+/// async_testkit::run(async {
+///     let mock = AsyncMock::<(String, u32), String>::new()
+///         .returns_with(|(name, n)| async move { format!("hello {name} #{n}") });
+///     assert_eq!(mock.call(("ada".into(), 1)).await, "hello ada #1");
+///     mock.assert_called_times(1);
+/// });
+/// ```
+pub struct AsyncMock<Args, Ret> {
+    shared: Arc<Shared<Args, Ret>>,
+    /// `None`: the mock itself; `Some(i)`: its `i`th `when` branch.
+    branch: Option<usize>,
+}
+
+impl<Args, Ret> Clone for AsyncMock<Args, Ret> {
+    fn clone(&self) -> Self {
+        AsyncMock {
+            shared: self.shared.clone(),
+            branch: self.branch,
+        }
+    }
+}
+
+impl<Args, Ret> fmt::Debug for AsyncMock<Args, Ret> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = lock(&self.shared.state);
+        f.debug_struct("AsyncMock")
+            .field("mock", &self.shared.label())
+            .field("calls", &state.calls.len())
+            .field("branches", &state.branches.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What every handle of one mock shares.
+pub(crate) struct Shared<Args, Ret> {
+    pub(crate) state: Mutex<State<Args, Ret>>,
+    name: Option<String>,
+    site: &'static Location<'static>,
+    describe: fn(&Args) -> String,
+    clone_args: fn(&Args) -> Args,
+}
+
+pub(crate) struct WaitFor {
+    pub(crate) calls: usize,
+    pub(crate) waker: Waker,
+}
+
+pub(crate) struct State<Args, Ret> {
+    pub(crate) calls: Vec<Call<Args>>,
+    awaited: usize,
+    completed: usize,
+    cancelled: usize,
+    in_flight: usize,
+    max_in_flight: usize,
+    root: Behaviour<Args, Ret>,
+    branches: Vec<Behaviour<Args, Ret>>,
+    pub(crate) waiters: Vec<WaitFor>,
+    /// The run whose end check covers this mock (0: none yet).
+    run: u64,
+    /// Where call times count from: the start of that run, or the mock's creation.
+    origin: Instant,
+    /// Jitter outside a kit run.
+    rng: SplitMix64,
+}
+
+type Predicate<Args> = Box<dyn Fn(&Args) -> bool + Send + Sync>;
+type Producer<Args, Ret> = Arc<dyn Fn(Args) -> BoxFuture<Ret> + Send + Sync>;
+
+/// The steady answer of a behaviour, used once its sequence is spent.
+enum Steady<Args, Ret> {
+    Unset,
+    Value(Ret, fn(&Ret) -> Ret),
+    With(Producer<Args, Ret>),
+    Panic(String),
+    Hang,
+}
+
+/// How the mock, or one of its branches, answers.
+struct Behaviour<Args, Ret> {
+    predicate: Option<Predicate<Args>>,
+    site: &'static Location<'static>,
+    seq: VecDeque<Ret>,
+    seq_given: usize,
+    steady: Steady<Args, Ret>,
+    delay: Duration,
+    /// Lowest extra delay and the width of the range, in nanoseconds (inclusive).
+    jitter: Option<(Duration, u64)>,
+    gate: Option<Gate>,
+    matched: usize,
+    expect: Option<Expect>,
+}
+
+impl<Args, Ret> Behaviour<Args, Ret> {
+    fn new(predicate: Option<Predicate<Args>>, site: &'static Location<'static>) -> Self {
+        Behaviour {
+            predicate,
+            site,
+            seq: VecDeque::new(),
+            seq_given: 0,
+            steady: Steady::Unset,
+            delay: Duration::ZERO,
+            jitter: None,
+            gate: None,
+            matched: 0,
+            expect: None,
+        }
+    }
+}
+
+/// A call's plan, decided when it is made.
+enum Plan<Args, Ret> {
+    Ready(Answer<Ret>),
+    Produce(Producer<Args, Ret>),
+}
+
+impl<Args, Ret> Shared<Args, Ret> {
+    pub(crate) fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("mock `{n}`"),
+            None => format!("the mock created at {}", self.site),
+        }
+    }
+
+    /// The call log as a table.
+    pub(crate) fn table(&self) -> String {
+        log::table(&self.label(), &lock(&self.state).calls, self.describe)
+    }
+
+    pub(crate) fn mark_awaited(&self, index: usize) {
+        let mut state = lock(&self.state);
+        state.awaited += 1;
+        state.calls[index].awaited = true;
+    }
+
+    /// Records how a call ended (and that it was awaited, when `awaited_now`).
+    pub(crate) fn end_call(&self, index: usize, outcome: Outcome, awaited_now: bool) {
+        let at = Instant::now();
+        let mut state = lock(&self.state);
+        let now = at.saturating_duration_since(state.origin);
+        if awaited_now {
+            state.awaited += 1;
+        }
+        match outcome {
+            Outcome::Completed => state.completed += 1,
+            Outcome::Cancelled => state.cancelled += 1,
+            _ => {}
+        }
+        state.in_flight -= 1;
+        let call = &mut state.calls[index];
+        call.awaited |= awaited_now;
+        call.outcome = outcome;
+        call.ended = Some(now);
+    }
+
+    /// The unmet expectations, one message each, with the call log.
+    fn verify(&self) -> Result<(), String> {
+        let state = lock(&self.state);
+        let label = self.label();
+        let mut broken = Vec::new();
+        if let Some(e) = &state.root.expect {
+            if let Err(m) = e.check(&label, state.calls.len()) {
+                broken.push(m);
+            }
+        }
+        for (i, b) in state.branches.iter().enumerate() {
+            if let Some(e) = &b.expect {
+                let who = format!("{label}, branch {} (when at {}),", i + 1, b.site);
+                if let Err(m) = e.check(&who, b.matched) {
+                    broken.push(m);
+                }
+            }
+        }
+        if broken.is_empty() {
+            return Ok(());
+        }
+        drop(state);
+        Err(format!("{}\n{}", broken.join("\n"), self.table()))
+    }
+}
+
+impl<Args, Ret> Shared<Args, Ret> {
+    /// Makes `core`'s run the one this mock belongs to; true if it was not already (the
+    /// caller then registers the end check).
+    fn adopt(&self, state: &mut State<Args, Ret>, core: &core::Core) -> bool {
+        if state.run == core.run_id {
+            return false;
+        }
+        state.run = core.run_id;
+        state.origin = core.start;
+        true
+    }
+}
+
+impl<Args, Ret> Drop for Shared<Args, Ret> {
+    fn drop(&mut self) {
+        // Mocks used in a kit run were checked by the run; others are checked here.
+        let checked = lock(&self.state).run != 0;
+        if !checked && !std::thread::panicking() {
+            if let Err(message) = self.verify() {
+                panic!("{message}");
+            }
+        }
+    }
+}
+
+/// Draws a jitter in `[low, low + width]`.
+fn draw(low: Duration, width: u64, random: u64) -> Duration {
+    let extra = if width == u64::MAX {
+        random
+    } else {
+        ((u128::from(random) * (u128::from(width) + 1)) >> 64) as u64
+    };
+    low + Duration::from_nanos(extra)
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl<Args: Clone + fmt::Debug + 'static, Ret: 'static> AsyncMock<Args, Ret> {
+    /// A mock without behaviour yet; reports call it "the mock created at" this call's
+    /// location. Calls fail until a behaviour is set.
+    ///
+    /// ```
+    /// let mock = async_testkit::mock::AsyncMock::<u32, u32>::new().returns(1);
+    /// assert_eq!(mock.call_count(), 0);
+    /// ```
+    #[track_caller]
+    pub fn new() -> Self {
+        Self::build(None, Location::caller(), |a| format!("{a:?}"))
+    }
+
+    /// A mock with a name, used in every message about it.
+    ///
+    /// ```
+    /// let mock = async_testkit::mock::AsyncMock::<u32, u32>::named("fetch");
+    /// assert_eq!(mock.name(), Some("fetch"));
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<String>) -> Self {
+        Self::build(Some(name.into()), Location::caller(), |a| format!("{a:?}"))
+    }
+}
+
+impl<Args: Clone + 'static, Ret: 'static> AsyncMock<Args, Ret> {
+    /// For `#[async_testkit::mock]`: arguments need not be `Debug`.
+    #[doc(hidden)]
+    #[track_caller]
+    pub fn __for_trait(name: &str, describe: fn(&Args) -> String) -> Self {
+        Self::build(Some(name.to_string()), Location::caller(), describe)
+    }
+
+    fn build(name: Option<String>, site: &'static Location<'static>, describe: fn(&Args) -> String) -> Self {
+        let clone_args: fn(&Args) -> Args = Args::clone;
+        let mock = AsyncMock {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    calls: Vec::new(),
+                    awaited: 0,
+                    completed: 0,
+                    cancelled: 0,
+                    in_flight: 0,
+                    max_in_flight: 0,
+                    root: Behaviour::new(None, site),
+                    branches: Vec::new(),
+                    waiters: Vec::new(),
+                    run: 0,
+                    origin: Instant::now(),
+                    rng: SplitMix64::new(0),
+                }),
+                name,
+                site,
+                describe,
+                clone_args,
+            }),
+            branch: None,
+        };
+        if let Some(core) = core::try_current() {
+            mock.register(&core);
+        }
+        mock
+    }
+}
+
+impl<Args: Clone + fmt::Debug + 'static, Ret: 'static> Default for AsyncMock<Args, Ret> {
+    #[track_caller]
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
+    /// Has the run `core` check this mock's expectations at its end (once per run).
+    fn register(&self, core: &core::Core) {
+        if self.shared.adopt(&mut lock(&self.shared.state), core) {
+            self.end_check(core);
+        }
+    }
+
+    fn end_check(&self, core: &core::Core) {
+        let shared = self.shared.clone();
+        core.at_end(Box::new(move || shared.verify()));
+    }
+
+    /// Changes the behaviour this handle configures (the mock's, or its branch's).
+    fn configure(&self, f: impl FnOnce(&mut Behaviour<Args, Ret>)) -> Self {
+        {
+            let mut state = lock(&self.shared.state);
+            let behaviour = match self.branch {
+                Some(i) => &mut state.branches[i],
+                None => &mut state.root,
+            };
+            f(behaviour);
+        }
+        self.clone()
+    }
+
+    /// The mock's name, if it was made with [`AsyncMock::named`].
+    ///
+    /// ```
+    /// let mock = async_testkit::mock::AsyncMock::<(), ()>::new();
+    /// assert_eq!(mock.name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.shared.name.as_deref()
+    }
+
+    /// Every call answers with a clone of `value`. A [`returns_seq`](Self::returns_seq)
+    /// sequence, if any, is used first.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), u32>::new().returns(3);
+    ///     assert_eq!(mock.call(()).await + mock.call(()).await, 6);
+    /// });
+    /// ```
+    pub fn returns(&self, value: Ret) -> Self
+    where
+        Ret: Clone,
+    {
+        self.configure(|b| b.steady = Steady::Value(value, Ret::clone))
+    }
+
+    /// Like [`returns`](Self::returns), with each call taking `delay` of virtual time
+    /// (it sets [`delay`](Self::delay) too).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), u32>::new().returns_after(Duration::from_secs(2), 3);
+    ///     assert_eq!(mock.call(()).await, 3);
+    ///     assert_eq!(async_testkit::time::elapsed(), Duration::from_secs(2));
+    /// });
+    /// ```
+    pub fn returns_after(&self, delay: Duration, value: Ret) -> Self
+    where
+        Ret: Clone,
+    {
+        self.configure(|b| {
+            b.steady = Steady::Value(value, Ret::clone);
+            b.delay = delay;
+        })
+    }
+
+    /// The next calls answer with these values, one each, in order. When they are used
+    /// up, the steady behaviour set by `returns`, `returns_with`, `fails`, `panics` or
+    /// `hangs` answers; without one, the call fails, saying the sequence ran out.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), Result<u32, &str>>::new()
+    ///         .returns_seq([Err("busy"), Err("busy"), Ok(1)])
+    ///         .returns(Ok(0)); // the fallback once the sequence is spent
+    ///     let got = [mock.call(()).await, mock.call(()).await, mock.call(()).await, mock.call(()).await];
+    ///     assert_eq!(got, [Err("busy"), Err("busy"), Ok(1), Ok(0)]);
+    /// });
+    /// ```
+    pub fn returns_seq(&self, values: impl IntoIterator<Item = Ret>) -> Self {
+        self.configure(|b| {
+            let before = b.seq.len();
+            b.seq.extend(values);
+            b.seq_given += b.seq.len() - before;
+        })
+    }
+
+    /// Every call answers with the future `f(args)` returns: it runs on virtual time, so
+    /// it may sleep, wait on channels, or call other mocks. The closure and its futures
+    /// must be `Send`, so that the mock's calls can run on `tokio::spawn`ed tasks too.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<u64, u64>::new().returns_with(|secs| async move {
+    ///         tokio::time::sleep(Duration::from_secs(secs)).await;
+    ///         secs * 10
+    ///     });
+    ///     assert_eq!(mock.call(3).await, 30);
+    ///     assert_eq!(async_testkit::time::elapsed(), Duration::from_secs(3));
+    /// });
+    /// ```
+    pub fn returns_with<F, Fut>(&self, f: F) -> Self
+    where
+        F: Fn(Args) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Ret> + Send + 'static,
+    {
+        let producer: Producer<Args, Ret> = Arc::new(move |args| Box::pin(f(args)));
+        self.configure(|b| b.steady = Steady::With(producer))
+    }
+
+    /// Every call panics with `message` (after its gate and delay), as a broken
+    /// dependency would; the call is recorded as [`Outcome::Panicked`].
+    ///
+    /// ```
+    /// use async_testkit::mock::{AsyncMock, Outcome};
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), ()>::new().panics("driver crashed");
+    ///     let t = async_testkit::spawn(mock.call(()));
+    ///     let err = t.await.unwrap_err();
+    ///     assert_eq!(err.into_panic().downcast_ref::<String>().unwrap(), "driver crashed");
+    ///     assert_eq!(mock.calls()[0].outcome(), Outcome::Panicked);
+    /// });
+    /// ```
+    pub fn panics(&self, message: impl Into<String>) -> Self {
+        let message = message.into();
+        self.configure(|b| b.steady = Steady::Panic(message))
+    }
+
+    /// Every call stays pending for ever (until it is dropped, which records it as
+    /// cancelled). With nothing else to do, the run then reports a deadlock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), ()>::new().hangs();
+    ///     let r = tokio::time::timeout(Duration::from_secs(30), mock.call(())).await;
+    ///     assert!(r.is_err());
+    ///     mock.assert_cancelled_times(1);
+    /// });
+    /// ```
+    pub fn hangs(&self) -> Self {
+        self.configure(|b| b.steady = Steady::Hang)
+    }
+
+    /// Each call takes `delay` of virtual time before it answers (after its gate, if any).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), u8>::new().returns(1).delay(Duration::from_millis(300));
+    ///     mock.call(()).await;
+    ///     assert_eq!(mock.calls()[0].ended(), Some(Duration::from_millis(300)));
+    /// });
+    /// ```
+    pub fn delay(&self, delay: Duration) -> Self {
+        self.configure(|b| b.delay = delay)
+    }
+
+    /// Adds to each call's delay a duration drawn from `range`, from the run's seeded
+    /// generator: the same seed gives the same latencies, so a replay reproduces them.
+    /// (Outside a kit run, the draws come from a generator of the mock's own, seeded 0.)
+    ///
+    /// # Panics
+    ///
+    /// If the range has no upper bound or is empty.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_testkit::mock::AsyncMock;
+    /// let latencies = |seed| {
+    ///     async_testkit::Builder::new().seed(seed).run(|| async {
+    ///         let mock = AsyncMock::<(), ()>::new()
+    ///             .returns(())
+    ///             .jitter(Duration::from_millis(10)..=Duration::from_millis(50));
+    ///         for _ in 0..5 {
+    ///             mock.call(()).await;
+    ///         }
+    ///         mock.calls().iter().map(|c| c.ended().unwrap() - c.started()).collect::<Vec<_>>()
+    ///     })
+    /// };
+    /// let a = latencies(7);
+    /// assert_eq!(a, latencies(7));
+    /// assert!(a.iter().all(|d| (Duration::from_millis(10)..=Duration::from_millis(50)).contains(d)));
+    /// ```
+    #[track_caller]
+    pub fn jitter(&self, range: impl RangeBounds<Duration>) -> Self {
+        let site = Location::caller();
+        let low = match range.start_bound() {
+            Bound::Included(d) => *d,
+            Bound::Excluded(d) => *d + Duration::from_nanos(1),
+            Bound::Unbounded => Duration::ZERO,
+        };
+        let high = match range.end_bound() {
+            Bound::Included(d) => Some(*d),
+            Bound::Excluded(d) => d.checked_sub(Duration::from_nanos(1)),
+            Bound::Unbounded => panic!(
+                "jitter at {site} needs a range with an upper bound, like \
+                 Duration::from_millis(10)..Duration::from_millis(50)"
+            ),
+        };
+        let Some(high) = high.filter(|h| *h >= low) else {
+            panic!("jitter at {site} was given an empty range: write it as low..high with low < high");
+        };
+        let width = nanos(high - low);
+        self.configure(|b| b.jitter = Some((low, width)))
+    }
+
+    /// Puts a gate on the calls: each call that reaches it waits until the test lets it
+    /// through with the returned [`Gate`] (see there). The gate comes before the delay.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), u8>::new().returns(9);
+    ///     let gate = mock.gate();
+    ///     let call = async_testkit::spawn(mock.call(()));
+    ///     gate.entered().await;
+    ///     assert_eq!(mock.completed_count(), 0);
+    ///     gate.release();
+    ///     assert_eq!(call.await.unwrap(), 9);
+    /// });
+    /// ```
+    pub fn gate(&self) -> Gate {
+        let gate = Gate::default();
+        let g = gate.clone();
+        self.configure(|b| b.gate = Some(g));
+        gate
+    }
+
+    /// Adds a branch: calls whose arguments satisfy `predicate` are answered by the
+    /// branch's own behaviour, set through the returned handle. Branches are tried in the
+    /// order they were added; a call no branch matches gets the mock's own behaviour, and
+    /// fails (listing the branches and the arguments) if the mock has none.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let price = AsyncMock::<&'static str, Option<u32>>::new().returns(None);
+    ///     price.when(|item| *item == "tea").returns(Some(3));
+    ///     price.when(|item| item.starts_with("co")).returns(Some(4)).expect_calls(1);
+    ///     assert_eq!(price.call("tea").await, Some(3));
+    ///     assert_eq!(price.call("coffee").await, Some(4));
+    ///     assert_eq!(price.call("water").await, None);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn when(&self, predicate: impl Fn(&Args) -> bool + Send + Sync + 'static) -> Self {
+        let site = Location::caller();
+        let mut state = lock(&self.shared.state);
+        state
+            .branches
+            .push(Behaviour::new(Some(Box::new(predicate)), site));
+        AsyncMock {
+            shared: self.shared.clone(),
+            branch: Some(state.branches.len() - 1),
+        }
+    }
+
+    /// Expects this many calls (of the mock, or of this branch when called on a `when`
+    /// handle): a number or a range (`2`, `1..=3`, `2..`, `..5`). The run checks it when
+    /// the test body has returned, and fails the test with the call log if it is not met;
+    /// outside a kit run it is checked when the last handle drops.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// let f = async_testkit::Builder::new()
+    ///     .try_run(|| async {
+    ///         let mock = AsyncMock::<u32, ()>::named("notify").returns(()).expect_calls(2..);
+    ///         mock.call(1).await;
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(f.kind(), async_testkit::FailureKind::Expectation);
+    /// assert!(f.headline().starts_with("mock `notify` expected at least 2 calls, got 1"));
+    /// ```
+    #[track_caller]
+    pub fn expect_calls(&self, times: impl Times) -> Self {
+        let (min, max) = times.bounds();
+        let expect = Expect {
+            min,
+            max,
+            site: Location::caller(),
+        };
+        if let Some(core) = core::try_current() {
+            self.register(&core);
+        }
+        self.configure(|b| b.expect = Some(expect))
+    }
+
+    /// Calls the mock: records the call now (arguments, virtual time) and returns the
+    /// future of its answer.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<u32, u32>::new().returns_with(|x| async move { x + 1 });
+    ///     assert_eq!(mock.call(41).await, 42);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn call(&self, args: Args) -> MockCall<Args, Ret> {
+        let site = Location::caller();
+        let core = core::try_current();
+        let at = Instant::now();
+        let (index, plan, delay, gate, woken, adopted) = {
+            let mut guard = lock(&self.shared.state);
+            let state = &mut *guard;
+            let adopted = core.as_deref().is_some_and(|c| self.shared.adopt(state, c));
+            let now = at.saturating_duration_since(state.origin);
+            let index = state.calls.len();
+            state.calls.push(Call {
+                args: (self.shared.clone_args)(&args),
+                started: now,
+                ended: None,
+                outcome: Outcome::Pending,
+                awaited: false,
+            });
+            state.in_flight += 1;
+            state.max_in_flight = state.max_in_flight.max(state.in_flight);
+            let matched = state
+                .branches
+                .iter()
+                .position(|b| b.predicate.as_ref().is_some_and(|p| p(&args)));
+            let unmatched = matched.is_none()
+                && !state.branches.is_empty()
+                && state.root.seq.is_empty()
+                && matches!(state.root.steady, Steady::Unset);
+            let unmatched = unmatched.then(|| self.unmatched(state, index, &args, site));
+            let behaviour = match matched {
+                Some(i) => &mut state.branches[i],
+                None => &mut state.root,
+            };
+            behaviour.matched += 1;
+            let plan = match unmatched {
+                Some(message) => Plan::Ready(Answer::Panic(message)),
+                None => self.plan(behaviour, index, &args, site),
+            };
+            let mut delay = behaviour.delay;
+            if let Some((low, width)) = behaviour.jitter {
+                let random = match core.as_deref() {
+                    Some(c) => c.random_u64(),
+                    None => state.rng.next_u64(),
+                };
+                delay += draw(low, width, random);
+            }
+            let gate = behaviour.gate.as_ref().map(Gate::pass);
+            let calls = state.calls.len();
+            let woken: Vec<Waker> = if state.waiters.is_empty() {
+                Vec::new()
+            } else {
+                let (ready, waiting) = std::mem::take(&mut state.waiters)
+                    .into_iter()
+                    .partition(|w| w.calls <= calls);
+                state.waiters = waiting;
+                ready.into_iter().map(|w| w.waker).collect()
+            };
+            (index, plan, delay, gate, woken, adopted)
+        };
+        if let (true, Some(core)) = (adopted, core.as_deref()) {
+            self.end_check(core);
+        }
+        for w in woken {
+            w.wake();
+        }
+        let answer = match plan {
+            Plan::Ready(answer) => answer,
+            Plan::Produce(f) => Answer::Future(f(args)),
+        };
+        MockCall {
+            shared: self.shared.clone(),
+            index,
+            gate,
+            delay,
+            sleep: None,
+            answer: Some(answer),
+            awaited: false,
+            finished: false,
+            producing: false,
+        }
+    }
+
+    /// What the behaviour answers to this call.
+    fn plan(
+        &self,
+        b: &mut Behaviour<Args, Ret>,
+        index: usize,
+        args: &Args,
+        site: &Location<'_>,
+    ) -> Plan<Args, Ret> {
+        if let Some(v) = b.seq.pop_front() {
+            return Plan::Ready(Answer::Value(v));
+        }
+        let answer = match &b.steady {
+            Steady::Value(v, clone) => Answer::Value(clone(v)),
+            Steady::With(f) => return Plan::Produce(f.clone()),
+            Steady::Panic(m) => Answer::Panic(m.clone()),
+            Steady::Hang => Answer::Hang,
+            Steady::Unset => {
+                let what = self.call_words(index, args, site);
+                let which = match self.branch_of(b) {
+                    Some(branch) => branch,
+                    None => self.shared.label(),
+                };
+                Answer::Panic(if b.seq_given > 0 {
+                    format!(
+                        "{which} ran out of values: returns_seq gave {} and {what} needed one more.\n\
+                         Give returns_seq more values, or a fallback after them with returns(..).",
+                        b.seq_given
+                    )
+                } else {
+                    format!(
+                        "{which} has no behaviour for {what}.\n\
+                         Give it one with returns(..), returns_seq(..), returns_with(..), fails(..), \
+                         panics(..) or hangs()."
+                    )
+                })
+            }
+        };
+        Plan::Ready(answer)
+    }
+
+    /// `branch 2 (when at src/x.rs:3:4) of mock `x`` for a branch behaviour.
+    fn branch_of(&self, b: &Behaviour<Args, Ret>) -> Option<String> {
+        b.predicate
+            .as_ref()
+            .map(|_| format!("the branch when(..) at {} of {}", b.site, self.shared.label()))
+    }
+
+    fn call_words(&self, index: usize, args: &Args, site: &Location<'_>) -> String {
+        format!(
+            "call #{} with arguments {} (called at {site})",
+            index + 1,
+            (self.shared.describe)(args)
+        )
+    }
+
+    fn unmatched(&self, state: &State<Args, Ret>, index: usize, args: &Args, site: &Location<'_>) -> String {
+        let mut m = format!(
+            "{} has no branch matching {}.\nbranches, tried in order:",
+            self.shared.label(),
+            self.call_words(index, args, site)
+        );
+        for (i, b) in state.branches.iter().enumerate() {
+            m.push_str(&format!("\n  {}. when(..) at {}", i + 1, b.site));
+        }
+        m.push_str(
+            "\nAdd a when(..) branch that matches these arguments, or a default behaviour on the mock \
+             itself with returns(..).",
+        );
+        m
+    }
+
+    /// A copy of the call log, oldest call first.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<u32, ()>::new().returns(());
+    ///     mock.call(1).await;
+    ///     mock.call(2).await;
+    ///     let args: Vec<u32> = mock.calls().iter().map(|c| *c.args()).collect();
+    ///     assert_eq!(args, [1, 2]);
+    /// });
+    /// ```
+    pub fn calls(&self) -> Vec<Call<Args>> {
+        let clone = self.shared.clone_args;
+        lock(&self.shared.state)
+            .calls
+            .iter()
+            .map(|c| Call {
+                args: clone(&c.args),
+                started: c.started,
+                ended: c.ended,
+                outcome: c.outcome,
+                awaited: c.awaited,
+            })
+            .collect()
+    }
+
+    /// How many times the mock was called (awaited or not).
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), ()>::new().returns(());
+    ///     let _never_awaited = mock.call(());
+    ///     assert_eq!(mock.call_count(), 1);
+    /// });
+    /// ```
+    pub fn call_count(&self) -> usize {
+        lock(&self.shared.state).calls.len()
+    }
+
+    /// How many calls were awaited (their future polled at least once).
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), ()>::new().returns(());
+    ///     let _never_awaited = mock.call(());
+    ///     mock.call(()).await;
+    ///     assert_eq!(mock.await_count(), 1);
+    /// });
+    /// ```
+    pub fn await_count(&self) -> usize {
+        lock(&self.shared.state).awaited
+    }
+
+    /// How many calls produced their value.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), ()>::new().returns(());
+    ///     mock.call(()).await;
+    ///     assert_eq!(mock.completed_count(), 1);
+    /// });
+    /// ```
+    pub fn completed_count(&self) -> usize {
+        lock(&self.shared.state).completed
+    }
+
+    /// How many calls were dropped before they finished.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), ()>::new().returns(());
+    ///     drop(mock.call(()));
+    ///     assert_eq!(mock.cancelled_count(), 1);
+    /// });
+    /// ```
+    pub fn cancelled_count(&self) -> usize {
+        lock(&self.shared.state).cancelled
+    }
+
+    /// How many calls are in flight now: made, and not yet completed, cancelled or
+    /// panicked.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), ()>::new().hangs();
+    ///     let call = mock.call(());
+    ///     assert_eq!(mock.in_flight(), 1);
+    ///     drop(call);
+    ///     assert_eq!(mock.in_flight(), 0);
+    /// });
+    /// ```
+    pub fn in_flight(&self) -> usize {
+        lock(&self.shared.state).in_flight
+    }
+
+    /// The most calls that were in flight at once.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<u32, ()>::new().returns_after(Duration::from_secs(1), ());
+    ///     let (a, b) = (mock.call(1), mock.call(2));
+    ///     tokio::join!(a, b);
+    ///     mock.call(3).await;
+    ///     assert_eq!(mock.max_in_flight(), 2);
+    /// });
+    /// ```
+    pub fn max_in_flight(&self) -> usize {
+        lock(&self.shared.state).max_in_flight
+    }
+
+    /// Waits (on virtual time) until the mock has been called at least `n` times in all.
+    /// Bound the wait with [`WaitForCalls::within`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), ()>::new().returns(());
+    ///     let m = mock.clone();
+    ///     let t = async_testkit::spawn(async move {
+    ///         tokio::time::sleep(Duration::from_secs(9)).await;
+    ///         m.call(()).await
+    ///     });
+    ///     mock.wait_for_calls(1).await;
+    ///     assert_eq!(async_testkit::time::elapsed(), Duration::from_secs(9));
+    ///     t.await.unwrap();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn wait_for_calls(&self, n: usize) -> WaitForCalls<Args, Ret> {
+        WaitForCalls {
+            shared: self.shared.clone(),
+            n,
+            site: Location::caller(),
+        }
+    }
+
+    /// The call log as the table assertions print.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<u32, ()>::named("save").returns(());
+    ///     mock.call(5).await;
+    ///     assert!(mock.log_table().contains("completed"));
+    /// });
+    /// ```
+    pub fn log_table(&self) -> String {
+        self.shared.table()
+    }
+
+    #[track_caller]
+    fn check(&self, ok: bool, what: &str, expected: impl fmt::Display, got: impl fmt::Display) {
+        if !ok {
+            panic!(
+                "{}: expected {expected}, got {got} ({what} at {})\n{}",
+                self.shared.label(),
+                Location::caller(),
+                self.shared.table()
+            );
+        }
+    }
+
+    /// Asserts the mock was called exactly `n` times.
+    ///
+    /// # Panics
+    ///
+    /// Otherwise, with the call log.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), ()>::new().returns(());
+    ///     mock.call(()).await;
+    ///     mock.assert_called_times(1);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn assert_called_times(&self, n: usize) {
+        let got = self.call_count();
+        self.check(got == n, "assert_called_times", plural(n, "call"), got);
+    }
+
+    /// Asserts exactly `n` calls were awaited (their future polled at least once).
+    ///
+    /// # Panics
+    ///
+    /// Otherwise, with the call log.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), ()>::new().returns(());
+    ///     let _not_awaited = mock.call(());
+    ///     mock.call(()).await;
+    ///     mock.assert_awaited_times(1);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn assert_awaited_times(&self, n: usize) {
+        let got = self.await_count();
+        self.check(got == n, "assert_awaited_times", plural(n, "awaited call"), got);
+    }
+
+    /// Asserts the mock was never called.
+    ///
+    /// # Panics
+    ///
+    /// Otherwise, with the call log.
+    ///
+    /// ```
+    /// let mock = async_testkit::mock::AsyncMock::<(), ()>::new();
+    /// mock.assert_not_called();
+    /// ```
+    #[track_caller]
+    pub fn assert_not_called(&self) {
+        let got = self.call_count();
+        self.check(got == 0, "assert_not_called", "no calls", got);
+    }
+
+    /// Asserts exactly `n` calls were cancelled (dropped before they finished).
+    ///
+    /// # Panics
+    ///
+    /// Otherwise, with the call log.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), ()>::new().hangs();
+    ///     drop(mock.call(()));
+    ///     mock.assert_cancelled_times(1);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn assert_cancelled_times(&self, n: usize) {
+        let got = self.cancelled_count();
+        self.check(
+            got == n,
+            "assert_cancelled_times",
+            plural(n, "cancelled call"),
+            got,
+        );
+    }
+
+    /// Asserts the most calls in flight at once was exactly `n`: proof that a concurrency
+    /// limit of `n` was both reached and kept.
+    ///
+    /// # Panics
+    ///
+    /// Otherwise, with the call log.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), ()>::new().returns(());
+    ///     mock.call(()).await;
+    ///     mock.call(()).await;
+    ///     mock.assert_max_in_flight(1);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn assert_max_in_flight(&self, n: usize) {
+        let got = self.max_in_flight();
+        self.check(
+            got == n,
+            "assert_max_in_flight",
+            format_args!("a peak of {} in flight", plural(n, "call")),
+            got,
+        );
+    }
+}
+
+impl<Args: PartialEq + 'static, Ret: 'static> AsyncMock<Args, Ret> {
+    /// Asserts that at least one call had these arguments.
+    ///
+    /// # Panics
+    ///
+    /// Otherwise, with the arguments and the call log.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(String, u32), ()>::new().returns(());
+    ///     mock.call(("a".into(), 1)).await;
+    ///     mock.assert_called_with(("a".into(), 1));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn assert_called_with(&self, args: Args) {
+        let found = lock(&self.shared.state).calls.iter().any(|c| c.args == args);
+        self.check(
+            found,
+            "assert_called_with",
+            format_args!("a call with arguments {}", (self.shared.describe)(&args)),
+            "none",
+        );
+    }
+}
+
+impl<Args: 'static, T: 'static, E: Clone + 'static> AsyncMock<Args, Result<T, E>> {
+    /// Every call answers `Err(error)`.
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), Result<u8, String>>::new().fails("timeout".to_string());
+    ///     assert_eq!(mock.call(()).await, Err("timeout".to_string()));
+    /// });
+    /// ```
+    pub fn fails(&self, error: E) -> Self {
+        fn clone_err<T, E: Clone>(r: &Result<T, E>) -> Result<T, E> {
+            match r {
+                Err(e) => Err(e.clone()),
+                Ok(_) => unreachable!("fails(..) stores an Err"),
+            }
+        }
+        self.configure(|b| b.steady = Steady::Value(Err(error), clone_err))
+    }
+}
+
+/// `1 call`, `2 calls`.
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests;

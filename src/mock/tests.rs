@@ -1,0 +1,59 @@
+//! Unit tests of the mock internals that the integration tests cannot reach.
+
+use std::time::Duration;
+
+use super::times::Expect;
+use super::*;
+
+#[test]
+fn jitter_draws_stay_in_range() {
+    let low = Duration::from_millis(10);
+    assert_eq!(draw(low, 0, u64::MAX), low);
+    assert_eq!(draw(low, 40, 0), low);
+    assert_eq!(draw(low, 40, u64::MAX), low + Duration::from_nanos(40));
+    assert_eq!(draw(Duration::ZERO, u64::MAX, 17), Duration::from_nanos(17));
+}
+
+#[test]
+fn expectations_describe_themselves() {
+    let site = Location::caller();
+    let e = |min, max| Expect { min, max, site };
+    let at = format!("(expect_calls at {site})");
+    assert_eq!(
+        e(2, Some(2)).check("m", 1).unwrap_err(),
+        format!("m expected exactly 2 calls, got 1 {at}")
+    );
+    assert_eq!(
+        e(1, Some(1)).check("m", 0).unwrap_err(),
+        format!("m expected exactly 1 call, got 0 {at}")
+    );
+    assert_eq!(
+        e(0, Some(3)).check("m", 4).unwrap_err(),
+        format!("m expected at most 3 calls, got 4 {at}")
+    );
+    assert_eq!(
+        e(1, Some(3)).check("m", 0).unwrap_err(),
+        format!("m expected 1 to 3 calls, got 0 {at}")
+    );
+    assert_eq!(
+        e(2, None).check("m", 1).unwrap_err(),
+        format!("m expected at least 2 calls, got 1 {at}")
+    );
+    assert_eq!(
+        e(3, Some(1)).check("m", 2).unwrap_err(),
+        format!("m expected an impossible range of calls (3 to 1), got 2 {at}")
+    );
+    assert!(e(1, Some(3)).check("m", 3).is_ok());
+    assert!(e(0, None).check("m", 0).is_ok());
+}
+
+#[test]
+fn every_kind_of_count_gives_its_bounds() {
+    assert_eq!(2.bounds(), (2, Some(2)));
+    assert_eq!((1..3).bounds(), (1, Some(2)));
+    assert_eq!((1..=3).bounds(), (1, Some(3)));
+    assert_eq!((2..).bounds(), (2, None));
+    assert_eq!((..3).bounds(), (0, Some(2)));
+    assert_eq!((..=3).bounds(), (0, Some(3)));
+    assert_eq!((..).bounds(), (0, None));
+}

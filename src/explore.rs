@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::runtime::report::{replay_line, token_line};
 use crate::runtime::{Builder, RunAttempt, Source, env_u64};
-use crate::schedule::{Schedule, Strategy, mix64};
+use crate::schedule::{Choice, Schedule, Strategy, mix64, preemptions};
 use crate::{Failure, FailureKind, Report};
 
 /// Replays a minimisation may spend, and the wall time, whichever ends first.
@@ -211,15 +211,16 @@ impl Dfs {
         }
     }
 
-    fn advance(&mut self, run: &[(u32, u32)]) {
+    fn advance(&mut self, run: &[Choice]) {
         self.next = None;
         for i in (0..run.len()).rev() {
-            let (options, chosen) = run[i];
-            if chosen + 1 < options {
-                let before = run[..i].iter().filter(|c| c.1 != 0).count() as u32;
+            let c = run[i];
+            // Latency levels are not branched on: DFS explores task orders.
+            if c.task && c.chosen + 1 < c.options {
+                let before = preemptions(&run[..i]) as u32;
                 if before < self.bound {
-                    let mut prefix: Vec<u32> = run[..i].iter().map(|c| c.1).collect();
-                    prefix.push(chosen + 1);
+                    let mut prefix: Vec<u32> = run[..i].iter().map(|c| c.chosen).collect();
+                    prefix.push(c.chosen + 1);
                     self.next = Some(prefix);
                     return;
                 }
@@ -249,10 +250,11 @@ fn signature(f: &Failure) -> (FailureKind, Option<String>) {
 }
 
 /// Whether a new failing run's choices beat the best so far.
-type Better = dyn Fn(&[(u32, u32)], &[(u32, u32)]) -> bool;
+type Better = dyn Fn(&[Choice], &[Choice]) -> bool;
 
-fn preemptions(choices: &[(u32, u32)]) -> usize {
-    choices.iter().filter(|c| c.1 != 0).count()
+/// Choices that differ from the default (preemptions, and raised latency levels).
+fn deviations(choices: &[Choice]) -> usize {
+    choices.iter().filter(|c| c.chosen != 0).count()
 }
 
 fn report_failure<'a, F, Fut>(
@@ -290,7 +292,7 @@ where
         replays += 1;
         replays <= MINIMISE_REPLAYS && started.elapsed() < MINIMISE_TIME
     };
-    let try_candidate = |best: &mut Vec<(u32, u32)>, candidate: Vec<u32>, better: &Better| -> bool {
+    let try_candidate = |best: &mut Vec<Choice>, candidate: Vec<u32>, better: &Better| -> bool {
         match quiet(&candidate) {
             Err(f) if signature(&f) == sig && better(f.choices(), best) => {
                 *best = f.choices().to_vec();
@@ -299,19 +301,21 @@ where
             _ => false,
         }
     };
-    let fewer_preemptions = |new: &[(u32, u32)], old: &[(u32, u32)]| preemptions(new) < preemptions(old);
+    let fewer_preemptions = |new: &[Choice], old: &[Choice]| {
+        (preemptions(new), deviations(new)) < (preemptions(old), deviations(old))
+    };
     // Remove deviations in chunks, halving the chunk size (later ones first).
-    let mut chunk = preemptions(&best).next_power_of_two();
+    let mut chunk = deviations(&best).next_power_of_two();
     'chunks: while chunk >= 1 {
         let mut removed = true;
         while removed {
             removed = false;
-            let devs: Vec<usize> = (0..best.len()).filter(|&i| best[i].1 != 0).collect();
+            let devs: Vec<usize> = (0..best.len()).filter(|&i| best[i].chosen != 0).collect();
             for window in devs.rchunks(chunk) {
                 if !budget_left() {
                     break 'chunks;
                 }
-                let mut candidate: Vec<u32> = best.iter().map(|c| c.1).collect();
+                let mut candidate: Vec<u32> = best.iter().map(|c| c.chosen).collect();
                 for &i in window {
                     candidate[i] = 0;
                 }
@@ -325,14 +329,16 @@ where
     }
     // Then shorten the run: a remaining preemption may fail sooner if taken earlier, or
     // with a nearer option.
-    let shorter = |new: &[(u32, u32)], old: &[(u32, u32)]| {
+    let shorter = |new: &[Choice], old: &[Choice]| {
         preemptions(new) <= preemptions(old)
-            && (new.len(), new.iter().map(|c| c.1).sum::<u32>())
-                < (old.len(), old.iter().map(|c| c.1).sum::<u32>())
+            && (new.len(), new.iter().map(|c| c.chosen).sum::<u32>())
+                < (old.len(), old.iter().map(|c| c.chosen).sum::<u32>())
     };
-    let devs: Vec<usize> = (0..best.len()).filter(|&i| best[i].1 != 0).collect();
+    let devs: Vec<usize> = (0..best.len()).filter(|&i| best[i].chosen != 0).collect();
     'shorten: for d in devs {
-        let Some(&(_, value)) = best.get(d) else { continue };
+        let Some(&Choice { chosen: value, .. }) = best.get(d) else {
+            continue;
+        };
         if value == 0 {
             continue;
         }
@@ -340,7 +346,7 @@ where
             if !budget_left() {
                 break 'shorten;
             }
-            let mut candidate: Vec<u32> = best.iter().map(|c| c.1).collect();
+            let mut candidate: Vec<u32> = best.iter().map(|c| c.chosen).collect();
             candidate[d] = smaller;
             if try_candidate(&mut best, candidate, &shorter) {
                 break;
@@ -350,10 +356,10 @@ where
             if !budget_left() {
                 break 'shorten;
             }
-            if best[earlier].1 != 0 {
+            if best[earlier].chosen != 0 {
                 continue;
             }
-            let mut candidate: Vec<u32> = best.iter().map(|c| c.1).collect();
+            let mut candidate: Vec<u32> = best.iter().map(|c| c.chosen).collect();
             candidate[earlier] = 1;
             if d < candidate.len() {
                 candidate[d] = 0;
@@ -363,11 +369,7 @@ where
             }
         }
     }
-    let minimal = Schedule::new(
-        found.label.clone(),
-        found.seed,
-        best.iter().map(|c| c.1).collect(),
-    );
+    let minimal = Schedule::recorded(found.label.clone(), found.seed, &best);
 
     // Replay the minimal schedule twice, keeping every event: the report comes from the
     // first, the second checks the run is deterministic.
@@ -504,18 +506,41 @@ fn chrome_trace_path(name: &str) -> PathBuf {
 mod tests {
     use super::*;
 
+    fn c(options: u32, chosen: u32) -> Choice {
+        Choice {
+            options,
+            chosen,
+            task: true,
+        }
+    }
+
+    #[test]
+    fn dfs_does_not_branch_on_latency_levels() {
+        let mut dfs = Dfs::new(2);
+        dfs.next.take();
+        dfs.advance(&[
+            c(2, 0),
+            Choice {
+                options: 16,
+                chosen: 0,
+                task: false,
+            },
+        ]);
+        assert_eq!(dfs.next.take(), Some(vec![1]));
+    }
+
     #[test]
     fn dfs_enumerates_prefixes_within_the_bound_then_stops() {
         let mut dfs = Dfs::new(1);
         assert_eq!(dfs.next.take(), Some(vec![]));
         // A run with three binary choices, all FIFO.
-        dfs.advance(&[(2, 0), (2, 0), (2, 0)]);
+        dfs.advance(&[c(2, 0), c(2, 0), c(2, 0)]);
         assert_eq!(dfs.next.take(), Some(vec![0, 0, 1]));
-        dfs.advance(&[(2, 0), (2, 0), (2, 1)]);
+        dfs.advance(&[c(2, 0), c(2, 0), c(2, 1)]);
         assert_eq!(dfs.next.take(), Some(vec![0, 1]));
-        dfs.advance(&[(2, 0), (2, 1), (2, 0)]); // a third deviation would exceed the bound
+        dfs.advance(&[c(2, 0), c(2, 1), c(2, 0)]); // a third deviation would exceed the bound
         assert_eq!(dfs.next.take(), Some(vec![1]));
-        dfs.advance(&[(2, 1), (2, 0), (2, 0)]);
+        dfs.advance(&[c(2, 1), c(2, 0), c(2, 0)]);
         assert_eq!(dfs.next, None);
     }
 
@@ -523,7 +548,7 @@ mod tests {
     fn dfs_with_bound_zero_runs_fifo_once() {
         let mut dfs = Dfs::new(0);
         assert_eq!(dfs.next.take(), Some(vec![]));
-        dfs.advance(&[(3, 0), (2, 0)]);
+        dfs.advance(&[c(3, 0), c(2, 0)]);
         assert_eq!(dfs.next, None);
     }
 

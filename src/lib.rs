@@ -65,10 +65,10 @@
 
 pub mod cancel;
 mod explore;
+pub mod mock;
 pub mod probe;
 #[cfg(feature = "proptest")]
 pub mod proptest;
-pub mod mock;
 pub(crate) mod runtime;
 pub mod schedule;
 pub mod task;

@@ -31,15 +31,18 @@
 //!     n
 //! }
 //!
-//! let mut runner = proptest::test_runner::TestRunner::default();
+//! use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
+//! let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+//! let mut runner = TestRunner::new_with_rng(Config::default(), rng);
 //! let result = runner.run(&(1usize..5, schedule()), |(workers, s)| {
 //!     let counted = run_with(&s, move || count(workers));
 //!     prop_assert_eq!(counted, workers);
 //!     Ok(())
 //! });
-//! // The race is found, and shrunk to the smallest case: two workers.
-//! let Err(proptest::test_runner::TestError::Fail(_, (workers, _))) = result else { panic!() };
-//! assert_eq!(workers, 2);
+//! // The race is found, and shrunk: a case with two or more workers that loses a count.
+//! let Err(TestError::Fail(_, (workers, s))) = result else { panic!("not found") };
+//! assert!(workers >= 2);
+//! assert_ne!(run_with(&s, move || count(workers)), workers);
 //! ```
 //!
 //! A fuzzer drives schedules the same way, through [`Schedule::from_bytes`].

@@ -293,6 +293,18 @@ impl<Args, Ret> Drop for Shared<Args, Ret> {
     }
 }
 
+/// How many latency levels a jittered call chooses from inside a run.
+const JITTER_LEVELS: u64 = 16;
+
+/// The extra latency of `level` out of `levels`, evenly spaced over `[0, width]`. tokio's
+/// timers round deadlines up to whole milliseconds, so when the range spans one, levels
+/// fall on whole milliseconds (rounded down) and stay inside an exclusive upper bound.
+fn level_nanos(width: u64, level: u64, levels: u64) -> u64 {
+    const MS: u64 = 1_000_000;
+    let exact = ((u128::from(width) * u128::from(level)) / u128::from(levels - 1)) as u64;
+    if width >= MS { exact / MS * MS } else { exact }
+}
+
 /// Draws a jitter in `[low, low + width]`.
 fn draw(low: Duration, width: u64, random: u64) -> Duration {
     let extra = if width == u64::MAX {
@@ -731,11 +743,20 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
             };
             let mut delay = behaviour.delay;
             if let Some((low, width)) = behaviour.jitter {
-                let random = match core.as_deref() {
-                    Some(c) => c.random_u64(),
-                    None => state.rng.next_u64(),
+                delay += match core.as_deref() {
+                    // In a run, the latency is a choice point: one of up to 16 evenly spaced
+                    // levels, drawn from the run's seed and replayed with its schedule.
+                    Some(c) => {
+                        let levels = width.min(JITTER_LEVELS - 1) + 1;
+                        let level = u64::from(c.choose_level(levels as u32));
+                        low + Duration::from_nanos(if levels == 1 {
+                            0
+                        } else {
+                            level_nanos(width, level, levels)
+                        })
+                    }
+                    None => draw(low, width, state.rng.next_u64()),
                 };
-                delay += draw(low, width, random);
             }
             let gate = behaviour.gate.as_ref().map(Gate::pass);
             let calls = state.calls.len();

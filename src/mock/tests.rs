@@ -57,3 +57,15 @@ fn every_kind_of_count_gives_its_bounds() {
     assert_eq!((..=3).bounds(), (0, Some(3)));
     assert_eq!((..).bounds(), (0, None));
 }
+
+#[test]
+fn latency_levels_are_whole_milliseconds_inside_the_range() {
+    let width = 100 * 1_000_000 - 1; // 100ms..200ms, upper bound exclusive
+    let levels: Vec<u64> = (0..16).map(|l| super::level_nanos(width, l, 16)).collect();
+    assert_eq!(levels[0], 0);
+    assert_eq!(levels[15], 99 * 1_000_000);
+    assert!(levels.iter().all(|n| n % 1_000_000 == 0));
+    assert!(levels.windows(2).all(|w| w[0] <= w[1]));
+    // Below a millisecond the levels stay exact.
+    assert_eq!(super::level_nanos(1500, 15, 16), 1500);
+}

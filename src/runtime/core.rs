@@ -26,7 +26,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::panics::{self, PanicRecord};
 use super::{Clock, RunConfig};
-use crate::schedule::{Chooser, Step};
+use crate::schedule::{Choice, Chooser, Step};
 use crate::trace::{EventKind, TaskId, Trace};
 
 /// Locks a mutex, ignoring poisoning: the kit's own state stays consistent across a
@@ -294,7 +294,7 @@ pub(crate) struct Core {
     pub(crate) trace: RefCell<Trace>,
     chooser: RefCell<Box<dyn Chooser>>,
     /// Every choice made at a step with two or more options: (options, chosen).
-    pub(crate) choices: RefCell<Vec<(u32, u32)>>,
+    pub(crate) choices: RefCell<Vec<Choice>>,
     metrics: RefCell<Option<tokio::runtime::RuntimeMetrics>>,
     pub(crate) current: Cell<Option<TaskId>>,
     pub(crate) panics: RefCell<Vec<PanicRecord>>,
@@ -381,6 +381,26 @@ impl Core {
                 self.fail(message);
             }
         }
+    }
+
+    /// A value choice (a mock latency level): one of `options` levels, from the replayed
+    /// schedule or else the run's seeded generator, and recorded like a task choice so a
+    /// replay reproduces it and minimisation can lower it (level 0 is the default).
+    pub(crate) fn choose_level(&self, options: u32) -> u32 {
+        if options < 2 {
+            return 0;
+        }
+        let replayed = self.chooser.borrow_mut().replay_value(options as usize);
+        let chosen = match replayed {
+            Some(v) => v as u32,
+            None => self.rng.borrow_mut().below(u64::from(options)) as u32,
+        };
+        self.choices.borrow_mut().push(Choice {
+            options,
+            chosen,
+            task: false,
+        });
+        chosen
     }
 
     /// A number from the run's seeded generator (same seed, same sequence).
@@ -479,7 +499,11 @@ impl Core {
                     tokio,
                 };
                 let k = self.chooser.borrow_mut().choose(&step) % options;
-                self.choices.borrow_mut().push((options as u32, k as u32));
+                self.choices.borrow_mut().push(Choice {
+                    options: options as u32,
+                    chosen: k as u32,
+                    task: true,
+                });
                 k
             };
             if k == ready.len() {

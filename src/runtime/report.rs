@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::core::{Core, Stop, TaskInfo};
 use super::panics::PanicRecord;
 use super::{Policy, RunAttempt};
-use crate::schedule::{Schedule, Strategy};
+use crate::schedule::{Choice, Schedule, Strategy};
 use crate::trace::Vt;
 
 /// How many trace events a failure report shows.
@@ -97,7 +97,7 @@ struct FailureData {
     seed: u64,
     panics: Vec<String>,
     leaked: Vec<String>,
-    choices: Vec<(u32, u32)>,
+    choices: Vec<Choice>,
     schedule: Schedule,
     trace_hash: u64,
     events: Option<Vec<String>>,
@@ -196,7 +196,7 @@ impl Failure {
         self.0.chrome.as_deref()
     }
 
-    pub(crate) fn choices(&self) -> &[(u32, u32)] {
+    pub(crate) fn choices(&self) -> &[Choice] {
         &self.0.choices
     }
 
@@ -258,7 +258,7 @@ pub struct Report<T> {
     strategy: Strategy,
     schedules: u32,
     exhausted: bool,
-    pub(crate) choices: Vec<(u32, u32)>,
+    pub(crate) choices: Vec<Choice>,
     chrome: Option<String>,
     elapsed: Duration,
     polls: u64,
@@ -417,11 +417,7 @@ impl<T> Report<T> {
     /// assert_eq!(r.schedule().preemptions(), 0);
     /// ```
     pub fn schedule(&self) -> Schedule {
-        Schedule::new(
-            self.strategy.name(),
-            self.seed,
-            self.choices.iter().map(|c| c.1).collect(),
-        )
+        Schedule::recorded(self.strategy.name(), self.seed, &self.choices)
     }
 
     /// The run as Chrome trace JSON, when it kept every event ([`crate::Builder::full_trace`]).
@@ -734,11 +730,7 @@ pub(crate) fn finish<T>(
                 config.clock.describe()
             );
             let _ = write!(t, "{}", attempt.replay);
-            let schedule = Schedule::new(
-                attempt.label.clone(),
-                attempt.seed,
-                choices.iter().map(|c| c.1).collect(),
-            );
+            let schedule = Schedule::recorded(attempt.label.clone(), attempt.seed, &choices);
             Err(Failure(Box::new(FailureData {
                 kind,
                 headline,

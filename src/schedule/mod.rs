@@ -154,10 +154,31 @@ impl Step<'_> {
     }
 }
 
+/// One recorded choice of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Choice {
+    pub(crate) options: u32,
+    pub(crate) chosen: u32,
+    /// A choice of the next task (a deviation is a preemption), not of a value (a mock
+    /// latency level).
+    pub(crate) task: bool,
+}
+
+/// How many recorded choices preempt (pick a task FIFO would not have).
+pub(crate) fn preemptions(choices: &[Choice]) -> usize {
+    choices.iter().filter(|c| c.task && c.chosen != 0).count()
+}
+
 /// A source of scheduling decisions for one run.
 pub(crate) trait Chooser {
     /// Picks an option of `step` (there are at least 2) and returns its index.
     fn choose(&mut self, step: &Step<'_>) -> usize;
+
+    /// For a value choice (a mock latency level): the replayed value, if this source
+    /// replays a schedule; otherwise the run draws it from its seeded generator.
+    fn replay_value(&mut self, _options: usize) -> Option<usize> {
+        None
+    }
 }
 
 /// Always the first option.
@@ -200,11 +221,21 @@ impl Replay {
     }
 }
 
-impl Chooser for Replay {
-    fn choose(&mut self, step: &Step<'_>) -> usize {
+impl Replay {
+    fn next_choice(&mut self, options: usize) -> usize {
         let c = self.choices.get(self.next).copied().unwrap_or(0);
         self.next += 1;
-        c as usize % step.options()
+        c as usize % options
+    }
+}
+
+impl Chooser for Replay {
+    fn choose(&mut self, step: &Step<'_>) -> usize {
+        self.next_choice(step.options())
+    }
+
+    fn replay_value(&mut self, options: usize) -> Option<usize> {
+        Some(self.next_choice(options))
     }
 }
 
@@ -325,6 +356,8 @@ pub struct Schedule {
     strategy: String,
     seed: u64,
     choices: Vec<u32>,
+    /// Which choices pick a value (a mock latency level) rather than a task.
+    values: Vec<bool>,
 }
 
 /// The version of the token format.
@@ -335,11 +368,20 @@ impl Schedule {
         while choices.last() == Some(&0) {
             choices.pop();
         }
+        let values = vec![false; choices.len()];
         Schedule {
             strategy,
             seed,
             choices,
+            values,
         }
+    }
+
+    /// The schedule of a run's recorded choices.
+    pub(crate) fn recorded(strategy: String, seed: u64, recorded: &[Choice]) -> Self {
+        let mut s = Schedule::new(strategy, seed, recorded.iter().map(|c| c.chosen).collect());
+        s.values = recorded[..s.choices.len()].iter().map(|c| !c.task).collect();
+        s
     }
 
     /// A schedule from raw choices (trailing zeros, which FIFO would make anyway, are
@@ -382,7 +424,11 @@ impl Schedule {
     /// assert_eq!(async_testkit::Schedule::from_choices(vec![0, 1, 0, 4]).preemptions(), 2);
     /// ```
     pub fn preemptions(&self) -> usize {
-        self.choices.iter().filter(|&&c| c != 0).count()
+        self.choices
+            .iter()
+            .zip(&self.values)
+            .filter(|(c, value)| **c != 0 && !**value)
+            .count()
     }
 
     /// The seed of the run that made this schedule.
@@ -416,16 +462,18 @@ impl Schedule {
     pub fn to_token(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
         let mut i = 0;
+        let at = |i: usize| (self.choices[i], self.values[i]);
         while i < self.choices.len() {
-            let c = self.choices[i];
+            let (c, value) = at(i);
             let mut run = 1;
-            while i + run < self.choices.len() && self.choices[i + run] == c {
+            while i + run < self.choices.len() && at(i + run) == (c, value) {
                 run += 1;
             }
+            let one = if value { format!("v{c}") } else { c.to_string() };
             parts.push(if run > 2 {
-                format!("{c}*{run}")
+                format!("{one}*{run}")
             } else {
-                vec![c.to_string(); run].join(".")
+                vec![one; run].join(".")
             });
             i += run;
         }
@@ -489,10 +537,15 @@ impl Schedule {
             .parse()
             .map_err(|_| bad(&format!("the seed {:?} is not a number", fields[3])))?;
         let mut choices = Vec::new();
+        let mut values = Vec::new();
         for part in fields[4].split('.').filter(|p| !p.is_empty()) {
             let (value, count) = match part.split_once('*') {
                 Some((v, n)) => (v, n),
                 None => (part, "1"),
+            };
+            let (is_value, value) = match value.strip_prefix('v') {
+                Some(v) => (true, v),
+                None => (false, value),
             };
             let value: u32 = value
                 .parse()
@@ -503,8 +556,12 @@ impl Schedule {
                 ))
             })?;
             choices.extend(std::iter::repeat_n(value, count));
+            values.extend(std::iter::repeat_n(is_value, count));
         }
-        Ok(Schedule::new(strategy.to_string(), seed, choices))
+        let mut s = Schedule::new(strategy.to_string(), seed, choices);
+        values.truncate(s.choices.len());
+        s.values = values;
+        Ok(s)
     }
 }
 
@@ -662,6 +719,43 @@ mod tests {
         );
         assert_eq!(Schedule::from_token(&t).unwrap(), s);
         assert_eq!(s.preemptions(), 4);
+    }
+
+    #[test]
+    fn value_choices_are_marked_in_tokens_and_are_not_preemptions() {
+        let recorded = [
+            Choice {
+                options: 2,
+                chosen: 1,
+                task: true,
+            },
+            Choice {
+                options: 16,
+                chosen: 5,
+                task: false,
+            },
+            Choice {
+                options: 16,
+                chosen: 5,
+                task: false,
+            },
+            Choice {
+                options: 16,
+                chosen: 5,
+                task: false,
+            },
+            Choice {
+                options: 2,
+                chosen: 0,
+                task: true,
+            },
+        ];
+        let s = Schedule::recorded("pct1".into(), 3, &recorded);
+        assert_eq!(s.preemptions(), 1);
+        let t = s.to_token();
+        assert!(t.ends_with(":pct1:3:1.v5*3"), "{t}");
+        assert_eq!(Schedule::from_token(&t).unwrap(), s);
+        assert_eq!(preemptions(&recorded), 1);
     }
 
     #[test]

@@ -14,14 +14,14 @@
 //! Uses only async-testkit's public API, tokio and std.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::time::Duration;
 
 use async_testkit::{task, yield_point};
-use tokio::sync::{Mutex, Notify, OnceCell, mpsc, oneshot, watch};
+use tokio::sync::{Mutex, Notify, OnceCell, Semaphore, mpsc, oneshot, watch};
 
 /// One program of the corpus.
 pub struct Program {
@@ -117,7 +117,7 @@ pub fn all() -> Vec<Program> {
             message_reordering,
             message_reordering_buggy,
             message_reordering_fixed,
-            1,
+            2,
             false,
             Panic,
             "two writers of one key send after an await: the replica applies them out of order"
@@ -126,7 +126,7 @@ pub fn all() -> Vec<Program> {
             torn_read,
             torn_read_buggy,
             torn_read_fixed,
-            1,
+            2,
             false,
             Panic,
             "an auditor sees a transfer half done: debited, not yet credited"
@@ -180,7 +180,7 @@ pub fn all() -> Vec<Program> {
             stale_cache,
             stale_cache_buggy,
             stale_cache_fixed,
-            1,
+            3,
             false,
             Panic,
             "a cache fill reads the old value, an update invalidates, the fill stores the old value"
@@ -193,6 +193,15 @@ pub fn all() -> Vec<Program> {
             false,
             Panic,
             "compare-and-set on the head slot alone: pop, pop, push back fools it (ABA)"
+        ),
+        program!(
+            permit_leak,
+            permit_leak_buggy,
+            permit_leak_fixed,
+            1,
+            false,
+            Deadlock,
+            "an early return for a duplicate fetch never gives its semaphore permit back"
         ),
     ]
 }
@@ -557,9 +566,10 @@ pub async fn lost_wakeup_fixed() {
 /// arrival order and assumes that is write order per key; when the sends cross, the
 /// replica ends with the older value.
 ///
-/// **Minimal schedule (1 preemption):** FIFO runs writer 1 (write 1, await), writer 2
-/// (receive request), the replica (nothing yet), writer 1 (send 1), writer 2 (write 2,
-/// send 2): in order. Choosing writer 2 before writer 1 sends puts `2` on the wire first.
+/// **Minimal schedule (2 preemptions):** FIFO runs writer 1 (write 1, await), writer 2
+/// (receive the request), the replica (nothing yet), writer 1 (send 1), writer 2
+/// (authenticate), writer 2 (write 2, send 2): in order. Writer 2 must take both of its
+/// remaining steps while writer 1 waits to send: two choices against FIFO.
 ///
 /// **Fix:** write the primary and send in the same step, after the await, so send order
 /// is write order.
@@ -575,6 +585,7 @@ pub async fn message_reordering_buggy() {
     let (p, t) = (primary.clone(), tx);
     let w2 = task::Builder::new().name("writer 2").spawn(async move {
         yield_point().await; // receive the request
+        yield_point().await; // authenticate the client
         p.borrow_mut().insert("k", 2);
         t.send(("k", 2)).unwrap();
     });
@@ -608,6 +619,7 @@ pub async fn message_reordering_fixed() {
     let (p, t) = (primary.clone(), tx);
     let w2 = task::Builder::new().name("writer 2").spawn(async move {
         yield_point().await; // receive the request
+        yield_point().await; // authenticate the client
         p.borrow_mut().insert("k", 2);
         t.send(("k", 2)).unwrap();
     });
@@ -635,9 +647,10 @@ pub async fn message_reordering_fixed() {
 /// **Bug:** a transfer debits account `a`, awaits (writes the journal), then credits `b`.
 /// An auditor that checks `a + b == 200` between the two steps sees money missing.
 ///
-/// **Minimal schedule (1 preemption):** FIFO runs transfer (debit, await), auditor (wake
-/// up), transfer (credit), auditor (check): consistent. Choosing the auditor again after
-/// it wakes, before the transfer credits, shows the half-done state.
+/// **Minimal schedule (2 preemptions):** FIFO alternates: transfer (debit, await), auditor
+/// (timer), transfer (credit), auditor (rules), auditor (check): consistent. The auditor
+/// must take two steps in a row while the transfer waits to credit: e.g. run the auditor
+/// first, then the transfer's debit, then the auditor twice.
 ///
 /// **Fix:** apply both steps together after the await (the journal first, then the
 /// debit and the credit in one step).
@@ -653,6 +666,7 @@ pub async fn torn_read_buggy() {
     let (a2, b2) = (a.clone(), b.clone());
     let auditor = task::Builder::new().name("auditor").spawn(async move {
         yield_point().await; // the audit timer fires
+        yield_point().await; // load the audit rules
         let total = a2.get() + b2.get();
         assert_eq!(
             total, 200,
@@ -676,6 +690,7 @@ pub async fn torn_read_fixed() {
     let (a2, b2) = (a.clone(), b.clone());
     let auditor = task::Builder::new().name("auditor").spawn(async move {
         yield_point().await; // the audit timer fires
+        yield_point().await; // load the audit rules
         let total = a2.get() + b2.get();
         assert_eq!(
             total, 200,
@@ -1103,9 +1118,10 @@ pub async fn use_after_close_fixed() {
 /// then stores it in the cache. An update that writes the database and invalidates the
 /// cache in between is undone: the cache keeps the old value forever.
 ///
-/// **Minimal schedule (1 preemption):** FIFO runs reader (load, await), updater (receive
-/// request), reader (fill), updater (write, invalidate): fresh. Choosing the updater again
-/// after its await puts the invalidation before the fill.
+/// **Minimal schedule (3 preemptions):** FIFO runs reader (load, await), updater
+/// (receive), reader (fill), then the updater's remaining steps (authorise, audit, write
+/// and invalidate): fresh. The invalidation lands before the fill only if the updater
+/// takes three steps in a row while the reader waits: three choices against FIFO.
 ///
 /// **Fix:** a fill stores its value only if no invalidation happened since its load
 /// (a generation number read with the value).
@@ -1123,6 +1139,8 @@ pub async fn stale_cache_buggy() {
     let (d, c) = (db.clone(), cache.clone());
     let updater = task::Builder::new().name("updater").spawn(async move {
         yield_point().await; // receive the update
+        yield_point().await; // authorise it
+        yield_point().await; // append to the audit log
         d.set("v2");
         c.borrow_mut().take(); // invalidate
     });
@@ -1156,6 +1174,8 @@ pub async fn stale_cache_fixed() {
     let (d, c, g) = (db.clone(), cache.clone(), generation.clone());
     let updater = task::Builder::new().name("updater").spawn(async move {
         yield_point().await; // receive the update
+        yield_point().await; // authorise it
+        yield_point().await; // append to the audit log
         d.set("v2");
         g.set(g.get() + 1);
         c.borrow_mut().take(); // invalidate
@@ -1294,4 +1314,86 @@ pub async fn aba_free_list_fixed() {
     while l.head.is_some() {
         l.pop_now();
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// 15. A semaphore permit leaked on an early return
+// ---------------------------------------------------------------------------------------
+
+/// Fetches `key` under a concurrency limit. The permit is `forget`-ten when taken and given
+/// back by hand (`add_permits`) when the fetch completes, the way a permit is handed to a
+/// completion callback. With `leak`, the early return for a duplicate request skips that.
+async fn limited_fetch(
+    key: &'static str,
+    limiter: Rc<Semaphore>,
+    in_flight: Rc<RefCell<BTreeSet<&'static str>>>,
+    cache: Rc<RefCell<BTreeSet<&'static str>>>,
+    leak: bool,
+) {
+    if cache.borrow().contains(key) {
+        return; // served from the cache, no permit taken
+    }
+    limiter
+        .acquire()
+        .await
+        .expect("the limiter is never closed")
+        .forget();
+    if in_flight.borrow().contains(key) {
+        // Someone is already fetching this key: nothing to do.
+        if !leak {
+            limiter.add_permits(1);
+        }
+        return;
+    }
+    in_flight.borrow_mut().insert(key);
+    yield_point().await; // fetch over the network
+    cache.borrow_mut().insert(key);
+    in_flight.borrow_mut().remove(key);
+    limiter.add_permits(1);
+}
+
+async fn permit_leak(leak: bool) {
+    let limiter = Rc::new(Semaphore::new(2));
+    let in_flight = Rc::new(RefCell::new(BTreeSet::new()));
+    let cache = Rc::new(RefCell::new(BTreeSet::new()));
+    let first = task::Builder::new().name("request 1").spawn(limited_fetch(
+        "avatar:7",
+        limiter.clone(),
+        in_flight.clone(),
+        cache.clone(),
+        leak,
+    ));
+    let (l, f, c) = (limiter.clone(), in_flight.clone(), cache.clone());
+    let second = task::Builder::new().name("request 2").spawn(async move {
+        yield_point().await; // parse the request
+        limited_fetch("avatar:7", l, f, c, leak).await;
+    });
+    first.await.unwrap();
+    second.await.unwrap();
+    // Drain: wait until every permit is back (hangs forever if one leaked).
+    let all = limiter
+        .acquire_many(2)
+        .await
+        .expect("the limiter is never closed");
+    drop(all);
+}
+
+/// **Bug:** a request for a key that another request is already fetching returns early
+/// and forgets to give back the permit it took (the permit was `forget`-ten, to be
+/// returned by hand on completion). The limiter shrinks by one for good; the drain that
+/// waits for both permits hangs (deadlock).
+///
+/// **Minimal schedule (1 preemption):** FIFO runs request 1 (take a permit, mark the key
+/// in flight, await), request 2 (parse), request 1 (fill the cache, give back), request 2
+/// (cache hit, no permit). Choosing request 2 again after it parses, while request 1 is
+/// still fetching, takes the duplicate path that leaks.
+///
+/// **Fix:** give the permit back on the early-return path too.
+pub async fn permit_leak_buggy() {
+    permit_leak(true).await;
+}
+
+/// The fixed twin of [`permit_leak_buggy`]: every path gives its permit back.
+pub async fn permit_leak_fixed() {
+    permit_leak(false).await;
 }

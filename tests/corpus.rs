@@ -8,7 +8,7 @@ mod corpus;
 use std::collections::BTreeSet;
 
 use async_testkit::{Builder, Failure, FailureKind};
-use corpus::{Fails, Program};
+use corpus::Program;
 
 /// Schedules per buggy exploration, and the seeds each is run with.
 const BUGGY_BUDGET: u32 = 1000;
@@ -24,13 +24,6 @@ const FIXED_BUDGET: u32 = 2_000;
 const FIXED_SEEDS: [u64; 3] = [0, 1, 2];
 const FULL_FIXED_BUDGET: u32 = 10_000;
 const FULL_FIXED_SEEDS: [u64; 3] = [0, 1, 2];
-
-fn expected_kind(p: &Program) -> FailureKind {
-    match p.fails_by {
-        Fails::Panic => FailureKind::Panic,
-        Fails::Deadlock => FailureKind::Deadlock,
-    }
-}
 
 /// Which schedule (1-based) of an exploration failed, from the report's seed line.
 fn schedule_index(f: &Failure) -> u32 {
@@ -83,7 +76,7 @@ fn fifo_fails_exactly_the_programs_that_need_no_preemption() {
     for p in corpus::all() {
         let buggy = Builder::new().name(p.name).try_run(p.buggy);
         match (&buggy, p.min_preemptions) {
-            (Err(f), 0) => assert_eq!(f.kind(), expected_kind(&p), "{}: {f}", p.name),
+            (Err(f), 0) => assert_eq!(f.kind(), p.fails_with, "{}: {f}", p.name),
             (Ok(_), 0) => panic!("{}: min_preemptions is 0 but FIFO passes", p.name),
             (Err(f), n) => panic!("{}: min_preemptions is {n} but FIFO fails:\n{f}", p.name),
             (Ok(_), _) => {}
@@ -108,7 +101,7 @@ fn random_exploration_finds_every_bug_not_marked_needs_pct() {
                     p.name
                 ),
                 Err(f) => {
-                    assert_eq!(f.kind(), expected_kind(&p), "{}, seed {seed}: {f}", p.name);
+                    assert_eq!(f.kind(), p.fails_with, "{}, seed {seed}: {f}", p.name);
                     if f.kind() == FailureKind::Panic {
                         assert!(!f.panic_messages().is_empty(), "{}: {f}", p.name);
                     }
@@ -136,7 +129,7 @@ fn needs_pct_bugs_are_reported_not_required() {
         let seeds = 0..5u64;
         for seed in seeds.clone() {
             if let Err(f) = explore(&p, seed, BUGGY_BUDGET, false) {
-                assert_eq!(f.kind(), expected_kind(&p), "{}, seed {seed}: {f}", p.name);
+                assert_eq!(f.kind(), p.fails_with, "{}, seed {seed}: {f}", p.name);
                 found.push(schedule_index(&f));
             }
         }

@@ -1,9 +1,10 @@
 //! A corpus of small async programs, each with a classic concurrency bug and a fixed twin.
 //!
 //! Shared by the corpus tests (`tests/corpus.rs`) and the exploration benchmarks: every
-//! program is a pair of bodies, `<name>_buggy` and `<name>_fixed`, with the same tasks and
-//! the same awaits; the buggy one panics with a message naming the bug (or deadlocks) under
-//! some schedules, the fixed one passes under every schedule.
+//! program is a pair of bodies, `<name>_buggy` and `<name>_fixed`, with the same tasks
+//! doing the same steps (the fix takes a lock, moves a write across an await, or checks
+//! again); the buggy one panics with a message naming the bug (or deadlocks) under some
+//! schedules, the fixed one passes under every schedule.
 //!
 //! Awaits that stand for I/O (a database round trip, a network read) are written as
 //! `yield_point().await`: a place where the task gives the scheduler a choice, like any
@@ -11,7 +12,11 @@
 //! *preemption* is choosing any other ready task. `min_preemptions` is the fewest such
 //! deviations from FIFO that make the buggy body fail (0: plain FIFO already fails).
 //!
-//! Uses only async-testkit's public API, tokio and std.
+//! Uses only async-testkit's public API, tokio and std. A benchmark includes it with
+//! `#[path = "../tests/corpus/mod.rs"] mod corpus;` and iterates over [`all`].
+
+// Shared by several targets, each of which uses only part of it.
+#![allow(dead_code)]
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -20,7 +25,7 @@ use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::time::Duration;
 
-use async_testkit::{task, yield_point};
+use async_testkit::{FailureKind, task, yield_point};
 use tokio::sync::{Mutex, Notify, OnceCell, Semaphore, mpsc, oneshot, watch};
 
 /// One program of the corpus.
@@ -36,19 +41,11 @@ pub struct Program {
     /// Whether the uniformly random explorer misses the bug within 1000 schedules for
     /// some seeds: a bug for PCT (or a portfolio) to find.
     pub needs_pct: bool,
-    /// How the bug fails: a panic, or a deadlock.
-    pub fails_by: Fails,
+    /// How the buggy body fails when the bug shows: `Panic` (an assertion naming the
+    /// bug) or `Deadlock` (every task waits, no timer pending).
+    pub fails_with: FailureKind,
     /// One line: the bug and its minimal schedule.
     pub note: &'static str,
-}
-
-/// How a buggy body fails when the bug manifests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fails {
-    /// An assertion names the bug.
-    Panic,
-    /// Every task waits and no timer is pending.
-    Deadlock,
 }
 
 macro_rules! program {
@@ -59,7 +56,7 @@ macro_rules! program {
             fixed: || Box::pin($fixed()),
             min_preemptions: $min,
             needs_pct: $pct,
-            fails_by: Fails::$fails,
+            fails_with: FailureKind::$fails,
             note: $note,
         }
     };
@@ -973,6 +970,7 @@ pub async fn futurelock_buggy() {
     let stats = Rc::new(Mutex::new(0u64));
     let s = stats.clone();
     let updater = task::Builder::new().name("updater").spawn(async move {
+        let mut progress = Vec::new();
         let mut update = pin!(async {
             *s.lock().await += 1;
         });
@@ -981,11 +979,11 @@ pub async fn futurelock_buggy() {
                 biased;
                 () = &mut update => break,
                 () = tokio::time::sleep(Duration::from_millis(100)) => {
-                    let seen = *s.lock().await; // report progress
-                    let _ = seen;
+                    progress.push(*s.lock().await); // report progress
                 }
             }
         }
+        progress
     });
     let s = stats.clone();
     let flusher = task::Builder::new().name("flusher").spawn(async move {
@@ -1003,6 +1001,7 @@ pub async fn futurelock_fixed() {
     let stats = Rc::new(Mutex::new(0u64));
     let s = stats.clone();
     let updater = task::Builder::new().name("updater").spawn(async move {
+        let mut progress = Vec::new();
         let mut update = pin!(async {
             *s.lock().await += 1;
         });
@@ -1011,12 +1010,13 @@ pub async fn futurelock_fixed() {
                 biased;
                 () = &mut update => break,
                 () = tokio::time::sleep(Duration::from_millis(100)) => {
-                    if let Ok(guard) = s.try_lock() { // report progress, if free
-                        let _ = *guard;
+                    if let Ok(stats) = s.try_lock() {
+                        progress.push(*stats); // report progress, if the lock is free
                     }
                 }
             }
         }
+        progress
     });
     let s = stats.clone();
     let flusher = task::Builder::new().name("flusher").spawn(async move {

@@ -48,6 +48,24 @@ fn explore(p: &Program, seed: u64, schedules: u32, fixed: bool) -> Result<(), Fa
         .map(|_| ())
 }
 
+/// The failure is the bug: a panic whose first message carries the program's symptom
+/// (`assert_eq!` puts it after "assertion `left == right` failed: ") (not an incidental panic such as a `RefCell` borrow), or a deadlock.
+fn assert_symptom(p: &Program, f: &Failure) {
+    match f.kind() {
+        FailureKind::Panic => {
+            let first = f.panic_messages().first().map(String::as_str).unwrap_or("");
+            assert!(
+                !p.symptom.is_empty() && first.contains(&format!("{}: ", p.symptom)),
+                "{}: the first panic is not the bug's assertion ({:?}):\n{f}",
+                p.name,
+                p.symptom
+            );
+        }
+        FailureKind::Deadlock => assert!(p.symptom.is_empty(), "{}: {f}", p.name),
+        other => panic!("{}: unexpected failure kind {other}:\n{f}", p.name),
+    }
+}
+
 fn median(mut v: Vec<u32>) -> u32 {
     v.sort_unstable();
     v[v.len() / 2]
@@ -76,7 +94,10 @@ fn fifo_fails_exactly_the_programs_that_need_no_preemption() {
     for p in corpus::all() {
         let buggy = Builder::new().name(p.name).try_run(p.buggy);
         match (&buggy, p.min_preemptions) {
-            (Err(f), 0) => assert_eq!(f.kind(), p.fails_with, "{}: {f}", p.name),
+            (Err(f), 0) => {
+                assert_eq!(f.kind(), p.fails_with, "{}: {f}", p.name);
+                assert_symptom(&p, f);
+            }
             (Ok(_), 0) => panic!("{}: min_preemptions is 0 but FIFO passes", p.name),
             (Err(f), n) => panic!("{}: min_preemptions is {n} but FIFO fails:\n{f}", p.name),
             (Ok(_), _) => {}
@@ -102,9 +123,7 @@ fn random_exploration_finds_every_bug_not_marked_needs_pct() {
                 ),
                 Err(f) => {
                     assert_eq!(f.kind(), p.fails_with, "{}, seed {seed}: {f}", p.name);
-                    if f.kind() == FailureKind::Panic {
-                        assert!(!f.panic_messages().is_empty(), "{}: {f}", p.name);
-                    }
+                    assert_symptom(&p, &f);
                     firsts.push(schedule_index(&f));
                 }
             }
@@ -130,6 +149,7 @@ fn needs_pct_bugs_are_reported_not_required() {
         for seed in seeds.clone() {
             if let Err(f) = explore(&p, seed, BUGGY_BUDGET, false) {
                 assert_eq!(f.kind(), p.fails_with, "{}, seed {seed}: {f}", p.name);
+                assert_symptom(&p, &f);
                 found.push(schedule_index(&f));
             }
         }

@@ -44,12 +44,16 @@ pub struct Program {
     /// How the buggy body fails when the bug shows: `Panic` (an assertion naming the
     /// bug) or `Deadlock` (every task waits, no timer pending).
     pub fails_with: FailureKind,
+    /// What the bug's assertion message starts with (`"lost update"` for
+    /// `"lost update: ..."`), so a tool can tell the bug from an incidental panic; empty
+    /// for deadlocks.
+    pub symptom: &'static str,
     /// One line: the bug and its minimal schedule.
     pub note: &'static str,
 }
 
 macro_rules! program {
-    ($name:ident, $buggy:ident, $fixed:ident, $min:expr, $pct:expr, $fails:ident, $note:expr) => {
+    ($name:ident, $buggy:ident, $fixed:ident, $min:expr, $pct:expr, $fails:ident, $symptom:expr, $note:expr) => {
         Program {
             name: stringify!($name),
             buggy: || Box::pin($buggy()),
@@ -57,6 +61,7 @@ macro_rules! program {
             min_preemptions: $min,
             needs_pct: $pct,
             fails_with: FailureKind::$fails,
+            symptom: $symptom,
             note: $note,
         }
     };
@@ -72,6 +77,7 @@ pub fn all() -> Vec<Program> {
             1,
             false,
             Panic,
+            "lost update",
             "read, await, write back: a deposit made during the await is overwritten"
         ),
         program!(
@@ -81,6 +87,7 @@ pub fn all() -> Vec<Program> {
             1,
             false,
             Panic,
+            "double initialisation",
             "check-then-act across an await: two requests both see no pool and both connect"
         ),
         program!(
@@ -90,6 +97,7 @@ pub fn all() -> Vec<Program> {
             0,
             false,
             Panic,
+            "use before initialisation",
             "a handler reads the config before the loader has published it"
         ),
         program!(
@@ -99,6 +107,7 @@ pub fn all() -> Vec<Program> {
             1,
             false,
             Deadlock,
+            "",
             "two transfers lock the same two accounts in opposite orders"
         ),
         program!(
@@ -108,6 +117,7 @@ pub fn all() -> Vec<Program> {
             1,
             false,
             Deadlock,
+            "",
             "notify_waiters sent between the waiter's check and its registration"
         ),
         program!(
@@ -117,6 +127,7 @@ pub fn all() -> Vec<Program> {
             2,
             false,
             Panic,
+            "reordered messages",
             "two writers of one key send after an await: the replica applies them out of order"
         ),
         program!(
@@ -126,6 +137,7 @@ pub fn all() -> Vec<Program> {
             2,
             false,
             Panic,
+            "torn read",
             "an auditor sees a transfer half done: debited, not yet credited"
         ),
         program!(
@@ -135,6 +147,7 @@ pub fn all() -> Vec<Program> {
             RING_CAPACITY as u32,
             true,
             Panic,
+            "run-ahead overflow",
             "the producer must run CAPACITY+1 steps in a row before the consumer drains"
         ),
         program!(
@@ -144,6 +157,7 @@ pub fn all() -> Vec<Program> {
             LATE_RECORD as u32,
             true,
             Panic,
+            "late window",
             "a one-step lookup must land inside a late step of a long migration"
         ),
         program!(
@@ -153,6 +167,7 @@ pub fn all() -> Vec<Program> {
             1,
             false,
             Panic,
+            "torn by cancellation",
             "select! drops a save between its two writes when shutdown wins"
         ),
         program!(
@@ -162,6 +177,7 @@ pub fn all() -> Vec<Program> {
             1,
             false,
             Deadlock,
+            "",
             "a select! branch awaits a lock that a pinned, unpolled future is queued for"
         ),
         program!(
@@ -171,6 +187,7 @@ pub fn all() -> Vec<Program> {
             1,
             false,
             Panic,
+            "use after close",
             "a heartbeat checks the connection is open, awaits, then writes after shutdown closed it"
         ),
         program!(
@@ -180,6 +197,7 @@ pub fn all() -> Vec<Program> {
             3,
             false,
             Panic,
+            "stale cache",
             "a cache fill reads the old value, an update invalidates, the fill stores the old value"
         ),
         program!(
@@ -189,6 +207,7 @@ pub fn all() -> Vec<Program> {
             1,
             false,
             Panic,
+            "ABA",
             "compare-and-set on the head slot alone: pop, pop, push back fools it (ABA)"
         ),
         program!(
@@ -198,6 +217,7 @@ pub fn all() -> Vec<Program> {
             1,
             false,
             Deadlock,
+            "",
             "an early return for a duplicate fetch never gives its semaphore permit back"
         ),
     ]
@@ -266,7 +286,7 @@ pub async fn lost_update_fixed() {
 // 2. Double initialisation (check-then-act)
 // ---------------------------------------------------------------------------------------
 
-/// A connection pool; `id` says which connect made it.
+/// A connection pool; `id` says which connect opened it.
 struct Pool {
     id: u32,
 }
@@ -297,7 +317,7 @@ pub async fn double_init_buggy() {
                 p
             }
         };
-        assert!(p.id >= 1, "every pool comes from a connect");
+        p.id
     };
     let first = task::Builder::new()
         .name("request 1")
@@ -306,12 +326,11 @@ pub async fn double_init_buggy() {
     let second = task::Builder::new()
         .name("request 2")
         .spawn(request(pool.clone(), connects.clone()));
-    first.await.unwrap();
-    second.await.unwrap();
+    let (a, b) = (first.await.unwrap(), second.await.unwrap());
     assert_eq!(
         connects.get(),
         1,
-        "double initialisation: the pool was opened {} times; both requests saw no pool before either stored one",
+        "double initialisation: the pool was opened {} times (the requests got pools {a} and {b}); both saw no pool before either stored one",
         connects.get()
     );
 }
@@ -329,7 +348,7 @@ pub async fn double_init_fixed() {
             })
             .await
             .clone();
-        assert!(p.id >= 1, "every pool comes from a connect");
+        p.id
     };
     let first = task::Builder::new()
         .name("request 1")
@@ -338,12 +357,11 @@ pub async fn double_init_fixed() {
     let second = task::Builder::new()
         .name("request 2")
         .spawn(request(pool.clone(), connects.clone()));
-    first.await.unwrap();
-    second.await.unwrap();
+    let (a, b) = (first.await.unwrap(), second.await.unwrap());
     assert_eq!(
         connects.get(),
         1,
-        "double initialisation: the pool was opened {} times; both requests saw no pool before either stored one",
+        "double initialisation: the pool was opened {} times (the requests got pools {a} and {b}); both saw no pool before either stored one",
         connects.get()
     );
 }
@@ -390,13 +408,12 @@ pub async fn use_before_init_buggy() {
 
 /// The fixed twin of [`use_before_init_buggy`]: the handler waits for the config.
 pub async fn use_before_init_fixed() {
-    let (tx, rx) = watch::channel::<Option<Config>>(None);
+    let (tx, mut rx) = watch::channel::<Option<Config>>(None);
     let loader = task::Builder::new().name("loader").spawn(async move {
         yield_point().await; // open the file
         yield_point().await; // read it
         tx.send_replace(Some(Config { max_body: 1024 }));
     });
-    let mut rx = rx;
     let handler = task::Builder::new().name("handler").spawn(async move {
         yield_point().await; // accept a request
         let cfg = rx
@@ -564,9 +581,9 @@ pub async fn lost_wakeup_fixed() {
 /// replica ends with the older value.
 ///
 /// **Minimal schedule (2 preemptions):** FIFO runs writer 1 (write 1, await), writer 2
-/// (receive the request), the replica (nothing yet), writer 1 (send 1), writer 2
-/// (authenticate), writer 2 (write 2, send 2): in order. Writer 2 must take both of its
-/// remaining steps while writer 1 waits to send: two choices against FIFO.
+/// (receive the request), the replica (nothing yet), writer 1 (send 1), and only then
+/// writer 2's remaining steps (authenticate; write 2 and send 2): in order. Writer 2 must
+/// take both remaining steps while writer 1 waits to send: two choices against FIFO.
 ///
 /// **Fix:** write the primary and send in the same step, after the await, so send order
 /// is write order.
@@ -644,10 +661,10 @@ pub async fn message_reordering_fixed() {
 /// **Bug:** a transfer debits account `a`, awaits (writes the journal), then credits `b`.
 /// An auditor that checks `a + b == 200` between the two steps sees money missing.
 ///
-/// **Minimal schedule (2 preemptions):** FIFO alternates: transfer (debit, await), auditor
-/// (timer), transfer (credit), auditor (rules), auditor (check): consistent. The auditor
-/// must take two steps in a row while the transfer waits to credit: e.g. run the auditor
-/// first, then the transfer's debit, then the auditor twice.
+/// **Minimal schedule (2 preemptions):** FIFO runs transfer (debit, await), auditor
+/// (timer), transfer (credit), then the auditor's remaining steps (rules; check):
+/// consistent. The auditor must take two steps in a row while the transfer waits to
+/// credit: e.g. the auditor first (timer), the transfer's debit, then the auditor twice.
 ///
 /// **Fix:** apply both steps together after the await (the journal first, then the
 /// debit and the credit in one step).

@@ -182,7 +182,7 @@ fn every_fixed_twin_passes_exploration() {
 }
 
 #[test]
-#[ignore = "about 45 s: the full 10,000 schedules per seed"]
+#[ignore = "about a minute: the full 10,000 schedules for 3 seeds"]
 fn every_fixed_twin_passes_10_000_schedules() {
     fixed_twins_pass(FULL_FIXED_BUDGET, &FULL_FIXED_SEEDS);
 }

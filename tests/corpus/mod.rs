@@ -220,6 +220,16 @@ pub fn all() -> Vec<Program> {
             "",
             "an early return for a duplicate fetch never gives its semaphore permit back"
         ),
+        program!(
+            double_close,
+            double_close_buggy,
+            double_close_fixed,
+            1,
+            false,
+            Panic,
+            "double close",
+            "EOF and the idle timeout fire at the same instant and both close the connection"
+        ),
     ]
 }
 
@@ -1413,4 +1423,70 @@ pub async fn permit_leak_buggy() {
 /// The fixed twin of [`permit_leak_buggy`]: every path gives its permit back.
 pub async fn permit_leak_fixed() {
     permit_leak(false).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// 16. Double close, raced by two timers due at the same instant
+// ---------------------------------------------------------------------------------------
+
+/// **Bug:** the reader (on EOF) and the idle timeout both close the connection when they
+/// see it open, after awaiting a flush. Both timers are due at 30 s, so both handlers are
+/// ready at once; if both check before either closes, the connection is closed twice.
+///
+/// **Minimal schedule (1 preemption):** the choice points come from timers due at the
+/// same instant. tokio fires the reader's timer first (it was registered first), so FIFO
+/// runs the reader (check, flush), the idle handler (log), the reader (close), the idle
+/// handler (sees closed). Choosing the idle handler again after its
+/// log, while the reader flushes, lets both pass the check.
+///
+/// **Fix:** claim the close in the same step as the check (a `closing` flag), so only
+/// one handler flushes and closes.
+pub async fn double_close_buggy() {
+    let conn = Rc::new(RefCell::new(Conn::default()));
+    let c = conn.clone();
+    let reader = task::Builder::new().name("reader").spawn(async move {
+        tokio::time::sleep(Duration::from_secs(30)).await; // the peer hangs up at 30 s
+        if !c.borrow().closed {
+            yield_point().await; // flush what is buffered
+            c.borrow_mut().close();
+        }
+    });
+    let c = conn.clone();
+    let idle = task::Builder::new().name("idle timeout").spawn(async move {
+        tokio::time::sleep(Duration::from_secs(30)).await; // 30 s without a request
+        yield_point().await; // log the idle close
+        if !c.borrow().closed {
+            yield_point().await; // flush what is buffered
+            c.borrow_mut().close();
+        }
+    });
+    reader.await.unwrap();
+    idle.await.unwrap();
+    assert!(conn.borrow().closed);
+}
+
+/// The fixed twin of [`double_close_buggy`]: check and claim in one step.
+pub async fn double_close_fixed() {
+    let conn = Rc::new(RefCell::new(Conn::default()));
+    let closing = Rc::new(Cell::new(false));
+    let (c, claim) = (conn.clone(), closing.clone());
+    let reader = task::Builder::new().name("reader").spawn(async move {
+        tokio::time::sleep(Duration::from_secs(30)).await; // the peer hangs up at 30 s
+        if !claim.replace(true) {
+            yield_point().await; // flush what is buffered
+            c.borrow_mut().close();
+        }
+    });
+    let (c, claim) = (conn.clone(), closing.clone());
+    let idle = task::Builder::new().name("idle timeout").spawn(async move {
+        tokio::time::sleep(Duration::from_secs(30)).await; // 30 s without a request
+        yield_point().await; // log the idle close
+        if !claim.replace(true) {
+            yield_point().await; // flush what is buffered
+            c.borrow_mut().close();
+        }
+    });
+    reader.await.unwrap();
+    idle.await.unwrap();
+    assert!(conn.borrow().closed);
 }

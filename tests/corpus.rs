@@ -10,28 +10,21 @@ use std::collections::BTreeSet;
 use async_testkit::{Builder, Failure, FailureKind};
 use corpus::Program;
 
-/// Schedules per buggy exploration, and the seeds each is run with.
-const BUGGY_BUDGET: u32 = 1000;
+/// Schedules per buggy exploration (the default budget), and the seeds each is run with.
+const BUGGY_BUDGET: u32 = async_testkit::DEFAULT_EXPLORE;
 const BUGGY_SEEDS: std::ops::Range<u64> = 0..30;
 
-/// Schedules per fixed twin in the default suite, and the seeds. One run costs about
-/// 0.1 ms in a debug build here, so 10,000 schedules for several seeds of every twin
-/// (about 15 s per seed) would blow the suite's ~20 s budget: the default suite runs
-/// 2,000 schedules for 3 seeds (6,000 per twin), and the ignored test
-/// `every_fixed_twin_passes_10_000_schedules` runs the full budget
-/// (`cargo test --test corpus -- --ignored`).
-const FIXED_BUDGET: u32 = 2_000;
-const FIXED_SEEDS: [u64; 3] = [0, 1, 2];
-const FULL_FIXED_BUDGET: u32 = 10_000;
-const FULL_FIXED_SEEDS: [u64; 3] = [0, 1, 2];
+/// Each fixed twin must pass ten times the default budget.
+const FIXED_BUDGET: u32 = 10 * async_testkit::DEFAULT_EXPLORE;
 
-/// Which schedule (1-based) of an exploration failed, from the report's seed line.
+/// Which schedule (1-based) of an exploration failed, from the report's line
+/// `found on schedule i of n (strategy), ...`.
 fn schedule_index(f: &Failure) -> u32 {
     let text = f.to_string();
     let at = text
-        .find(", schedule ")
+        .find("found on schedule ")
         .unwrap_or_else(|| panic!("no schedule number in the report:\n{text}"));
-    text[at + ", schedule ".len()..]
+    text[at + "found on schedule ".len()..]
         .split(' ')
         .next()
         .and_then(|n| n.parse().ok())
@@ -108,81 +101,85 @@ fn fifo_fails_exactly_the_programs_that_need_no_preemption() {
     }
 }
 
-/// Random exploration finds every bug not marked `needs_pct`, for every seed, with the
-/// right kind of failure. Prints the median schedule of first failure per program
-/// (`cargo test --test corpus -- --nocapture`).
-#[test]
-fn random_exploration_finds_every_bug_not_marked_needs_pct() {
-    for p in corpus::all().into_iter().filter(|p| !p.needs_pct) {
+/// Every bug is found by the default exploration (the portfolio) within the default
+/// budget, for each of 30 seeds, with the bug's own failure; and the failing schedule is
+/// minimised to exactly the fewest preemptions the bug needs (checked by exhaustive
+/// search when the corpus was written). Prints per program the median schedule of the
+/// first failure (`cargo test --test corpus -- --nocapture`).
+fn found_and_minimised(programs: &[&str]) {
+    for p in corpus::all().into_iter().filter(|p| programs.contains(&p.name)) {
         let mut firsts = Vec::new();
+        let mut minimal = Vec::new();
+        let started = std::time::Instant::now();
         for seed in BUGGY_SEEDS {
-            match explore(&p, seed, BUGGY_BUDGET, false) {
-                Ok(()) => panic!(
-                    "{}: {BUGGY_BUDGET} random schedules from seed {seed} did not find the bug",
-                    p.name
-                ),
-                Err(f) => {
-                    assert_eq!(f.kind(), p.fails_with, "{}, seed {seed}: {f}", p.name);
-                    assert_symptom(&p, &f);
-                    firsts.push(schedule_index(&f));
-                }
-            }
-        }
-        eprintln!(
-            "{:<22} min_preemptions {:>2}  random: median first failure at schedule {} (max {})",
-            p.name,
-            p.min_preemptions,
-            median(firsts.clone()),
-            firsts.iter().max().unwrap()
-        );
-    }
-}
-
-/// The bugs marked `needs_pct` are left for PCT and the portfolio: random search within
-/// the budget misses them for some seeds. This only reports how often it finds them (on
-/// a few seeds, to keep the suite fast) and checks that what it finds is the bug.
-#[test]
-fn needs_pct_bugs_are_reported_not_required() {
-    for p in corpus::all().into_iter().filter(|p| p.needs_pct) {
-        let mut found = Vec::new();
-        let seeds = 0..5u64;
-        for seed in seeds.clone() {
-            if let Err(f) = explore(&p, seed, BUGGY_BUDGET, false) {
-                assert_eq!(f.kind(), p.fails_with, "{}, seed {seed}: {f}", p.name);
-                assert_symptom(&p, &f);
-                found.push(schedule_index(&f));
-            }
-        }
-        eprintln!(
-            "{:<22} min_preemptions {:>2}  random: found on {} of {} seeds within {BUGGY_BUDGET} (at schedules {found:?})",
-            p.name,
-            p.min_preemptions,
-            found.len(),
-            seeds.end - seeds.start
-        );
-    }
-}
-
-fn fixed_twins_pass(budget: u32, seeds: &[u64]) {
-    for p in corpus::all() {
-        for &seed in seeds {
-            if let Err(f) = explore(&p, seed, budget, true) {
+            let f = explore(&p, seed, BUGGY_BUDGET, false).err().unwrap_or_else(|| {
                 panic!(
-                    "{}: the fixed twin failed (seed {seed}, {budget} schedules):\n{f}",
+                    "{}: {BUGGY_BUDGET} schedules from seed {seed} missed the bug",
                     p.name
-                );
-            }
+                )
+            });
+            assert_eq!(f.kind(), p.fails_with, "{}, seed {seed}: {f}", p.name);
+            assert_symptom(&p, &f);
+            firsts.push(schedule_index(&f));
+            minimal.push(f.schedule().preemptions() as u32);
         }
+        eprintln!(
+            "{:<22} min_preemptions {:>2}  minimised to {:?}  first failure: median schedule {} (max {})  {:.1?}",
+            p.name,
+            p.min_preemptions,
+            minimal.iter().collect::<BTreeSet<_>>(),
+            median(firsts.clone()),
+            firsts.iter().max().unwrap(),
+            started.elapsed()
+        );
+        assert!(
+            minimal.iter().all(|&m| m == p.min_preemptions),
+            "{}: minimised to {minimal:?} preemptions, the bug needs {}",
+            p.name,
+            p.min_preemptions
+        );
     }
 }
 
+fn fixed_twins_pass(programs: std::ops::Range<usize>) {
+    for p in &corpus::all()[programs] {
+        let started = std::time::Instant::now();
+        if let Err(f) = explore(p, 0, FIXED_BUDGET, true) {
+            panic!(
+                "{}: the fixed twin failed ({FIXED_BUDGET} schedules):\n{f}",
+                p.name
+            );
+        }
+        eprintln!(
+            "{:<22} fixed twin passed {FIXED_BUDGET} schedules in {:.1?}",
+            p.name,
+            started.elapsed()
+        );
+    }
+}
+
+fn names(programs: std::ops::Range<usize>) -> Vec<&'static str> {
+    corpus::all()[programs].iter().map(|p| p.name).collect()
+}
+
+// The corpus is split in halves so the two halves run in parallel.
+
 #[test]
-fn every_fixed_twin_passes_exploration() {
-    fixed_twins_pass(FIXED_BUDGET, &FIXED_SEEDS);
+fn the_first_half_of_the_bugs_is_found_and_minimised() {
+    found_and_minimised(&names(0..9));
 }
 
 #[test]
-#[ignore = "about a minute: the full 10,000 schedules for 3 seeds"]
-fn every_fixed_twin_passes_10_000_schedules() {
-    fixed_twins_pass(FULL_FIXED_BUDGET, &FULL_FIXED_SEEDS);
+fn the_second_half_of_the_bugs_is_found_and_minimised() {
+    found_and_minimised(&names(9..corpus::all().len()));
+}
+
+#[test]
+fn the_first_half_of_the_fixed_twins_pass_ten_times_the_budget() {
+    fixed_twins_pass(0..9);
+}
+
+#[test]
+fn the_second_half_of_the_fixed_twins_pass_ten_times_the_budget() {
+    fixed_twins_pass(9..corpus::all().len());
 }

@@ -96,6 +96,8 @@ struct FailureData {
     text: String,
     seed: u64,
     panics: Vec<String>,
+    /// Where each panic happened (`file:line:col`), when known.
+    panic_sites: Vec<Option<String>>,
     leaked: Vec<String>,
     choices: Vec<Choice>,
     schedule: Schedule,
@@ -194,6 +196,11 @@ impl Failure {
     /// ```
     pub fn chrome_trace(&self) -> Option<&str> {
         self.0.chrome.as_deref()
+    }
+
+    /// Where the first panic happened, when known.
+    pub(crate) fn first_panic_site(&self) -> Option<&str> {
+        self.0.panic_sites.first().and_then(|s| s.as_deref())
     }
 
     pub(crate) fn choices(&self) -> &[Choice] {
@@ -737,6 +744,7 @@ pub(crate) fn finish<T>(
                 text: t,
                 seed: attempt.seed,
                 panics: panics.iter().map(|p| p.message.clone()).collect(),
+                panic_sites: panics.iter().map(|p| p.location.clone()).collect(),
                 leaked: if kind == FailureKind::Leak {
                     leak_lines
                 } else {

@@ -171,7 +171,9 @@ fn source_for(strategy: Strategy, i: u32, steps_seen: u64) -> (Source, String) {
         Strategy::Random => (Source::Random, "random".into()),
         Strategy::Pct { depth } => (Source::Pct { depth, steps }, strategy.name()),
         Strategy::Dfs { .. } => (Source::Fifo, "fifo".into()),
-        Strategy::Portfolio => match i % 4 {
+        // The portfolio starts with FIFO (the schedule a plain run sees), then rotates.
+        Strategy::Portfolio if i == 0 => (Source::Fifo, "fifo".into()),
+        Strategy::Portfolio => match (i - 1) % 4 {
             0 => (Source::Random, "random".into()),
             d => (Source::Pct { depth: d, steps }, format!("pct{d}")),
         },
@@ -670,11 +672,13 @@ mod tests {
     }
 
     #[test]
-    fn the_portfolio_rotates_random_and_pct_1_to_3() {
-        let labels: Vec<String> = (0..8).map(|i| source_for(Strategy::Portfolio, i, 10).1).collect();
+    fn the_portfolio_starts_with_fifo_then_rotates_random_and_pct_1_to_3() {
+        let labels: Vec<String> = (0..9).map(|i| source_for(Strategy::Portfolio, i, 10).1).collect();
         assert_eq!(
             labels,
-            ["random", "pct1", "pct2", "pct3", "random", "pct1", "pct2", "pct3"]
+            [
+                "fifo", "random", "pct1", "pct2", "pct3", "random", "pct1", "pct2", "pct3"
+            ]
         );
     }
 

@@ -70,8 +70,9 @@ pub enum Strategy {
         /// The most preemptions a schedule may have.
         max_preemptions: u32,
     },
-    /// The default for exploration: schedules rotate through random and PCT of depths 1,
-    /// 2 and 3, so no single strategy's blind spot is left uncovered.
+    /// The default for exploration: the first schedule is FIFO (what a plain run sees),
+    /// then schedules rotate through random and PCT of depths 1, 2 and 3, so no single
+    /// strategy's blind spot is left uncovered.
     Portfolio,
 }
 

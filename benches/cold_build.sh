@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cold `cargo build --tests` of a small crate that depends on async-testkit (default
-# features), against the same crate depending only on the kit's own dependencies
-# (tokio with the same features, syn/quote/proc-macro2 for the attribute).
+# features), against the same crate depending only on the kit's own default dependencies
+# (tokio with the same features, tokio-test, futures-core, and syn/quote/proc-macro2 for
+# the attributes).
 #
 #   bash benches/cold_build.sh [rounds]      # default 3 rounds, medians reported
 #
@@ -37,7 +38,9 @@ async fn answers() {
 }
 RS
 make_crate baseline "tokio = { version = \"1\", features = $tokio_features }
-syn = { version = \"2\", features = [\"full\"] }
+tokio-test = \"0.4\"
+futures-core = \"0.3\"
+syn = { version = \"2\", features = [\"full\", \"visit\"] }
 quote = \"1\"
 proc-macro2 = \"1\""
 sed -i 's/^tokio = { version = "1", features = \[/tokio = { version = "1", features = ["sync", /' "$work/baseline/Cargo.toml"

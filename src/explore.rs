@@ -165,7 +165,9 @@ where
 
 /// The source and label of schedule `i` under `strategy`.
 fn source_for(strategy: Strategy, i: u32, steps_seen: u64) -> (Source, String) {
-    let steps = steps_seen.max(8);
+    // PCT draws its change points among the choice steps a run makes: the most seen so
+    // far, so they land inside short programs too (a guess until a run has been seen).
+    let steps = if steps_seen == 0 { 8 } else { steps_seen };
     match strategy {
         Strategy::Fifo => (Source::Fifo, "fifo".into()),
         Strategy::Random => (Source::Random, "random".into()),

@@ -77,7 +77,7 @@ pub mod timeout;
 pub mod trace;
 
 pub use probe::Probe;
-pub use runtime::{Builder, Clock, Failure, FailureKind, Policy, Report, run, seed};
+pub use runtime::{Builder, Clock, Failure, FailureKind, Policy, Report, explore, run, seed};
 pub use schedule::{Schedule, Strategy, TokenError};
 pub use task::{JoinError, JoinHandle, spawn, spawn_background, yield_point};
 

@@ -520,3 +520,65 @@ fn advance_to_the_past_is_refused() {
         "{m}"
     );
 }
+
+#[test]
+fn a_failure_that_does_not_replay_the_same_way_is_reported_as_nondeterministic() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    // State outside the run (like a HashMap's random order, or the wall clock) makes every
+    // run different: the kit's replays of the failing schedule cannot agree.
+    static RUNS: AtomicU32 = AtomicU32::new(0);
+    let f = Builder::new()
+        .explore(50)
+        .name("flaky")
+        .try_run(|| async {
+            let run = RUNS.fetch_add(1, Ordering::SeqCst);
+            let t = spawn(async {});
+            if run % 2 == 1 {
+                yield_point().await; // only on odd runs: the trace differs between replays
+            }
+            t.await.unwrap();
+            assert!(run == 0, "failed on run {run}");
+        })
+        .unwrap_err();
+    let text = f.to_string();
+    assert!(text.contains("nondeterminism: "), "{text}");
+    assert!(
+        text.contains("the test escapes the determinism contract"),
+        "{text}"
+    );
+}
+
+#[test]
+fn two_replays_that_diverge_name_the_first_differing_event() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static RUNS: AtomicU32 = AtomicU32::new(0);
+    let f = Builder::new()
+        .explore(10)
+        .try_run(|| async {
+            let run = RUNS.fetch_add(1, Ordering::SeqCst);
+            let t = task::Builder::new().name("worker").spawn(async {});
+            if run % 2 == 0 {
+                task::Builder::new().name("extra").spawn(async {}).await.unwrap();
+            }
+            t.await.unwrap();
+            panic!("always fails");
+        })
+        .unwrap_err();
+    let text = f.to_string();
+    assert!(
+        text.contains("nondeterminism: two replays of this schedule diverged at event "),
+        "{text}"
+    );
+    assert!(
+        text.contains("first replay:") && text.contains("second replay:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn explore_is_a_shorthand_that_panics_with_the_report() {
+    assert_eq!(async_testkit::explore(10, || async { 7 }), 7);
+    let payload = std::panic::catch_unwind(|| async_testkit::explore(100, needs_one_preemption)).unwrap_err();
+    let text = payload.downcast_ref::<String>().unwrap();
+    assert!(text.contains("minimised to 1 preemption"), "{text}");
+}

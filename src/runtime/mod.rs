@@ -501,6 +501,40 @@ where
     })
 }
 
+/// Runs the body under `schedules` schedules from the default portfolio and returns the
+/// last run's value; on the first failing schedule it panics with the minimised report
+/// and its replay token. Shorthand for `Builder::new().explore(schedules).run(body)`.
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc};
+/// let total = async_testkit::explore(200, || async {
+///     let n = Rc::new(Cell::new(0));
+///     let tasks: Vec<_> = (0..3)
+///         .map(|_| {
+///             let n = n.clone();
+///             async_testkit::spawn(async move {
+///                 async_testkit::yield_point().await;
+///                 n.set(n.get() + 1); // one step: no lost update
+///             })
+///         })
+///         .collect();
+///     for t in tasks {
+///         t.await.unwrap();
+///     }
+///     n.get()
+/// });
+/// assert_eq!(total, 3);
+/// ```
+#[track_caller]
+pub fn explore<F, Fut>(schedules: u32, body: F) -> Fut::Output
+where
+    F: Fn() -> Fut,
+    Fut: Future + 'static,
+    Fut::Output: 'static,
+{
+    Builder::new().explore(schedules).run_at(body, Location::caller())
+}
+
 /// The seed of the current run: seed your own generators with it and a replay of the run
 /// (`ASYNC_TESTKIT_SEED=..`) reproduces them too.
 ///

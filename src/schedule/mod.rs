@@ -7,6 +7,13 @@
 //! so every list of numbers is a valid schedule. A *preemption* is a choice FIFO would not
 //! have made (an index other than 0): minimising a failing schedule means removing them.
 //!
+//! What the schedules cover: which ready task runs at every await that lets another run
+//! (a yield, a lock or channel freed by another task, a spawned task becoming ready), the
+//! order of tasks woken by timers due at the same virtual instant, [`crate::yield_point`]s,
+//! and the latency levels of mocks with jitter. What they do not: preemption inside
+//! synchronous code running on several OS threads (atomics, a `std::sync::Mutex` contended
+//! by threads) — that is loom's job; the kit runs every task on the test's thread.
+//!
 //! ```
 //! use async_testkit::{Builder, Schedule, Strategy};
 //!

@@ -1,16 +1,9 @@
 //! The replay variables. Environment variables are process-wide, so this binary holds a
 //! single test that sets them one after another.
 
-use async_testkit::{Builder, Schedule, Strategy};
+mod support;
 
-fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
-    let payload = std::panic::catch_unwind(f).expect_err("expected a panic");
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap()
-}
+use async_testkit::{Builder, Schedule, Strategy};
 
 fn with_var<R>(name: &str, value: &str, f: impl FnOnce() -> R) -> R {
     // SAFETY: this binary has one test, so no other thread reads the environment now.
@@ -36,14 +29,14 @@ fn replay_variables_override_the_code() {
     .unwrap();
     assert_eq!(r.strategy(), Strategy::Random);
 
-    let m = panic_message(|| {
+    let m = support::caught_panic(|| {
         with_var("ASYNC_TESTKIT_SEED", "seven", || Builder::new().run(|| async {}));
     });
     assert_eq!(
         m,
         "ASYNC_TESTKIT_SEED=\"seven\" is not a number: set it to the seed printed in a failure report, like ASYNC_TESTKIT_SEED=7"
     );
-    let m = panic_message(|| {
+    let m = support::caught_panic(|| {
         with_var("ASYNC_TESTKIT_STRATEGY", "chaos", || {
             Builder::new().run(|| async {})
         });
@@ -72,7 +65,7 @@ fn replay_variables_override_the_code() {
     })
     .unwrap();
     assert_eq!(r.schedules(), 10);
-    let m = panic_message(|| {
+    let m = support::caught_panic(|| {
         with_var("ASYNC_TESTKIT_SHARD", "4/4", || {
             Builder::new().explore(4).run(|| async {})
         });
@@ -98,7 +91,7 @@ fn replay_variables_override_the_code() {
     .unwrap();
     assert!(!r.value());
     assert_eq!(r.schedules(), 1);
-    let m = panic_message(|| {
+    let m = support::caught_panic(|| {
         with_var("ASYNC_TESTKIT_REPLAY", "atk1:0.0.0:pct2:1:0", || {
             Builder::new().run(|| async {})
         });

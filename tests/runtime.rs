@@ -1,5 +1,7 @@
 //! The runtime and scheduler: tasks, join handles, tokio interop, strategies, misuse.
 
+mod support;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -383,18 +385,9 @@ fn seed_is_visible_inside_the_run() {
 
 // ---- misuse -------------------------------------------------------------------------
 
-fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
-    let payload = std::panic::catch_unwind(f).expect_err("expected a panic");
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap()
-}
-
 #[test]
 fn spawn_outside_a_run_says_where_and_what_to_do() {
-    let m = panic_message(|| {
+    let m = support::caught_panic(|| {
         drop(spawn(async {}));
     });
     assert!(
@@ -406,21 +399,21 @@ fn spawn_outside_a_run_says_where_and_what_to_do() {
 
 #[test]
 fn time_functions_outside_a_run_panic_clearly() {
-    let m = panic_message(|| {
+    let m = support::caught_panic(|| {
         time::elapsed();
     });
     assert!(
         m.starts_with("async_testkit::time::elapsed was called outside an async-testkit run."),
         "{m}"
     );
-    let m = panic_message(|| {
+    let m = support::caught_panic(|| {
         drop(time::advance(Duration::from_secs(1)));
     });
     assert!(
         m.starts_with("async_testkit::time::advance was called outside"),
         "{m}"
     );
-    let m = panic_message(|| {
+    let m = support::caught_panic(|| {
         async_testkit::seed();
     });
     assert!(m.starts_with("async_testkit::seed was called outside"), "{m}");
@@ -445,7 +438,7 @@ fn a_run_inside_a_run_is_refused() {
 #[test]
 fn a_run_inside_a_tokio_runtime_is_refused() {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let m = panic_message(move || rt.block_on(async { async_testkit::run(async {}) }));
+    let m = support::caught_panic(move || rt.block_on(async { async_testkit::run(async {}) }));
     assert!(
         m.starts_with("an async-testkit run was started inside a tokio runtime (at tests/runtime.rs:"),
         "{m}"

@@ -23,6 +23,16 @@ where
     failure.panic_messages()[0].clone()
 }
 
+/// Calls `f`, expects it to panic, and returns the panic's message.
+pub fn caught_panic(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let payload = std::panic::catch_unwind(f).expect_err("expected a panic");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "(a panic payload that is not a string)".to_string())
+}
+
 /// The line of `source` that carries the comment `// <marker>` (written in the test file,
 /// so failure messages can be checked against exact call sites).
 pub fn line_of(source: &str, marker: &str) -> u32 {

@@ -276,7 +276,14 @@ fn json_string(s: &str) -> String {
     out
 }
 
-/// A run whose every event was kept, as Chrome trace JSON.
+/// A run whose every event was kept, as Chrome trace JSON: implemented by [`crate::Report`]
+/// and [`crate::Failure`], for [`write_chrome_trace`].
+///
+/// ```
+/// use async_testkit::trace::ChromeTrace;
+/// let r = async_testkit::Builder::new().full_trace(true).try_run(|| async {}).unwrap();
+/// assert!(r.chrome_json().unwrap().contains("traceEvents"));
+/// ```
 pub trait ChromeTrace {
     /// The JSON, if the run kept every event.
     fn chrome_json(&self) -> Option<&str>;

@@ -524,18 +524,27 @@ impl Core {
                 return;
             };
             slot.waker.queued.store(false, Release);
+            let aborted = slot.control.abort_requested();
             slot.fut
                 .take()
-                .map(|f| (f, Waker::from(slot.waker.clone()), slot.control.clone()))
+                .map(|f| (f, Waker::from(slot.waker.clone()), aborted))
         };
-        let Some((mut fut, waker, control)) = taken else {
+        let Some((mut fut, waker, aborted)) = taken else {
             return;
         };
-        let meta = self.infos.borrow()[id].meta.clone();
+        // Looked up only on the rare paths (slow poll, panic, abort).
+        let meta = || self.infos.borrow()[id].meta.clone();
+        let control = || match self.slots.borrow().get(id) {
+            Some(Some(slot)) => Some(slot.control.clone()),
+            _ => None,
+        };
 
-        if control.abort_requested() {
+        if aborted {
+            let control = control();
             self.finish(id, fut, TaskState::Cancelled);
-            control.cancelled();
+            if let Some(c) = control {
+                c.cancelled();
+            }
             return;
         }
 
@@ -568,7 +577,7 @@ impl Core {
 
         if wall >= self.config.slow_poll {
             self.slow_polls.borrow_mut().push(SlowPoll {
-                task: meta.clone(),
+                task: meta(),
                 wall,
                 at: now,
             });
@@ -604,12 +613,15 @@ impl Core {
             }
             Err(payload) => {
                 self.record(Some(id), EventKind::Panicked);
-                let record = panics::take_last(Some(meta), now, &payload);
+                let record = panics::take_last(Some(meta()), now, &payload);
                 let handled = record.handled.clone();
                 let message = record.message.clone();
                 self.panics.borrow_mut().push(record);
+                let control = control();
                 self.finish(id, fut, TaskState::Panicked);
-                control.panicked(payload, handled, message);
+                if let Some(c) = control {
+                    c.panicked(payload, handled, message);
+                }
             }
         }
     }

@@ -206,7 +206,12 @@ impl Builder {
         self
     }
 
-    /// The wall-clock limit of one run (default 60 s).
+    /// The wall-clock limit of one run (default 60 s). A run that passes it while waiting
+    /// (on real I/O, a blocking closure) stops with a wall-clock-timeout report. A run stuck
+    /// *inside one poll* (a blocking call or an endless loop in async code) cannot be
+    /// stopped: `#[async_testkit::test]` runs each test on its own thread, so that test
+    /// fails and the suite goes on; a run started with `Builder::run` on the caller's
+    /// thread prints the report naming the stuck task and ends the process (status 101).
     ///
     /// ```
     /// async_testkit::Builder::new().timeout(std::time::Duration::from_secs(5)).run(|| async {});

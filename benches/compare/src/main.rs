@@ -1,0 +1,539 @@
+//! async-testkit against shuttle, side by side in one process.
+//!
+//! 1. Schedules per second on one correct test (2 tasks x 10 lock/increment/unlock steps).
+//! 2. Schedules to the first bug, per corpus program, median over 30 seeds.
+//! 3. The kit's time to find and minimise each corpus failure.
+//!
+//! `cargo run --release --manifest-path benches/compare/Cargo.toml [-- --quick]`; the tables
+//! go to stdout (shuttle prints a few lines to stderr for every failure it finds).
+
+// The kit's corpus, shared with its tests: not copied.
+#[path = "../../../tests/corpus/mod.rs"]
+mod corpus;
+mod shuttle_corpus;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_testkit::{Builder, Failure, FailureKind, Strategy};
+use shuttle::scheduler::{PctScheduler, RandomScheduler, Scheduler, UrwRandomScheduler};
+use shuttle::{Config, FailurePersistence, Runner};
+
+struct Settings {
+    /// Schedules per timed exploration in measurement 1.
+    schedules: usize,
+    /// Timed rounds (alternating kit and shuttle) in measurement 1.
+    rounds: usize,
+    /// Seeds per program in measurement 2.
+    seeds: u64,
+    /// The most schedules either tool may spend on one seed in measurement 2.
+    budget: usize,
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let s = if quick {
+        Settings {
+            schedules: 200,
+            rounds: 3,
+            seeds: 5,
+            budget: 1000,
+        }
+    } else {
+        Settings {
+            schedules: 2000,
+            rounds: 7,
+            seeds: 30,
+            budget: 10_000,
+        }
+    };
+    // Failures are expected by the thousand: keep panic messages off the terminal (both
+    // tools chain to this hook; shuttle still prints its own lines to stderr).
+    std::panic::set_hook(Box::new(|_| {}));
+
+    println!(
+        "# async-testkit vs shuttle 0.9 ({} mode)\n",
+        if quick { "quick" } else { "full" }
+    );
+    throughput(&s);
+    let kit = first_bug(&s);
+    minimisation(&s, &kit);
+}
+
+fn median<T: Ord + Copy>(v: &[T]) -> T {
+    let mut v = v.to_vec();
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn shuttle_config() -> Config {
+    let mut c = Config::new();
+    c.failure_persistence = FailurePersistence::None;
+    c.silence_warnings = true;
+    c
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Schedules per second
+// ---------------------------------------------------------------------------------------
+
+const TASKS: usize = 2;
+const STEPS: u32 = 10;
+
+/// The kit's test: an async mutex held across an await (a yield point) while incrementing.
+async fn kit_counter(hold_across_yield: bool) {
+    let m = Rc::new(tokio::sync::Mutex::new(0u32));
+    let handles: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let m = m.clone();
+            async_testkit::spawn(async move {
+                for _ in 0..STEPS {
+                    let mut g = m.lock().await;
+                    if hold_across_yield {
+                        async_testkit::yield_point().await;
+                    }
+                    *g += 1;
+                    drop(g);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+    assert_eq!(*m.lock().await, TASKS as u32 * STEPS);
+}
+
+/// Shuttle's equivalent: shuttle has no async mutex, so the lock is a fair one-permit
+/// batch semaphore (what tokio's `Mutex` is built on), held across `yield_now`.
+fn shuttle_counter_async() {
+    shuttle::future::block_on(async {
+        let m = Rc::new(shuttle_corpus::AsyncMutex::new(0u32));
+        let handles: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let m = m.clone();
+                shuttle::future::spawn_local(async move {
+                    for _ in 0..STEPS {
+                        let g = m.lock().await;
+                        shuttle::future::yield_now().await;
+                        g.with(|v| *v += 1);
+                        drop(g);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+        assert_eq!(m.lock().await.with(|v| *v), TASKS as u32 * STEPS);
+    })
+}
+
+/// Shuttle's blocking-style `shuttle::sync::Mutex`, locked and unlocked with no await in
+/// between (every `lock` is a scheduling point of shuttle's).
+fn shuttle_counter_sync() {
+    shuttle::future::block_on(async {
+        let m = shuttle::sync::Arc::new(shuttle::sync::Mutex::new(0u32));
+        let handles: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let m = m.clone();
+                shuttle::future::spawn(async move {
+                    for _ in 0..STEPS {
+                        *m.lock().unwrap() += 1;
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+        assert_eq!(*m.lock().unwrap(), TASKS as u32 * STEPS);
+    })
+}
+
+fn time_kit(strategy: Strategy, n: usize, seed: u64, hold: bool) -> (Duration, usize) {
+    let t = Instant::now();
+    let r = Builder::new()
+        .strategy(strategy)
+        .seed(seed)
+        .explore(n as u32)
+        .try_run(move || kit_counter(hold))
+        .unwrap_or_else(|f| panic!("the counter test failed under the kit:\n{f}"));
+    let took = t.elapsed();
+    assert_eq!(r.schedules() as usize, n);
+    (took, r.schedule().choices().len())
+}
+
+fn time_shuttle(scheduler: impl Scheduler + 'static, n: usize, body: fn()) -> Duration {
+    let t = Instant::now();
+    let ran = Runner::new(scheduler, shuttle_config()).run(body);
+    let took = t.elapsed();
+    assert_eq!(ran, n);
+    took
+}
+
+fn throughput(s: &Settings) {
+    let n = s.schedules;
+    type Case<'a> = (&'a str, Box<dyn Fn(u64) -> Duration>);
+    let cases: Vec<Case> = vec![
+        (
+            "kit, Random (tokio Mutex held across yield_point)",
+            Box::new(move |seed| time_kit(Strategy::Random, n, seed, true).0),
+        ),
+        (
+            "kit, Portfolio (tokio Mutex held across yield_point)",
+            Box::new(move |seed| time_kit(Strategy::Portfolio, n, seed, true).0),
+        ),
+        (
+            "shuttle, check_random (batch-semaphore lock held across yield_now)",
+            Box::new(move |seed| {
+                time_shuttle(RandomScheduler::new_from_seed(seed, n), n, shuttle_counter_async)
+            }),
+        ),
+        (
+            "shuttle, check_pct depth 3 (batch-semaphore lock held across yield_now)",
+            Box::new(move |seed| {
+                time_shuttle(PctScheduler::new_from_seed(seed, 3, n), n, shuttle_counter_async)
+            }),
+        ),
+        (
+            "kit, Random (tokio Mutex, no await while held)",
+            Box::new(move |seed| time_kit(Strategy::Random, n, seed, false).0),
+        ),
+        (
+            "shuttle, check_random (shuttle::sync::Mutex, no await while held)",
+            Box::new(move |seed| {
+                time_shuttle(RandomScheduler::new_from_seed(seed, n), n, shuttle_counter_sync)
+            }),
+        ),
+        (
+            "shuttle, check_pct depth 3 (shuttle::sync::Mutex, no await while held)",
+            Box::new(move |seed| {
+                time_shuttle(PctScheduler::new_from_seed(seed, 3, n), n, shuttle_counter_sync)
+            }),
+        ),
+    ];
+    // Rounds alternate over every case, so load from other work on the machine spreads
+    // over all of them.
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
+    for round in 0..s.rounds {
+        for (i, (_, f)) in cases.iter().enumerate() {
+            times[i].push(f(round as u64));
+        }
+    }
+    let (_, kit_choices_held) = time_kit(Strategy::Random, 2, 0, true);
+    let (_, kit_choices_free) = time_kit(Strategy::Random, 2, 0, false);
+
+    println!(
+        "## 1. Schedules per second: {TASKS} tasks x {STEPS} lock/increment/unlock steps\n\n\
+         {n} schedules per exploration, median of {} rounds (cases alternate within each round).\n",
+        s.rounds
+    );
+    println!("| tool, strategy (lock) | median time for {n} | schedules/s |");
+    println!("| --- | ---: | ---: |");
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    let mut rates = Vec::new();
+    for (i, (name, _)) in cases.iter().enumerate() {
+        let m = median(&times[i]);
+        rates.push(rate(m));
+        println!("| {name} | {:.1?} | {:.0} |", m, rate(m));
+    }
+    println!(
+        "\nKit scheduling choices per schedule: {kit_choices_held} with the lock held across \
+         yield_point, {kit_choices_free} without (an uncontended tokio lock is not a choice point).\n\
+         Ratio kit Random / shuttle random, lock held across a yield: {:.2}x; kit Portfolio / \
+         shuttle PCT 3: {:.2}x; no await while held: {:.2}x.\n",
+        rates[0] / rates[2],
+        rates[1] / rates[3],
+        rates[4] / rates[5],
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Schedules to the first bug
+// ---------------------------------------------------------------------------------------
+
+/// The kit's result for one program and seed.
+struct KitRun {
+    /// 1-based index of the failing schedule.
+    found_at: usize,
+    /// Wall time of the whole failing exploration (find, minimise, two replays).
+    total: Duration,
+    /// Wall time of exploring the schedules before the failing one.
+    before: Duration,
+    replays: usize,
+    preemptions: usize,
+}
+
+/// Reads a number that follows `prefix` in the failure's report.
+fn number_after(f: &Failure, prefix: &str) -> usize {
+    let text = f.to_string();
+    let at = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix:?} in the report:\n{text}"));
+    text[at + prefix.len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unreadable number after {prefix:?} in:\n{text}"))
+}
+
+fn is_the_bug(p: &corpus::Program, f: &Failure) -> bool {
+    match f.kind() {
+        FailureKind::Panic => f
+            .panic_messages()
+            .first()
+            .is_some_and(|m| !p.symptom.is_empty() && m.contains(&format!("{}: ", p.symptom))),
+        FailureKind::Deadlock => p.symptom.is_empty(),
+        _ => false,
+    }
+}
+
+fn kit_run(p: &corpus::Program, seed: u64, budget: usize) -> Option<KitRun> {
+    let t = Instant::now();
+    let r = Builder::new()
+        .name(p.name)
+        .seed(seed)
+        .explore(budget as u32)
+        .try_run(p.buggy);
+    let total = t.elapsed();
+    let f = r.err()?;
+    assert!(
+        is_the_bug(p, &f),
+        "{}: the kit failed with something other than the bug:\n{f}",
+        p.name
+    );
+    let found_at = number_after(&f, "found on schedule ");
+    let replays = number_after(&f, ") in ");
+    // The same exploration stopped just before the failing schedule: its time is the
+    // time to find the bug, less one run. (explore(1) is a single FIFO run.)
+    let t = Instant::now();
+    let _ = Builder::new()
+        .name(p.name)
+        .seed(seed)
+        .explore((found_at as u32 - 1).max(1))
+        .try_run(p.buggy);
+    let before = t.elapsed();
+    Some(KitRun {
+        found_at,
+        total,
+        before,
+        replays,
+        preemptions: f.schedule().preemptions(),
+    })
+}
+
+/// Runs a shuttle port under `scheduler` until its first failure; returns the 1-based
+/// iteration that failed (None: not within the scheduler's budget) and whether the
+/// failure was the bug.
+fn shuttle_run(
+    p: &corpus::Program,
+    body: fn(),
+    scheduler: impl Scheduler + 'static,
+) -> (Option<usize>, bool) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    let run = catch_unwind(AssertUnwindSafe(|| {
+        Runner::new(scheduler, shuttle_config()).run(move || {
+            c.fetch_add(1, Ordering::Relaxed);
+            body()
+        })
+    }));
+    match run {
+        Ok(_) => (None, true),
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            let bug = if p.symptom.is_empty() {
+                msg.contains("deadlock")
+            } else {
+                msg.contains(&format!("{}: ", p.symptom))
+            };
+            (Some(count.load(Ordering::Relaxed)), bug)
+        }
+    }
+}
+
+/// "median (found/seeds)" where a seed that misses counts as more than the budget.
+fn summary(found: &[Option<usize>], budget: usize) -> (Option<usize>, String) {
+    let mut v: Vec<usize> = found.iter().map(|f| f.unwrap_or(usize::MAX)).collect();
+    v.sort_unstable();
+    let m = v[v.len() / 2];
+    let hits = found.iter().filter(|f| f.is_some()).count();
+    let med = (m != usize::MAX).then_some(m);
+    let text = match med {
+        Some(m) => format!("{m}"),
+        None => format!(">{budget}"),
+    };
+    if hits == found.len() {
+        (med, text)
+    } else {
+        (med, format!("{text} ({hits}/{})", found.len()))
+    }
+}
+
+const SHUTTLE_SCHEDULERS: [&str; 5] = ["random", "pct1", "pct2", "pct3", "urw"];
+
+/// Runs one port under the shuttle scheduler called `name`, seeded with `seed`.
+fn shuttle_named(
+    name: &str,
+    seed: u64,
+    budget: usize,
+    p: &corpus::Program,
+    body: fn(),
+) -> (Option<usize>, bool) {
+    match name {
+        "random" => shuttle_run(p, body, RandomScheduler::new_from_seed(seed, budget)),
+        "urw" => shuttle_run(p, body, UrwRandomScheduler::new_from_seed(seed, budget)),
+        pct => {
+            let depth = pct[3..].parse().expect("pct1, pct2 or pct3");
+            shuttle_run(p, body, PctScheduler::new_from_seed(seed, depth, budget))
+        }
+    }
+}
+
+fn first_bug(s: &Settings) -> Vec<(&'static str, Vec<KitRun>)> {
+    let programs = corpus::all();
+    let ports = shuttle_corpus::all();
+    let mut kit_all = Vec::new();
+    println!(
+        "## 2. Schedules to the first bug, median over {} seeds\n\n\
+         Budget {} schedules per seed for every tool; \"(k/n)\": only k of n seeds found the bug \
+         (a miss counts as more than the budget). Kit: `Builder::new().seed(s).explore({})` with \
+         its default strategy, the Portfolio. Shuttle: `Runner` with a seeded scheduler.\n",
+        s.seeds, s.budget, s.budget
+    );
+    println!(
+        "| program | min preemptions | kit Portfolio | shuttle random | shuttle PCT 3 | shuttle PCT 1 | shuttle PCT 2 | shuttle URW | shuttle best | kit <= shuttle best |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    for (p, port) in programs.iter().zip(&ports) {
+        assert_eq!(p.name, port.name, "the ports follow the corpus's order");
+        let mut kit = Vec::new();
+        let mut shuttle: Vec<Vec<Option<usize>>> = vec![Vec::new(); SHUTTLE_SCHEDULERS.len()];
+        let mut wrong = Vec::new();
+        for seed in 0..s.seeds {
+            kit.push(kit_run(p, seed, s.budget));
+            if let Ok(body) = port.body {
+                for (i, name) in SHUTTLE_SCHEDULERS.iter().enumerate() {
+                    let (at, bug) = shuttle_named(name, seed, s.budget, p, body);
+                    if !bug {
+                        wrong.push(format!("{name} seed {seed}"));
+                    }
+                    shuttle[i].push(at.filter(|_| bug));
+                }
+            }
+        }
+        let kit_found: Vec<Option<usize>> = kit.iter().map(|k| k.as_ref().map(|k| k.found_at)).collect();
+        let (kit_med, kit_text) = summary(&kit_found, s.budget);
+        let cells: Vec<String>;
+        let (best, verdict);
+        match port.body {
+            Ok(_) => {
+                let sums: Vec<(Option<usize>, String)> =
+                    shuttle.iter().map(|v| summary(v, s.budget)).collect();
+                let b = sums
+                    .iter()
+                    .zip(SHUTTLE_SCHEDULERS)
+                    .filter_map(|((m, _), n)| m.map(|m| (m, n)))
+                    .min();
+                best = match b {
+                    Some((m, n)) => format!("{m} ({n})"),
+                    None => format!(">{}", s.budget),
+                };
+                verdict = match (kit_med, b) {
+                    (Some(k), Some((m, _))) if k <= m => "yes".to_string(),
+                    (Some(_), None) => "yes".to_string(),
+                    (Some(k), Some((m, _))) => format!("no ({k} vs {m})"),
+                    (None, _) => "no".to_string(),
+                };
+                // Columns: random, PCT 3, PCT 1, PCT 2, URW.
+                cells = [0, 3, 1, 2, 4].iter().map(|&i| sums[i].1.clone()).collect();
+            }
+            Err(_) => {
+                cells = vec!["not portable".into(); 5];
+                best = "-".into();
+                verdict = "-".into();
+            }
+        }
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            p.name,
+            p.min_preemptions,
+            kit_text,
+            cells.join(" | "),
+            best,
+            verdict
+        );
+        if !wrong.is_empty() {
+            println!(
+                "\n{}: shuttle failed with something other than the bug for {} (counted as a miss)\n",
+                p.name,
+                wrong.join(", ")
+            );
+        }
+        kit_all.push((p.name, kit.into_iter().flatten().collect()));
+    }
+    println!();
+    for port in &ports {
+        if let Err(why) = port.body {
+            println!("- `{}` is not portable: {why}.", port.name);
+        }
+    }
+    println!();
+    kit_all
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Time to minimise
+// ---------------------------------------------------------------------------------------
+
+fn minimisation(s: &Settings, kit: &[(&'static str, Vec<KitRun>)]) {
+    println!(
+        "## 3. The kit's time to find and minimise each failure\n\n\
+         Over the {} seeds of table 2: wall time of the whole failing `explore({})` (find, \
+         minimise, replay the minimal schedule twice), and the same less the time of the \
+         schedules before the failing one (minimise + replays). Replays from the report's line \
+         `minimised to N preemptions (from M) in R replays`.\n",
+        s.seeds, s.budget
+    );
+    println!(
+        "| program | minimised to (preemptions) | replays median (max) | whole exploration median (max) | minimisation median (max) | under 2 s |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | --- |");
+    for (name, runs) in kit {
+        if runs.is_empty() {
+            println!("| {name} | not found | | | | |");
+            continue;
+        }
+        let replays: Vec<usize> = runs.iter().map(|r| r.replays).collect();
+        let totals: Vec<Duration> = runs.iter().map(|r| r.total).collect();
+        let mins: Vec<Duration> = runs.iter().map(|r| r.total.saturating_sub(r.before)).collect();
+        let mut pre: Vec<usize> = runs.iter().map(|r| r.preemptions).collect();
+        pre.sort_unstable();
+        pre.dedup();
+        let max_total = *totals.iter().max().unwrap();
+        println!(
+            "| {name} | {:?} | {} ({}) | {:.1?} ({:.1?}) | {:.1?} ({:.1?}) | {} |",
+            pre,
+            median(&replays),
+            replays.iter().max().unwrap(),
+            median(&totals),
+            max_total,
+            median(&mins),
+            mins.iter().max().unwrap(),
+            if max_total < Duration::from_secs(2) {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+    }
+    println!();
+}

@@ -1,0 +1,672 @@
+//! The kit's bug corpus (`tests/corpus/mod.rs`), ported to shuttle: the buggy body of each
+//! program that ports faithfully, written against shuttle's API.
+//!
+//! The rules of the port:
+//!
+//! - Tasks are `shuttle::future::spawn_local` (shuttle's `spawn` without the `Send` bound,
+//!   like the kit's own tasks), so state the kit keeps in `Rc<Cell<..>>` or
+//!   `Rc<RefCell<..>>` stays exactly that: touching it is not a scheduling point under
+//!   either tool.
+//! - Every `async_testkit::yield_point().await` becomes `shuttle::future::yield_now().await`.
+//! - `tokio::sync` primitives become shuttle primitives: `Mutex` and `Semaphore` (both
+//!   built on a fair batch semaphore in tokio) become shuttle's
+//!   `future::batch_semaphore::BatchSemaphore` with `Fairness::StrictlyFair`;
+//!   an unbounded `mpsc` channel becomes `shuttle::sync::mpsc` (its `recv` blocks the
+//!   task instead of awaiting, which shuttle models as the task waiting); a `oneshot`
+//!   used as a stop signal becomes a zero-permit semaphore; `Notify::notify_waiters`
+//!   (wakes the waiters registered at the call, stores nothing) becomes
+//!   `shuttle::sync::Condvar::notify_all`, which has the same semantics (shuttle's condvar
+//!   has no spurious wake-ups); `Notify::notify_one` (wakes a waiter or stores one
+//!   permit) becomes a zero-permit semaphore released only when it holds no permit.
+//! - Assertion messages are the kit's, so both tools' failures are checked against the
+//!   same symptom.
+//!
+//! Shuttle adds scheduling points the kit does not have (spawning, releasing a permit,
+//! sending on a channel are each a switch under shuttle); the ports keep the kit's
+//! awaits and add none of their own.
+//!
+//! Two programs are not portable: `futurelock` (its interleaving is driven by virtual
+//! timers at 100 ms and 250 ms and tokio's mutex handing the lock to a queued future;
+//! shuttle has no clock, and a sleep would become a yield that loses the ordering) and
+//! `double_close` (two timers due at the same instant are what make both handlers ready
+//! together; shuttle has no timers).
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::Poll;
+
+use shuttle::future::batch_semaphore::{BatchSemaphore, Fairness};
+use shuttle::future::{spawn_local as spawn, yield_now};
+
+/// One program as shuttle sees it.
+pub struct Port {
+    /// The kit's name of the program.
+    pub name: &'static str,
+    /// The buggy body as a shuttle test (it calls `block_on` itself), or why it does not
+    /// port.
+    pub body: Result<fn(), &'static str>,
+}
+
+/// Every program of the kit's corpus, in the kit's order.
+pub fn all() -> Vec<Port> {
+    fn port(name: &'static str, body: fn()) -> Port {
+        Port { name, body: Ok(body) }
+    }
+    fn not(name: &'static str, why: &'static str) -> Port {
+        Port { name, body: Err(why) }
+    }
+    use shuttle::future::block_on;
+    vec![
+        port("lost_update", || block_on(lost_update())),
+        port("double_init", || block_on(double_init())),
+        port("use_before_init", || block_on(use_before_init())),
+        port("lock_order_deadlock", || block_on(lock_order_deadlock())),
+        port("lost_wakeup", || block_on(lost_wakeup())),
+        port("message_reordering", || block_on(message_reordering())),
+        port("torn_read", || block_on(torn_read())),
+        port("run_ahead_overflow", || block_on(run_ahead_overflow())),
+        port("late_window", || block_on(late_window())),
+        port("cancel_torn_write", || block_on(cancel_torn_write())),
+        not(
+            "futurelock",
+            "driven by virtual timers (100 ms tick, 250 ms flush) and tokio's mutex handing the lock to a queued, unpolled future; shuttle has no clock",
+        ),
+        port("use_after_close", || block_on(use_after_close())),
+        port("stale_cache", || block_on(stale_cache())),
+        port("aba_free_list", || block_on(aba_free_list())),
+        port("permit_leak", || block_on(permit_leak())),
+        not(
+            "double_close",
+            "the race comes from two timers due at the same instant; shuttle has no timers (a sleep would be a plain yield)",
+        ),
+        port("readiness_polling", || block_on(readiness_polling())),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------
+// Stand-ins for tokio::sync types, on shuttle's batch semaphore
+// ---------------------------------------------------------------------------------------
+
+/// tokio's `Mutex<T>`: a fair one-permit semaphore guarding a `RefCell`.
+pub(crate) struct AsyncMutex<T> {
+    permit: BatchSemaphore,
+    value: RefCell<T>,
+}
+
+pub(crate) struct AsyncMutexGuard<'a, T> {
+    mutex: &'a AsyncMutex<T>,
+}
+
+impl<T> AsyncMutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        AsyncMutex {
+            permit: BatchSemaphore::new(1, Fairness::StrictlyFair),
+            value: RefCell::new(value),
+        }
+    }
+
+    pub(crate) async fn lock(&self) -> AsyncMutexGuard<'_, T> {
+        self.permit.acquire(1).await.expect("never closed");
+        AsyncMutexGuard { mutex: self }
+    }
+}
+
+impl<T> AsyncMutexGuard<'_, T> {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.mutex.value.borrow_mut())
+    }
+}
+
+impl<T> Drop for AsyncMutexGuard<'_, T> {
+    fn drop(&mut self) {
+        self.mutex.permit.release(1);
+    }
+}
+
+/// tokio's `Notify` as used with `notify_one`: wakes the waiter, or stores one permit.
+struct NotifyOne(BatchSemaphore);
+
+impl NotifyOne {
+    fn new() -> Self {
+        NotifyOne(BatchSemaphore::new(0, Fairness::StrictlyFair))
+    }
+    fn notify_one(&self) {
+        if self.0.available_permits() == 0 {
+            self.0.release(1);
+        }
+    }
+    async fn notified(&self) {
+        self.0.acquire(1).await.expect("never closed");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The ports, in the corpus's order
+// ---------------------------------------------------------------------------------------
+
+/// Port of `lost_update_buggy` (1 preemption): read, yield, write back; a deposit made
+/// during the yield is overwritten.
+pub async fn lost_update() {
+    let balance = Rc::new(Cell::new(100));
+    let b = balance.clone();
+    let interest = spawn(async move {
+        let current = b.get();
+        yield_now().await; // look up today's rate
+        b.set(current + current / 10);
+    });
+    let b = balance.clone();
+    let deposit = spawn(async move {
+        yield_now().await; // receive the deposit request
+        b.set(b.get() + 50);
+    });
+    interest.await.unwrap();
+    deposit.await.unwrap();
+    let end = balance.get();
+    assert!(
+        end == 160 || end == 165,
+        "lost update: the balance is {end}, but interest-then-deposit gives 160 and deposit-then-interest 165"
+    );
+}
+
+/// Port of `double_init_buggy` (1 preemption): check-then-act across a yield; the body
+/// yields before spawning the second request.
+pub async fn double_init() {
+    let pool: Rc<RefCell<Option<u32>>> = Rc::new(RefCell::new(None));
+    let connects = Rc::new(Cell::new(0u32));
+    let request = |pool: Rc<RefCell<Option<u32>>>, connects: Rc<Cell<u32>>| async move {
+        let existing = *pool.borrow();
+        match existing {
+            Some(id) => id,
+            None => {
+                yield_now().await; // connect to the database
+                connects.set(connects.get() + 1);
+                *pool.borrow_mut() = Some(connects.get());
+                connects.get()
+            }
+        }
+    };
+    let first = spawn(request(pool.clone(), connects.clone()));
+    yield_now().await; // the second request arrives a moment later
+    let second = spawn(request(pool.clone(), connects.clone()));
+    let (a, b) = (first.await.unwrap(), second.await.unwrap());
+    assert_eq!(
+        connects.get(),
+        1,
+        "double initialisation: the pool was opened {} times (the requests got pools {a} and {b}); both saw no pool before either stored one",
+        connects.get()
+    );
+}
+
+/// Port of `use_before_init_buggy` (0 preemptions): the handler reads the config after one
+/// yield, the loader publishes it after two.
+pub async fn use_before_init() {
+    let config: Rc<RefCell<Option<usize>>> = Rc::new(RefCell::new(None));
+    let c = config.clone();
+    let loader = spawn(async move {
+        yield_now().await; // open the file
+        yield_now().await; // read it
+        *c.borrow_mut() = Some(1024);
+    });
+    let c = config.clone();
+    let handler = spawn(async move {
+        yield_now().await; // accept a request
+        let max_body = c.borrow().unwrap_or_default();
+        assert!(
+            max_body > 0,
+            "use before initialisation: the handler read the default config (max_body {max_body}) before the loader published it"
+        );
+    });
+    loader.await.unwrap();
+    handler.await.unwrap();
+}
+
+/// Port of `lock_order_deadlock_buggy` (1 preemption): two transfers lock two accounts
+/// (tokio `Mutex` -> fair one-permit batch semaphore) in opposite orders.
+pub async fn lock_order_deadlock() {
+    async fn transfer(from: Rc<AsyncMutex<i64>>, to: Rc<AsyncMutex<i64>>, amount: i64) {
+        let f = from.lock().await;
+        yield_now().await; // fraud check
+        let t = to.lock().await;
+        f.with(|v| *v -= amount);
+        t.with(|v| *v += amount);
+    }
+    let a = Rc::new(AsyncMutex::new(100));
+    let b = Rc::new(AsyncMutex::new(100));
+    let t1 = spawn(transfer(a.clone(), b.clone(), 10));
+    yield_now().await; // the second request arrives a moment later
+    let t2 = spawn(transfer(b.clone(), a.clone(), 20));
+    t1.await.unwrap();
+    t2.await.unwrap();
+    let total = a.lock().await.with(|v| *v) + b.lock().await.with(|v| *v);
+    assert_eq!(total, 200, "money was created or destroyed");
+}
+
+/// Port of `lost_wakeup_buggy` (1 preemption): `Notify::notify_waiters` -> shuttle's
+/// `Condvar::notify_all` (wakes only the tasks already waiting, stores nothing). The
+/// waiter blocks its task in `Condvar::wait` where the kit's waiter awaits `notified()`;
+/// the worker signals without taking the mutex, like `notify_waiters` needs none.
+pub async fn lost_wakeup() {
+    use shuttle::sync::{Arc, Condvar, Mutex};
+    let done = Rc::new(Cell::new(false));
+    let signal = Arc::new((Mutex::new(()), Condvar::new()));
+    let (d, s) = (done.clone(), signal.clone());
+    let waiter = spawn(async move {
+        while !d.get() {
+            yield_now().await; // report progress
+            let guard = s.0.lock().unwrap();
+            drop(s.1.wait(guard).unwrap());
+        }
+    });
+    let (d, s) = (done.clone(), signal.clone());
+    let worker = spawn(async move {
+        yield_now().await; // do the work
+        d.set(true);
+        s.1.notify_all();
+    });
+    waiter.await.unwrap();
+    worker.await.unwrap();
+}
+
+/// Port of `message_reordering_buggy` (2 preemptions): `mpsc::unbounded_channel` ->
+/// `shuttle::sync::mpsc::channel` (the replica's `recv` blocks its task; the loop ends when
+/// both writers have dropped their senders, as tokio's does).
+pub async fn message_reordering() {
+    let primary = Rc::new(RefCell::new(BTreeMap::new()));
+    let (tx, rx) = shuttle::sync::mpsc::channel::<(&'static str, u32)>();
+    let (p, t) = (primary.clone(), tx.clone());
+    let w1 = spawn(async move {
+        p.borrow_mut().insert("k", 1);
+        yield_now().await; // encode the change
+        t.send(("k", 1)).unwrap();
+    });
+    let (p, t) = (primary.clone(), tx);
+    let w2 = spawn(async move {
+        yield_now().await; // receive the request
+        yield_now().await; // authenticate the client
+        p.borrow_mut().insert("k", 2);
+        t.send(("k", 2)).unwrap();
+    });
+    let replica = spawn(async move {
+        let mut state = BTreeMap::new();
+        while let Ok((k, v)) = rx.recv() {
+            state.insert(k, v);
+        }
+        state
+    });
+    w1.await.unwrap();
+    w2.await.unwrap();
+    let state = replica.await.unwrap();
+    assert_eq!(
+        state,
+        *primary.borrow(),
+        "reordered messages: the replica applied the writes of key k in a different order than the primary"
+    );
+}
+
+/// Port of `torn_read_buggy` (2 preemptions): debit, yield, credit; the auditor checks
+/// after two yields.
+pub async fn torn_read() {
+    let a = Rc::new(Cell::new(100i64));
+    let b = Rc::new(Cell::new(100i64));
+    let (a1, b1) = (a.clone(), b.clone());
+    let transfer = spawn(async move {
+        a1.set(a1.get() - 30);
+        yield_now().await; // write the journal
+        b1.set(b1.get() + 30);
+    });
+    let (a2, b2) = (a.clone(), b.clone());
+    let auditor = spawn(async move {
+        yield_now().await; // the audit timer fires
+        yield_now().await; // load the audit rules
+        let total = a2.get() + b2.get();
+        assert_eq!(
+            total, 200,
+            "torn read: the auditor saw a + b = {total} in the middle of a transfer (debited, not yet credited)"
+        );
+    });
+    transfer.await.unwrap();
+    auditor.await.unwrap();
+}
+
+/// The ring's size and sample count of `run_ahead_overflow` (the kit's `RING_CAPACITY`).
+const RING_CAPACITY: usize = crate::corpus::RING_CAPACITY;
+const SAMPLES: u32 = RING_CAPACITY as u32 + 2;
+
+/// Port of `run_ahead_overflow_buggy` (12 preemptions): `Notify::notify_one` ->
+/// [`NotifyOne`], a zero-permit fair semaphore that holds at most one permit.
+pub async fn run_ahead_overflow() {
+    let ring = Rc::new(RefCell::new(VecDeque::with_capacity(RING_CAPACITY)));
+    let wake = Rc::new(NotifyOne::new());
+    let (r, w) = (ring.clone(), wake.clone());
+    let sampler = spawn(async move {
+        for seq in 0..SAMPLES {
+            {
+                let mut ring = r.borrow_mut();
+                if ring.len() == RING_CAPACITY {
+                    ring.pop_front(); // "the exporter is always faster"
+                }
+                ring.push_back(seq);
+            }
+            w.notify_one();
+            yield_now().await; // the next sampling interval
+        }
+    });
+    let (r, w) = (ring.clone(), wake.clone());
+    let exporter = spawn(async move {
+        let mut next = 0;
+        while next < SAMPLES {
+            w.notified().await;
+            loop {
+                let Some(seq) = r.borrow_mut().pop_front() else {
+                    break;
+                };
+                assert_eq!(
+                    seq, next,
+                    "run-ahead overflow: the sampler got {RING_CAPACITY} readings ahead and the ring dropped reading {next}"
+                );
+                next += 1;
+            }
+        }
+    });
+    sampler.await.unwrap();
+    exporter.await.unwrap();
+}
+
+const RECORDS: usize = 16;
+const LATE_RECORD: usize = crate::corpus::LATE_RECORD;
+
+/// Port of `late_window_buggy` (13 preemptions): a one-step lookup must land inside a late
+/// step of a 16-step migration.
+pub async fn late_window() {
+    let old: Rc<RefCell<BTreeMap<usize, String>>> = Rc::new(RefCell::new(
+        (0..RECORDS).map(|i| (i, format!("row {i}"))).collect(),
+    ));
+    let new: Rc<RefCell<BTreeMap<usize, String>>> = Rc::new(RefCell::new(BTreeMap::new()));
+    let (o, n) = (old.clone(), new.clone());
+    let migration = spawn(async move {
+        for id in 0..RECORDS {
+            let row = o.borrow_mut().remove(&id).expect("each record is moved once");
+            yield_now().await; // copy the row
+            n.borrow_mut().insert(id, row);
+        }
+    });
+    let (o, n) = (old.clone(), new.clone());
+    let lookup = spawn(async move {
+        let found = n
+            .borrow()
+            .get(&LATE_RECORD)
+            .or(o.borrow().get(&LATE_RECORD))
+            .cloned();
+        assert!(
+            found.is_some(),
+            "late window: record {LATE_RECORD} was in neither table while the migration moved it"
+        );
+    });
+    migration.await.unwrap();
+    lookup.await.unwrap();
+}
+
+/// Port of `cancel_torn_write_buggy` (1 preemption): `tokio::select! { biased; .. }` over a
+/// `oneshot` stop signal and the save -> a `poll_fn` that polls the stop signal (a
+/// zero-permit semaphore the shutdown task releases) first, then the save, and drops the
+/// save when the signal wins.
+pub async fn cancel_torn_write() {
+    let index = Rc::new(RefCell::new(Vec::new()));
+    let data = Rc::new(RefCell::new(BTreeMap::new()));
+    let stop = Rc::new(BatchSemaphore::new(0, Fairness::StrictlyFair));
+    let (i, d, s) = (index.clone(), data.clone(), stop.clone());
+    let server = spawn(async move {
+        let save = async {
+            i.borrow_mut().push("user:7");
+            yield_now().await; // flush the log
+            d.borrow_mut().insert("user:7", "Ada");
+        };
+        biased_select(s.acquire(1), save).await;
+    });
+    let s = stop.clone();
+    let shutdown = spawn(async move {
+        yield_now().await; // receive SIGTERM
+        s.release(1);
+    });
+    server.await.unwrap();
+    shutdown.await.unwrap();
+    for key in index.borrow().iter() {
+        assert!(
+            data.borrow().contains_key(key),
+            "torn by cancellation: the index lists {key:?} but its data was never written (select! dropped the save between its writes)"
+        );
+    }
+}
+
+/// Waits for the first of two futures, polling `first` first; drops the other.
+async fn biased_select<A: Future, B: Future>(first: A, second: B) {
+    let (mut a, mut b) = (pin!(first), pin!(second));
+    poll_fn(|cx| {
+        if a.as_mut().poll(cx).is_ready() || b.as_mut().poll(cx).is_ready() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// A connection that refuses writes once closed (the kit's `Conn`).
+#[derive(Default)]
+struct Conn {
+    closed: bool,
+    sent: Vec<&'static str>,
+}
+
+impl Conn {
+    fn send(&mut self, frame: &'static str) {
+        assert!(
+            !self.closed,
+            "use after close: {frame:?} was written to a closed connection"
+        );
+        self.sent.push(frame);
+    }
+    fn close(&mut self) {
+        assert!(!self.closed, "double close: the connection was closed twice");
+        self.closed = true;
+    }
+}
+
+/// Port of `use_after_close_buggy` (1 preemption): check open, yield, write; shutdown
+/// closes in between.
+pub async fn use_after_close() {
+    let conn = Rc::new(RefCell::new(Conn::default()));
+    let c = conn.clone();
+    let heartbeat = spawn(async move {
+        if !c.borrow().closed {
+            yield_now().await; // build the ping
+            c.borrow_mut().send("ping");
+        }
+    });
+    let c = conn.clone();
+    let shutdown = spawn(async move {
+        yield_now().await; // receive SIGTERM
+        let mut conn = c.borrow_mut();
+        if !conn.closed {
+            conn.close();
+        }
+    });
+    heartbeat.await.unwrap();
+    shutdown.await.unwrap();
+    assert!(conn.borrow().closed);
+}
+
+/// Port of `stale_cache_buggy` (3 preemptions): a fill stores what it read before an
+/// update's invalidation.
+pub async fn stale_cache() {
+    let db = Rc::new(Cell::new("v1"));
+    let cache: Rc<RefCell<Option<&'static str>>> = Rc::new(RefCell::new(None));
+    let (d, c) = (db.clone(), cache.clone());
+    let reader = spawn(async move {
+        if c.borrow().is_none() {
+            let value = d.get();
+            yield_now().await; // deserialise
+            *c.borrow_mut() = Some(value);
+        }
+    });
+    let (d, c) = (db.clone(), cache.clone());
+    let updater = spawn(async move {
+        yield_now().await; // receive the update
+        yield_now().await; // authorise it
+        yield_now().await; // append to the audit log
+        d.set("v2");
+        c.borrow_mut().take(); // invalidate
+    });
+    reader.await.unwrap();
+    updater.await.unwrap();
+    if let Some(cached) = *cache.borrow() {
+        assert_eq!(
+            cached,
+            db.get(),
+            "stale cache: the cache holds {cached:?} after the update to {:?} invalidated it",
+            db.get()
+        );
+    }
+}
+
+/// The kit's free list of three slots (program 14).
+struct FreeList {
+    head: Option<usize>,
+    next: [Option<usize>; 3],
+    in_use: [bool; 3],
+}
+
+impl FreeList {
+    fn new() -> Self {
+        FreeList {
+            head: Some(0),
+            next: [Some(1), Some(2), None],
+            in_use: [false; 3],
+        }
+    }
+    fn take(&mut self, slot: usize) {
+        assert!(
+            !self.in_use[slot],
+            "ABA: slot {slot} was handed out twice (the compare-and-set saw the same head and used a stale next link)"
+        );
+        self.in_use[slot] = true;
+    }
+    fn pop_now(&mut self) -> usize {
+        let slot = self.head.expect("the list is not empty");
+        self.head = self.next[slot];
+        self.take(slot);
+        slot
+    }
+    fn push(&mut self, slot: usize) {
+        self.in_use[slot] = false;
+        self.next[slot] = self.head;
+        self.head = Some(slot);
+    }
+}
+
+/// Port of `aba_free_list_buggy` (1 preemption): compare-and-set on the head slot alone.
+pub async fn aba_free_list() {
+    let list = Rc::new(RefCell::new(FreeList::new()));
+    let l = list.clone();
+    let slow = spawn(async move {
+        let (head, next) = {
+            let l = l.borrow();
+            let head = l.head.expect("the list is not empty");
+            (head, l.next[head])
+        };
+        yield_now().await; // check the quota
+        let mut l = l.borrow_mut();
+        if l.head == Some(head) {
+            l.head = next;
+            l.take(head);
+        }
+    });
+    let l = list.clone();
+    let fast = spawn(async move {
+        yield_now().await; // receive the request
+        let mut l = l.borrow_mut();
+        let a = l.pop_now();
+        let _b = l.pop_now();
+        l.push(a);
+    });
+    slow.await.unwrap();
+    fast.await.unwrap();
+    let mut l = list.borrow_mut();
+    while l.head.is_some() {
+        l.pop_now();
+    }
+}
+
+/// Port of `permit_leak_buggy` (1 preemption): tokio's `Semaphore` -> a fair batch
+/// semaphore; `acquire().forget()` is an acquire never released, `add_permits(1)` a
+/// release, `acquire_many(2)` an acquire of 2 (which waits forever when a permit leaked:
+/// shuttle reports the deadlock).
+pub async fn permit_leak() {
+    async fn fetch(
+        key: &'static str,
+        limiter: Rc<BatchSemaphore>,
+        in_flight: Rc<RefCell<BTreeSet<&'static str>>>,
+        cache: Rc<RefCell<BTreeSet<&'static str>>>,
+    ) {
+        if cache.borrow().contains(key) {
+            return;
+        }
+        limiter.acquire(1).await.expect("never closed");
+        if in_flight.borrow().contains(key) {
+            return; // the bug: the permit is not given back
+        }
+        in_flight.borrow_mut().insert(key);
+        yield_now().await; // fetch over the network
+        cache.borrow_mut().insert(key);
+        in_flight.borrow_mut().remove(key);
+        limiter.release(1);
+    }
+    let limiter = Rc::new(BatchSemaphore::new(2, Fairness::StrictlyFair));
+    let in_flight = Rc::new(RefCell::new(BTreeSet::new()));
+    let cache = Rc::new(RefCell::new(BTreeSet::new()));
+    let first = spawn(fetch(
+        "avatar:7",
+        limiter.clone(),
+        in_flight.clone(),
+        cache.clone(),
+    ));
+    let (l, f, c) = (limiter.clone(), in_flight.clone(), cache.clone());
+    let second = spawn(async move {
+        yield_now().await; // parse the request
+        fetch("avatar:7", l, f, c).await;
+    });
+    first.await.unwrap();
+    second.await.unwrap();
+    limiter.acquire(2).await.expect("never closed");
+    limiter.release(2);
+}
+
+const READY_POLLS: u32 = 6;
+
+/// Port of `readiness_polling_buggy` (5 preemptions): the client gives up after 6 polls.
+pub async fn readiness_polling() {
+    let ready = Rc::new(Cell::new(false));
+    let r = ready.clone();
+    let server = spawn(async move {
+        yield_now().await; // bind the socket
+        yield_now().await; // load the routes
+        r.set(true);
+    });
+    let r = ready.clone();
+    let client = spawn(async move {
+        let mut polls = 0;
+        while !r.get() {
+            polls += 1;
+            assert!(
+                polls <= READY_POLLS,
+                "not ready: the client gave up after {READY_POLLS} polls although the server was starting"
+            );
+            yield_now().await; // poll again
+        }
+    });
+    server.await.unwrap();
+    client.await.unwrap();
+}

@@ -7,7 +7,7 @@
 //!   like the kit's own tasks), so state the kit keeps in `Rc<Cell<..>>` or
 //!   `Rc<RefCell<..>>` stays exactly that: touching it is not a scheduling point under
 //!   either tool.
-//! - Every `async_testkit::yield_point().await` becomes `shuttle::future::yield_now().await`.
+//! - Every `async_testkit::yield_point().await` becomes `shuttle::future::point().await`.
 //! - `tokio::sync` primitives become shuttle primitives: `Mutex` and `Semaphore` (both
 //!   built on a fair batch semaphore in tokio) become shuttle's
 //!   `future::batch_semaphore::BatchSemaphore` with `Fairness::StrictlyFair`;
@@ -40,6 +40,7 @@ use std::task::Poll;
 
 use shuttle::future::batch_semaphore::{BatchSemaphore, Fairness};
 use shuttle::future::{spawn_local as spawn, yield_now};
+use std::sync::atomic::Ordering;
 
 /// One program as shuttle sees it.
 pub struct Port {
@@ -48,15 +49,27 @@ pub struct Port {
     /// The buggy body as a shuttle test (it calls `block_on` itself), or why it does not
     /// port.
     pub body: Result<fn(), &'static str>,
+    /// Whether a plain scheduling point may stand in for `yield_point` (see
+    /// [`use_switch_points`]): not where a `yield_point` is where a `select!` may drop a
+    /// future, because a synchronous scheduling point never returns to the `select!`.
+    pub switch_ok: bool,
 }
 
 /// Every program of the kit's corpus, in the kit's order.
 pub fn all() -> Vec<Port> {
     fn port(name: &'static str, body: fn()) -> Port {
-        Port { name, body: Ok(body) }
+        Port {
+            name,
+            body: Ok(body),
+            switch_ok: true,
+        }
     }
     fn not(name: &'static str, why: &'static str) -> Port {
-        Port { name, body: Err(why) }
+        Port {
+            name,
+            body: Err(why),
+            switch_ok: false,
+        }
     }
     use shuttle::future::block_on;
     vec![
@@ -69,7 +82,10 @@ pub fn all() -> Vec<Port> {
         port("torn_read", || block_on(torn_read())),
         port("run_ahead_overflow", || block_on(run_ahead_overflow())),
         port("late_window", || block_on(late_window())),
-        port("cancel_torn_write", || block_on(cancel_torn_write())),
+        Port {
+            switch_ok: false,
+            ..port("cancel_torn_write", || block_on(cancel_torn_write()))
+        },
         not(
             "futurelock",
             "driven by virtual timers (100 ms tick, 250 ms flush) and tokio's mutex handing the lock to a queued, unpolled future; shuttle has no clock",
@@ -84,6 +100,32 @@ pub fn all() -> Vec<Port> {
         ),
         port("readiness_polling", || block_on(readiness_polling())),
     ]
+}
+
+thread_local! {
+    static SWITCH_POINTS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Chooses the stand-in for the kit's `yield_point()`: `false` (the default)
+/// `shuttle::future::yield_now`, `true` a plain scheduling point.
+///
+/// Shuttle's PCT scheduler lowers the priority of a task at every yield (a yield is a
+/// hint that the task waits for others), so under PCT a task never takes two steps in a
+/// row across `yield_now` unless a change point says so; a bug that needs one task to run
+/// ahead is then out of PCT's reach. A plain scheduling point (shuttle switches before
+/// every operation on one of its atomics) lets the scheduler choose freely without that
+/// hint. Both are reported; neither changes what the program computes.
+pub fn use_switch_points(on: bool) {
+    SWITCH_POINTS.set(on);
+}
+
+/// The stand-in for `async_testkit::yield_point().await`.
+async fn point() {
+    if SWITCH_POINTS.get() {
+        shuttle::sync::atomic::AtomicBool::new(false).load(Ordering::SeqCst);
+    } else {
+        yield_now().await;
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -154,12 +196,12 @@ pub async fn lost_update() {
     let b = balance.clone();
     let interest = spawn(async move {
         let current = b.get();
-        yield_now().await; // look up today's rate
+        point().await; // look up today's rate
         b.set(current + current / 10);
     });
     let b = balance.clone();
     let deposit = spawn(async move {
-        yield_now().await; // receive the deposit request
+        point().await; // receive the deposit request
         b.set(b.get() + 50);
     });
     interest.await.unwrap();
@@ -181,7 +223,7 @@ pub async fn double_init() {
         match existing {
             Some(id) => id,
             None => {
-                yield_now().await; // connect to the database
+                point().await; // connect to the database
                 connects.set(connects.get() + 1);
                 *pool.borrow_mut() = Some(connects.get());
                 connects.get()
@@ -189,7 +231,7 @@ pub async fn double_init() {
         }
     };
     let first = spawn(request(pool.clone(), connects.clone()));
-    yield_now().await; // the second request arrives a moment later
+    point().await; // the second request arrives a moment later
     let second = spawn(request(pool.clone(), connects.clone()));
     let (a, b) = (first.await.unwrap(), second.await.unwrap());
     assert_eq!(
@@ -206,13 +248,13 @@ pub async fn use_before_init() {
     let config: Rc<RefCell<Option<usize>>> = Rc::new(RefCell::new(None));
     let c = config.clone();
     let loader = spawn(async move {
-        yield_now().await; // open the file
-        yield_now().await; // read it
+        point().await; // open the file
+        point().await; // read it
         *c.borrow_mut() = Some(1024);
     });
     let c = config.clone();
     let handler = spawn(async move {
-        yield_now().await; // accept a request
+        point().await; // accept a request
         let max_body = c.borrow().unwrap_or_default();
         assert!(
             max_body > 0,
@@ -228,7 +270,7 @@ pub async fn use_before_init() {
 pub async fn lock_order_deadlock() {
     async fn transfer(from: Rc<AsyncMutex<i64>>, to: Rc<AsyncMutex<i64>>, amount: i64) {
         let f = from.lock().await;
-        yield_now().await; // fraud check
+        point().await; // fraud check
         let t = to.lock().await;
         f.with(|v| *v -= amount);
         t.with(|v| *v += amount);
@@ -236,7 +278,7 @@ pub async fn lock_order_deadlock() {
     let a = Rc::new(AsyncMutex::new(100));
     let b = Rc::new(AsyncMutex::new(100));
     let t1 = spawn(transfer(a.clone(), b.clone(), 10));
-    yield_now().await; // the second request arrives a moment later
+    point().await; // the second request arrives a moment later
     let t2 = spawn(transfer(b.clone(), a.clone(), 20));
     t1.await.unwrap();
     t2.await.unwrap();
@@ -255,14 +297,14 @@ pub async fn lost_wakeup() {
     let (d, s) = (done.clone(), signal.clone());
     let waiter = spawn(async move {
         while !d.get() {
-            yield_now().await; // report progress
+            point().await; // report progress
             let guard = s.0.lock().unwrap();
             drop(s.1.wait(guard).unwrap());
         }
     });
     let (d, s) = (done.clone(), signal.clone());
     let worker = spawn(async move {
-        yield_now().await; // do the work
+        point().await; // do the work
         d.set(true);
         s.1.notify_all();
     });
@@ -279,13 +321,13 @@ pub async fn message_reordering() {
     let (p, t) = (primary.clone(), tx.clone());
     let w1 = spawn(async move {
         p.borrow_mut().insert("k", 1);
-        yield_now().await; // encode the change
+        point().await; // encode the change
         t.send(("k", 1)).unwrap();
     });
     let (p, t) = (primary.clone(), tx);
     let w2 = spawn(async move {
-        yield_now().await; // receive the request
-        yield_now().await; // authenticate the client
+        point().await; // receive the request
+        point().await; // authenticate the client
         p.borrow_mut().insert("k", 2);
         t.send(("k", 2)).unwrap();
     });
@@ -314,13 +356,13 @@ pub async fn torn_read() {
     let (a1, b1) = (a.clone(), b.clone());
     let transfer = spawn(async move {
         a1.set(a1.get() - 30);
-        yield_now().await; // write the journal
+        point().await; // write the journal
         b1.set(b1.get() + 30);
     });
     let (a2, b2) = (a.clone(), b.clone());
     let auditor = spawn(async move {
-        yield_now().await; // the audit timer fires
-        yield_now().await; // load the audit rules
+        point().await; // the audit timer fires
+        point().await; // load the audit rules
         let total = a2.get() + b2.get();
         assert_eq!(
             total, 200,
@@ -351,7 +393,7 @@ pub async fn run_ahead_overflow() {
                 ring.push_back(seq);
             }
             w.notify_one();
-            yield_now().await; // the next sampling interval
+            point().await; // the next sampling interval
         }
     });
     let (r, w) = (ring.clone(), wake.clone());
@@ -389,7 +431,7 @@ pub async fn late_window() {
     let migration = spawn(async move {
         for id in 0..RECORDS {
             let row = o.borrow_mut().remove(&id).expect("each record is moved once");
-            yield_now().await; // copy the row
+            point().await; // copy the row
             n.borrow_mut().insert(id, row);
         }
     });
@@ -421,14 +463,14 @@ pub async fn cancel_torn_write() {
     let server = spawn(async move {
         let save = async {
             i.borrow_mut().push("user:7");
-            yield_now().await; // flush the log
+            point().await; // flush the log
             d.borrow_mut().insert("user:7", "Ada");
         };
         biased_select(s.acquire(1), save).await;
     });
     let s = stop.clone();
     let shutdown = spawn(async move {
-        yield_now().await; // receive SIGTERM
+        point().await; // receive SIGTERM
         s.release(1);
     });
     server.await.unwrap();
@@ -482,13 +524,13 @@ pub async fn use_after_close() {
     let c = conn.clone();
     let heartbeat = spawn(async move {
         if !c.borrow().closed {
-            yield_now().await; // build the ping
+            point().await; // build the ping
             c.borrow_mut().send("ping");
         }
     });
     let c = conn.clone();
     let shutdown = spawn(async move {
-        yield_now().await; // receive SIGTERM
+        point().await; // receive SIGTERM
         let mut conn = c.borrow_mut();
         if !conn.closed {
             conn.close();
@@ -508,15 +550,15 @@ pub async fn stale_cache() {
     let reader = spawn(async move {
         if c.borrow().is_none() {
             let value = d.get();
-            yield_now().await; // deserialise
+            point().await; // deserialise
             *c.borrow_mut() = Some(value);
         }
     });
     let (d, c) = (db.clone(), cache.clone());
     let updater = spawn(async move {
-        yield_now().await; // receive the update
-        yield_now().await; // authorise it
-        yield_now().await; // append to the audit log
+        point().await; // receive the update
+        point().await; // authorise it
+        point().await; // append to the audit log
         d.set("v2");
         c.borrow_mut().take(); // invalidate
     });
@@ -577,7 +619,7 @@ pub async fn aba_free_list() {
             let head = l.head.expect("the list is not empty");
             (head, l.next[head])
         };
-        yield_now().await; // check the quota
+        point().await; // check the quota
         let mut l = l.borrow_mut();
         if l.head == Some(head) {
             l.head = next;
@@ -586,7 +628,7 @@ pub async fn aba_free_list() {
     });
     let l = list.clone();
     let fast = spawn(async move {
-        yield_now().await; // receive the request
+        point().await; // receive the request
         let mut l = l.borrow_mut();
         let a = l.pop_now();
         let _b = l.pop_now();
@@ -619,7 +661,7 @@ pub async fn permit_leak() {
             return; // the bug: the permit is not given back
         }
         in_flight.borrow_mut().insert(key);
-        yield_now().await; // fetch over the network
+        point().await; // fetch over the network
         cache.borrow_mut().insert(key);
         in_flight.borrow_mut().remove(key);
         limiter.release(1);
@@ -635,7 +677,7 @@ pub async fn permit_leak() {
     ));
     let (l, f, c) = (limiter.clone(), in_flight.clone(), cache.clone());
     let second = spawn(async move {
-        yield_now().await; // parse the request
+        point().await; // parse the request
         fetch("avatar:7", l, f, c).await;
     });
     first.await.unwrap();
@@ -651,8 +693,8 @@ pub async fn readiness_polling() {
     let ready = Rc::new(Cell::new(false));
     let r = ready.clone();
     let server = spawn(async move {
-        yield_now().await; // bind the socket
-        yield_now().await; // load the routes
+        point().await; // bind the socket
+        point().await; // load the routes
         r.set(true);
     });
     let r = ready.clone();
@@ -664,7 +706,7 @@ pub async fn readiness_polling() {
                 polls <= READY_POLLS,
                 "not ready: the client gave up after {READY_POLLS} polls although the server was starting"
             );
-            yield_now().await; // poll again
+            point().await; // poll again
         }
     });
     server.await.unwrap();

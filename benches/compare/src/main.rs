@@ -31,6 +31,8 @@ struct Settings {
     seeds: u64,
     /// The most schedules either tool may spend on one seed in measurement 2.
     budget: usize,
+    /// Schedules per shuttle configuration for each fixed twin (the port check).
+    fixed_schedules: usize,
 }
 
 fn main() {
@@ -41,6 +43,7 @@ fn main() {
             rounds: 3,
             seeds: 5,
             budget: 1000,
+            fixed_schedules: 100,
         }
     } else {
         Settings {
@@ -48,6 +51,7 @@ fn main() {
             rounds: 7,
             seeds: 30,
             budget: 10_000,
+            fixed_schedules: 1000,
         }
     };
     // Failures are expected by the thousand: keep panic messages off the terminal (both
@@ -70,6 +74,9 @@ fn main() {
         if only("--part2") || only("--part3") {
             let kit = first_bug(&s);
             minimisation(&s, &kit);
+        }
+        if only("--part4") {
+            fixed_twins(&s);
         }
     });
     if let Err(payload) = run {
@@ -664,6 +671,48 @@ fn minimisation(s: &Settings, kit: &[(&'static str, Vec<KitRun>)]) {
                 "no"
             }
         );
+    }
+    println!();
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. A check of the ports: the fixed twins pass under shuttle
+// ---------------------------------------------------------------------------------------
+
+fn fixed_twins(s: &Settings) {
+    let n = s.fixed_schedules;
+    println!(
+        "## 4. Check of the ports: each ported fixed twin under every shuttle configuration\n\n\
+         {n} schedules per configuration (seed 0); a port whose fixed twin failed would not be \
+         a faithful port.\n"
+    );
+    println!("| program | result |");
+    println!("| --- | --- |");
+    let programs = corpus::all();
+    for (p, port) in programs.iter().zip(shuttle_corpus::all()) {
+        let Ok(fixed) = port.fixed else {
+            continue;
+        };
+        let mut failed = Vec::new();
+        let mut ran = 0;
+        for (style, switch) in STYLES {
+            if switch && !port.switch_ok {
+                continue;
+            }
+            shuttle_corpus::use_switch_points(switch);
+            for name in SHUTTLE_SCHEDULERS {
+                ran += 1;
+                if let (Some(at), _) = shuttle_named(name, 0, n, p, fixed) {
+                    failed.push(format!("{name} ({style}) at schedule {at}"));
+                }
+            }
+            shuttle_corpus::use_switch_points(false);
+        }
+        if failed.is_empty() {
+            println!("| {} | passed all {ran} configurations |", p.name);
+        } else {
+            println!("| {} | **failed**: {} |", p.name, failed.join(", "));
+        }
     }
     println!();
 }

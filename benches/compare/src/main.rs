@@ -181,9 +181,33 @@ fn shuttle_counter_sync() {
     })
 }
 
+/// The per-schedule floor: two tasks that do nothing, spawned and joined.
+async fn kit_empty() {
+    let handles: Vec<_> = (0..TASKS).map(|_| async_testkit::spawn(async {})).collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
+fn shuttle_empty() {
+    shuttle::future::block_on(async {
+        let handles: Vec<_> = (0..TASKS)
+            .map(|_| shuttle::future::spawn_local(async {}))
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+    })
+}
+
 fn time_kit(strategy: Strategy, n: usize, seed: u64, hold: bool) -> (Duration, usize) {
+    time_kit_io(strategy, n, seed, hold, true)
+}
+
+fn time_kit_io(strategy: Strategy, n: usize, seed: u64, hold: bool, io: bool) -> (Duration, usize) {
     let t = Instant::now();
     let r = Builder::new()
+        .io(io)
         .strategy(strategy)
         .seed(seed)
         .explore(n as u32)
@@ -242,6 +266,43 @@ fn throughput(s: &Settings) {
                 time_shuttle(PctScheduler::new_from_seed(seed, 3, n), n, shuttle_counter_sync)
             }),
         ),
+        (
+            "floor: kit, Random (2 empty tasks spawned and joined)",
+            Box::new(move |seed| {
+                let t = Instant::now();
+                let r = Builder::new()
+                    .strategy(Strategy::Random)
+                    .seed(seed)
+                    .explore(n as u32)
+                    .try_run(kit_empty)
+                    .unwrap_or_else(|f| panic!("the empty test failed under the kit:\n{f}"));
+                assert_eq!(r.schedules() as usize, n);
+                t.elapsed()
+            }),
+        ),
+        (
+            "floor: shuttle, check_random (2 empty tasks spawned and joined)",
+            Box::new(move |seed| time_shuttle(RandomScheduler::new_from_seed(seed, n), n, shuttle_empty)),
+        ),
+        (
+            "kit, Random, `.io(false)` (tokio Mutex held across yield_point)",
+            Box::new(move |seed| time_kit_io(Strategy::Random, n, seed, true, false).0),
+        ),
+        (
+            "floor: kit, Random, `.io(false)` (2 empty tasks spawned and joined)",
+            Box::new(move |seed| {
+                let t = Instant::now();
+                let r = Builder::new()
+                    .io(false)
+                    .strategy(Strategy::Random)
+                    .seed(seed)
+                    .explore(n as u32)
+                    .try_run(kit_empty)
+                    .unwrap_or_else(|f| panic!("the empty test failed under the kit:\n{f}"));
+                assert_eq!(r.schedules() as usize, n);
+                t.elapsed()
+            }),
+        ),
     ];
     // Rounds alternate over every case, so load from other work on the machine spreads
     // over all of them.
@@ -273,10 +334,14 @@ fn throughput(s: &Settings) {
          yield_point, {kit_polls_free} without (an uncontended tokio lock is not an await that \
          suspends, so each task runs its 10 steps in one poll).\n\
          Ratio kit Random / shuttle random, lock held across a yield: {:.2}x; kit Portfolio / \
-         shuttle PCT 3: {:.2}x; no await while held: {:.2}x.\n",
+         shuttle PCT 3: {:.2}x; no await while held: {:.2}x; floor (empty tasks): {:.2}x. With tokio's I/O driver off (`Builder::io(false)`, \
+         for tests without sockets): {:.2}x with the lock held, {:.2}x floor.\n",
         rates[0] / rates[2],
         rates[1] / rates[3],
         rates[4] / rates[5],
+        rates[7] / rates[8],
+        rates[9] / rates[2],
+        rates[10] / rates[8],
     );
 }
 

@@ -78,8 +78,8 @@ pub enum Strategy {
         max_preemptions: u32,
     },
     /// The default for exploration: the first schedule is FIFO (what a plain run sees),
-    /// then schedules rotate through random and PCT of depths 1, 2 and 3, so no single
-    /// strategy's blind spot is left uncovered.
+    /// then every other schedule is random and the rest rotate through PCT of depths 1, 2
+    /// and 3, so no single strategy's blind spot is left uncovered.
     Portfolio,
 }
 

@@ -181,7 +181,7 @@ fn source_for(strategy: Strategy, i: u32, steps_seen: u64) -> (Source, String) {
         Strategy::Portfolio => match (i - 1) % 6 {
             0 | 2 | 4 => (Source::Random, "random".into()),
             k => {
-                let d = (k + 1) / 2;
+                let d = k.div_ceil(2);
                 (Source::Pct { depth: d, steps }, format!("pct{d}"))
             }
         },

@@ -97,7 +97,7 @@ pub use timeout::{TimedOut, eventually, within};
 
 /// Runs an `async fn` test on a fresh async-testkit runtime.
 ///
-/// Options (all optional): `seed = 7`, `strategy = "fifo" | "random" | "portfolio" |
+/// Options (all optional): `seed = 7`, `strategy = "fifo" | "random" | "urw" | "portfolio" |
 /// "pct" | "pct2" | "dfs" | "dfs(3)"`, `clock = "auto" | "manual" | "autojump" |
 /// "autojump(10ms)"`, `timeout = "60s"` (wall clock), `virtual_timeout = "1h"`,
 /// `leaks = "fail" | "warn" | "ignore"`, `slow_poll = "100ms"`,

@@ -416,7 +416,7 @@ fn check_suffix(int: &syn::LitInt, expected: &str, opt: Opt) -> syn::Result<()> 
 }
 
 /// The strategies, as `async_testkit::Strategy::from_name` reads them.
-pub(crate) const STRATEGIES: &str = "\"fifo\", \"random\", \"portfolio\", \"pct\" (depth 3; or \"pct2\", \
+pub(crate) const STRATEGIES: &str = "\"fifo\", \"random\", \"urw\", \"portfolio\", \"pct\" (depth 3; or \"pct2\", \
      \"pct(2)\"), or \"dfs\" (2 preemptions; or \"dfs3\", \"dfs(3)\")";
 
 fn strategy(text: &str, span: Span) -> syn::Result<TokenStream> {
@@ -431,6 +431,7 @@ fn strategy(text: &str, span: Span) -> syn::Result<TokenStream> {
     match text {
         "fifo" => Ok(quote!(::async_testkit::Strategy::Fifo)),
         "random" => Ok(quote!(::async_testkit::Strategy::Random)),
+        "urw" => Ok(quote!(::async_testkit::Strategy::Urw)),
         "portfolio" => Ok(quote!(::async_testkit::Strategy::Portfolio)),
         "pct" => Ok(quote!(::async_testkit::Strategy::Pct { depth: 3u32 })),
         "dfs" => Ok(quote!(::async_testkit::Strategy::Dfs {

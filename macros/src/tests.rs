@@ -680,7 +680,7 @@ fn explore_for_takes_a_duration() {
 fn unknown_strategy() {
     assert_option_error(
         r#"strategy = "FIFO""#,
-        r#"unknown strategy "FIFO"; expected "fifo", "random", "portfolio", "pct" (depth 3; or "pct2", "pct(2)"), or "dfs" (2 preemptions; or "dfs3", "dfs(3)")"#,
+        r#"unknown strategy "FIFO"; expected "fifo", "random", "urw", "portfolio", "pct" (depth 3; or "pct2", "pct(2)"), or "dfs" (2 preemptions; or "dfs3", "dfs(3)")"#,
         r#""FIFO""#,
     );
 }

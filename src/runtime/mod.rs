@@ -563,7 +563,12 @@ static RUN_IDS: AtomicU64 = AtomicU64::new(1);
 pub(crate) enum Source {
     Fifo,
     Random,
-    Pct { depth: u32, steps: u64 },
+    Pct {
+        depth: u32,
+        steps: u64,
+    },
+    /// Uniform random walk, with each task's expected number of polls.
+    Urw(Vec<u64>),
     Replay(Vec<u32>),
 }
 
@@ -592,6 +597,7 @@ impl RunAttempt<'_> {
             Source::Fifo => Box::new(Fifo),
             Source::Random => Box::new(Random::new(self.seed)),
             Source::Pct { depth, steps } => Box::new(Pct::new(self.seed, *depth, *steps)),
+            Source::Urw(expected) => Box::new(crate::schedule::Urw::new(self.seed, expected.clone())),
             Source::Replay(choices) => Box::new(Replay::new(choices.clone())),
         }
     }

@@ -266,6 +266,8 @@ pub struct Report<T> {
     schedules: u32,
     exhausted: bool,
     pub(crate) choices: Vec<Choice>,
+    /// How many times each task was polled, by id.
+    pub(crate) task_polls: Vec<u64>,
     chrome: Option<String>,
     elapsed: Duration,
     polls: u64,
@@ -633,6 +635,7 @@ pub(crate) fn finish<T>(
             schedules: 1,
             exhausted: false,
             choices,
+            task_polls: core.infos.borrow().iter().map(|i| i.polls).collect(),
             chrome,
             elapsed: snap.elapsed,
             polls: core.polls.get(),

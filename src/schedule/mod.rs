@@ -71,6 +71,10 @@ pub enum Strategy {
         /// The bug depth aimed at (1 to 3 finds most real bugs).
         depth: u32,
     },
+    /// Uniform random walk: a ready task is chosen with probability proportional to the
+    /// steps it still has to run (learnt from earlier runs), so a short task lands at any
+    /// point of a long one about equally often.
+    Urw,
     /// Every schedule with at most `max_preemptions` deviations from FIFO, one per run,
     /// depth first; exploration stops early when the space is exhausted.
     Dfs {
@@ -78,8 +82,8 @@ pub enum Strategy {
         max_preemptions: u32,
     },
     /// The default for exploration: the first schedule is FIFO (what a plain run sees),
-    /// then every other schedule is random and the rest rotate through PCT of depths 1, 2
-    /// and 3, so no single strategy's blind spot is left uncovered.
+    /// then every other schedule is URW and the rest rotate through PCT of depths 1, 2 and
+    /// 3, so no single strategy's blind spot is left uncovered.
     Portfolio,
 }
 
@@ -96,6 +100,7 @@ impl Strategy {
         match self {
             Strategy::Fifo => "fifo".into(),
             Strategy::Random => "random".into(),
+            Strategy::Urw => "urw".into(),
             Strategy::Pct { depth } => format!("pct{depth}"),
             Strategy::Dfs { max_preemptions } => format!("dfs{max_preemptions}"),
             Strategy::Portfolio => "portfolio".into(),
@@ -124,6 +129,7 @@ impl Strategy {
         match name {
             "fifo" => Some(Strategy::Fifo),
             "random" => Some(Strategy::Random),
+            "urw" => Some(Strategy::Urw),
             "portfolio" => Some(Strategy::Portfolio),
             "pct" => Some(Strategy::Pct { depth: 3 }),
             "dfs" => Some(Strategy::Dfs { max_preemptions: 2 }),
@@ -340,6 +346,61 @@ impl Chooser for Pct {
         }
         self.last = task;
         self.step += 1;
+        index
+    }
+}
+
+/// Uniform random walk over executions: a ready task is chosen with probability
+/// proportional to the steps it still has to run, estimated from earlier runs of the same
+/// body (how often each task was polled). Long tasks then get proportionally more chances
+/// to be interrupted at each of their steps, so a short task lands at any point of a long
+/// one about equally often.
+pub(crate) struct Urw {
+    rng: SplitMix64,
+    expected: Vec<u64>,
+    polled: Vec<u64>,
+}
+
+impl Urw {
+    pub(crate) fn new(seed: u64, expected: Vec<u64>) -> Self {
+        Urw {
+            rng: SplitMix64::new(seed),
+            expected,
+            polled: Vec::new(),
+        }
+    }
+
+    fn remaining(&self, task: TaskId) -> u64 {
+        let expected = self.expected.get(task).copied().unwrap_or(1);
+        let polled = self.polled.get(task).copied().unwrap_or(0);
+        expected.saturating_sub(polled).max(1)
+    }
+}
+
+impl Chooser for Urw {
+    fn choose(&mut self, step: &Step<'_>) -> usize {
+        let weights: Vec<u64> = step
+            .ready
+            .iter()
+            .map(|&t| self.remaining(t))
+            .chain(step.tokio.then_some(1))
+            .collect();
+        let total: u64 = weights.iter().sum();
+        let mut pick = self.rng.below(total);
+        let mut index = 0;
+        for (i, w) in weights.iter().enumerate() {
+            if pick < *w {
+                index = i;
+                break;
+            }
+            pick -= w;
+        }
+        if let Some(&task) = step.ready.get(index) {
+            if self.polled.len() <= task {
+                self.polled.resize(task + 1, 0);
+            }
+            self.polled[task] += 1;
+        }
         index
     }
 }
@@ -664,6 +725,25 @@ mod tests {
     }
 
     #[test]
+    fn urw_weights_tasks_by_their_remaining_steps() {
+        // Task 1 is expected to take 9 steps, task 2 one: task 1 is chosen about 9 times
+        // in 10 while both are ready.
+        let mut u = Urw::new(4, vec![0, 9, 1]);
+        let mut first = 0;
+        for _ in 0..1000 {
+            u.polled.clear();
+            if u.choose(&step(&[1, 2], false)) == 0 {
+                first += 1;
+            }
+        }
+        assert!((850..=950).contains(&first), "{first}");
+        // Without estimates it is uniform.
+        let mut u = Urw::new(4, Vec::new());
+        let picks: usize = (0..1000).map(|_| u.choose(&step(&[1, 2], false))).sum();
+        assert!((400..=600).contains(&picks), "{picks}");
+    }
+
+    #[test]
     fn pct_depth_one_runs_the_highest_priority_task_until_it_stops_being_ready() {
         let mut p = Pct::new(3, 1, 10);
         let first = p.choose(&step(&[1, 2, 3], false));
@@ -704,6 +784,7 @@ mod tests {
         for s in [
             Strategy::Fifo,
             Strategy::Random,
+            Strategy::Urw,
             Strategy::Portfolio,
             Strategy::Pct { depth: 1 },
             Strategy::Pct { depth: 3 },

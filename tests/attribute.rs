@@ -144,3 +144,11 @@ fn a_run_stuck_on_the_callers_thread_ends_the_process_with_the_report() {
         "{stderr}"
     );
 }
+
+#[async_testkit::test(timeout = "100ms")]
+#[should_panic(expected = "is stuck inside tokio's own scheduler: a task started with tokio::spawn")]
+async fn a_test_stuck_in_a_tokio_task_names_tokio_s_scheduler() {
+    tokio::spawn(async { std::thread::sleep(Duration::from_secs(5)) })
+        .await
+        .unwrap();
+}

@@ -575,3 +575,75 @@ fn explore_is_a_shorthand_that_panics_with_the_report() {
     let text = payload.downcast_ref::<String>().unwrap();
     assert!(text.contains("minimised to 1 preemption"), "{text}");
 }
+
+#[test]
+fn a_join_handle_polled_again_after_its_output_is_refused() {
+    let f = Builder::new()
+        .try_run(|| async {
+            let mut h = task::Builder::new().name("once").spawn(async { 1 });
+            assert_eq!((&mut h).await.unwrap(), 1);
+            let _ = (&mut h).await;
+        })
+        .unwrap_err();
+    let m = &f.panic_messages()[0];
+    assert!(
+        m.starts_with("the JoinHandle of task #1 \"once\" (spawned at tests/runtime.rs:"),
+        "{m}"
+    );
+    assert!(
+        m.ends_with("was polled again after it returned its output"),
+        "{m}"
+    );
+}
+
+#[test]
+fn into_panic_on_a_cancelled_task_says_it_was_not_a_panic() {
+    let f = Builder::new()
+        .try_run(|| async {
+            let h = task::Builder::new()
+                .name("stopped")
+                .spawn(std::future::pending::<()>());
+            h.abort();
+            h.await.unwrap_err().into_panic();
+        })
+        .unwrap_err();
+    let m = &f.panic_messages()[0];
+    assert!(
+        m.starts_with(
+            "JoinError::into_panic called on an error that is not a panic: task #1 \"stopped\" (spawned at tests/runtime.rs:"
+        ),
+        "{m}"
+    );
+    assert!(m.ends_with("was cancelled"), "{m}");
+}
+
+#[test]
+#[allow(clippy::async_yields_async)] // the handle and the future leave their run on purpose
+fn kit_futures_awaited_outside_any_run_are_refused() {
+    let (handle, settle) = Builder::new().leaks(async_testkit::Policy::Ignore).run(|| async {
+        (
+            task::Builder::new()
+                .name("left")
+                .spawn(std::future::pending::<()>()),
+            time::run_until_idle(),
+        )
+    });
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let m = support::caught_panic(std::panic::AssertUnwindSafe(|| {
+        let _ = rt.block_on(handle);
+    }));
+    assert!(
+        m.starts_with("the JoinHandle of task #1 \"left\" (spawned at tests/runtime.rs:"),
+        "{m}"
+    );
+    assert!(
+        m.contains("was awaited outside the async-testkit run that spawned it"),
+        "{m}"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let m = support::caught_panic(std::panic::AssertUnwindSafe(|| rt.block_on(settle)));
+    assert_eq!(
+        m,
+        "run_until_idle() was awaited outside the async-testkit run that created it; await it inside the same test"
+    );
+}

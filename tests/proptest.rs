@@ -8,8 +8,10 @@ use async_testkit::{Builder, Schedule, spawn, yield_point};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
 
-/// Each worker reads a shared balance, yields, and writes back balance + its deposit.
-async fn deposit_all(deposits: Vec<u32>) -> u32 {
+/// Each worker deposits into a shared balance with a yield point in its step. Buggy: it
+/// reads the balance before the yield and writes back `seen + d` after it (a lost update).
+/// Fixed: it reads and writes in one step after the yield.
+async fn make_deposits(deposits: Vec<u32>, fixed: bool) -> u32 {
     let balance = Rc::new(RefCell::new(0u32));
     let tasks: Vec<_> = deposits
         .into_iter()
@@ -18,7 +20,11 @@ async fn deposit_all(deposits: Vec<u32>) -> u32 {
             spawn(async move {
                 let seen = *b.borrow();
                 yield_point().await;
-                *b.borrow_mut() = seen + d;
+                if fixed {
+                    *b.borrow_mut() += d;
+                } else {
+                    *b.borrow_mut() = seen + d;
+                }
             })
         })
         .collect();
@@ -26,6 +32,10 @@ async fn deposit_all(deposits: Vec<u32>) -> u32 {
         t.await.unwrap();
     }
     *balance.borrow()
+}
+
+async fn deposit_all(d: Vec<u32>) -> u32 {
+    make_deposits(d, false).await
 }
 
 /// A runner whose random cases are the same on every run.
@@ -107,26 +117,8 @@ proptest! {
     #[test]
     fn atomic_deposits_never_lose_money(deposits in proptest::collection::vec(1u32..100, 1..6), s in schedule()) {
         let total: u32 = deposits.iter().sum();
-        let got = run_with(&s, move || {
-            let deposits = deposits.clone();
-            async move {
-                let balance = Rc::new(RefCell::new(0u32));
-                let tasks: Vec<_> = deposits
-                    .into_iter()
-                    .map(|d| {
-                        let b = balance.clone();
-                        spawn(async move {
-                            yield_point().await;
-                            *b.borrow_mut() += d; // read and write in one step
-                        })
-                    })
-                    .collect();
-                for t in tasks {
-                    t.await.unwrap();
-                }
-                *balance.borrow()
-            }
-        });
+        let d = deposits.clone();
+        let got = run_with(&s, move || make_deposits(d.clone(), true));
         prop_assert_eq!(got, total);
     }
 }

@@ -315,7 +315,6 @@ pub(crate) struct Core {
     /// Checks run when the body has returned (mock expectations); each may report.
     end_checks: RefCell<Vec<EndCheck>>,
     /// The run's seeded generator for seeded behaviour (mock latency jitter, ...).
-    #[allow(dead_code)] // read through random_u64
     rng: RefCell<crate::schedule::SplitMix64>,
     pub(crate) seed: u64,
 }
@@ -401,12 +400,6 @@ impl Core {
             task: false,
         });
         chosen
-    }
-
-    /// A number from the run's seeded generator (same seed, same sequence).
-    #[allow(dead_code)] // the source of mock latency jitter
-    pub(crate) fn random_u64(&self) -> u64 {
-        self.rng.borrow_mut().next_u64()
     }
 
     /// Virtual time since the run began; once a deadlock has been found, the instant it
@@ -1069,9 +1062,11 @@ mod tests {
     #[test]
     fn the_run_generator_follows_the_seed() {
         let draw = |seed| {
-            Builder::new()
-                .seed(seed)
-                .run(|| async { super::current("t").random_u64() })
+            Builder::new().seed(seed).run(|| async {
+                (0..8)
+                    .map(|_| super::current("t").choose_level(16))
+                    .collect::<Vec<_>>()
+            })
         };
         assert_eq!(draw(1), draw(1));
         assert_ne!(draw(1), draw(2));

@@ -88,36 +88,72 @@ fn fifo_runs_ready_tasks_in_wake_order_and_yield_point_lets_others_run() {
 /// yielding task twice in a row.
 #[test]
 fn a_task_yielding_with_tokio_yield_now_can_be_chosen_again_before_another_ready_task() {
-    let mut seen_again_first = false;
-    let mut seen_other_first = false;
-    for seed in 0..64 {
-        let order = Builder::new()
-            .strategy(Strategy::Random)
-            .seed(seed)
-            .run(|| async {
-                let l = log();
-                let (a, b) = (l.clone(), l.clone());
-                let ha = spawn(async move {
-                    a.borrow_mut().push("a1");
-                    tokio::task::yield_now().await;
-                    a.borrow_mut().push("a2");
-                });
-                let hb = spawn(async move { b.borrow_mut().push("b") });
-                ha.await.unwrap();
-                hb.await.unwrap();
-                l.borrow().clone()
-            });
-        match order.as_slice() {
-            ["a1", "a2", "b"] => seen_again_first = true,
-            ["a1", "b", "a2"] => seen_other_first = true,
-            _ => {}
-        }
-    }
+    let orders = orders_under_random_schedules(|| async {
+        let l = log();
+        let (a, b) = (l.clone(), l.clone());
+        let ha = spawn(async move {
+            a.borrow_mut().push("a1");
+            tokio::task::yield_now().await;
+            a.borrow_mut().push("a2");
+        });
+        let hb = spawn(async move { b.borrow_mut().push("b") });
+        ha.await.unwrap();
+        hb.await.unwrap();
+        l.borrow().clone()
+    });
     assert!(
-        seen_again_first,
-        "no schedule ran the yielding task again while another was ready"
+        orders.contains(&vec!["a1", "a2", "b"]),
+        "no schedule ran the yielding task again while another was ready: {orders:?}"
     );
-    assert!(seen_other_first, "no schedule switched at the yield");
+    assert!(
+        orders.contains(&vec!["a1", "b", "a2"]),
+        "no schedule switched at the yield: {orders:?}"
+    );
+}
+
+/// Every order of events that 64 seeded random schedules of `body` produce.
+fn orders_under_random_schedules<F, Fut>(body: F) -> std::collections::BTreeSet<Vec<&'static str>>
+where
+    F: Fn() -> Fut + Clone + 'static,
+    Fut: std::future::Future<Output = Vec<&'static str>> + 'static,
+{
+    (0..64)
+        .map(|seed| {
+            Builder::new()
+                .strategy(Strategy::Random)
+                .seed(seed)
+                .run(body.clone())
+        })
+        .collect()
+}
+
+/// While every task waits, the kit polls a lone woken task inside tokio's `block_on`
+/// (the fast path). There `tokio::task::yield_now()` leaves its wake with tokio: the task
+/// must still come back, and still be a choice against a task it woke on the way.
+#[test]
+fn a_task_woken_by_a_timer_that_wakes_another_and_yields_is_still_a_choice() {
+    let orders = orders_under_random_schedules(|| async {
+        let l = log();
+        let (a, b) = (l.clone(), l.clone());
+        let go = Rc::new(tokio::sync::Notify::new());
+        let go2 = go.clone();
+        let ha = spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            go.notify_one();
+            tokio::task::yield_now().await;
+            a.borrow_mut().push("a");
+        });
+        let hb = spawn(async move {
+            go2.notified().await;
+            b.borrow_mut().push("b");
+        });
+        ha.await.unwrap();
+        hb.await.unwrap();
+        assert_eq!(time::elapsed(), Duration::from_secs(1));
+        l.borrow().clone()
+    });
+    let want: std::collections::BTreeSet<Vec<&str>> = [vec!["a", "b"], vec!["b", "a"]].into();
+    assert_eq!(orders, want);
 }
 
 #[test]

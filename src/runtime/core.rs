@@ -509,12 +509,13 @@ impl Core {
         }
     }
 
-    /// Polls one task once.
-    fn poll_task(&self, id: TaskId, options: usize, chosen: usize) {
+    /// Polls one task once. Returns true when the task went back to waiting: it returned
+    /// `Pending` without waking itself (it may have left a wake with tokio to deliver).
+    fn poll_task(&self, id: TaskId, options: usize, chosen: usize, now: Duration) -> bool {
         let taken = {
             let mut slots = self.slots.borrow_mut();
             let Some(Some(slot)) = slots.get_mut(id) else {
-                return;
+                return false;
             };
             slot.waker.queued.store(false, Release);
             let aborted = slot.control.abort_requested();
@@ -523,7 +524,7 @@ impl Core {
                 .map(|f| (f, Waker::from(slot.waker.clone()), aborted))
         };
         let Some((mut fut, waker, aborted)) = taken else {
-            return;
+            return false;
         };
         // Looked up only on the rare paths (slow poll, panic, abort).
         let meta = || self.infos.borrow()[id].meta.clone();
@@ -538,10 +539,9 @@ impl Core {
             if let Some(c) = control {
                 c.cancelled();
             }
-            return;
+            return false;
         }
 
-        let now = self.elapsed();
         self.last_seen.set(now);
         {
             let mut infos = self.infos.borrow_mut();
@@ -597,12 +597,14 @@ impl Core {
                 if let Some(Some(slot)) = self.slots.borrow_mut().get_mut(id) {
                     slot.fut = Some(fut);
                 }
+                !still_queued
             }
             Ok(Poll::Ready(())) => {
                 self.trace
                     .borrow_mut()
                     .record(now, Some(id), EventKind::Completed);
                 self.finish(id, fut, TaskState::Completed);
+                false
             }
             Err(payload) => {
                 self.record(Some(id), EventKind::Panicked);
@@ -615,6 +617,7 @@ impl Core {
                 if let Some(c) = control {
                     c.panicked(payload, handled, message);
                 }
+                false
             }
         }
     }
@@ -651,21 +654,12 @@ impl Core {
     pub(crate) fn run_loop(&self, rt: &tokio::runtime::Runtime, body_done: &dyn Fn() -> bool) -> Stop {
         let mut in_a_row = 0u32;
         loop {
-            if body_done() {
-                return Stop::BodyDone;
-            }
-            if self.shared.wall_expired.load(Relaxed) {
-                return Stop::WallTimeout;
-            }
-            if self.config.slow_poll_policy == super::Policy::Fail && !self.slow_polls.borrow().is_empty() {
-                return Stop::SlowPoll;
-            }
-            if !self.expectation_failures.borrow().is_empty() {
-                return Stop::Expectation;
+            if let Some(stop) = self.stop_now(body_done) {
+                return stop;
             }
             match self.pick(rt) {
                 Some(Pick::Task(id, options, chosen)) => {
-                    self.poll_task(id, options, chosen);
+                    self.poll_task(id, options, chosen, self.elapsed());
                     in_a_row += 1;
                     if in_a_row >= TOKIO_TURN_EVERY {
                         in_a_row = 0;
@@ -680,12 +674,50 @@ impl Core {
                 }
                 None => {
                     in_a_row = 0;
-                    if let Some(stop) = self.wait_and_decide(rt) {
+                    if let Some(stop) = self.wait_and_decide(rt, body_done) {
                         return stop;
                     }
                 }
             }
         }
+    }
+
+    /// Why the loop must stop before its next step, if it must.
+    fn stop_now(&self, body_done: &dyn Fn() -> bool) -> Option<Stop> {
+        if body_done() {
+            return Some(Stop::BodyDone);
+        }
+        if self.shared.wall_expired.load(Relaxed) {
+            return Some(Stop::WallTimeout);
+        }
+        if self.config.slow_poll_policy == super::Policy::Fail && !self.slow_polls.borrow().is_empty() {
+            return Some(Stop::SlowPoll);
+        }
+        if !self.expectation_failures.borrow().is_empty() {
+            return Some(Stop::Expectation);
+        }
+        None
+    }
+
+    /// Whether the one ready task may be polled inside the wait, where the main loop
+    /// would poll it next with no choice to make: nothing stops the run, the virtual
+    /// deadline has not passed, and tokio has no task of its own to offer as an option.
+    fn may_poll_inline(&self, rt: &tokio::runtime::Runtime, body_done: &dyn Fn() -> bool) -> bool {
+        self.stop_now(body_done).is_none()
+            && self.last_seen.get() <= self.config.virtual_timeout
+            && !self.tokio_alive(rt)
+    }
+
+    /// Reads the clock; records in the trace that it moved since it was last read.
+    fn note_clock(&self) -> Duration {
+        let now = self.elapsed();
+        let before = self.last_seen.replace(now);
+        if now != before && !self.probing.get() {
+            self.trace
+                .borrow_mut()
+                .record(now, None, EventKind::ClockMoved { from: before });
+        }
+        now
     }
 
     /// Lets tokio run its queue once (and turn its drivers) without waiting or moving time.
@@ -697,9 +729,9 @@ impl Core {
     }
 
     /// Nothing is ready: wait, then act on what the wait says.
-    fn wait_and_decide(&self, rt: &tokio::runtime::Runtime) -> Option<Stop> {
+    fn wait_and_decide(&self, rt: &tokio::runtime::Runtime, body_done: &dyn Fn() -> bool) -> Option<Stop> {
         let idle_since = self.last_seen.get();
-        match self.wait(rt, self.wants_intercept()) {
+        match self.wait(rt, self.wants_intercept(), Some(body_done)) {
             WaitOutcome::Woken => None,
             WaitOutcome::WallTimeout => Some(Stop::WallTimeout),
             WaitOutcome::Deadline => Some(self.probe(rt, idle_since)),
@@ -727,7 +759,7 @@ impl Core {
     }
 
     fn check_virtual_deadline(&self) -> Option<Stop> {
-        let now = self.elapsed();
+        let now = self.last_seen.get();
         (now > self.config.virtual_timeout).then(|| Stop::VirtualTimeout {
             why: format!("the virtual clock is already at {}", crate::trace::Vt(now)),
         })
@@ -759,7 +791,7 @@ impl Core {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(1).min(cushion));
-            match self.wait(rt, true) {
+            match self.wait(rt, true, None) {
                 WaitOutcome::Quiescent => continue,
                 _ => return false,
             }
@@ -768,8 +800,17 @@ impl Core {
 
     /// Waits inside `block_on` until a kit task is woken, or tokio goes quiescent (when
     /// `intercept`), or the virtual deadline sentinel fires.
-    fn wait(&self, rt: &tokio::runtime::Runtime, intercept: bool) -> WaitOutcome {
-        let before = self.last_seen.get();
+    ///
+    /// With `inline` (the main loop's `body_done`), a lone ready task that the main loop
+    /// would poll next with no choice to make is polled right here, without leaving
+    /// `block_on`: waiting, waking and polling one task then cost what they cost under
+    /// tokio alone. The wait returns to the main loop as soon as there is a choice.
+    fn wait(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        intercept: bool,
+        inline: Option<&dyn Fn() -> bool>,
+    ) -> WaitOutcome {
         let mut sentinel = self.sentinel.borrow_mut();
         if sentinel.is_none() {
             let deadline = self.start + self.config.virtual_timeout;
@@ -779,20 +820,22 @@ impl Core {
         self.shared.intercept.store(intercept, Relaxed);
         self.shared.set_activity(ACTIVITY_TOKIO, Duration::ZERO);
         let outcome = rt.block_on(Idle {
-            shared: &self.shared,
+            core: self,
+            rt,
             sentinel: sentinel.as_mut().map(|s| s.as_mut()),
-            sentinel_armed: &self.sentinel_armed,
+            inline,
+            unflushed: false,
         });
         self.shared.set_activity(ACTIVITY_IDLE, Duration::ZERO);
         self.shared.waiting.store(false, Relaxed);
         self.shared.intercept.store(false, Relaxed);
         drop(sentinel);
-        let after = self.elapsed();
-        self.last_seen.set(after);
         // A jump to the deadline sentinel, or the probe's steps past it, are the kit's own
         // bookkeeping: the probe records what it concludes instead.
-        if after != before && !matches!(outcome, WaitOutcome::Deadline) && !self.probing.get() {
-            self.record(None, EventKind::ClockMoved { from: before });
+        if matches!(outcome, WaitOutcome::Deadline) {
+            self.last_seen.set(self.elapsed());
+        } else {
+            self.note_clock();
         }
         outcome
     }
@@ -819,7 +862,7 @@ impl Core {
         let mut stops = 0;
         loop {
             self.shared.jump_once.store(true, Relaxed);
-            match self.wait(rt, true) {
+            match self.wait(rt, true, None) {
                 WaitOutcome::Deadline => return Stop::Deadlock { manual_stall: false },
                 WaitOutcome::WallTimeout => return Stop::WallTimeout,
                 WaitOutcome::Woken => {
@@ -850,14 +893,14 @@ impl Core {
         loop {
             match self.pick(rt) {
                 Some(Pick::Task(id, options, chosen)) => {
-                    self.poll_task(id, options, chosen);
+                    self.poll_task(id, options, chosen, self.elapsed());
                     polls += 1;
                     if polls >= LIMIT {
                         return;
                     }
                 }
                 Some(Pick::Tokio) => self.tokio_turn(rt),
-                None => match self.wait(rt, true) {
+                None => match self.wait(rt, true, None) {
                     WaitOutcome::Woken => {}
                     _ => return,
                 },
@@ -921,49 +964,125 @@ impl Core {
 /// Waits until a kit task is ready, tokio goes quiescent (when intercepting), the
 /// deadline sentinel fires, or the watchdog says the wall deadline passed.
 struct Idle<'a> {
-    shared: &'a Shared,
+    core: &'a Core,
+    rt: &'a tokio::runtime::Runtime,
     sentinel: Option<Pin<&'a mut Sleep>>,
-    sentinel_armed: &'a Cell<bool>,
+    /// The main loop's `body_done` when a lone ready task may be polled here.
+    inline: Option<&'a dyn Fn() -> bool>,
+    /// A task polled here went back to waiting, and tokio may hold a wake for it
+    /// (`tokio::task::yield_now()` inside `block_on` leaves its wake with tokio until
+    /// the next driver turn, and tokio drops such wakes when `block_on` returns). The
+    /// wait returns only after tokio's loop has come round once and delivered them.
+    unflushed: bool,
 }
 
 impl Future for Idle<'_> {
     type Output = WaitOutcome;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WaitOutcome> {
+        let core = self.core;
+        let shared = &*core.shared;
         {
-            let mut w = lock(&self.shared.idle_waker);
+            let mut w = lock(&shared.idle_waker);
             if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 *w = Some(cx.waker().clone());
             }
         }
-        // The store pairs with the waker's load (push, then check `waiting`): SeqCst so one
-        // of the two sides sees the other. Skipped when already set (the common re-poll).
-        if !self.shared.waiting.load(Relaxed) {
-            self.shared.waiting.store(true, SeqCst);
-        }
-        if !lock(&self.shared.ready).is_empty() {
-            return Poll::Ready(WaitOutcome::Woken);
-        }
-        if self.shared.wall_expired.load(SeqCst) {
-            return Poll::Ready(WaitOutcome::WallTimeout);
-        }
-        if self.shared.quiescent.swap(false, Relaxed) {
-            return Poll::Ready(WaitOutcome::Quiescent);
-        }
-        let armed = self.sentinel_armed;
+        // While this poll runs it sees every push itself: wakers need not wake tokio (with
+        // the I/O driver, each such wake is a write to an eventfd).
+        shared.waiting.store(false, Relaxed);
+        // Polled once to enter tokio's timer wheel (any block_on waker of this runtime
+        // serves to wake it); after that, asking whether it fired is enough.
+        let mut fired = false;
         if let Some(s) = self.sentinel.as_mut() {
-            // Polled once to enter tokio's timer wheel (any block_on waker of this runtime
-            // serves to wake it); after that, asking whether it fired is enough.
-            let fired = if armed.get() {
-                s.is_elapsed()
+            if core.sentinel_armed.get() {
+                fired = s.is_elapsed();
             } else {
-                armed.set(true);
-                s.as_mut().poll(cx).is_ready()
-            };
-            if fired {
-                return Poll::Ready(WaitOutcome::Deadline);
+                core.sentinel_armed.set(true);
+                fired = s.as_mut().poll(cx).is_ready();
             }
         }
-        Poll::Pending
+        let mut polled = false;
+        loop {
+            if let Some(outcome) = self.as_mut().step(cx, fired, &mut polled) {
+                return outcome;
+            }
+            // About to return Pending: from here on a wake must reach tokio. The store
+            // pairs with the waker's load (push, then check `waiting`): SeqCst so that one
+            // of the two sides sees the other.
+            shared.waiting.store(true, SeqCst);
+            if lock(&shared.ready).is_empty() && !shared.wall_expired.load(SeqCst) {
+                // tokio delivers any wake it holds on its way round (or parks: none held).
+                self.unflushed = false;
+                return Poll::Pending;
+            }
+            shared.waiting.store(false, Relaxed);
+        }
+    }
+}
+
+impl Idle<'_> {
+    /// One pass: polls a lone ready task inline, or decides the wait's outcome. `None`
+    /// means wait on (when nothing became ready meanwhile).
+    fn step(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        fired: bool,
+        polled: &mut bool,
+    ) -> Option<Poll<WaitOutcome>> {
+        let core = self.core;
+        let shared = &*core.shared;
+        loop {
+            let ready = lock(&shared.ready).len();
+            if ready == 0 {
+                break;
+            }
+            // Once the deadline sentinel has fired, the main loop decides, as it always has.
+            let inline = self.inline.filter(|_| ready == 1 && !self.unflushed && !fired);
+            if let Some(body_done) = inline {
+                let now = core.note_clock();
+                if core.may_poll_inline(self.rt, body_done) {
+                    // The one option: what `pick` would take, with no choice to record.
+                    let id = lock(&shared.ready).pop_front();
+                    if let Some(id) = id.filter(|&id| core.is_live(id)) {
+                        self.unflushed = core.poll_task(id, 1, 0, now);
+                        shared.set_activity(ACTIVITY_TOKIO, Duration::ZERO);
+                        shared.intercept.store(core.wants_intercept(), Relaxed);
+                        *polled = true;
+                    }
+                    continue;
+                }
+            }
+            return Some(self.leave(cx));
+        }
+        // Nothing is ready. A poll here may have ended the run (the body finished, an
+        // expectation broke): then leave, once tokio has delivered any wake it holds.
+        if *polled && self.inline.is_some_and(|done| core.stop_now(done).is_some()) {
+            return Some(self.leave(cx));
+        }
+        if self.unflushed {
+            return None;
+        }
+        if shared.wall_expired.load(SeqCst) {
+            return Some(Poll::Ready(WaitOutcome::WallTimeout));
+        }
+        if shared.quiescent.swap(false, Relaxed) {
+            return Some(Poll::Ready(WaitOutcome::Quiescent));
+        }
+        if fired {
+            return Some(Poll::Ready(WaitOutcome::Deadline));
+        }
+        None
+    }
+
+    /// Returns to the main loop as woken, after one more round of tokio's loop when a
+    /// task polled here may have left a wake with tokio (the round delivers it and does
+    /// not move the clock: a woken `block_on` future stops tokio from parking).
+    fn leave(&mut self, cx: &mut Context<'_>) -> Poll<WaitOutcome> {
+        if std::mem::take(&mut self.unflushed) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(WaitOutcome::Woken)
     }
 }
 

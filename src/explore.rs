@@ -56,6 +56,7 @@ where
         on_stuck: b.on_stuck(),
         notes: Vec::new(),
         replay,
+        io_missing: std::cell::Cell::new(false),
     };
 
     // A replay: from the environment (a failure report's line) or the builder.
@@ -109,6 +110,7 @@ where
         _ => 0,
     });
     let (mut ran, mut exhausted, mut last) = (0u32, false, None);
+    let mut lean_io = !b.config.io_chosen;
     for i in 0..total {
         if i % shards != shard {
             continue;
@@ -127,7 +129,17 @@ where
             },
             s => source_for(s, i, steps_seen, &polls_seen),
         };
-        let run = attempt(seed, source, strategy, label.clone(), String::new()).run(body());
+        // Without the I/O driver until a schedule needs it; that one runs again with it.
+        let run_one = |io: bool| {
+            let mut a = attempt(seed, source.clone(), strategy, label.clone(), String::new());
+            a.config.io = io;
+            (a.run(body()), a.io_missing.get())
+        };
+        let (mut run, missing) = run_one(b.config.io && !lean_io);
+        if missing && lean_io {
+            lean_io = false;
+            run = run_one(true).0;
+        }
         ran += 1;
         match run {
             Ok(report) => {

@@ -44,12 +44,25 @@ async fn workload() -> Vec<(u32, u32)> {
 }
 
 fn run(strategy: Strategy, seed: u64) -> (u64, u64, Vec<(u32, u32)>) {
-    let r = Builder::new()
-        .strategy(strategy)
-        .seed(seed)
-        .try_run(workload)
-        .unwrap();
+    run_with(Builder::new(), strategy, seed)
+}
+
+fn run_with(b: Builder, strategy: Strategy, seed: u64) -> (u64, u64, Vec<(u32, u32)>) {
+    let r = b.strategy(strategy).seed(seed).try_run(workload).unwrap();
     (r.trace_hash(), r.trace_events(), r.into_value())
+}
+
+/// Exploration runs schedules without tokio's I/O driver until one needs it: for a test
+/// without sockets that must change nothing, event for event.
+#[test]
+fn the_io_driver_changes_nothing_in_a_run_without_sockets() {
+    for seed in 0..20 {
+        assert_eq!(
+            run_with(Builder::new().io(true), Strategy::Random, seed),
+            run_with(Builder::new().io(false), Strategy::Random, seed),
+            "seed {seed}"
+        );
+    }
 }
 
 #[test]

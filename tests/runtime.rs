@@ -186,25 +186,71 @@ fn tokio_spawn_sync_and_select_work_inside_a_run() {
     });
 }
 
+/// An echo over a loopback socket.
+async fn echo_over_loopback() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4];
+        s.read_exact(&mut buf).await.unwrap();
+        s.write_all(&buf).await.unwrap();
+    });
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    c.write_all(b"ping").await.unwrap();
+    let mut buf = [0u8; 4];
+    c.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"ping");
+    server.await.unwrap();
+}
+
 #[test]
 fn loopback_sockets_work_with_io_enabled() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    async_testkit::run(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut buf = [0u8; 4];
-            s.read_exact(&mut buf).await.unwrap();
-            s.write_all(&buf).await.unwrap();
-        });
-        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
-        c.write_all(b"ping").await.unwrap();
-        let mut buf = [0u8; 4];
-        c.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"ping");
-        server.await.unwrap();
-    });
+    async_testkit::run(echo_over_loopback());
+}
+
+#[test]
+fn an_exploration_turns_the_io_driver_on_when_a_schedule_needs_it() {
+    let r = Builder::new().explore(5).try_run(echo_over_loopback).unwrap();
+    assert_eq!(r.schedules(), 5);
+}
+
+/// A panic for want of the driver counts even when the test takes it as expected: the
+/// schedule runs again with the driver, so the test sees what it would have seen.
+#[test]
+fn a_schedule_that_panicked_for_want_of_the_io_driver_runs_again_with_it() {
+    let r = Builder::new()
+        .explore(3)
+        .try_run(|| async {
+            let bind = spawn(async {
+                tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            });
+            match bind.await {
+                Ok(()) => "bound",
+                Err(e) => {
+                    drop(e.into_panic());
+                    "panicked"
+                }
+            }
+        })
+        .unwrap();
+    assert_eq!(*r.value(), "bound");
+}
+
+#[test]
+fn an_exploration_with_io_turned_off_fails_where_sockets_are_used() {
+    let f = Builder::new()
+        .io(false)
+        .explore(5)
+        .try_run(echo_over_loopback)
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Panic);
+    assert!(
+        f.headline().contains("IO is disabled. Call `enable_io`"),
+        "{}",
+        f.headline()
+    );
 }
 
 #[test]

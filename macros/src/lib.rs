@@ -87,7 +87,7 @@ use proc_macro::TokenStream;
 /// | `leaks` | `"fail"`, `"warn"` or `"ignore"` | What to do about tasks still alive when the test body finishes. |
 /// | `slow_poll` | duration string, like `"100ms"` | A single poll taking longer than this (in real time) counts as a slow poll. Must be greater than zero. |
 /// | `slow_poll_policy` | `"fail"`, `"warn"` or `"ignore"` | What to do about slow polls. |
-/// | `io` | `true` or `false` | Whether the runtime has real I/O (such as sockets) enabled. |
+/// | `io` | `true` or `false` | Whether the runtime has real I/O (such as sockets) enabled. Unset: yes, except that an exploration runs schedules without it until one needs it. |
 /// | `explore` | integer `>= 1` (`u32`), like `explore = 1000` | Number of schedules to run the test under. |
 /// | `explore_for` | duration string, like `explore_for = "10s"` | Explore for this much wall time (with `explore`, whichever ends first). |
 ///

@@ -95,6 +95,8 @@ pub(crate) struct RunConfig {
     pub(crate) slow_poll: Duration,
     pub(crate) slow_poll_policy: Policy,
     pub(crate) io: bool,
+    /// Whether the user chose `io` (otherwise exploration starts without the I/O driver).
+    pub(crate) io_chosen: bool,
     pub(crate) trace_capacity: usize,
 }
 
@@ -141,6 +143,9 @@ impl Default for Builder {
 pub(crate) const DEFAULT_WALL_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) const DEFAULT_VIRTUAL_TIMEOUT: Duration = Duration::from_secs(3600);
 pub(crate) const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(100);
+/// What tokio panics with when a task uses sockets (or signals) on a runtime built
+/// without the I/O driver.
+const IO_DISABLED: &str = "IO is disabled";
 
 impl Builder {
     /// Defaults: seed 0, FIFO, auto clock, 60 s wall limit, 1 h virtual limit, leaks fail,
@@ -159,6 +164,7 @@ impl Builder {
                 slow_poll: DEFAULT_SLOW_POLL,
                 slow_poll_policy: Policy::Warn,
                 io: true,
+                io_chosen: false,
                 trace_capacity: 256,
             },
             seed: 0,
@@ -284,11 +290,17 @@ impl Builder {
 
     /// Whether tokio's I/O driver is enabled (default: yes, for loopback sockets).
     ///
+    /// Left unset, an exploration runs its schedules without the I/O driver (building it
+    /// is about half of what a fresh runtime costs) until one of them needs it: that
+    /// schedule runs again with the driver, and every later one has it. A test without
+    /// sockets behaves the same either way. Setting `io` explicitly turns this off.
+    ///
     /// ```
     /// async_testkit::Builder::new().io(false).run(|| async {});
     /// ```
     pub fn io(mut self, enabled: bool) -> Self {
         self.config.io = enabled;
+        self.config.io_chosen = true;
         self
     }
 
@@ -588,6 +600,8 @@ pub(crate) struct RunAttempt<'a> {
     pub(crate) notes: Vec<String>,
     /// The replay line the report ends with.
     pub(crate) replay: String,
+    /// Set by a run without the I/O driver when some task panicked for want of it.
+    pub(crate) io_missing: std::cell::Cell<bool>,
 }
 
 impl RunAttempt<'_> {
@@ -672,6 +686,11 @@ impl RunAttempt<'_> {
         shared.release_runtime();
         rt.shutdown_background();
         let foreign = std::mem::take(&mut *lock(&shared.foreign_panics));
+        if !self.config.io {
+            let wanted_io = |p: &panics::PanicRecord| p.message.contains(IO_DISABLED);
+            self.io_missing
+                .set(core.panics.borrow().iter().chain(&foreign).any(wanted_io));
+        }
         report::finish(snap, &core, self, foreign, body.take_output())
     }
 

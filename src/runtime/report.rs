@@ -4,7 +4,7 @@ use std::fmt::{self, Write as _};
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
-use super::core::{Core, Stop, TaskInfo};
+use super::core::{Core, Stop, TaskInfo, TaskMeta};
 use super::panics::PanicRecord;
 use super::{Policy, RunAttempt};
 use crate::schedule::{Choice, Schedule, Strategy};
@@ -275,7 +275,30 @@ pub struct Report<T> {
     trace_hash: u64,
     trace_events: u64,
     warnings: Vec<String>,
-    timeline: String,
+    timeline: Timeline,
+}
+
+/// A passing run's last events, rendered as text only when asked for: exploration makes
+/// a report for every schedule and keeps one.
+struct Timeline {
+    trace: crate::trace::Trace,
+    tasks: Vec<std::sync::Arc<TaskMeta>>,
+    text: std::sync::OnceLock<String>,
+}
+
+impl Timeline {
+    fn text(&self) -> &str {
+        self.text.get_or_init(|| {
+            let name_of = |id: usize| self.tasks.get(id).map_or_else(|| format!("#{id}"), |m| m.label());
+            self.trace.render(&name_of, TIMELINE_EVENTS)
+        })
+    }
+}
+
+impl fmt::Debug for Timeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text())
+    }
 }
 
 impl<T> Report<T> {
@@ -395,7 +418,7 @@ impl<T> Report<T> {
     /// assert!(r.timeline().contains("#0 test body: completed"));
     /// ```
     pub fn timeline(&self) -> &str {
-        &self.timeline
+        self.timeline.text()
     }
 
     /// For a bounded DFS exploration: whether every schedule within the preemption bound
@@ -628,23 +651,31 @@ pub(crate) fn finish<T>(
     let choices = core.choices.borrow().clone();
     let chrome = trace.keeps_all().then(|| trace.chrome_json(&name_of));
     match failure {
-        None => Ok(Report {
-            value: output.expect("the body finished, so its value is there"),
-            seed: attempt.seed,
-            strategy: attempt.strategy,
-            schedules: 1,
-            exhausted: false,
-            choices,
-            task_polls: core.infos.borrow().iter().map(|i| i.polls).collect(),
-            chrome,
-            elapsed: snap.elapsed,
-            polls: core.polls.get(),
-            tasks: core.infos.borrow().len(),
-            trace_hash: trace.hash(),
-            trace_events: trace.count(),
-            warnings,
-            timeline: trace.render(&name_of, TIMELINE_EVENTS),
-        }),
+        None => {
+            let (trace_hash, trace_events) = (trace.hash(), trace.count());
+            drop(trace);
+            Ok(Report {
+                value: output.expect("the body finished, so its value is there"),
+                seed: attempt.seed,
+                strategy: attempt.strategy,
+                schedules: 1,
+                exhausted: false,
+                choices,
+                task_polls: core.infos.borrow().iter().map(|i| i.polls).collect(),
+                chrome,
+                elapsed: snap.elapsed,
+                polls: core.polls.get(),
+                tasks: core.infos.borrow().len(),
+                trace_hash,
+                trace_events,
+                warnings,
+                timeline: Timeline {
+                    trace: core.trace.replace(crate::trace::Trace::new(0)),
+                    tasks: core.infos.borrow().iter().map(|i| i.meta.clone()).collect(),
+                    text: std::sync::OnceLock::new(),
+                },
+            })
+        }
         Some((kind, headline)) => {
             let mut t = String::new();
             let _ = writeln!(t, "async-testkit: {headline}");

@@ -100,20 +100,27 @@ impl Trace {
             EventKind::Settled => 10,
         };
         let task_code = task.map_or(u64::MAX, |t| t as u64);
-        self.hash = mix64(self.hash ^ code).wrapping_add(mix64(task_code ^ (at.as_nanos() as u64)));
+        let nanos = at.as_secs().wrapping_mul(1_000_000_000) ^ u64::from(at.subsec_nanos());
+        self.hash = mix64(self.hash ^ code).wrapping_add(mix64(task_code ^ nanos));
         self.count += 1;
         if self.capacity == 0 {
             return;
         }
-        if self.recent.len() == self.capacity {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(Event {
+        let event = Event {
             seq: self.count,
             at,
             task,
             kind,
-        });
+        };
+        if self.recent.len() == self.capacity {
+            // Full: the oldest slot takes the new event, which becomes the newest.
+            if let Some(oldest) = self.recent.front_mut() {
+                *oldest = event;
+            }
+            self.recent.rotate_left(1);
+        } else {
+            self.recent.push_back(event);
+        }
     }
 
     pub(crate) fn hash(&self) -> u64 {

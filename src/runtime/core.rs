@@ -74,6 +74,11 @@ pub(crate) fn time_base() -> std::time::Instant {
     *BASE.get_or_init(std::time::Instant::now)
 }
 
+/// Wall time since [`time_base`], in nanoseconds.
+fn wall_nanos() -> u64 {
+    std::time::Instant::now().duration_since(time_base()).as_nanos() as u64
+}
+
 /// State shared with wakers, tokio's hooks and the watchdog (other threads).
 pub(crate) struct Shared {
     ready: Mutex<VecDeque<TaskId>>,
@@ -130,8 +135,8 @@ impl Shared {
         }
     }
 
-    fn set_activity(&self, task: usize, since: Duration) {
-        self.activity_since.store(since.as_nanos() as u64, Relaxed);
+    fn set_activity(&self, task: usize, since_nanos: u64) {
+        self.activity_since.store(since_nanos, Relaxed);
         self.activity_task.store(task, Release);
     }
 
@@ -310,6 +315,12 @@ pub(crate) struct Core {
     pub(crate) last_activity: Cell<Duration>,
     /// The virtual time last read (reading tokio's clock takes a lock).
     last_seen: Cell<Duration>,
+    /// The virtual time as the scheduler last read it, while it cannot have moved: tokio
+    /// moves its paused clock only inside `block_on` or in `tokio::time::advance`, which
+    /// always yields after moving it, so a poll that ends waiting (not woken) moved nothing.
+    sched_now: Cell<Option<Duration>>,
+    /// The wall clock's last reading ([`wall_nanos`]), where the next poll is timed from.
+    wall_mark: Cell<u64>,
     /// Broken expectations reported by kit components (mocks, scripts) during the run.
     pub(crate) expectation_failures: RefCell<Vec<String>>,
     /// Checks run when the body has returned (mock expectations); each may report.
@@ -352,6 +363,8 @@ impl Core {
             polls: Cell::new(0),
             last_activity: Cell::new(Duration::ZERO),
             last_seen: Cell::new(Duration::ZERO),
+            sched_now: Cell::new(None),
+            wall_mark: Cell::new(wall_nanos()),
             expectation_failures: RefCell::new(Vec::new()),
             end_checks: RefCell::new(Vec::new()),
             rng: RefCell::new(crate::schedule::SplitMix64::new(seed ^ 0x005E_ED0F_7E57_C0DE)),
@@ -405,13 +418,35 @@ impl Core {
     /// Virtual time since the run began; once a deadlock has been found, the instant it
     /// was found at (the probe moved the clock on, but that is the kit's business).
     pub(crate) fn elapsed(&self) -> Duration {
-        self.frozen_at
-            .get()
-            .unwrap_or_else(|| Instant::now().saturating_duration_since(self.start))
+        if let Some(at) = self.frozen_at.get() {
+            return at;
+        }
+        let now = Instant::now().saturating_duration_since(self.start);
+        self.sched_now.set(Some(now));
+        now
+    }
+
+    /// [`Core::elapsed`] for the scheduler's own steps: read once while the clock cannot
+    /// have moved (see `sched_now`).
+    fn sched_elapsed(&self) -> Duration {
+        self.sched_now.get().unwrap_or_else(|| self.elapsed())
+    }
+
+    /// Reads the wall clock and keeps the reading as the start of the next poll.
+    fn mark_wall(&self) -> u64 {
+        let now = wall_nanos();
+        self.wall_mark.set(now);
+        now
+    }
+
+    /// After tokio ran (it may have moved its clock and spent wall time).
+    fn tokio_ran(&self) {
+        self.sched_now.set(None);
+        self.mark_wall();
     }
 
     pub(crate) fn record(&self, task: Option<TaskId>, kind: EventKind) {
-        self.trace.borrow_mut().record(self.elapsed(), task, kind);
+        self.trace.borrow_mut().record(self.sched_elapsed(), task, kind);
     }
 
     pub(crate) fn label(&self, id: TaskId) -> String {
@@ -556,16 +591,19 @@ impl Core {
             .record(now, Some(id), EventKind::Polled { options, chosen });
 
         self.current.set(Some(id));
-        let wall_start = std::time::Instant::now();
-        self.shared
-            .set_activity(id, wall_start.duration_since(time_base()));
+        // One wall-clock read per poll: the poll is timed from the previous read (the end
+        // of the last poll or wait: the kit's own few steps between count too, which is
+        // noise next to a slow-poll threshold).
+        let wall_start = self.wall_mark.get();
+        self.shared.set_activity(id, wall_start);
         let result = panics::polling_kit_task(|| {
             catch_unwind(AssertUnwindSafe(|| {
                 fut.as_mut().poll(&mut Context::from_waker(&waker))
             }))
         });
-        let wall = wall_start.elapsed();
-        self.shared.set_activity(ACTIVITY_IDLE, Duration::ZERO);
+        let wall_end = self.mark_wall();
+        let wall = Duration::from_nanos(wall_end.saturating_sub(wall_start));
+        self.shared.set_activity(ACTIVITY_IDLE, 0);
         self.current.set(None);
 
         if wall >= self.config.slow_poll {
@@ -586,6 +624,9 @@ impl Core {
                         _ => false,
                     }
                 };
+                if still_queued {
+                    self.sched_now.set(None);
+                }
                 self.set_state(
                     id,
                     if still_queued {
@@ -600,6 +641,7 @@ impl Core {
                 !still_queued
             }
             Ok(Poll::Ready(())) => {
+                self.sched_now.set(None);
                 self.trace
                     .borrow_mut()
                     .record(now, Some(id), EventKind::Completed);
@@ -607,6 +649,7 @@ impl Core {
                 false
             }
             Err(payload) => {
+                self.sched_now.set(None);
                 self.record(Some(id), EventKind::Panicked);
                 let record = panics::take_last(Some(meta()), now, &payload);
                 let handled = record.handled.clone();
@@ -659,7 +702,7 @@ impl Core {
             }
             match self.pick(rt) {
                 Some(Pick::Task(id, options, chosen)) => {
-                    self.poll_task(id, options, chosen, self.elapsed());
+                    self.poll_task(id, options, chosen, self.sched_elapsed());
                     in_a_row += 1;
                     if in_a_row >= TOKIO_TURN_EVERY {
                         in_a_row = 0;
@@ -723,9 +766,10 @@ impl Core {
     /// Lets tokio run its queue once (and turn its drivers) without waiting or moving time.
     fn tokio_turn(&self, rt: &tokio::runtime::Runtime) {
         self.record(None, EventKind::TokioTurn);
-        self.shared.set_activity(ACTIVITY_TOKIO, Duration::ZERO);
+        self.shared.set_activity(ACTIVITY_TOKIO, 0);
         rt.block_on(TurnOnce(false));
-        self.shared.set_activity(ACTIVITY_IDLE, Duration::ZERO);
+        self.tokio_ran();
+        self.shared.set_activity(ACTIVITY_IDLE, 0);
     }
 
     /// Nothing is ready: wait, then act on what the wait says.
@@ -818,7 +862,7 @@ impl Core {
         }
         self.shared.quiescent.store(false, Relaxed);
         self.shared.intercept.store(intercept, Relaxed);
-        self.shared.set_activity(ACTIVITY_TOKIO, Duration::ZERO);
+        self.shared.set_activity(ACTIVITY_TOKIO, 0);
         let outcome = rt.block_on(Idle {
             core: self,
             rt,
@@ -826,7 +870,8 @@ impl Core {
             inline,
             unflushed: false,
         });
-        self.shared.set_activity(ACTIVITY_IDLE, Duration::ZERO);
+        self.tokio_ran();
+        self.shared.set_activity(ACTIVITY_IDLE, 0);
         self.shared.waiting.store(false, Relaxed);
         self.shared.intercept.store(false, Relaxed);
         drop(sentinel);
@@ -981,6 +1026,7 @@ impl Future for Idle<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WaitOutcome> {
         let core = self.core;
         let shared = &*core.shared;
+        core.tokio_ran();
         {
             let mut w = lock(&shared.idle_waker);
             if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
@@ -1045,7 +1091,8 @@ impl Idle<'_> {
                     let id = lock(&shared.ready).pop_front();
                     if let Some(id) = id.filter(|&id| core.is_live(id)) {
                         self.unflushed = core.poll_task(id, 1, 0, now);
-                        shared.set_activity(ACTIVITY_TOKIO, Duration::ZERO);
+                        core.sched_now.set(None);
+                        shared.set_activity(ACTIVITY_TOKIO, 0);
                         shared.intercept.store(core.wants_intercept(), Relaxed);
                         *polled = true;
                     }

@@ -57,6 +57,7 @@ where
         notes: Vec::new(),
         replay,
         io_missing: std::cell::Cell::new(false),
+        pool: None,
     };
 
     // A replay: from the environment (a failure report's line) or the builder.
@@ -111,6 +112,8 @@ where
     });
     let (mut ran, mut exhausted, mut last) = (0u32, false, None);
     let mut lean_io = !b.config.io_chosen;
+    // One runtime serves schedule after schedule while nothing of a run lives on in it.
+    let pool = crate::runtime::pool::RuntimePool::default();
     for i in 0..total {
         if i % shards != shard {
             continue;
@@ -133,6 +136,7 @@ where
         let run_one = |io: bool| {
             let mut a = attempt(seed, source.clone(), strategy, label.clone(), String::new());
             a.config.io = io;
+            a.pool = Some(&pool);
             (a.run(body()), a.io_missing.get())
         };
         let (mut run, missing) = run_one(b.config.io && !lean_io);

@@ -238,6 +238,69 @@ fn a_schedule_that_panicked_for_want_of_the_io_driver_runs_again_with_it() {
     assert_eq!(*r.value(), "bound");
 }
 
+/// An exploration keeps its tokio runtime from schedule to schedule only when nothing of
+/// a run lives on in it: a tokio task that one schedule left running must not tick on
+/// into the next.
+#[test]
+fn a_tokio_task_left_running_by_one_schedule_is_gone_in_the_next() {
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+    static TICKS: AtomicU32 = AtomicU32::new(0);
+    let r = Builder::new()
+        .leaks(async_testkit::Policy::Warn)
+        .explore(4)
+        .try_run(|| async {
+            TICKS.store(0, SeqCst);
+            tokio::spawn(async {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    TICKS.fetch_add(1, SeqCst);
+                }
+            });
+            tokio::time::sleep(Duration::from_millis(10_500)).await;
+            TICKS.load(SeqCst)
+        })
+        .unwrap();
+    assert_eq!(r.schedules(), 4);
+    assert_eq!(*r.value(), 10);
+}
+
+/// tokio's own queue is a choice while it has tasks, but a turn that finds nothing to run
+/// does not move the clock: a schedule that always prefers tokio (as a PCT priority can)
+/// must not spin there while a kit task is ready.
+#[test]
+fn a_schedule_that_always_prefers_tokio_still_runs_the_ready_kit_task() {
+    let always_tokio = async_testkit::Schedule::from_choices(vec![1; 100_000]);
+    let r = Builder::new()
+        .leaks(async_testkit::Policy::Warn)
+        .replay(always_tokio)
+        .try_run(|| async {
+            tokio::spawn(async {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+            tokio::time::sleep(Duration::from_millis(10_500)).await;
+            time::elapsed()
+        })
+        .unwrap();
+    assert_eq!(*r.value(), Duration::from_millis(10_500));
+    assert!(
+        r.schedule().choices().len() < 10,
+        "{} choices",
+        r.schedule().choices().len()
+    );
+}
+
+/// Work on tokio's blocking pool inside an exploration (such a runtime is not kept).
+#[test]
+fn spawn_blocking_works_in_every_schedule_of_an_exploration() {
+    let r = Builder::new()
+        .explore(5)
+        .try_run(|| async { tokio::task::spawn_blocking(|| 6 * 7).await.unwrap() })
+        .unwrap();
+    assert_eq!((r.schedules(), *r.value()), (5, 42));
+}
+
 #[test]
 fn an_exploration_with_io_turned_off_fails_where_sockets_are_used() {
     let f = Builder::new()

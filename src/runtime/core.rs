@@ -321,6 +321,8 @@ pub(crate) struct Core {
     sched_now: Cell<Option<Duration>>,
     /// The wall clock's last reading ([`wall_nanos`]), where the next poll is timed from.
     wall_mark: Cell<u64>,
+    /// tokio had its turn and no kit task has been polled since.
+    tokio_turned: Cell<bool>,
     /// Broken expectations reported by kit components (mocks, scripts) during the run.
     pub(crate) expectation_failures: RefCell<Vec<String>>,
     /// Checks run when the body has returned (mock expectations); each may report.
@@ -365,6 +367,7 @@ impl Core {
             last_seen: Cell::new(Duration::ZERO),
             sched_now: Cell::new(None),
             wall_mark: Cell::new(wall_nanos()),
+            tokio_turned: Cell::new(false),
             expectation_failures: RefCell::new(Vec::new()),
             end_checks: RefCell::new(Vec::new()),
             rng: RefCell::new(crate::schedule::SplitMix64::new(seed ^ 0x005E_ED0F_7E57_C0DE)),
@@ -517,7 +520,10 @@ impl Core {
             if ready.is_empty() {
                 return None;
             }
-            let tokio = self.tokio_alive(rt);
+            // tokio is an option when it has tasks, but not twice in a row: its turn runs
+            // everything it has ready, and a turn does not move the clock, so a strategy
+            // that kept choosing it would spin while kit tasks wait.
+            let tokio = !self.tokio_turned.get() && self.tokio_alive(rt);
             let options = ready.len() + usize::from(tokio);
             let k = if options == 1 {
                 0
@@ -547,6 +553,7 @@ impl Core {
     /// Polls one task once. Returns true when the task went back to waiting: it returned
     /// `Pending` without waking itself (it may have left a wake with tokio to deliver).
     fn poll_task(&self, id: TaskId, options: usize, chosen: usize, now: Duration) -> bool {
+        self.tokio_turned.set(false);
         let taken = {
             let mut slots = self.slots.borrow_mut();
             let Some(Some(slot)) = slots.get_mut(id) else {
@@ -769,6 +776,7 @@ impl Core {
         self.shared.set_activity(ACTIVITY_TOKIO, 0);
         rt.block_on(TurnOnce(false));
         self.tokio_ran();
+        self.tokio_turned.set(true);
         self.shared.set_activity(ACTIVITY_IDLE, 0);
     }
 
@@ -871,6 +879,7 @@ impl Core {
             unflushed: false,
         });
         self.tokio_ran();
+        self.tokio_turned.set(false);
         self.shared.set_activity(ACTIVITY_IDLE, 0);
         self.shared.waiting.store(false, Relaxed);
         self.shared.intercept.store(false, Relaxed);
@@ -934,6 +943,10 @@ impl Core {
     /// tokio's), without moving time, so the leak oracle sees only tasks that truly wait.
     pub(crate) fn settle_at_end(&self, rt: &tokio::runtime::Runtime) {
         const LIMIT: u32 = 100_000;
+        // Every task has finished, kit's and tokio's: nothing is left that could run.
+        if !self.slots.borrow().iter().any(Option::is_some) && !self.tokio_alive(rt) {
+            return;
+        }
         let mut polls = 0;
         loop {
             match self.pick(rt) {
@@ -1172,6 +1185,16 @@ impl Drop for CurrentGuard {
 /// The current run, if this thread is inside one.
 pub(crate) fn try_current() -> Option<Rc<Core>> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
+/// tokio's `on_thread_park` hook, on the thread that drives the runtime: tells the run
+/// on this thread, if any (a runtime outlives its runs in an exploration).
+pub(crate) fn on_park() {
+    let _ = CURRENT.try_with(|c| {
+        if let Some(core) = c.borrow().as_ref() {
+            core.shared.on_park();
+        }
+    });
 }
 
 /// The current run, or a panic naming `what` and telling how to fix it.

@@ -8,6 +8,7 @@
 
 pub(crate) mod core;
 pub(crate) mod panics;
+pub(crate) mod pool;
 pub(crate) mod report;
 pub(crate) mod watchdog;
 
@@ -602,6 +603,8 @@ pub(crate) struct RunAttempt<'a> {
     pub(crate) replay: String,
     /// Set by a run without the I/O driver when some task panicked for want of it.
     pub(crate) io_missing: std::cell::Cell<bool>,
+    /// Where an exploration keeps its runtime between schedules.
+    pub(crate) pool: Option<&'a pool::RuntimePool>,
 }
 
 impl RunAttempt<'_> {
@@ -641,9 +644,14 @@ impl RunAttempt<'_> {
         *lock(&shared.replay_line) = self.replay.clone();
         *lock(&shared.test_name) = self.name.to_string();
 
-        let rt = self.build_runtime(&shared);
+        let krt = match self.pool {
+            Some(p) => p.take(self.config.io),
+            None => pool::KitRuntime::build(self.config.io),
+        };
+        let rt = &krt.rt;
         let enter = rt.enter();
         let start = tokio::time::Instant::now();
+        krt.begin(&shared, start);
         let _run_thread = panics::RunThreadGuard::enter(shared.clone(), start);
         let run_id = RUN_IDS.fetch_add(1, SeqCst);
         let core = Rc::new(Core::new(
@@ -666,13 +674,14 @@ impl RunAttempt<'_> {
             let (meta, waker) = core.spawn_task(fut, None, self.site, false, body.clone());
             body.bind(meta, waker);
         }
-        let stop = core.run_loop(&rt, &|| body.is_finished());
+        let stop = core.run_loop(rt, &|| body.is_finished());
+        let stopped_in_time = !matches!(stop, Stop::WallTimeout);
 
         // Settle at the final instant so work that can still finish now does, then judge.
         // A body that returned (rather than panicked): let work that can finish at this
         // instant finish, then run the end-of-test checks.
         if matches!(stop, Stop::BodyDone) && body.returned() {
-            core.settle_at_end(&rt);
+            core.settle_at_end(rt);
             core.run_end_checks();
         }
         let snap = report::snapshot(&core, stop, rt.metrics().num_alive_tasks());
@@ -681,10 +690,14 @@ impl RunAttempt<'_> {
         drop(watch);
         drop(current);
         drop(enter);
-        // The park hook holds `shared`, and the waker stored there holds the runtime:
-        // break the cycle or every run leaks its runtime (and its file descriptors).
+        // `shared` holds the runtime's waker, and the runtime holds `shared` for its
+        // threads: break the cycle or every run leaks its runtime (and its descriptors).
         shared.release_runtime();
-        rt.shutdown_background();
+        krt.end();
+        match self.pool {
+            Some(p) if stopped_in_time => p.give_back(krt),
+            _ => krt.shutdown(),
+        }
         let foreign = std::mem::take(&mut *lock(&shared.foreign_panics));
         if !self.config.io {
             let wanted_io = |p: &panics::PanicRecord| p.message.contains(IO_DISABLED);
@@ -692,32 +705,6 @@ impl RunAttempt<'_> {
                 .set(core.panics.borrow().iter().chain(&foreign).any(wanted_io));
         }
         report::finish(snap, &core, self, foreign, body.take_output())
-    }
-
-    fn build_runtime(&self, shared: &Arc<Shared>) -> tokio::runtime::Runtime {
-        let mut b = tokio::runtime::Builder::new_current_thread();
-        b.enable_time().start_paused(true);
-        if self.config.io {
-            b.enable_io();
-        }
-        let park = shared.clone();
-        b.on_thread_park(move || park.on_park());
-        let adopt = shared.clone();
-        let started = Arc::new(Mutex::new(None::<tokio::time::Instant>));
-        let started_for_threads = started.clone();
-        b.on_thread_start(move || {
-            if let Some(start) = *lock(&started_for_threads) {
-                panics::adopt_thread(adopt.clone(), start);
-            }
-        });
-        let rt = b
-            .build()
-            .unwrap_or_else(|e| panic!("async-testkit could not build a tokio runtime for this run: {e}"));
-        {
-            let _g = rt.enter();
-            *lock(&started) = Some(tokio::time::Instant::now());
-        }
-        rt
     }
 }
 

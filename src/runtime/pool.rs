@@ -1,0 +1,156 @@
+//! The tokio runtime under a run, and the pool that lets an exploration run its
+//! schedules one after another on the same runtime instead of building one per schedule.
+//!
+//! A schedule on a reused runtime must see exactly what it would see on a fresh one, or
+//! a failure found there would not replay. tokio's state between runs is empty once no
+//! task of its own is alive and no thread of its blocking pool was ever started (either
+//! one sends a runtime to the bin). What remains is the paused clock, which only moves
+//! forward, and the timer wheel, whose levels are cut at multiples of 64^k milliseconds
+//! from the runtime's origin. Before each reuse the clock is moved to the next multiple
+//! of 2^36 ms (about 2.2 years, the wheel's whole reach) past the origin: every deadline
+//! then differs from the fresh runtime's by a multiple of every level's span, and the
+//! wheel files, cascades and fires timers in the same order.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::core::{self, Shared, lock};
+use super::panics;
+
+/// The span of tokio's timer wheel in milliseconds: 6 levels of 64 slots.
+const WHEEL_SPAN_MS: u64 = 1 << 36;
+/// How far from its origin a kept runtime's clock may be moved: tokio counts ticks in a
+/// u64 of milliseconds, and a run needs room past its start.
+const MAX_ORIGIN_MS: u128 = 1 << 62;
+
+/// The run a runtime serves now, as its threads need it: the run's shared state and the
+/// virtual instant it started at.
+type RunSlot = Arc<Mutex<Option<(Arc<Shared>, tokio::time::Instant)>>>;
+
+/// A paused current-thread tokio runtime with the kit's hooks.
+pub(crate) struct KitRuntime {
+    pub(crate) rt: tokio::runtime::Runtime,
+    io: bool,
+    /// The paused clock's reading when the runtime was built: tick zero of its wheel.
+    origin: tokio::time::Instant,
+    /// The run now on this runtime, for the threads tokio starts (its blocking pool).
+    run: RunSlot,
+    /// Whether tokio ever started a thread: a blocking task may outlive its run.
+    threads_started: Arc<AtomicBool>,
+}
+
+impl KitRuntime {
+    pub(crate) fn build(io: bool) -> Self {
+        let mut b = tokio::runtime::Builder::new_current_thread();
+        b.enable_time().start_paused(true);
+        if io {
+            b.enable_io();
+        }
+        // Called on the thread that drives the runtime, which is the run's own thread.
+        b.on_thread_park(core::on_park);
+        let run = RunSlot::default();
+        let threads_started = Arc::new(AtomicBool::new(false));
+        {
+            let run = run.clone();
+            let threads_started = threads_started.clone();
+            b.on_thread_start(move || {
+                threads_started.store(true, SeqCst);
+                if let Some((shared, start)) = lock(&run).clone() {
+                    panics::adopt_thread(shared, start);
+                }
+            });
+        }
+        let rt = b
+            .build()
+            .unwrap_or_else(|e| panic!("async-testkit could not build a tokio runtime for this run: {e}"));
+        let origin = {
+            let _g = rt.enter();
+            tokio::time::Instant::now()
+        };
+        KitRuntime {
+            rt,
+            io,
+            origin,
+            run,
+            threads_started,
+        }
+    }
+
+    /// Marks the start of a run on this runtime.
+    pub(crate) fn begin(&self, shared: &Arc<Shared>, start: tokio::time::Instant) {
+        *lock(&self.run) = Some((shared.clone(), start));
+    }
+
+    /// Marks the end of the run.
+    pub(crate) fn end(&self) {
+        lock(&self.run).take();
+    }
+
+    fn reusable(&self) -> bool {
+        !self.threads_started.load(SeqCst) && self.rt.metrics().num_alive_tasks() == 0
+    }
+
+    /// Moves the clock to the next multiple of the wheel's span past the origin; false
+    /// when the clock has come too far for that (after some 10^8 schedules).
+    fn align(&self) -> bool {
+        let now = {
+            let _g = self.rt.enter();
+            tokio::time::Instant::now()
+        };
+        let since = now.duration_since(self.origin).as_millis();
+        let next = (since / u128::from(WHEEL_SPAN_MS) + 1) * u128::from(WHEEL_SPAN_MS);
+        if next > MAX_ORIGIN_MS {
+            return false;
+        }
+        let target = self.origin + Duration::from_millis(next as u64);
+        // tokio's advance yields once after moving the clock; the round of tokio's loop
+        // that follows turns the driver, which brings the wheel to the new instant.
+        self.rt.block_on(tokio::time::advance(target - now));
+        true
+    }
+
+    pub(crate) fn shutdown(self) {
+        self.rt.shutdown_background();
+    }
+}
+
+/// At most one runtime kept between the schedules of an exploration.
+#[derive(Default)]
+pub(crate) struct RuntimePool(RefCell<Option<KitRuntime>>);
+
+impl RuntimePool {
+    /// A runtime to run on: the kept one (moved to a fresh origin) if it has the drivers
+    /// asked for, else a new one.
+    pub(crate) fn take(&self, io: bool) -> KitRuntime {
+        match self.0.borrow_mut().take() {
+            Some(kept) if kept.io == io && kept.align() => kept,
+            other => {
+                if let Some(kept) = other {
+                    kept.shutdown();
+                }
+                KitRuntime::build(io)
+            }
+        }
+    }
+
+    /// Keeps `rt` for the next run when nothing of the last run lives on in it.
+    pub(crate) fn give_back(&self, rt: KitRuntime) {
+        if rt.reusable() {
+            if let Some(old) = self.0.borrow_mut().replace(rt) {
+                old.shutdown();
+            }
+        } else {
+            rt.shutdown();
+        }
+    }
+}
+
+impl Drop for RuntimePool {
+    fn drop(&mut self) {
+        if let Some(kept) = self.0.get_mut().take() {
+            kept.shutdown();
+        }
+    }
+}

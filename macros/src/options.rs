@@ -417,7 +417,7 @@ fn check_suffix(int: &syn::LitInt, expected: &str, opt: Opt) -> syn::Result<()> 
 
 /// The strategies, as `async_testkit::Strategy::from_name` reads them.
 pub(crate) const STRATEGIES: &str = "\"fifo\", \"random\", \"urw\", \"portfolio\", \"pct\" (depth 3; or \"pct2\", \
-     \"pct(2)\"), or \"dfs\" (2 preemptions; or \"dfs3\", \"dfs(3)\")";
+     \"pct(2)\"), \"pcty\" (depth 1; or \"pcty2\", \"pcty(2)\"), or \"dfs\" (2 preemptions; or \"dfs3\", \"dfs(3)\")";
 
 fn strategy(text: &str, span: Span) -> syn::Result<TokenStream> {
     let number = |rest: &str| -> Option<u32> {
@@ -434,11 +434,12 @@ fn strategy(text: &str, span: Span) -> syn::Result<TokenStream> {
         "urw" => Ok(quote!(::async_testkit::Strategy::Urw)),
         "portfolio" => Ok(quote!(::async_testkit::Strategy::Portfolio)),
         "pct" => Ok(quote!(::async_testkit::Strategy::Pct { depth: 3u32 })),
+        "pcty" => Ok(quote!(::async_testkit::Strategy::PctYield { depth: 1u32 })),
         "dfs" => Ok(quote!(::async_testkit::Strategy::Dfs {
             max_preemptions: 2u32
         })),
         _ => {
-            if let Some(rest) = text.strip_prefix("pct") {
+            let depth = |rest: &str| -> syn::Result<Literal> {
                 let depth = number(rest).ok_or_else(unknown)?;
                 if !(1..=16).contains(&depth) {
                     return Err(Error::new(
@@ -446,7 +447,13 @@ fn strategy(text: &str, span: Span) -> syn::Result<TokenStream> {
                         format!("PCT depth must be 1 to 16, not {depth}; most bugs need 1 to 3"),
                     ));
                 }
-                let depth = Literal::u32_suffixed(depth);
+                Ok(Literal::u32_suffixed(depth))
+            };
+            if let Some(rest) = text.strip_prefix("pcty") {
+                let depth = depth(rest)?;
+                Ok(quote!(::async_testkit::Strategy::PctYield { depth: #depth }))
+            } else if let Some(rest) = text.strip_prefix("pct") {
+                let depth = depth(rest)?;
                 Ok(quote!(::async_testkit::Strategy::Pct { depth: #depth }))
             } else if let Some(rest) = text.strip_prefix("dfs") {
                 let bound = Literal::u32_suffixed(number(rest).ok_or_else(unknown)?);

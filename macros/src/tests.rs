@@ -661,6 +661,21 @@ fn exploring_strategies() {
         "PCT depth must be 1 to 16, not 0; most bugs need 1 to 3",
         r#""pct0""#,
     );
+    assert_eq!(
+        builder_calls(r#"strategy = "pcty""#),
+        normalized(".strategy(::async_testkit::Strategy::PctYield { depth: 1u32 })")
+    );
+    for text in ["pcty2", "pcty(2)"] {
+        assert_eq!(
+            builder_calls(&format!("strategy = {text:?}")),
+            normalized(".strategy(::async_testkit::Strategy::PctYield { depth: 2u32 })")
+        );
+    }
+    assert_option_error(
+        r#"strategy = "pcty17""#,
+        "PCT depth must be 1 to 16, not 17; most bugs need 1 to 3",
+        r#""pcty17""#,
+    );
 }
 
 #[test]
@@ -680,7 +695,7 @@ fn explore_for_takes_a_duration() {
 fn unknown_strategy() {
     assert_option_error(
         r#"strategy = "FIFO""#,
-        r#"unknown strategy "FIFO"; expected "fifo", "random", "urw", "portfolio", "pct" (depth 3; or "pct2", "pct(2)"), or "dfs" (2 preemptions; or "dfs3", "dfs(3)")"#,
+        r#"unknown strategy "FIFO"; expected "fifo", "random", "urw", "portfolio", "pct" (depth 3; or "pct2", "pct(2)"), "pcty" (depth 1; or "pcty2", "pcty(2)"), or "dfs" (2 preemptions; or "dfs3", "dfs(3)")"#,
         r#""FIFO""#,
     );
 }

@@ -633,6 +633,7 @@ impl Core {
                 };
                 if still_queued {
                     self.sched_now.set(None);
+                    self.chooser.borrow_mut().yielded(id);
                 }
                 self.set_state(
                     id,

@@ -580,6 +580,11 @@ pub(crate) enum Source {
         depth: u32,
         steps: u64,
     },
+    /// PCT where a yield drops the yielding task behind the others.
+    PctYield {
+        depth: u32,
+        steps: u64,
+    },
     /// Uniform random walk, with each task's expected number of polls.
     Urw(Vec<u64>),
     Replay(Vec<u32>),
@@ -614,6 +619,7 @@ impl RunAttempt<'_> {
             Source::Fifo => Box::new(Fifo),
             Source::Random => Box::new(Random::new(self.seed)),
             Source::Pct { depth, steps } => Box::new(Pct::new(self.seed, *depth, *steps)),
+            Source::PctYield { depth, steps } => Box::new(Pct::lowering_yields(self.seed, *depth, *steps)),
             Source::Urw(expected) => Box::new(crate::schedule::Urw::new(self.seed, expected.clone())),
             Source::Replay(choices) => Box::new(Replay::new(choices.clone())),
         }

@@ -71,6 +71,15 @@ pub enum Strategy {
         /// The bug depth aimed at (1 to 3 finds most real bugs).
         depth: u32,
     },
+    /// PCT where a task that yields (a `yield_point()`, `tokio::task::yield_now()`, any
+    /// await that wakes its own task at once) drops behind every task that has not
+    /// yielded since: a yield is where another task's work usually fits in, so shallow
+    /// check-then-act bugs show in the first runs. It cannot run one task far ahead across
+    /// its yields; plain [`Strategy::Pct`] does that.
+    PctYield {
+        /// The bug depth aimed at, as for [`Strategy::Pct`].
+        depth: u32,
+    },
     /// Uniform random walk: a ready task is chosen with probability proportional to the
     /// steps it still has to run (learnt from earlier runs), so a short task lands at any
     /// point of a long one about equally often.
@@ -81,19 +90,21 @@ pub enum Strategy {
         /// The most preemptions a schedule may have.
         max_preemptions: u32,
     },
-    /// The default for exploration: the first schedule is FIFO (what a plain run sees),
-    /// then every other schedule is URW and the rest rotate through PCT of depths 1, 2 and
-    /// 3, so no single strategy's blind spot is left uncovered.
+    /// The default for exploration, a rotation of eight schedules: PCT with yields
+    /// lowering of depths 1 and 2 (most shallow bugs show in these two), then URW on every
+    /// other schedule and PCT of depths 1, 2 and 3 on the rest, so no single strategy's
+    /// blind spot is left uncovered.
     Portfolio,
 }
 
 impl Strategy {
     /// The strategy's name as the attribute and tokens spell it: `fifo`, `random`,
-    /// `pct3`, `dfs2`, `portfolio`.
+    /// `pct3`, `pcty1`, `dfs2`, `portfolio`.
     ///
     /// ```
     /// use async_testkit::Strategy;
     /// assert_eq!(Strategy::Pct { depth: 3 }.name(), "pct3");
+    /// assert_eq!(Strategy::PctYield { depth: 1 }.name(), "pcty1");
     /// assert_eq!(Strategy::Dfs { max_preemptions: 2 }.name(), "dfs2");
     /// ```
     pub fn name(self) -> String {
@@ -102,18 +113,21 @@ impl Strategy {
             Strategy::Random => "random".into(),
             Strategy::Urw => "urw".into(),
             Strategy::Pct { depth } => format!("pct{depth}"),
+            Strategy::PctYield { depth } => format!("pcty{depth}"),
             Strategy::Dfs { max_preemptions } => format!("dfs{max_preemptions}"),
             Strategy::Portfolio => "portfolio".into(),
         }
     }
 
     /// Parses a name as written in `#[async_testkit::test(strategy = "..")]`, in
-    /// `ASYNC_TESTKIT_STRATEGY`, or in a token: `fifo`, `random`, `portfolio`, `pct`
-    /// (depth 3), `pct2` or `pct(2)`, `dfs` (2 preemptions), `dfs3` or `dfs(3)`.
+    /// `ASYNC_TESTKIT_STRATEGY`, or in a token: `fifo`, `random`, `urw`, `portfolio`,
+    /// `pct` (depth 3), `pct2` or `pct(2)`, `pcty` (depth 1), `pcty2` or `pcty(2)`, `dfs`
+    /// (2 preemptions), `dfs3` or `dfs(3)`.
     ///
     /// ```
     /// use async_testkit::Strategy;
     /// assert_eq!(Strategy::from_name("pct(2)"), Some(Strategy::Pct { depth: 2 }));
+    /// assert_eq!(Strategy::from_name("pcty"), Some(Strategy::PctYield { depth: 1 }));
     /// assert_eq!(Strategy::from_name("dfs"), Some(Strategy::Dfs { max_preemptions: 2 }));
     /// assert_eq!(Strategy::from_name("nope"), None);
     /// ```
@@ -132,12 +146,14 @@ impl Strategy {
             "urw" => Some(Strategy::Urw),
             "portfolio" => Some(Strategy::Portfolio),
             "pct" => Some(Strategy::Pct { depth: 3 }),
+            "pcty" => Some(Strategy::PctYield { depth: 1 }),
             "dfs" => Some(Strategy::Dfs { max_preemptions: 2 }),
             _ => {
-                if let Some(rest) = name.strip_prefix("pct") {
-                    number(rest)
-                        .filter(|d| (1..=16).contains(d))
-                        .map(|depth| Strategy::Pct { depth })
+                let depth = |rest: &str| number(rest).filter(|d| (1..=16).contains(d));
+                if let Some(rest) = name.strip_prefix("pcty") {
+                    depth(rest).map(|depth| Strategy::PctYield { depth })
+                } else if let Some(rest) = name.strip_prefix("pct") {
+                    depth(rest).map(|depth| Strategy::Pct { depth })
                 } else if let Some(rest) = name.strip_prefix("dfs") {
                     number(rest).map(|max_preemptions| Strategy::Dfs { max_preemptions })
                 } else {
@@ -193,6 +209,9 @@ pub(crate) trait Chooser {
     fn replay_value(&mut self, _options: usize) -> Option<usize> {
         None
     }
+
+    /// The task just polled woke itself during its poll (a yield point, `yield_now`).
+    fn yielded(&mut self, _task: TaskId) {}
 }
 
 /// Always the first option.
@@ -267,6 +286,9 @@ pub(crate) struct Pct {
     next_low: u64,
     last: Option<TaskId>,
     same_in_a_row: u32,
+    /// With yields lowering: the priority the next yielding task gets (below every
+    /// initial priority, above every change point's drop), counting down.
+    yield_low: Option<u64>,
 }
 
 /// A task chosen this many times in a row while others are ready is spinning (a yield
@@ -289,6 +311,15 @@ impl Pct {
             next_low: u64::from(depth.max(1)) + 1,
             last: None,
             same_in_a_row: 0,
+            yield_low: None,
+        }
+    }
+
+    /// PCT where a task that yields drops behind every task that has not yielded since.
+    pub(crate) fn lowering_yields(seed: u64, depth: u32, steps: u64) -> Self {
+        Pct {
+            yield_low: Some(1 << 62),
+            ..Pct::new(seed, depth, steps)
         }
     }
 
@@ -347,6 +378,14 @@ impl Chooser for Pct {
         self.last = task;
         self.step += 1;
         index
+    }
+
+    fn yielded(&mut self, task: TaskId) {
+        if let Some(low) = self.yield_low {
+            self.priority(task);
+            self.priorities[task] = Some(low);
+            self.yield_low = Some(low - 1);
+        }
     }
 }
 
@@ -766,6 +805,30 @@ mod tests {
     }
 
     #[test]
+    fn pct_lowering_yields_puts_a_yielding_task_behind_the_others() {
+        for seed in 0..20 {
+            let mut p = Pct::lowering_yields(seed, 1, 10);
+            let mut plain = Pct::new(seed, 1, 10);
+            let ready = [1, 2, 3];
+            let first = ready[p.choose(&step(&ready, false))];
+            assert_eq!(first, ready[plain.choose(&step(&ready, false))]);
+            // The first task yields: each of the others runs before it again, in the
+            // order of their priorities, and a task yielding later goes behind it.
+            p.yielded(first);
+            let second = ready[p.choose(&step(&ready, false))];
+            assert_ne!(second, first);
+            p.yielded(second);
+            let third = ready[p.choose(&step(&ready, false))];
+            assert!(third != first && third != second);
+            p.yielded(third);
+            assert_eq!(ready[p.choose(&step(&ready, false))], first);
+            // Plain PCT ignores yields.
+            plain.yielded(first);
+            assert_eq!(ready[plain.choose(&step(&ready, false))], first);
+        }
+    }
+
+    #[test]
     fn pct_breaks_spin_loops() {
         let mut p = Pct::new(5, 1, 10);
         let ready = [1, 2];
@@ -788,6 +851,8 @@ mod tests {
             Strategy::Portfolio,
             Strategy::Pct { depth: 1 },
             Strategy::Pct { depth: 3 },
+            Strategy::PctYield { depth: 1 },
+            Strategy::PctYield { depth: 2 },
             Strategy::Dfs { max_preemptions: 0 },
             Strategy::Dfs { max_preemptions: 4 },
         ] {
@@ -795,6 +860,11 @@ mod tests {
             assert_eq!(s.to_string(), s.name());
         }
         assert_eq!(Strategy::from_name("pct0"), None);
+        assert_eq!(Strategy::from_name("pcty0"), None);
+        assert_eq!(
+            Strategy::from_name("pcty(2)"),
+            Some(Strategy::PctYield { depth: 2 })
+        );
         assert_eq!(Strategy::from_name("pct(x)"), None);
     }
 

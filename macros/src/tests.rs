@@ -634,48 +634,31 @@ fn zero_values_that_make_no_sense() {
 
 #[test]
 fn exploring_strategies() {
-    assert_eq!(
-        builder_calls(r#"strategy = "portfolio""#),
-        normalized(".strategy(::async_testkit::Strategy::Portfolio)")
-    );
-    assert_eq!(
-        builder_calls(r#"strategy = "pct""#),
-        normalized(".strategy(::async_testkit::Strategy::Pct { depth: 3u32 })")
-    );
-    for text in ["pct2", "pct(2)"] {
+    let cases = [
+        ("portfolio", "Portfolio"),
+        ("pct", "Pct { depth: 3u32 }"),
+        ("pct2", "Pct { depth: 2u32 }"),
+        ("pct(2)", "Pct { depth: 2u32 }"),
+        ("pcty", "PctYield { depth: 1u32 }"),
+        ("pcty2", "PctYield { depth: 2u32 }"),
+        ("pcty(2)", "PctYield { depth: 2u32 }"),
+        ("dfs", "Dfs { max_preemptions: 2u32 }"),
+        ("dfs(0)", "Dfs { max_preemptions: 0u32 }"),
+    ];
+    for (text, strategy) in cases {
         assert_eq!(
             builder_calls(&format!("strategy = {text:?}")),
-            normalized(".strategy(::async_testkit::Strategy::Pct { depth: 2u32 })")
+            normalized(&format!(".strategy(::async_testkit::Strategy::{strategy})")),
+            "{text}"
         );
     }
-    assert_eq!(
-        builder_calls(r#"strategy = "dfs""#),
-        normalized(".strategy(::async_testkit::Strategy::Dfs { max_preemptions: 2u32 })")
-    );
-    assert_eq!(
-        builder_calls(r#"strategy = "dfs(0)""#),
-        normalized(".strategy(::async_testkit::Strategy::Dfs { max_preemptions: 0u32 })")
-    );
-    assert_option_error(
-        r#"strategy = "pct0""#,
-        "PCT depth must be 1 to 16, not 0; most bugs need 1 to 3",
-        r#""pct0""#,
-    );
-    assert_eq!(
-        builder_calls(r#"strategy = "pcty""#),
-        normalized(".strategy(::async_testkit::Strategy::PctYield { depth: 1u32 })")
-    );
-    for text in ["pcty2", "pcty(2)"] {
-        assert_eq!(
-            builder_calls(&format!("strategy = {text:?}")),
-            normalized(".strategy(::async_testkit::Strategy::PctYield { depth: 2u32 })")
+    for (text, depth) in [("pct0", 0), ("pcty17", 17)] {
+        assert_option_error(
+            &format!("strategy = {text:?}"),
+            &format!("PCT depth must be 1 to 16, not {depth}; most bugs need 1 to 3"),
+            &format!("{text:?}"),
         );
     }
-    assert_option_error(
-        r#"strategy = "pcty17""#,
-        "PCT depth must be 1 to 16, not 17; most bugs need 1 to 3",
-        r#""pcty17""#,
-    );
 }
 
 #[test]

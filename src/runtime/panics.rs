@@ -43,6 +43,17 @@ thread_local! {
     static POLLING_KIT: Cell<bool> = const { Cell::new(false) };
     /// What the hook saw of the last panic on this thread.
     static LAST: RefCell<Option<Seen>> = const { RefCell::new(None) };
+    /// True while the kit runs something of its own whose panic it handles.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic in it without printing it: `None` if it panicked.
+pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> Option<R> {
+    install_hook();
+    let prev = QUIET.with(|q| q.replace(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok();
+    QUIET.with(|q| q.set(prev));
+    r
 }
 
 /// Marks this thread as belonging to a run until the guard drops.
@@ -173,6 +184,9 @@ pub(crate) fn install_hook() {
 
 /// Returns true when the panic was taken by the kit (and must not be printed).
 fn hook(info: &PanicHookInfo<'_>) -> bool {
+    if QUIET.try_with(Cell::get).unwrap_or(false) {
+        return true;
+    }
     let Ok(Some((shared, start, blocking))) = RUN.try_with(|r| r.borrow().clone()) else {
         return false;
     };

@@ -537,7 +537,7 @@ pub(crate) fn finish<T>(
     output: Option<T>,
 ) -> Result<Report<T>, Failure> {
     let config = &core.config;
-    let mut panics: Vec<PanicRecord> = core.panics.borrow().clone();
+    let mut panics: Vec<PanicRecord> = core.panics.take();
     panics.extend(foreign);
     panics.retain(|p| !p.handled.load(SeqCst));
 
@@ -648,7 +648,8 @@ pub(crate) fn finish<T>(
 
     let trace = core.trace.borrow();
     let name_of = |id| core.label(id);
-    let choices = core.choices.borrow().clone();
+    // The run is over: its record moves into the report.
+    let choices = core.choices.take();
     let chrome = trace.keeps_all().then(|| trace.chrome_json(&name_of));
     match failure {
         None => {

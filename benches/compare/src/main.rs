@@ -576,45 +576,68 @@ fn first_bug(s: &Settings) -> Vec<(&'static str, Vec<KitRun>)> {
          Budget {} schedules per seed for every tool; \"(k/n)\": only k of n seeds found the bug \
          (a miss counts as more than the budget). Kit: `Builder::new().seed(s).explore({})` with \
          its default strategy, the Portfolio. Shuttle: `Runner` with a seeded scheduler; \
-         `yield_point()` ported as `yield_now()`. \"shuttle best\" is the lowest median over \
-         every scheduler (random, PCT 1-3, URW) and both stand-ins for `yield_point` (table 2b).\n",
+         `yield_point()` ported as `yield_now()`. \"random/PCT best\" is the lowest median of \
+         shuttle's random scheduler and PCT of depths 1, 2 and 3 (the issue's comparison); \
+         \"best of all\" is the lowest over every scheduler (adding URW) and both stand-ins for \
+         `yield_point` (table 2b). Either is picked per program after the fact.\n",
         s.seeds, s.budget, s.budget
     );
     println!(
-        "| program | min preemptions | kit Portfolio | shuttle random | shuttle PCT 3 | shuttle URW | shuttle best | kit <= shuttle best |"
+        "| program | min preemptions | kit Portfolio | shuttle random | shuttle PCT 3 | shuttle URW | shuttle random/PCT best | kit <= it | shuttle best of all | kit <= it |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |");
+    let mut met = [0usize; 2];
+    let mut portable_count = 0;
     for (name, min, (kit_med, kit_text), sh) in &rows {
         let Some(sh) = sh else {
-            println!("| {name} | {min} | {kit_text} | not portable | not portable | not portable | - | - |");
+            println!("| {name} | {min} | {kit_text} | not portable | not portable | not portable | - | - | - | - |");
             continue;
         };
-        let best = sh
-            .iter()
-            .enumerate()
-            .filter_map(|(i, (m, _))| m.map(|m| (m, i)))
-            .min();
-        let best_text = match best {
-            Some((m, i)) => format!(
-                "{m} ({}, {})",
-                SHUTTLE_SCHEDULERS[i % SHUTTLE_SCHEDULERS.len()],
-                STYLES[i / SHUTTLE_SCHEDULERS.len()].0
-            ),
-            None => format!(">{}", s.budget),
+        portable_count += 1;
+        // The lowest median over the configurations `keep` admits, with its name.
+        let best = |keep: &dyn Fn(usize, &str) -> bool| {
+            sh.iter()
+                .enumerate()
+                .filter(|(i, _)| keep(i / SHUTTLE_SCHEDULERS.len(), SHUTTLE_SCHEDULERS[i % SHUTTLE_SCHEDULERS.len()]))
+                .filter_map(|(i, (m, _))| m.map(|m| (m, i)))
+                .min()
         };
-        let verdict = match (kit_med, best) {
-            (Some(k), Some((m, _))) if *k <= m => "yes".to_string(),
-            (Some(_), None) => "yes".to_string(),
-            (Some(k), Some((m, _))) => format!("no ({k} vs {m})"),
-            (None, _) => "no".to_string(),
-        };
+        let random_pct = best(&|style, sched| style == 0 && sched != "urw");
+        let any = best(&|_, _| true);
+        let mut cells = Vec::new();
+        for (k, b) in [random_pct, any].into_iter().enumerate() {
+            cells.push(match b {
+                Some((m, i)) => format!(
+                    "{m} ({}, {})",
+                    SHUTTLE_SCHEDULERS[i % SHUTTLE_SCHEDULERS.len()],
+                    STYLES[i / SHUTTLE_SCHEDULERS.len()].0
+                ),
+                None => format!(">{}", s.budget),
+            });
+            let verdict = match (kit_med, b) {
+                (Some(k), Some((m, _))) if *k <= m => "yes".to_string(),
+                (Some(_), None) => "yes".to_string(),
+                (Some(k), Some((m, _))) => format!("no ({k} vs {m})"),
+                (None, _) => "no".to_string(),
+            };
+            if verdict == "yes" {
+                met[k] += 1;
+            }
+            cells.push(verdict);
+        }
         println!(
-            "| {name} | {min} | {kit_text} | {} | {} | {} | {best_text} | {verdict} |",
+            "| {name} | {min} | {kit_text} | {} | {} | {} | {} |",
             sh[col(0, "random")].1,
             sh[col(0, "pct3")].1,
             sh[col(0, "urw")].1,
+            cells.join(" | "),
         );
     }
+    println!(
+        "\nKit at or below shuttle's random/PCT best on {}/{portable_count} portable programs, \
+         at or below the best of all configurations on {}/{portable_count}.",
+        met[0], met[1]
+    );
     println!();
     for port in &ports {
         if let Err(why) = port.body {

@@ -133,17 +133,22 @@ where
             s => source_for(s, i, steps_seen, &polls_seen),
         };
         // Without the I/O driver until a schedule needs it; that one runs again with it.
-        let run_one = |io: bool| {
+        // Only the last schedule's report is returned, and a failure is reported from a
+        // traced replay of its minimal schedule: the others run untraced.
+        let final_one = total != u32::MAX && i.saturating_add(shards) >= total;
+        let run_one = |io: bool, tracing: bool| {
             let mut a = attempt(seed, source.clone(), strategy, label.clone(), String::new());
             a.config.io = io;
+            a.config.tracing = tracing;
             a.pool = Some(&pool);
             (a.run(body()), a.io_missing.get())
         };
-        let (mut run, missing) = run_one(b.config.io && !lean_io);
+        let (mut run, missing) = run_one(b.config.io && !lean_io, final_one);
         if missing && lean_io {
             lean_io = false;
-            run = run_one(true).0;
+            run = run_one(true, final_one).0;
         }
+
         ran += 1;
         match run {
             Ok(report) => {
@@ -514,7 +519,7 @@ where
             found.label.clone(),
             String::new(),
         );
-        a.config.trace_capacity = 0;
+        a.config.tracing = false;
         a.run(body())
     };
 

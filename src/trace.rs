@@ -74,6 +74,9 @@ pub(crate) struct Trace {
     capacity: usize,
     count: u64,
     hash: u64,
+    /// Off: events are only counted (an exploration's schedules, the minimiser's replays:
+    /// nothing of theirs is shown, and one schedule's trace is what a replay rebuilds).
+    on: bool,
 }
 
 impl Trace {
@@ -83,10 +86,23 @@ impl Trace {
             capacity,
             count: 0,
             hash: 0x243F_6A88_85A3_08D3,
+            on: true,
+        }
+    }
+
+    /// A trace that only counts events.
+    pub(crate) fn off() -> Self {
+        Trace {
+            on: false,
+            ..Trace::new(0)
         }
     }
 
     pub(crate) fn record(&mut self, at: Duration, task: Option<TaskId>, kind: EventKind) {
+        if !self.on {
+            self.count += 1;
+            return;
+        }
         let code: u64 = match &kind {
             EventKind::Spawned { child } => 1 ^ ((*child as u64) << 8),
             EventKind::Polled { options, chosen } => 2 ^ ((*options as u64) << 8) ^ ((*chosen as u64) << 32),
@@ -203,6 +219,11 @@ impl Trace {
         }
         out.push_str("],\"displayTimeUnit\":\"ms\"}");
         out
+    }
+
+    /// Whether events are recorded (not only counted).
+    pub(crate) fn is_on(&self) -> bool {
+        self.on
     }
 
     pub(crate) fn count(&self) -> u64 {

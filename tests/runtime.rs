@@ -703,6 +703,33 @@ fn a_failure_that_does_not_replay_the_same_way_is_reported_as_nondeterministic()
     );
 }
 
+/// A failure that never happens again: the exploration ran that schedule untraced, and
+/// its replays (traced) pass. The report says the timeline is missing.
+#[test]
+fn a_failure_seen_once_in_an_exploration_says_its_timeline_was_not_recorded() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static RUNS: AtomicU32 = AtomicU32::new(0);
+    let f = Builder::new()
+        .explore(50)
+        .try_run(|| async {
+            let run = RUNS.fetch_add(1, Ordering::SeqCst);
+            assert!(run != 1, "failed on run {run}");
+        })
+        .unwrap_err();
+    let text = f.to_string();
+    assert!(text.contains("failed on run 1"), "{text}");
+    assert!(
+        text.contains("timeline: not recorded (an exploration runs its schedules untraced"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "nondeterminism: replaying this failure's schedule did not fail the same way (the replay passed)"
+        ),
+        "{text}"
+    );
+}
+
 #[test]
 fn two_replays_that_diverge_name_the_first_differing_event() {
     use std::sync::atomic::{AtomicU32, Ordering};

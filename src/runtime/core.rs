@@ -340,7 +340,7 @@ impl Core {
         chooser: Box<dyn Chooser>,
         seed: u64,
     ) -> Self {
-        let capacity = config.trace_capacity;
+        let (capacity, tracing) = (config.trace_capacity, config.tracing);
         Core {
             run_id,
             shared,
@@ -348,7 +348,11 @@ impl Core {
             start: Instant::now(),
             slots: RefCell::new(Vec::new()),
             infos: RefCell::new(Vec::new()),
-            trace: RefCell::new(Trace::new(capacity)),
+            trace: RefCell::new(if tracing {
+                Trace::new(capacity)
+            } else {
+                Trace::off()
+            }),
             chooser: RefCell::new(chooser),
             choices: RefCell::new(Vec::new()),
             metrics: RefCell::new(None),

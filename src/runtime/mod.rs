@@ -99,6 +99,8 @@ pub(crate) struct RunConfig {
     /// Whether the user chose `io` (otherwise exploration starts without the I/O driver).
     pub(crate) io_chosen: bool,
     pub(crate) trace_capacity: usize,
+    /// Whether the run records its trace at all (the runs no report shows do not).
+    pub(crate) tracing: bool,
 }
 
 /// Configures and starts runs.
@@ -167,6 +169,7 @@ impl Builder {
                 io: true,
                 io_chosen: false,
                 trace_capacity: 256,
+                tracing: true,
             },
             seed: 0,
             strategy: None,

@@ -758,8 +758,16 @@ pub(crate) fn finish<T>(
                 }
                 let _ = writeln!(t);
             }
-            let _ = writeln!(t, "timeline (virtual time):");
-            t.push_str(&trace.render(&name_of, TIMELINE_EVENTS));
+            if trace.is_on() {
+                let _ = writeln!(t, "timeline (virtual time):");
+                t.push_str(&trace.render(&name_of, TIMELINE_EVENTS));
+            } else {
+                let _ = writeln!(
+                    t,
+                    "timeline: not recorded (an exploration runs its schedules untraced and shows a failure \
+                     from a traced replay; this failure did not happen again)"
+                );
+            }
             let _ = writeln!(t);
             for note in &attempt.notes {
                 let _ = writeln!(t, "{note}");

@@ -129,14 +129,9 @@ impl Trace {
             kind,
         };
         if self.recent.len() == self.capacity {
-            // Full: the oldest slot takes the new event, which becomes the newest.
-            if let Some(oldest) = self.recent.front_mut() {
-                *oldest = event;
-            }
-            self.recent.rotate_left(1);
-        } else {
-            self.recent.push_back(event);
+            self.recent.pop_front();
         }
+        self.recent.push_back(event);
     }
 
     pub(crate) fn hash(&self) -> u64 {

@@ -433,6 +433,34 @@ fn a_blocking_poll_is_a_warning_by_default_and_a_failure_when_asked() {
     assert!(r.warnings().is_empty());
 }
 
+/// Dropping an aborted task's future runs user code outside any poll: a slow destructor
+/// there must not be blamed on whichever task is polled next.
+#[test]
+fn a_slow_destructor_of_an_aborted_task_is_not_blamed_on_the_next_poll() {
+    struct SlowToDrop;
+    impl Drop for SlowToDrop {
+        fn drop(&mut self) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let r = Builder::new()
+        .slow_poll(Duration::from_millis(5))
+        .try_run(|| async {
+            let guard = SlowToDrop;
+            let stuck = task::Builder::new().name("stuck").spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            });
+            async_testkit::yield_point().await; // "stuck" starts and waits
+            stuck.abort();
+            let quick = task::Builder::new().name("quick").spawn(async {});
+            quick.await.unwrap();
+            assert!(stuck.await.unwrap_err().is_cancelled());
+        })
+        .unwrap();
+    assert_eq!(r.warnings(), &[] as &[String]);
+}
+
 // ---- the report ---------------------------------------------------------------------
 
 #[test]

@@ -585,6 +585,8 @@ impl Core {
             if let Some(c) = control {
                 c.cancelled();
             }
+            // Whatever its destructor took is nobody's poll.
+            self.mark_wall();
             return false;
         }
 
@@ -612,20 +614,9 @@ impl Core {
                 fut.as_mut().poll(&mut Context::from_waker(&waker))
             }))
         });
-        let wall_end = self.mark_wall();
-        let wall = Duration::from_nanos(wall_end.saturating_sub(wall_start));
-        self.shared.set_activity(ACTIVITY_IDLE, 0);
         self.current.set(None);
 
-        if wall >= self.config.slow_poll {
-            self.slow_polls.borrow_mut().push(SlowPoll {
-                task: meta(),
-                wall,
-                at: now,
-            });
-        }
-
-        match result {
+        let waits = match result {
             Ok(Poll::Pending) => {
                 self.trace.borrow_mut().record(now, Some(id), EventKind::Pending);
                 let still_queued = {
@@ -674,7 +665,20 @@ impl Core {
                 }
                 false
             }
+        };
+        // The poll's wall time includes dropping the future of a task that ended: a slow
+        // destructor stalls the run as a slow poll does, and is the same task's doing.
+        let wall_end = self.mark_wall();
+        let wall = Duration::from_nanos(wall_end.saturating_sub(wall_start));
+        self.shared.set_activity(ACTIVITY_IDLE, 0);
+        if wall >= self.config.slow_poll {
+            self.slow_polls.borrow_mut().push(SlowPoll {
+                task: meta(),
+                wall,
+                at: now,
+            });
         }
+        waits
     }
 
     /// Removes a task and drops its future (catching a panic in its destructors).

@@ -703,6 +703,30 @@ fn a_failure_that_does_not_replay_the_same_way_is_reported_as_nondeterministic()
     );
 }
 
+/// An exploration returns the report of its last schedule, traced; by wall-time budget
+/// it cannot know which is last, and the report says its timeline was not recorded.
+#[test]
+fn an_exploration_reports_the_timeline_of_its_last_schedule_when_it_knows_which() {
+    let counted = Builder::new().explore(5).try_run(|| async {}).unwrap();
+    assert!(
+        counted.timeline().contains("#0 test body: completed"),
+        "{}",
+        counted.timeline()
+    );
+    let timed = Builder::new()
+        .explore_for(Duration::from_millis(20))
+        .try_run(|| async {})
+        .unwrap();
+    assert!(timed.schedules() > 1);
+    assert!(
+        timed
+            .timeline()
+            .contains("(not recorded: an exploration runs its schedules untraced"),
+        "{}",
+        timed.timeline()
+    );
+}
+
 /// A failure that never happens again: the exploration ran that schedule untraced, and
 /// its replays (traced) pass. The report says the timeline is missing.
 #[test]

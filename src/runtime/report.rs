@@ -278,6 +278,10 @@ pub struct Report<T> {
     timeline: Timeline,
 }
 
+/// What a report says in place of the timeline of a run that recorded none.
+const NOT_RECORDED: &str = "    (not recorded: an exploration runs its schedules untraced but for its last one, \
+     which a wall-time budget does not know in advance)\n";
+
 /// A passing run's last events, rendered as text only when asked for: exploration makes
 /// a report for every schedule and keeps one.
 struct Timeline {
@@ -289,6 +293,9 @@ struct Timeline {
 impl Timeline {
     fn text(&self) -> &str {
         self.text.get_or_init(|| {
+            if !self.trace.is_on() {
+                return NOT_RECORDED.to_string();
+            }
             let name_of = |id: usize| self.tasks.get(id).map_or_else(|| format!("#{id}"), |m| m.label());
             self.trace.render(&name_of, TIMELINE_EVENTS)
         })
@@ -411,7 +418,9 @@ impl<T> Report<T> {
         &self.warnings
     }
 
-    /// The last events of the run as text, one per line, with virtual timestamps.
+    /// The last events of the run as text, one per line, with virtual timestamps. After an
+    /// exploration, the last schedule's; an exploration by wall-time budget
+    /// (`explore_for`) does not know its last schedule in advance and records none.
     ///
     /// ```
     /// let r = async_testkit::Builder::new().try_run(|| async {}).unwrap();

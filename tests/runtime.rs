@@ -721,7 +721,7 @@ fn an_exploration_reports_the_timeline_of_its_last_schedule_when_it_knows_which(
     assert!(
         timed
             .timeline()
-            .contains("(not recorded: an exploration runs its schedules untraced"),
+            .contains("(not recorded: an exploration records the events of its last planned"),
         "{}",
         timed.timeline()
     );

@@ -279,8 +279,8 @@ pub struct Report<T> {
 }
 
 /// What a report says in place of the timeline of a run that recorded none.
-const NOT_RECORDED: &str = "    (not recorded: an exploration runs its schedules untraced but for its last one, \
-     which a wall-time budget does not know in advance)\n";
+const NOT_RECORDED: &str = "    (not recorded: an exploration records the events of its last planned schedule \
+     only, and this one ended on its wall-time budget or an exhausted search)\n";
 
 /// A passing run's last events, rendered as text only when asked for: exploration makes
 /// a report for every schedule and keeps one.
@@ -419,8 +419,9 @@ impl<T> Report<T> {
     }
 
     /// The last events of the run as text, one per line, with virtual timestamps. After an
-    /// exploration, the last schedule's; an exploration by wall-time budget
-    /// (`explore_for`) does not know its last schedule in advance and records none.
+    /// exploration, the last schedule's; an exploration that ends before its planned
+    /// last schedule (on its `explore_for` budget, or a bounded DFS that ran out of
+    /// schedules) records none.
     ///
     /// ```
     /// let r = async_testkit::Builder::new().try_run(|| async {}).unwrap();

@@ -98,7 +98,7 @@ pub use timeout::{TimedOut, eventually, within};
 /// Runs an `async fn` test on a fresh async-testkit runtime.
 ///
 /// Options (all optional): `seed = 7`, `strategy = "fifo" | "random" | "urw" | "portfolio" |
-/// "pct" | "pct2" | "dfs" | "dfs(3)"`, `clock = "auto" | "manual" | "autojump" |
+/// "pct" | "pct2" | "pcty" | "pcty2" | "dfs" | "dfs(3)"`, `clock = "auto" | "manual" | "autojump" |
 /// "autojump(10ms)"`, `timeout = "60s"` (wall clock), `virtual_timeout = "1h"`,
 /// `leaks = "fail" | "warn" | "ignore"`, `slow_poll = "100ms"`,
 /// `slow_poll_policy = "warn" | "fail" | "ignore"`, `io = true`, `explore = 1000` (that

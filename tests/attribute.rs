@@ -37,6 +37,27 @@ async fn exploring_with_a_named_strategy() {
     assert_eq!(h.await.unwrap(), 2);
 }
 
+/// A lost update the first schedule of PCT with yields lowering finds.
+#[async_testkit::test(strategy = "pcty", explore = 5)]
+#[should_panic(expected = "lost update: 1")]
+async fn pct_with_yields_lowering_from_the_attribute() {
+    let n = std::rc::Rc::new(std::cell::Cell::new(0));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let n = n.clone();
+            async_testkit::spawn(async move {
+                let read = n.get();
+                async_testkit::yield_point().await;
+                n.set(read + 1);
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert_eq!(n.get(), 2, "lost update: {}", n.get());
+}
+
 #[async_testkit::test(explore_for = "20ms", strategy = "dfs(1)")]
 async fn exploring_for_a_time_budget() {
     let h = async_testkit::spawn(async {});

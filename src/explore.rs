@@ -148,7 +148,6 @@ where
             lean_io = false;
             run = run_one(true, final_one).0;
         }
-
         ran += 1;
         match run {
             Ok(report) => {

@@ -318,6 +318,23 @@ fn spawn_blocking_works_in_every_schedule_of_an_exploration() {
     assert_eq!((r.schedules(), *r.value()), (5, 42));
 }
 
+/// Even a panic caught inside the test's own code counts: the kit hears of it first.
+#[test]
+fn a_panic_for_want_of_the_io_driver_counts_even_when_the_test_catches_it() {
+    let r = Builder::new()
+        .explore(3)
+        .try_run(|| async {
+            std::panic::catch_unwind(|| {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                l.set_nonblocking(true).unwrap();
+                tokio::net::TcpListener::from_std(l).is_ok()
+            })
+            .unwrap_or(false)
+        })
+        .unwrap();
+    assert!(*r.value(), "the schedule ran without the I/O driver");
+}
+
 #[test]
 fn an_exploration_with_io_turned_off_fails_where_sockets_are_used() {
     let f = Builder::new()

@@ -89,6 +89,8 @@ pub(crate) struct Shared {
     quiescent: AtomicBool,
     pub(crate) parks: AtomicU64,
     pub(crate) wall_expired: AtomicBool,
+    /// Some code of the run panicked for want of tokio's I/O driver (caught or not).
+    pub(crate) io_wanted: AtomicBool,
     pub(crate) finished: AtomicBool,
     activity_task: std::sync::atomic::AtomicUsize,
     activity_since: AtomicU64,
@@ -111,6 +113,7 @@ impl Shared {
             quiescent: AtomicBool::new(false),
             parks: AtomicU64::new(0),
             wall_expired: AtomicBool::new(false),
+            io_wanted: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             activity_task: std::sync::atomic::AtomicUsize::new(ACTIVITY_IDLE),
             activity_since: AtomicU64::new(0),

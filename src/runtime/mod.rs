@@ -148,7 +148,7 @@ pub(crate) const DEFAULT_VIRTUAL_TIMEOUT: Duration = Duration::from_secs(3600);
 pub(crate) const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(100);
 /// What tokio panics with when a task uses sockets (or signals) on a runtime built
 /// without the I/O driver.
-const IO_DISABLED: &str = "IO is disabled";
+pub(crate) const IO_DISABLED: &str = "IO is disabled";
 
 impl Builder {
     /// Defaults: seed 0, FIFO, auto clock, 60 s wall limit, 1 h virtual limit, leaks fail,
@@ -709,9 +709,7 @@ impl RunAttempt<'_> {
         }
         let foreign = std::mem::take(&mut *lock(&shared.foreign_panics));
         if !self.config.io {
-            let wanted_io = |p: &panics::PanicRecord| p.message.contains(IO_DISABLED);
-            self.io_missing
-                .set(core.panics.borrow().iter().chain(&foreign).any(wanted_io));
+            self.io_missing.set(shared.io_wanted.load(SeqCst));
         }
         report::finish(snap, &core, self, foreign, body.take_output())
     }

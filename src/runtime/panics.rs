@@ -9,7 +9,7 @@ use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::cell::{Cell, RefCell};
 use std::panic::PanicHookInfo;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
@@ -191,6 +191,10 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
         return false;
     };
     let message = payload_message(info.payload());
+    if message.contains(super::IO_DISABLED) {
+        // Seen here, before any code of the test can catch it: the run needs the driver.
+        shared.io_wanted.store(true, SeqCst);
+    }
     let location = info.location().map(|l| l.to_string());
     let bt = Backtrace::capture();
     let backtrace = (bt.status() == BacktraceStatus::Captured).then(|| user_frames(&bt.to_string()));

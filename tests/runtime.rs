@@ -693,26 +693,32 @@ fn advance_to_the_past_is_refused() {
     );
 }
 
+/// The report of the failure that exploring `schedules` schedules of `body` finds; `body`
+/// is told which run of it this is: state outside the run, like a `HashMap`'s random
+/// order or the wall clock, which the kit's replays cannot reproduce.
+fn failure_of_run_dependent<F, Fut>(schedules: u32, body: F) -> String
+where
+    F: Fn(u32) -> Fut + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let runs: &'static std::sync::atomic::AtomicU32 = Box::leak(Box::default());
+    Builder::new()
+        .explore(schedules)
+        .try_run(move || body(runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst)))
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn a_failure_that_does_not_replay_the_same_way_is_reported_as_nondeterministic() {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    // State outside the run (like a HashMap's random order, or the wall clock) makes every
-    // run different: the kit's replays of the failing schedule cannot agree.
-    static RUNS: AtomicU32 = AtomicU32::new(0);
-    let f = Builder::new()
-        .explore(50)
-        .name("flaky")
-        .try_run(|| async {
-            let run = RUNS.fetch_add(1, Ordering::SeqCst);
-            let t = spawn(async {});
-            if run % 2 == 1 {
-                yield_point().await; // only on odd runs: the trace differs between replays
-            }
-            t.await.unwrap();
-            assert!(run == 0, "failed on run {run}");
-        })
-        .unwrap_err();
-    let text = f.to_string();
+    let text = failure_of_run_dependent(50, |run| async move {
+        let t = spawn(async {});
+        if run % 2 == 1 {
+            yield_point().await; // only on odd runs: the trace differs between replays
+        }
+        t.await.unwrap();
+        assert!(run == 0, "failed on run {run}");
+    });
     assert!(text.contains("nondeterminism: "), "{text}");
     assert!(
         text.contains("the test escapes the determinism contract"),
@@ -748,16 +754,9 @@ fn an_exploration_reports_the_timeline_of_its_last_schedule_when_it_knows_which(
 /// its replays (traced) pass. The report says the timeline is missing.
 #[test]
 fn a_failure_seen_once_in_an_exploration_says_its_timeline_was_not_recorded() {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static RUNS: AtomicU32 = AtomicU32::new(0);
-    let f = Builder::new()
-        .explore(50)
-        .try_run(|| async {
-            let run = RUNS.fetch_add(1, Ordering::SeqCst);
-            assert!(run != 1, "failed on run {run}");
-        })
-        .unwrap_err();
-    let text = f.to_string();
+    let text = failure_of_run_dependent(50, |run| async move {
+        assert!(run != 1, "failed on run {run}");
+    });
     assert!(text.contains("failed on run 1"), "{text}");
     assert!(
         text.contains("timeline: not recorded (an exploration runs its schedules untraced"),
@@ -773,21 +772,14 @@ fn a_failure_seen_once_in_an_exploration_says_its_timeline_was_not_recorded() {
 
 #[test]
 fn two_replays_that_diverge_name_the_first_differing_event() {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static RUNS: AtomicU32 = AtomicU32::new(0);
-    let f = Builder::new()
-        .explore(10)
-        .try_run(|| async {
-            let run = RUNS.fetch_add(1, Ordering::SeqCst);
-            let t = task::Builder::new().name("worker").spawn(async {});
-            if run % 2 == 0 {
-                task::Builder::new().name("extra").spawn(async {}).await.unwrap();
-            }
-            t.await.unwrap();
-            panic!("always fails");
-        })
-        .unwrap_err();
-    let text = f.to_string();
+    let text = failure_of_run_dependent(10, |run| async move {
+        let t = task::Builder::new().name("worker").spawn(async {});
+        if run % 2 == 0 {
+            task::Builder::new().name("extra").spawn(async {}).await.unwrap();
+        }
+        t.await.unwrap();
+        panic!("always fails");
+    });
     assert!(
         text.contains("nondeterminism: two replays of this schedule diverged at event "),
         "{text}"

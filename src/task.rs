@@ -297,7 +297,7 @@ impl<T> Future for JoinHandle<T> {
 /// ```
 pub struct JoinError {
     repr: Repr,
-    task: Option<Arc<TaskMeta>>,
+    task: Option<TaskMeta>,
 }
 
 enum Repr {
@@ -426,7 +426,7 @@ pub(crate) struct JoinInner<T> {
     state: Mutex<JoinState<T>>,
     abort: AtomicBool,
     finished: AtomicBool,
-    bound: OnceLock<(Arc<TaskMeta>, Waker)>,
+    bound: OnceLock<(TaskMeta, Waker)>,
 }
 
 struct JoinState<T> {
@@ -450,11 +450,11 @@ impl<T> JoinInner<T> {
         })
     }
 
-    pub(crate) fn bind(&self, meta: Arc<TaskMeta>, waker: Waker) {
+    pub(crate) fn bind(&self, meta: TaskMeta, waker: Waker) {
         let _ = self.bound.set((meta, waker));
     }
 
-    fn meta(&self) -> Option<Arc<TaskMeta>> {
+    fn meta(&self) -> Option<TaskMeta> {
         self.bound.get().map(|(m, _)| m.clone())
     }
 

@@ -23,12 +23,9 @@
 //! assert!(json.contains("\"#1 \\\"worker\\\"\""));
 //! ```
 
-use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
 use std::panic::Location;
 use std::time::Duration;
-
-use crate::schedule::mix64;
 
 /// The id of a kit task within one run: the test body is task 0, then tasks are numbered
 /// in the order they were spawned.
@@ -59,10 +56,9 @@ pub(crate) enum EventKind {
     Settled,
 }
 
-/// One entry of the log.
+/// One entry of the log (its number follows from its place in the ring).
 #[derive(Clone, Debug)]
 pub(crate) struct Event {
-    pub(crate) seq: u64,
     pub(crate) at: Duration,
     pub(crate) task: Option<TaskId>,
     pub(crate) kind: EventKind,
@@ -70,7 +66,10 @@ pub(crate) struct Event {
 
 /// Ring of recent events plus a hash of all of them.
 pub(crate) struct Trace {
-    recent: VecDeque<Event>,
+    /// The kept events; once `capacity` are kept, each new one overwrites the oldest, at
+    /// `head`.
+    ring: Vec<Event>,
+    head: usize,
     capacity: usize,
     count: u64,
     hash: u64,
@@ -82,7 +81,8 @@ pub(crate) struct Trace {
 impl Trace {
     pub(crate) fn new(capacity: usize) -> Self {
         Trace {
-            recent: VecDeque::with_capacity(capacity.min(1024)),
+            ring: Vec::with_capacity(capacity.min(1024)),
+            head: 0,
             capacity,
             count: 0,
             hash: 0x243F_6A88_85A3_08D3,
@@ -98,9 +98,10 @@ impl Trace {
         }
     }
 
+    #[inline]
     pub(crate) fn record(&mut self, at: Duration, task: Option<TaskId>, kind: EventKind) {
+        self.count += 1;
         if !self.on {
-            self.count += 1;
             return;
         }
         let code: u64 = match &kind {
@@ -117,21 +118,33 @@ impl Trace {
         };
         let task_code = task.map_or(u64::MAX, |t| t as u64);
         let nanos = at.as_secs().wrapping_mul(1_000_000_000) ^ u64::from(at.subsec_nanos());
-        self.hash = mix64(self.hash ^ code).wrapping_add(mix64(task_code ^ nanos));
-        self.count += 1;
+        // One multiply-rotate round per word: order-sensitive, and cheap enough to run on
+        // every event of every traced run.
+        let mut h = self.hash;
+        for word in [code, task_code, nanos] {
+            h = (h ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+        }
+        self.hash = h;
         if self.capacity == 0 {
             return;
         }
-        let event = Event {
-            seq: self.count,
-            at,
-            task,
-            kind,
-        };
-        if self.recent.len() == self.capacity {
-            self.recent.pop_front();
+        let event = Event { at, task, kind };
+        if self.ring.len() < self.capacity {
+            self.ring.push(event);
+        } else {
+            self.ring[self.head] = event;
+            self.head += 1;
+            if self.head == self.capacity {
+                self.head = 0;
+            }
         }
-        self.recent.push_back(event);
+    }
+
+    /// The kept events, oldest first, each with its number in the run (from 1).
+    fn recent(&self) -> impl Iterator<Item = (u64, &Event)> {
+        let first = self.count - self.ring.len() as u64 + 1;
+        let (newer, older) = self.ring.split_at(self.head);
+        (first..).zip(older.iter().chain(newer))
     }
 
     pub(crate) fn hash(&self) -> u64 {
@@ -145,9 +158,8 @@ impl Trace {
 
     /// Every kept event as a line: `+1.000s  #1 "worker": polled`.
     pub(crate) fn lines(&self, name: &dyn Fn(TaskId) -> String) -> Vec<String> {
-        self.recent
-            .iter()
-            .map(|e| format!("{}  {}", Vt(e.at), describe(e, name)))
+        self.recent()
+            .map(|(_, e)| format!("{}  {}", Vt(e.at), describe(e, name)))
             .collect()
     }
 
@@ -166,7 +178,7 @@ impl Trace {
         let mut named = std::collections::BTreeSet::new();
         let (mut instant, mut offset) = (Duration::MAX, 0u64);
         let mut open: std::collections::HashMap<TaskId, (u64, String)> = std::collections::HashMap::new();
-        for e in &self.recent {
+        for (seq, e) in self.recent() {
             if e.at != instant {
                 instant = e.at;
                 offset = 0;
@@ -198,7 +210,7 @@ impl Trace {
                             json_string(&format!("{label} → {outcome}")),
                             (ts - start).max(1),
                             json_string(&Vt(e.at).to_string()),
-                            e.seq
+                            seq
                         ),
                     );
                 }
@@ -228,15 +240,16 @@ impl Trace {
     /// Renders the recent events, newest last, naming tasks through `name`.
     pub(crate) fn render(&self, name: &dyn Fn(TaskId) -> String, limit: usize) -> String {
         let mut out = String::new();
-        let skip = self.recent.len().saturating_sub(limit);
-        if self.count > (self.recent.len() - skip) as u64 {
+        let kept = self.ring.len();
+        let skip = kept.saturating_sub(limit);
+        if self.count > (kept - skip) as u64 {
             let _ = writeln!(
                 out,
                 "    ... {} earlier events not shown",
-                self.count - (self.recent.len() - skip) as u64
+                self.count - (kept - skip) as u64
             );
         }
-        for e in self.recent.iter().skip(skip) {
+        for (seq, e) in self.recent().skip(skip) {
             let who = match e.task {
                 Some(t) => name(t),
                 None => "tokio".to_string(),
@@ -244,7 +257,7 @@ impl Trace {
             let _ = writeln!(
                 out,
                 "    {:>5}  {:>12}  {who}: {}",
-                e.seq,
+                seq,
                 Vt(e.at).to_string(),
                 what(e, name)
             );

@@ -433,6 +433,32 @@ fn a_blocking_poll_is_a_warning_by_default_and_a_failure_when_asked() {
     assert!(r.warnings().is_empty());
 }
 
+/// The default threshold (100 ms) is coarse enough for the kit to time polls with the
+/// kernel's coarse clock where it has one: a blocking poll is still caught and timed.
+#[test]
+fn a_blocking_poll_over_the_default_threshold_is_reported() {
+    let r = Builder::new()
+        .try_run(|| async {
+            task::Builder::new()
+                .name("blocker")
+                .spawn(async { std::thread::sleep(Duration::from_millis(150)) })
+                .await
+                .unwrap();
+        })
+        .unwrap();
+    assert_eq!(r.warnings().len(), 1, "{:?}", r.warnings());
+    let w = &r.warnings()[0];
+    assert!(w.starts_with("slow poll: task #1 \"blocker\""), "{w}");
+    assert!(w.contains("(threshold 100ms)"), "{w}");
+    let took: f64 = w
+        .split(" took ")
+        .nth(1)
+        .and_then(|s| s.split("ms of wall time").next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no duration in milliseconds in {w}"));
+    assert!(took >= 140.0, "{w}");
+}
+
 /// Dropping an aborted task's future runs user code outside any poll: a slow destructor
 /// there must not be blamed on whichever task is polled next.
 #[test]

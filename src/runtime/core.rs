@@ -35,11 +35,12 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// What the kit knows about a task, shareable across threads.
-#[derive(Debug)]
+/// What the kit knows about a task, shareable across threads; cheap to clone (the name
+/// is shared).
+#[derive(Clone, Debug)]
 pub(crate) struct TaskMeta {
     pub(crate) id: TaskId,
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<Arc<str>>,
     pub(crate) site: &'static Location<'static>,
     pub(crate) background: bool,
 }
@@ -60,7 +61,7 @@ impl TaskMeta {
 #[derive(Clone, Debug)]
 pub(crate) enum Activity {
     Idle,
-    /// Polling this kit task, since this long after the process's time base.
+    /// Polling this kit task, since this [`wall`] reading (in nanoseconds).
     Polling(TaskId, Duration),
     InTokio,
 }
@@ -68,15 +69,89 @@ pub(crate) enum Activity {
 const ACTIVITY_IDLE: usize = usize::MAX;
 const ACTIVITY_TOKIO: usize = usize::MAX - 1;
 
-/// A fixed point to measure wall time from, shared by the run thread and the watchdog.
-pub(crate) fn time_base() -> std::time::Instant {
-    static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    *BASE.get_or_init(std::time::Instant::now)
-}
+/// Wall-clock readings for timing polls: nanoseconds on the monotonic clock, from a fixed
+/// point shared by the run thread and the watchdog.
+///
+/// A precise reading (`CLOCK_MONOTONIC`) costs about as much as a tokio timer turn on a
+/// virtual machine, and the kit times every poll. Where the kernel keeps a coarse clock
+/// (`CLOCK_MONOTONIC_COARSE`, the same clock as of the last tick: a few milliseconds of
+/// resolution, read without the time counter), polls are timed with it when the
+/// slow-poll threshold is at least [`wall::COARSE_FACTOR`] times its resolution, so a
+/// reading is off by at most a twentieth of the threshold.
+pub(crate) mod wall {
+    use std::time::Duration;
 
-/// Wall time since [`time_base`], in nanoseconds.
-fn wall_nanos() -> u64 {
-    std::time::Instant::now().duration_since(time_base()).as_nanos() as u64
+    /// How many resolutions of the coarse clock a slow-poll threshold must span for polls
+    /// to be timed with it.
+    pub(crate) const COARSE_FACTOR: u32 = 20;
+
+    #[cfg(target_os = "linux")]
+    fn read(clock: libc::clockid_t) -> u64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid timespec the call may write; both clocks exist on every
+        // Linux the standard library supports, and a failure leaves `ts` at zero.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        (ts.tv_sec as u64)
+            .wrapping_mul(1_000_000_000)
+            .wrapping_add(ts.tv_nsec as u64)
+    }
+
+    /// A precise reading.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn precise() -> u64 {
+        read(libc::CLOCK_MONOTONIC)
+    }
+
+    /// A reading of the coarse clock (same origin as [`precise`], never ahead of it).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn coarse() -> u64 {
+        read(libc::CLOCK_MONOTONIC_COARSE)
+    }
+
+    /// The coarse clock's resolution.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn coarse_resolution() -> Duration {
+        static RES: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+        *RES.get_or_init(|| {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: as in `read`; an error reports the resolution as unknown (`MAX`).
+            let ok = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) } == 0;
+            if ok {
+                Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+            } else {
+                Duration::MAX
+            }
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn precise() -> u64 {
+        static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        BASE.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn coarse() -> u64 {
+        precise()
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn coarse_resolution() -> Duration {
+        Duration::MAX
+    }
+
+    /// Whether polls may be timed with the coarse clock under `slow_poll`.
+    pub(crate) fn coarse_enough(slow_poll: Duration) -> bool {
+        coarse_resolution()
+            .checked_mul(COARSE_FACTOR)
+            .is_some_and(|span| span <= slow_poll)
+    }
 }
 
 /// State shared with wakers, tokio's hooks and the watchdog (other threads).
@@ -87,7 +162,7 @@ pub(crate) struct Shared {
     intercept: AtomicBool,
     jump_once: AtomicBool,
     quiescent: AtomicBool,
-    pub(crate) parks: AtomicU64,
+
     pub(crate) wall_expired: AtomicBool,
     /// Some code of the run panicked for want of tokio's I/O driver (caught or not).
     pub(crate) io_wanted: AtomicBool,
@@ -95,7 +170,7 @@ pub(crate) struct Shared {
     activity_task: std::sync::atomic::AtomicUsize,
     activity_since: AtomicU64,
     /// Every task's description, for reports written off the run thread.
-    pub(crate) metas: Mutex<Vec<Arc<TaskMeta>>>,
+    pub(crate) metas: Mutex<Vec<TaskMeta>>,
     pub(crate) foreign_panics: Mutex<Vec<PanicRecord>>,
     /// Set once the run starts: `seed ..., replay: ...` for reports written off-thread.
     pub(crate) replay_line: Mutex<String>,
@@ -111,7 +186,7 @@ impl Shared {
             intercept: AtomicBool::new(false),
             jump_once: AtomicBool::new(false),
             quiescent: AtomicBool::new(false),
-            parks: AtomicU64::new(0),
+
             wall_expired: AtomicBool::new(false),
             io_wanted: AtomicBool::new(false),
             finished: AtomicBool::new(false),
@@ -161,7 +236,6 @@ impl Shared {
 
     /// tokio's `on_thread_park` hook: tokio has nothing to run and is about to park.
     pub(crate) fn on_park(&self) {
-        self.parks.fetch_add(1, Relaxed);
         if self.waiting.load(SeqCst) && self.intercept.load(Relaxed) {
             if self.jump_once.swap(false, Relaxed) {
                 return;
@@ -234,7 +308,7 @@ pub(crate) struct Slot {
 /// Per-task bookkeeping kept after the task ends, for reports.
 #[derive(Clone)]
 pub(crate) struct TaskInfo {
-    pub(crate) meta: Arc<TaskMeta>,
+    pub(crate) meta: TaskMeta,
     pub(crate) state: TaskState,
     pub(crate) polls: u64,
     pub(crate) last_poll: Option<Duration>,
@@ -243,7 +317,7 @@ pub(crate) struct TaskInfo {
 /// A poll that took longer than the slow-poll threshold.
 #[derive(Clone, Debug)]
 pub(crate) struct SlowPoll {
-    pub(crate) task: Arc<TaskMeta>,
+    pub(crate) task: TaskMeta,
     pub(crate) wall: Duration,
     pub(crate) at: Duration,
 }
@@ -322,8 +396,10 @@ pub(crate) struct Core {
     /// moves its paused clock only inside `block_on` or in `tokio::time::advance`, which
     /// always yields after moving it, so a poll that ends waiting (not woken) moved nothing.
     sched_now: Cell<Option<Duration>>,
-    /// The wall clock's last reading ([`wall_nanos`]), where the next poll is timed from.
+    /// The wall clock's last reading ([`Core::read_wall`]), where the next poll is timed from.
     wall_mark: Cell<u64>,
+    /// Polls are timed with the coarse clock (see [`wall`]).
+    coarse_wall: bool,
     /// tokio had its turn and no kit task has been polled since.
     tokio_turned: Cell<bool>,
     /// Broken expectations reported by kit components (mocks, scripts) during the run.
@@ -344,6 +420,7 @@ impl Core {
         seed: u64,
     ) -> Self {
         let (capacity, tracing) = (config.trace_capacity, config.tracing);
+        let coarse_wall = wall::coarse_enough(config.slow_poll);
         Core {
             run_id,
             shared,
@@ -373,7 +450,8 @@ impl Core {
             last_activity: Cell::new(Duration::ZERO),
             last_seen: Cell::new(Duration::ZERO),
             sched_now: Cell::new(None),
-            wall_mark: Cell::new(wall_nanos()),
+            wall_mark: Cell::new(wall::precise()),
+            coarse_wall,
             tokio_turned: Cell::new(false),
             expectation_failures: RefCell::new(Vec::new()),
             end_checks: RefCell::new(Vec::new()),
@@ -444,9 +522,18 @@ impl Core {
 
     /// Reads the wall clock and keeps the reading as the start of the next poll.
     fn mark_wall(&self) -> u64 {
-        let now = wall_nanos();
+        let now = self.read_wall();
         self.wall_mark.set(now);
         now
+    }
+
+    /// Reads the wall clock the run times its polls with.
+    fn read_wall(&self) -> u64 {
+        if self.coarse_wall {
+            wall::coarse()
+        } else {
+            wall::precise()
+        }
     }
 
     /// After tokio ran (it may have moved its clock and spent wall time).
@@ -474,14 +561,14 @@ impl Core {
         site: &'static Location<'static>,
         background: bool,
         control: Arc<dyn JoinControl>,
-    ) -> (Arc<TaskMeta>, Waker) {
+    ) -> (TaskMeta, Waker) {
         let id = self.infos.borrow().len();
-        let meta = Arc::new(TaskMeta {
+        let meta = TaskMeta {
             id,
-            name,
+            name: name.map(Arc::from),
             site,
             background,
-        });
+        };
         lock(&self.shared.metas).push(meta.clone());
         let waker = Arc::new(TaskWaker {
             id,
@@ -1258,6 +1345,26 @@ mod tests {
             .unwrap_err();
         assert_eq!(f.kind(), FailureKind::Expectation);
         assert!(f.to_string().contains("unexpected write"), "{f}");
+    }
+
+    #[test]
+    fn the_coarse_clock_is_used_only_for_thresholds_it_can_time() {
+        use super::wall;
+        assert!(!wall::coarse_enough(Duration::ZERO));
+        let res = wall::coarse_resolution();
+        // The coarse clock is the precise one as of its last tick: never ahead of it.
+        let (c, p) = (wall::coarse(), wall::precise());
+        assert!(c <= p, "coarse {c} ahead of precise {p}");
+        if res != Duration::MAX {
+            assert!(wall::coarse_enough(res * wall::COARSE_FACTOR));
+            assert!(!wall::coarse_enough(
+                res * wall::COARSE_FACTOR - Duration::from_nanos(1)
+            ));
+            assert!(
+                Duration::from_nanos(p - c) <= res * 2 + Duration::from_millis(1),
+                "{p} {c}"
+            );
+        }
     }
 
     #[test]

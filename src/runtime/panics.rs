@@ -19,7 +19,7 @@ use super::core::{Shared, TaskMeta, lock};
 #[derive(Clone, Debug)]
 pub(crate) struct PanicRecord {
     /// The kit task that panicked; `None` for tokio's own tasks and blocking closures.
-    pub(crate) task: Option<Arc<TaskMeta>>,
+    pub(crate) task: Option<TaskMeta>,
     pub(crate) message: String,
     pub(crate) location: Option<String>,
     pub(crate) at: Option<Duration>,
@@ -97,11 +97,7 @@ pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> String {
 }
 
 /// Builds the record of the panic just caught on this thread.
-pub(crate) fn take_last(
-    task: Option<Arc<TaskMeta>>,
-    at: Duration,
-    payload: &Box<dyn Any + Send>,
-) -> PanicRecord {
+pub(crate) fn take_last(task: Option<TaskMeta>, at: Duration, payload: &Box<dyn Any + Send>) -> PanicRecord {
     let seen = LAST.with(|l| l.borrow_mut().take());
     let (message, location, backtrace) = match seen {
         Some(s) => (s.message, s.location, s.backtrace),

@@ -286,7 +286,7 @@ const NOT_RECORDED: &str = "    (not recorded: an exploration records the events
 /// a report for every schedule and keeps one.
 struct Timeline {
     trace: crate::trace::Trace,
-    tasks: Vec<std::sync::Arc<TaskMeta>>,
+    tasks: Vec<TaskMeta>,
     text: std::sync::OnceLock<String>,
 }
 

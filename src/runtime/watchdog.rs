@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Condvar, Mutex, Once, Weak};
 use std::time::{Duration, Instant};
 
-use super::core::{Activity, Shared, lock, time_base};
+use super::core::{Activity, Shared, lock, wall};
 
 /// How long the executor gets to notice the wall deadline before it counts as stuck: the
 /// run's limit again, at most this much.
@@ -171,7 +171,11 @@ fn stuck_report(shared: &Shared, limit: Duration, on_stuck: &OnStuck) -> String 
             let task = lock(&shared.metas)
                 .get(id)
                 .map_or_else(|| format!("#{id}"), |m| format!("{} (spawned at {})", m.label(), m.site));
-            (format!("inside one poll of task {task}"), time_base() + since)
+            let stuck = Duration::from_nanos(wall::precise().saturating_sub(since.as_nanos() as u64));
+            (
+                format!("inside one poll of task {task}"),
+                Instant::now().checked_sub(stuck).unwrap_or_else(Instant::now),
+            )
         }
         Activity::InTokio => (
             "inside tokio's own scheduler: a task started with tokio::spawn (or a blocking call in one) has not returned".to_string(),

@@ -300,7 +300,9 @@ type BoxFuture = Pin<Box<dyn Future<Output = ()>>>;
 pub(crate) type EndCheck = Box<dyn FnOnce() -> Result<(), String>>;
 
 pub(crate) struct Slot {
-    fut: Option<BoxFuture>,
+    /// The future and the waker it is polled with, moved out while it is polled (so a
+    /// poll takes no reference count).
+    fut: Option<(BoxFuture, Waker)>,
     waker: Arc<TaskWaker>,
     control: Arc<dyn JoinControl>,
 }
@@ -581,9 +583,10 @@ impl Core {
             polls: 0,
             last_poll: None,
         });
+        let std_waker = Waker::from(waker.clone());
         self.slots.borrow_mut().push(Some(Slot {
-            fut: Some(fut),
-            waker: waker.clone(),
+            fut: Some((fut, std_waker.clone())),
+            waker,
             control,
         }));
         if let Some(parent) = self.current.get() {
@@ -591,7 +594,6 @@ impl Core {
         } else if id != 0 {
             self.record(None, EventKind::Spawned { child: id });
         }
-        let std_waker = Waker::from(waker);
         std_waker.wake_by_ref();
         (meta, std_waker)
     }
@@ -655,9 +657,7 @@ impl Core {
             };
             slot.waker.queued.store(false, Release);
             let aborted = slot.control.abort_requested();
-            slot.fut
-                .take()
-                .map(|f| (f, Waker::from(slot.waker.clone()), aborted))
+            slot.fut.take().map(|(f, w)| (f, w, aborted))
         };
         let Some((mut fut, waker, aborted)) = taken else {
             return false;
@@ -729,12 +729,13 @@ impl Core {
                     },
                 );
                 if let Some(Some(slot)) = self.slots.borrow_mut().get_mut(id) {
-                    slot.fut = Some(fut);
+                    slot.fut = Some((fut, waker));
                 }
                 !still_queued
             }
+            // A poll that moved the clock (`tokio::time::advance`) yielded after moving it:
+            // one that completes moved nothing.
             Ok(Poll::Ready(())) => {
-                self.sched_now.set(None);
                 self.trace
                     .borrow_mut()
                     .record(now, Some(id), EventKind::Completed);
@@ -857,9 +858,10 @@ impl Core {
             && !self.tokio_alive(rt)
     }
 
-    /// Reads the clock; records in the trace that it moved since it was last read.
+    /// Reads the clock (unless it cannot have moved since it was last read); records in
+    /// the trace that it moved since then.
     fn note_clock(&self) -> Duration {
-        let now = self.elapsed();
+        let now = self.sched_elapsed();
         let before = self.last_seen.replace(now);
         if now != before && !self.probing.get() {
             self.trace
@@ -975,6 +977,7 @@ impl Core {
             rt,
             sentinel: sentinel.as_mut().map(|s| s.as_mut()),
             inline,
+            registered: None,
             unflushed: false,
         });
         self.tokio_ran();
@@ -1108,7 +1111,7 @@ impl Core {
             if let Some(mut slot) = taken {
                 self.set_state(id, TaskState::Cancelled);
                 self.record(Some(id), EventKind::Cancelled);
-                if let Some(fut) = slot.fut.take() {
+                if let Some((fut, _)) = slot.fut.take() {
                     self.drop_future(id, fut);
                 }
                 slot.control.cancelled();
@@ -1126,6 +1129,8 @@ struct Idle<'a> {
     sentinel: Option<Pin<&'a mut Sleep>>,
     /// The main loop's `body_done` when a lone ready task may be polled here.
     inline: Option<&'a dyn Fn() -> bool>,
+    /// The waker last handed to [`Shared`] for wakes from outside.
+    registered: Option<Waker>,
     /// A task polled here went back to waiting, and tokio may hold a wake for it
     /// (`tokio::task::yield_now()` inside `block_on` leaves its wake with tokio until
     /// the next driver turn, and tokio drops such wakes when `block_on` returns). The
@@ -1139,11 +1144,16 @@ impl Future for Idle<'_> {
         let core = self.core;
         let shared = &*core.shared;
         core.tokio_ran();
+        // tokio's block_on waker is one for the whole wait; `will_wake` would not see it
+        // (its clones may carry another copy of the vtable), the data pointer does.
+        if self
+            .registered
+            .as_ref()
+            .is_none_or(|w| w.data() != cx.waker().data())
         {
-            let mut w = lock(&shared.idle_waker);
-            if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *w = Some(cx.waker().clone());
-            }
+            let waker = cx.waker().clone();
+            *lock(&shared.idle_waker) = Some(waker.clone());
+            self.registered = Some(waker);
         }
         // While this poll runs it sees every push itself: wakers need not wake tokio (with
         // the I/O driver, each such wake is a write to an eventfd).
@@ -1190,26 +1200,37 @@ impl Idle<'_> {
         let core = self.core;
         let shared = &*core.shared;
         loop {
-            let ready = lock(&shared.ready).len();
+            // Once the deadline sentinel has fired, the main loop decides, as it always has.
+            let inline = self.inline.filter(|_| !self.unflushed && !fired);
+            let (ready, lone) = {
+                let mut queue = lock(&shared.ready);
+                let n = queue.len();
+                (
+                    n,
+                    if n == 1 && inline.is_some() {
+                        queue.pop_front()
+                    } else {
+                        None
+                    },
+                )
+            };
             if ready == 0 {
                 break;
             }
-            // Once the deadline sentinel has fired, the main loop decides, as it always has.
-            let inline = self.inline.filter(|_| ready == 1 && !self.unflushed && !fired);
-            if let Some(body_done) = inline {
+            if let (Some(id), Some(body_done)) = (lone, inline) {
                 let now = core.note_clock();
                 if core.may_poll_inline(self.rt, body_done) {
                     // The one option: what `pick` would take, with no choice to record.
-                    let id = lock(&shared.ready).pop_front();
-                    if let Some(id) = id.filter(|&id| core.is_live(id)) {
+                    if core.is_live(id) {
                         self.unflushed = core.poll_task(id, 1, 0, now);
-                        core.sched_now.set(None);
                         shared.set_activity(ACTIVITY_TOKIO, 0);
                         shared.intercept.store(core.wants_intercept(), Relaxed);
                         *polled = true;
                     }
                     continue;
                 }
+                // The main loop decides: the task goes back first in the queue.
+                lock(&shared.ready).push_front(id);
             }
             return Some(self.leave(cx));
         }
@@ -1224,7 +1245,7 @@ impl Idle<'_> {
         if shared.wall_expired.load(SeqCst) {
             return Some(Poll::Ready(WaitOutcome::WallTimeout));
         }
-        if shared.quiescent.swap(false, Relaxed) {
+        if shared.quiescent.load(Relaxed) && shared.quiescent.swap(false, Relaxed) {
             return Some(Poll::Ready(WaitOutcome::Quiescent));
         }
         if fired {

@@ -308,6 +308,26 @@ fn a_lock_order_deadlock_is_found_at_once_and_lists_the_blocked_tasks() {
     assert!(!text.contains("+1h"), "{text}");
 }
 
+/// A lone task woken by a timer is polled right after tokio's park, inside the wait; when
+/// it then waits forever, the deadline sentinel must still end the wait and the
+/// deadlock be reported (a regression hung here until the wall-clock limit).
+#[test]
+fn a_task_that_waits_forever_after_a_timer_is_a_deadlock() {
+    let f = Builder::new()
+        .timeout(Duration::from_secs(20))
+        .try_run(|| async {
+            tokio::time::sleep(S).await;
+            let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+            rx.await.unwrap();
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Deadlock, "{f}");
+    assert_eq!(
+        f.headline(),
+        "deadlock: every task is waiting and no timer is pending (nothing has run since +1.000s)"
+    );
+}
+
 #[test]
 fn a_deadlock_with_a_tokio_task_waiting_too() {
     let f = Builder::new()

@@ -201,7 +201,19 @@ impl Shared {
 
     fn push_ready(&self, id: TaskId) {
         lock(&self.ready).push_back(id);
-        self.wake_waiter();
+        // Woken on the run thread while tokio parks under an inline wait: [`on_unpark`]
+        // sees to it right after the park, so tokio need not be woken (with the I/O
+        // driver, a wake of `block_on` is a write to an eventfd).
+        let noted = PARKED_WAKES.with(|w| {
+            let armed = w.get() != 0;
+            if armed {
+                w.set(2);
+            }
+            armed
+        });
+        if !noted {
+            self.wake_waiter();
+        }
     }
 
     /// Wakes the executor if it waits inside `block_on`.
@@ -347,6 +359,14 @@ enum WaitOutcome {
     WallTimeout,
 }
 
+/// What a pass over the ready queue inside a wait ended with.
+enum InlinePass {
+    /// Nothing is ready.
+    Empty,
+    /// The main loop must decide (a choice to make, or a task it must poll itself).
+    Decide,
+}
+
 /// A choice the scheduler made.
 enum Pick {
     /// A task, with the number of options and the index chosen.
@@ -364,7 +384,8 @@ const PROBE_SPAN: Duration = Duration::from_secs(2 * 365 * 24 * 3600);
 /// With a manual clock, how long (wall time) a quiescent runtime is given for outside
 /// events (real I/O, `spawn_blocking`) before it is reported as stalled.
 pub(crate) const MANUAL_STALL_GRACE: Duration = Duration::from_millis(20);
-/// Polls of kit tasks in a row before tokio's own queue gets a turn (FIFO).
+/// Polls of kit tasks in a row before tokio's own queue gets a turn (FIFO), or, when
+/// tokio has no task, its drivers do (as tokio turns them every 61 tasks it runs).
 const TOKIO_TURN_EVERY: u32 = 61;
 
 /// One run's executor. Lives in an `Rc` in a thread-local while the run lasts.
@@ -379,7 +400,17 @@ pub(crate) struct Core {
     chooser: RefCell<Box<dyn Chooser>>,
     /// Every choice made at a step with two or more options: (options, chosen).
     pub(crate) choices: RefCell<Vec<Choice>>,
-    metrics: RefCell<Option<tokio::runtime::RuntimeMetrics>>,
+    metrics: tokio::runtime::RuntimeMetrics,
+    /// Whether the run's body has finished (set once the body task is spawned).
+    body_done: RefCell<Option<Rc<dyn Fn() -> bool>>>,
+    /// A wait that polls lone ready tasks itself is in progress: while tokio parks under
+    /// it, wakes on the run thread are handled by [`on_unpark`].
+    inline_wait: Cell<bool>,
+    /// A task polled inside the wait went back to waiting and may have left a
+    /// `tokio::task::yield_now()` wake with tokio: the wait must let tokio's loop come
+    /// round once before it decides anything (tokio drops such wakes when `block_on`
+    /// returns, and delivers them on its way round).
+    inline_unflushed: Cell<bool>,
     pub(crate) current: Cell<Option<TaskId>>,
     pub(crate) panics: RefCell<Vec<PanicRecord>>,
     pub(crate) slow_polls: RefCell<Vec<SlowPoll>>,
@@ -420,6 +451,7 @@ impl Core {
         config: RunConfig,
         chooser: Box<dyn Chooser>,
         seed: u64,
+        metrics: tokio::runtime::RuntimeMetrics,
     ) -> Self {
         let (capacity, tracing) = (config.trace_capacity, config.tracing);
         let coarse_wall = wall::coarse_enough(config.slow_poll);
@@ -437,7 +469,10 @@ impl Core {
             }),
             chooser: RefCell::new(chooser),
             choices: RefCell::new(Vec::new()),
-            metrics: RefCell::new(None),
+            metrics,
+            body_done: RefCell::new(None),
+            inline_wait: Cell::new(false),
+            inline_unflushed: Cell::new(false),
             current: Cell::new(None),
             panics: RefCell::new(Vec::new()),
             slow_polls: RefCell::new(Vec::new()),
@@ -610,7 +645,7 @@ impl Core {
 
     /// Picks the next thing to run, or `None` when no kit task is ready. Every step with
     /// two or more options asks the choice source and is recorded.
-    fn pick(&self, rt: &tokio::runtime::Runtime) -> Option<Pick> {
+    fn pick(&self) -> Option<Pick> {
         let mut ready = lock(&self.shared.ready);
         loop {
             if ready.is_empty() {
@@ -619,7 +654,7 @@ impl Core {
             // tokio is an option when it has tasks, but not twice in a row: its turn runs
             // everything it has ready, and a turn does not move the clock, so a strategy
             // that kept choosing it would spin while kit tasks wait.
-            let tokio = !self.tokio_turned.get() && self.tokio_alive(rt);
+            let tokio = !self.tokio_turned.get() && self.tokio_alive();
             let options = ready.len() + usize::from(tokio);
             let k = if options == 1 {
                 0
@@ -795,9 +830,13 @@ impl Core {
     }
 
     /// Whether tokio has tasks of its own (then a turn for its queue is an option).
-    fn tokio_alive(&self, rt: &tokio::runtime::Runtime) -> bool {
-        let mut metrics = self.metrics.borrow_mut();
-        metrics.get_or_insert_with(|| rt.metrics()).num_alive_tasks() > 0
+    fn tokio_alive(&self) -> bool {
+        self.metrics.num_alive_tasks() > 0
+    }
+
+    /// Tells the core how to see that the run's body has finished.
+    pub(crate) fn set_body_done(&self, done: Rc<dyn Fn() -> bool>) {
+        *self.body_done.borrow_mut() = Some(done);
     }
 
     /// Runs the loop until the body is done or an oracle stops it.
@@ -807,14 +846,16 @@ impl Core {
             if let Some(stop) = self.stop_now(body_done) {
                 return stop;
             }
-            match self.pick(rt) {
+            match self.pick() {
                 Some(Pick::Task(id, options, chosen)) => {
                     self.poll_task(id, options, chosen, self.sched_elapsed());
                     in_a_row += 1;
                     if in_a_row >= TOKIO_TURN_EVERY {
                         in_a_row = 0;
-                        if self.tokio_alive(rt) {
+                        if self.tokio_alive() {
                             self.tokio_turn(rt);
+                        } else {
+                            self.driver_turn(rt);
                         }
                     }
                 }
@@ -852,10 +893,78 @@ impl Core {
     /// Whether the one ready task may be polled inside the wait, where the main loop
     /// would poll it next with no choice to make: nothing stops the run, the virtual
     /// deadline has not passed, and tokio has no task of its own to offer as an option.
-    fn may_poll_inline(&self, rt: &tokio::runtime::Runtime, body_done: &dyn Fn() -> bool) -> bool {
+    fn may_poll_inline(&self, body_done: &dyn Fn() -> bool) -> bool {
         self.stop_now(body_done).is_none()
             && self.last_seen.get() <= self.config.virtual_timeout
-            && !self.tokio_alive(rt)
+            && !self.tokio_alive()
+    }
+
+    /// Inside a wait: polls the lone ready task, again and again while it is the only
+    /// option and may be polled there (`body_done` given: the main loop's wait, before
+    /// the deadline sentinel `fired`, with nothing left to flush), until nothing is
+    /// ready or the main loop must decide.
+    fn inline_pass(&self, body_done: Option<&dyn Fn() -> bool>, fired: bool) -> InlinePass {
+        let shared = &*self.shared;
+        loop {
+            let inline = body_done.filter(|_| !self.inline_unflushed.get() && !fired);
+            let (ready, lone) = {
+                let mut queue = lock(&shared.ready);
+                let n = queue.len();
+                let lone = if n == 1 && inline.is_some() {
+                    queue.pop_front()
+                } else {
+                    None
+                };
+                (n, lone)
+            };
+            if ready == 0 {
+                return InlinePass::Empty;
+            }
+            if let (Some(id), Some(done)) = (lone, inline) {
+                let now = self.note_clock();
+                if self.may_poll_inline(done) {
+                    // The one option: what `pick` would take, with no choice to record.
+                    if self.is_live(id) {
+                        self.inline_unflushed.set(self.poll_task(id, 1, 0, now));
+                        shared.set_activity(ACTIVITY_TOKIO, 0);
+                        shared.intercept.store(self.wants_intercept(), Relaxed);
+                    }
+                    continue;
+                }
+                // The main loop decides: the task goes back first in the queue.
+                lock(&shared.ready).push_front(id);
+            }
+            return InlinePass::Decide;
+        }
+    }
+
+    /// Right after a park of tokio's under an inline wait, in which kit tasks were woken
+    /// on the run thread: does what the waiting `Idle` future would do if woken for them
+    /// (polls the lone ready task while that is the only option), and wakes it only when
+    /// there is something to decide. tokio has come round (the park delivered every wake
+    /// it held), so nothing is left to flush.
+    fn after_parked_wakes(&self) {
+        let Some(done) = self.body_done.borrow().clone() else {
+            return;
+        };
+        let shared = &*self.shared;
+        self.tokio_ran();
+        shared.waiting.store(false, Relaxed);
+        self.inline_unflushed.set(false);
+        // At the virtual deadline or past it the wait decides (its sentinel may have fired).
+        let fired = self.sched_elapsed() >= self.config.virtual_timeout;
+        let decide = matches!(self.inline_pass(Some(&*done), fired), InlinePass::Decide)
+            || self.stop_now(&*done).is_some();
+        // As the wait leaves it: from here on a wake must reach tokio (see `Idle::poll`).
+        shared.waiting.store(true, SeqCst);
+        if decide || !lock(&shared.ready).is_empty() || shared.wall_expired.load(SeqCst) {
+            // The wait is polled next, before tokio comes round: it flushes first if a
+            // task polled here may have left a wake with tokio.
+            shared.wake_waiter();
+        } else {
+            // tokio comes round before the wait is polled again, delivering any such wake.
+            self.inline_unflushed.set(false);
+        }
     }
 
     /// Reads the clock (unless it cannot have moved since it was last read); records in
@@ -878,6 +987,18 @@ impl Core {
         rt.block_on(TurnOnce(false));
         self.tokio_ran();
         self.tokio_turned.set(true);
+        self.shared.set_activity(ACTIVITY_IDLE, 0);
+    }
+
+    /// Turns tokio's drivers once without moving time, when it has no task to run. Its
+    /// timer driver learns there its next deadline: until then, every timer a kit task
+    /// registers wakes the driver (with the I/O driver, a write to its eventfd). Nothing
+    /// a kit task can see changes (no timer is due: the clock stands still), so this is
+    /// not a choice and is not traced; real I/O events may be taken in a little earlier.
+    fn driver_turn(&self, rt: &tokio::runtime::Runtime) {
+        self.shared.set_activity(ACTIVITY_TOKIO, 0);
+        rt.block_on(TurnOnce(false));
+        self.tokio_ran();
         self.shared.set_activity(ACTIVITY_IDLE, 0);
     }
 
@@ -957,7 +1078,9 @@ impl Core {
     /// With `inline` (the main loop's `body_done`), a lone ready task that the main loop
     /// would poll next with no choice to make is polled right here, without leaving
     /// `block_on`: waiting, waking and polling one task then cost what they cost under
-    /// tokio alone. The wait returns to the main loop as soon as there is a choice.
+    /// tokio alone. A task woken while tokio parks (a timer, an I/O event) is polled
+    /// after the park by [`on_unpark`], without waking `block_on` at all. The wait
+    /// returns to the main loop as soon as there is a choice.
     fn wait(
         &self,
         rt: &tokio::runtime::Runtime,
@@ -972,14 +1095,18 @@ impl Core {
         self.shared.quiescent.store(false, Relaxed);
         self.shared.intercept.store(intercept, Relaxed);
         self.shared.set_activity(ACTIVITY_TOKIO, 0);
+        self.inline_unflushed.set(false);
+        self.inline_wait
+            .set(inline.is_some() && self.body_done.borrow().is_some());
         let outcome = rt.block_on(Idle {
             core: self,
-            rt,
             sentinel: sentinel.as_mut().map(|s| s.as_mut()),
             inline,
             registered: None,
-            unflushed: false,
         });
+        self.inline_wait.set(false);
+        self.inline_unflushed.set(false);
+        PARKED_WAKES.with(|w| w.set(0));
         self.tokio_ran();
         self.tokio_turned.set(false);
         self.shared.set_activity(ACTIVITY_IDLE, 0);
@@ -1046,12 +1173,12 @@ impl Core {
     pub(crate) fn settle_at_end(&self, rt: &tokio::runtime::Runtime) {
         const LIMIT: u32 = 100_000;
         // Every task has finished, kit's and tokio's: nothing is left that could run.
-        if !self.slots.borrow().iter().any(Option::is_some) && !self.tokio_alive(rt) {
+        if !self.slots.borrow().iter().any(Option::is_some) && !self.tokio_alive() {
             return;
         }
         let mut polls = 0;
         loop {
-            match self.pick(rt) {
+            match self.pick() {
                 Some(Pick::Task(id, options, chosen)) => {
                     self.poll_task(id, options, chosen, self.elapsed());
                     polls += 1;
@@ -1125,17 +1252,11 @@ impl Core {
 /// deadline sentinel fires, or the watchdog says the wall deadline passed.
 struct Idle<'a> {
     core: &'a Core,
-    rt: &'a tokio::runtime::Runtime,
     sentinel: Option<Pin<&'a mut Sleep>>,
     /// The main loop's `body_done` when a lone ready task may be polled here.
     inline: Option<&'a dyn Fn() -> bool>,
     /// The waker last handed to [`Shared`] for wakes from outside.
     registered: Option<Waker>,
-    /// A task polled here went back to waiting, and tokio may hold a wake for it
-    /// (`tokio::task::yield_now()` inside `block_on` leaves its wake with tokio until
-    /// the next driver turn, and tokio drops such wakes when `block_on` returns). The
-    /// wait returns only after tokio's loop has come round once and delivered them.
-    unflushed: bool,
 }
 
 impl Future for Idle<'_> {
@@ -1169,9 +1290,8 @@ impl Future for Idle<'_> {
                 fired = s.as_mut().poll(cx).is_ready();
             }
         }
-        let mut polled = false;
         loop {
-            if let Some(outcome) = self.as_mut().step(cx, fired, &mut polled) {
+            if let Some(outcome) = self.as_mut().step(cx, fired) {
                 return outcome;
             }
             // About to return Pending: from here on a wake must reach tokio. The store
@@ -1180,7 +1300,7 @@ impl Future for Idle<'_> {
             shared.waiting.store(true, SeqCst);
             if lock(&shared.ready).is_empty() && !shared.wall_expired.load(SeqCst) {
                 // tokio delivers any wake it holds on its way round (or parks: none held).
-                self.unflushed = false;
+                core.inline_unflushed.set(false);
                 return Poll::Pending;
             }
             shared.waiting.store(false, Relaxed);
@@ -1191,55 +1311,19 @@ impl Future for Idle<'_> {
 impl Idle<'_> {
     /// One pass: polls a lone ready task inline, or decides the wait's outcome. `None`
     /// means wait on (when nothing became ready meanwhile).
-    fn step(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        fired: bool,
-        polled: &mut bool,
-    ) -> Option<Poll<WaitOutcome>> {
+    fn step(mut self: Pin<&mut Self>, cx: &mut Context<'_>, fired: bool) -> Option<Poll<WaitOutcome>> {
         let core = self.core;
         let shared = &*core.shared;
-        loop {
-            // Once the deadline sentinel has fired, the main loop decides, as it always has.
-            let inline = self.inline.filter(|_| !self.unflushed && !fired);
-            let (ready, lone) = {
-                let mut queue = lock(&shared.ready);
-                let n = queue.len();
-                (
-                    n,
-                    if n == 1 && inline.is_some() {
-                        queue.pop_front()
-                    } else {
-                        None
-                    },
-                )
-            };
-            if ready == 0 {
-                break;
-            }
-            if let (Some(id), Some(body_done)) = (lone, inline) {
-                let now = core.note_clock();
-                if core.may_poll_inline(self.rt, body_done) {
-                    // The one option: what `pick` would take, with no choice to record.
-                    if core.is_live(id) {
-                        self.unflushed = core.poll_task(id, 1, 0, now);
-                        shared.set_activity(ACTIVITY_TOKIO, 0);
-                        shared.intercept.store(core.wants_intercept(), Relaxed);
-                        *polled = true;
-                    }
-                    continue;
-                }
-                // The main loop decides: the task goes back first in the queue.
-                lock(&shared.ready).push_front(id);
-            }
+        if let InlinePass::Decide = core.inline_pass(self.inline, fired) {
             return Some(self.leave(cx));
         }
-        // Nothing is ready. A poll here may have ended the run (the body finished, an
-        // expectation broke): then leave, once tokio has delivered any wake it holds.
-        if *polled && self.inline.is_some_and(|done| core.stop_now(done).is_some()) {
+        // Nothing is ready. A poll inside the wait (here, or after a park) may have ended
+        // the run (the body finished, an expectation broke): then leave, once tokio has
+        // delivered any wake it holds.
+        if self.inline.is_some_and(|done| core.stop_now(done).is_some()) {
             return Some(self.leave(cx));
         }
-        if self.unflushed {
+        if core.inline_unflushed.get() {
             return None;
         }
         if shared.wall_expired.load(SeqCst) {
@@ -1258,7 +1342,7 @@ impl Idle<'_> {
     /// task polled here may have left a wake with tokio (the round delivers it and does
     /// not move the clock: a woken `block_on` future stops tokio from parking).
     fn leave(&mut self, cx: &mut Context<'_>) -> Poll<WaitOutcome> {
-        if std::mem::take(&mut self.unflushed) {
+        if self.core.inline_unflushed.replace(false) {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
@@ -1307,14 +1391,35 @@ pub(crate) fn try_current() -> Option<Rc<Core>> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
+thread_local! {
+    /// While tokio parks under an inline wait: 1, then 2 once a kit task was woken on
+    /// this thread (by a timer, an I/O event, a deferred yield). 0 otherwise.
+    static PARKED_WAKES: Cell<u8> = const { Cell::new(0) };
+}
+
 /// tokio's `on_thread_park` hook, on the thread that drives the runtime: tells the run
 /// on this thread, if any (a runtime outlives its runs in an exploration).
 pub(crate) fn on_park() {
-    let _ = CURRENT.try_with(|c| {
-        if let Some(core) = c.borrow().as_ref() {
-            core.shared.on_park();
+    let Some(core) = try_current() else {
+        return;
+    };
+    core.shared.on_park();
+    // Under an inline wait that lets tokio park and move its clock, the wakes of this
+    // park are handled after it (see `on_unpark`).
+    let shared = &*core.shared;
+    if core.inline_wait.get() && shared.waiting.load(SeqCst) && !shared.intercept.load(Relaxed) {
+        PARKED_WAKES.with(|w| w.set(1));
+    }
+}
+
+/// tokio's `on_thread_unpark` hook: if kit tasks were woken during the park, the run
+/// sees to them now (see `Core::after_parked_wakes`).
+pub(crate) fn on_unpark() {
+    if PARKED_WAKES.with(|w| w.replace(0)) == 2 {
+        if let Some(core) = try_current() {
+            core.after_parked_wakes();
         }
-    });
+    }
 }
 
 /// The current run, or a panic naming `what` and telling how to fix it.

@@ -669,6 +669,7 @@ impl RunAttempt<'_> {
             self.config.clone(),
             self.chooser(),
             self.seed,
+            rt.metrics(),
         ));
         let current = CurrentGuard::set(core.clone());
         let watch = watchdog::watch(&shared, self.config.wall_timeout, self.on_stuck.clone());
@@ -682,6 +683,8 @@ impl RunAttempt<'_> {
             });
             let (meta, waker) = core.spawn_task(fut, None, self.site, false, body.clone());
             body.bind(meta, waker);
+            let done = body.clone();
+            core.set_body_done(Rc::new(move || done.is_finished()));
         }
         let stop = core.run_loop(rt, &|| body.is_finished());
         let stopped_in_time = !matches!(stop, Stop::WallTimeout);

@@ -50,6 +50,7 @@ impl KitRuntime {
         }
         // Called on the thread that drives the runtime, which is the run's own thread.
         b.on_thread_park(core::on_park);
+        b.on_thread_unpark(core::on_unpark);
         let run = RunSlot::default();
         let threads_started = Arc::new(AtomicBool::new(false));
         {

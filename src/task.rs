@@ -19,10 +19,10 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use crate::runtime::core::{self, JoinControl, TaskMeta, lock};
+use crate::runtime::core::{self, JoinControl, TaskMeta, TaskWaker, lock};
 use crate::trace::EventKind;
 
 /// Starts a kit task running `fut`, returning a handle to await its output.
@@ -157,14 +157,14 @@ impl Builder {
         F::Output: 'static,
     {
         let core = core::current(what);
-        let inner = JoinInner::<F::Output>::new(core.run_id);
+        let (meta, waker) = core.new_task(self.name, site, self.background);
+        let inner = JoinInner::<F::Output>::new(core.run_id, meta, waker.clone());
         let done = inner.clone();
         let task = Box::pin(async move {
             let v = fut.await;
             done.complete(v);
         });
-        let (meta, waker) = core.spawn_task(task, self.name, site, self.background, inner.clone());
-        inner.bind(meta, waker);
+        core.start_task(waker, task, inner.clone());
         JoinHandle { inner }
     }
 }
@@ -195,10 +195,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort(&self) {
-        self.inner.abort.store(true, SeqCst);
-        if let Some((_, waker)) = self.inner.bound.get() {
-            waker.wake_by_ref();
-        }
+        self.inner.waker.abort();
     }
 
     /// Whether the task has finished (completed, panicked or cancelled).
@@ -225,13 +222,13 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn name(&self) -> Option<&str> {
-        self.inner.bound.get().and_then(|(m, _)| m.name.as_deref())
+        self.inner.meta.name.as_deref()
     }
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let label = self.inner.bound.get().map(|(m, _)| m.label());
+        let label = self.inner.meta.label();
         f.debug_struct("JoinHandle")
             .field("task", &label)
             .field("finished", &self.is_finished())
@@ -244,12 +241,7 @@ impl<T> Future for JoinHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let inner = &self.inner;
-        let describe = || {
-            inner.bound.get().map_or_else(
-                || "a task".to_string(),
-                |(m, _)| format!("task {} (spawned at {})", m.label(), m.site),
-            )
-        };
+        let describe = || format!("task {} (spawned at {})", inner.meta.label(), inner.meta.site);
         match core::try_current() {
             Some(c) if c.run_id == inner.run_id => {}
             Some(_) => panic!(
@@ -424,9 +416,9 @@ impl std::error::Error for JoinError {}
 pub(crate) struct JoinInner<T> {
     run_id: u64,
     state: Mutex<JoinState<T>>,
-    abort: AtomicBool,
     finished: AtomicBool,
-    bound: OnceLock<(TaskMeta, Waker)>,
+    meta: TaskMeta,
+    waker: Arc<TaskWaker>,
 }
 
 struct JoinState<T> {
@@ -436,7 +428,7 @@ struct JoinState<T> {
 }
 
 impl<T> JoinInner<T> {
-    pub(crate) fn new(run_id: u64) -> Arc<Self> {
+    pub(crate) fn new(run_id: u64, meta: TaskMeta, waker: Arc<TaskWaker>) -> Arc<Self> {
         Arc::new(JoinInner {
             run_id,
             state: Mutex::new(JoinState {
@@ -444,18 +436,14 @@ impl<T> JoinInner<T> {
                 waiter: None,
                 taken: false,
             }),
-            abort: AtomicBool::new(false),
             finished: AtomicBool::new(false),
-            bound: OnceLock::new(),
+            meta,
+            waker,
         })
     }
 
-    pub(crate) fn bind(&self, meta: TaskMeta, waker: Waker) {
-        let _ = self.bound.set((meta, waker));
-    }
-
     fn meta(&self) -> Option<TaskMeta> {
-        self.bound.get().map(|(m, _)| m.clone())
+        Some(self.meta.clone())
     }
 
     fn set(&self, out: Result<T, JoinError>) {
@@ -496,10 +484,6 @@ impl<T> JoinInner<T> {
 }
 
 impl<T> JoinControl for JoinInner<T> {
-    fn abort_requested(&self) -> bool {
-        self.abort.load(SeqCst)
-    }
-
     fn cancelled(&self) {
         self.set(Err(JoinError {
             repr: Repr::Cancelled,

@@ -260,11 +260,21 @@ impl Shared {
     }
 }
 
-/// The waker of one kit task.
+/// The waker of one kit task, and the flags the executor reads before polling it.
 pub(crate) struct TaskWaker {
     id: TaskId,
     queued: AtomicBool,
+    /// Its handle asked it to stop: its future is dropped instead of polled.
+    aborted: AtomicBool,
     shared: Arc<Shared>,
+}
+
+impl TaskWaker {
+    /// Asks the task to stop and wakes it, so that the executor drops its future.
+    pub(crate) fn abort(self: &Arc<Self>) {
+        self.aborted.store(true, SeqCst);
+        self.wake_by_ref();
+    }
 }
 
 impl Wake for TaskWaker {
@@ -280,7 +290,6 @@ impl Wake for TaskWaker {
 
 /// How a task's owner learns its outcome; implemented by the `JoinHandle` state.
 pub(crate) trait JoinControl {
-    fn abort_requested(&self) -> bool;
     fn cancelled(&self);
     fn panicked(&self, payload: Box<dyn std::any::Any + Send>, handled: Arc<AtomicBool>, message: String);
 }
@@ -590,15 +599,14 @@ impl Core {
             .map_or_else(|| format!("#{id}"), |i| i.meta.label())
     }
 
-    /// Adds a task; it is ready at once. Returns its waker (for abort) and id.
-    pub(crate) fn spawn_task(
+    /// Adds a task's description to the task table; [`Core::start_task`] gives it its
+    /// future. Between the two, nothing else may spawn.
+    pub(crate) fn new_task(
         &self,
-        fut: BoxFuture,
         name: Option<String>,
         site: &'static Location<'static>,
         background: bool,
-        control: Arc<dyn JoinControl>,
-    ) -> (TaskMeta, Waker) {
+    ) -> (TaskMeta, Arc<TaskWaker>) {
         let id = self.infos.borrow().len();
         let meta = TaskMeta {
             id,
@@ -607,17 +615,25 @@ impl Core {
             background,
         };
         lock(&self.shared.metas).push(meta.clone());
-        let waker = Arc::new(TaskWaker {
-            id,
-            queued: AtomicBool::new(false),
-            shared: self.shared.clone(),
-        });
         self.infos.borrow_mut().push(TaskInfo {
             meta: meta.clone(),
             state: TaskState::Ready,
             polls: 0,
             last_poll: None,
         });
+        let waker = Arc::new(TaskWaker {
+            id,
+            queued: AtomicBool::new(false),
+            aborted: AtomicBool::new(false),
+            shared: self.shared.clone(),
+        });
+        (meta, waker)
+    }
+
+    /// Gives the task made by [`Core::new_task`] its future; it is ready at once.
+    pub(crate) fn start_task(&self, waker: Arc<TaskWaker>, fut: BoxFuture, control: Arc<dyn JoinControl>) {
+        let id = waker.id;
+        debug_assert_eq!(id, self.slots.borrow().len(), "a task started out of order");
         let std_waker = Waker::from(waker.clone());
         self.slots.borrow_mut().push(Some(Slot {
             fut: Some((fut, std_waker.clone())),
@@ -629,8 +645,7 @@ impl Core {
         } else if id != 0 {
             self.record(None, EventKind::Spawned { child: id });
         }
-        std_waker.wake_by_ref();
-        (meta, std_waker)
+        std_waker.wake();
     }
 
     fn set_state(&self, id: TaskId, state: TaskState) {
@@ -691,7 +706,7 @@ impl Core {
                 return false;
             };
             slot.waker.queued.store(false, Release);
-            let aborted = slot.control.abort_requested();
+            let aborted = slot.waker.aborted.load(Acquire);
             slot.fut.take().map(|(f, w)| (f, w, aborted))
         };
         let Some((mut fut, waker, aborted)) = taken else {

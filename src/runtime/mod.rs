@@ -674,15 +674,15 @@ impl RunAttempt<'_> {
         let current = CurrentGuard::set(core.clone());
         let watch = watchdog::watch(&shared, self.config.wall_timeout, self.on_stuck.clone());
 
-        let body = JoinInner::<Fut::Output>::new(run_id);
+        let (meta, waker) = core.new_task(None, self.site, false);
+        let body = JoinInner::<Fut::Output>::new(run_id, meta, waker.clone());
         {
             let done = body.clone();
             let fut = Box::pin(async move {
                 let v = fut.await;
                 done.complete(v);
             });
-            let (meta, waker) = core.spawn_task(fut, None, self.site, false, body.clone());
-            body.bind(meta, waker);
+            core.start_task(waker, fut, body.clone());
             let done = body.clone();
             core.set_body_done(Rc::new(move || done.is_finished()));
         }

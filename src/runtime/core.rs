@@ -328,7 +328,16 @@ pub(crate) struct Slot {
     control: Arc<dyn JoinControl>,
 }
 
-/// Per-task bookkeeping kept after the task ends, for reports.
+/// Per-task bookkeeping kept after the task ends, for reports (the task's description
+/// is kept once, in [`Shared::metas`]).
+#[derive(Clone, Copy)]
+pub(crate) struct TaskStats {
+    pub(crate) state: TaskState,
+    pub(crate) polls: u64,
+    pub(crate) last_poll: Option<Duration>,
+}
+
+/// A task's description and bookkeeping, for reports.
 #[derive(Clone)]
 pub(crate) struct TaskInfo {
     pub(crate) meta: TaskMeta,
@@ -404,7 +413,7 @@ pub(crate) struct Core {
     pub(crate) config: RunConfig,
     pub(crate) start: Instant,
     slots: RefCell<Vec<Option<Slot>>>,
-    pub(crate) infos: RefCell<Vec<TaskInfo>>,
+    pub(crate) infos: RefCell<Vec<TaskStats>>,
     pub(crate) trace: RefCell<Trace>,
     chooser: RefCell<Box<dyn Chooser>>,
     /// Every choice made at a step with two or more options: (options, chosen).
@@ -593,10 +602,9 @@ impl Core {
     }
 
     pub(crate) fn label(&self, id: TaskId) -> String {
-        self.infos
-            .borrow()
+        lock(&self.shared.metas)
             .get(id)
-            .map_or_else(|| format!("#{id}"), |i| i.meta.label())
+            .map_or_else(|| format!("#{id}"), TaskMeta::label)
     }
 
     /// Adds a task's description to the task table; [`Core::start_task`] gives it its
@@ -615,8 +623,7 @@ impl Core {
             background,
         };
         lock(&self.shared.metas).push(meta.clone());
-        self.infos.borrow_mut().push(TaskInfo {
-            meta: meta.clone(),
+        self.infos.borrow_mut().push(TaskStats {
             state: TaskState::Ready,
             polls: 0,
             last_poll: None,
@@ -713,7 +720,7 @@ impl Core {
             return false;
         };
         // Looked up only on the rare paths (slow poll, panic, abort).
-        let meta = || self.infos.borrow()[id].meta.clone();
+        let meta = || self.meta(id);
         let control = || match self.slots.borrow().get(id) {
             Some(Some(slot)) => Some(slot.control.clone()),
             _ => None,
@@ -837,7 +844,7 @@ impl Core {
         let dropped = panics::polling_kit_task(|| catch_unwind(AssertUnwindSafe(move || drop(fut))));
         self.current.set(prev);
         if let Err(payload) = dropped {
-            let meta = self.infos.borrow()[id].meta.clone();
+            let meta = self.meta(id);
             let mut record = panics::take_last(Some(meta), self.elapsed(), &payload);
             record.message = format!("{} (while the task was being dropped)", record.message);
             self.panics.borrow_mut().push(record);
@@ -1234,14 +1241,26 @@ impl Core {
         self.advancing.set(self.advancing.get().saturating_sub(1));
     }
 
+    /// A task's description.
+    pub(crate) fn meta(&self, id: TaskId) -> TaskMeta {
+        lock(&self.shared.metas)[id].clone()
+    }
+
     /// Tasks that are still alive (not finished), in id order.
     pub(crate) fn alive(&self) -> Vec<TaskInfo> {
         let slots = self.slots.borrow();
+        let metas = lock(&self.shared.metas);
         self.infos
             .borrow()
             .iter()
-            .filter(|i| matches!(slots.get(i.meta.id), Some(Some(_))))
-            .cloned()
+            .zip(metas.iter())
+            .filter(|(_, m)| matches!(slots.get(m.id), Some(Some(_))))
+            .map(|(i, m)| TaskInfo {
+                meta: m.clone(),
+                state: i.state,
+                polls: i.polls,
+                last_poll: i.last_poll,
+            })
             .collect()
     }
 

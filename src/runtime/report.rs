@@ -682,7 +682,8 @@ pub(crate) fn finish<T>(
                 warnings,
                 timeline: Timeline {
                     trace: core.trace.replace(crate::trace::Trace::new(0)),
-                    tasks: core.infos.borrow().iter().map(|i| i.meta.clone()).collect(),
+                    // The run is over: its task descriptions move into the report.
+                    tasks: std::mem::take(&mut *super::core::lock(&core.shared.metas)),
                     text: std::sync::OnceLock::new(),
                 },
             })

@@ -1,8 +1,9 @@
 //! Runtime benchmarks: the kit's executor against a bare tokio paused current-thread
 //! runtime with the same drivers, measured side by side in one process.
 //!
-//! Run with `cargo bench --bench runtime` (add `-- --quick` for a fast smoke run).
-//! Each case alternates kit and tokio runs and reports medians over the rounds.
+//! Run with `cargo bench --bench runtime` (add `-- --quick` for a fast smoke run,
+//! `-- --rounds 21` for more rounds, `-- tasks` to run only the cases whose name contains
+//! `tasks`). Each case alternates kit and tokio runs and reports medians over the rounds.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -70,64 +71,85 @@ fn report(name: &str, kit: Duration, tokio: Duration) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let rounds = if quick { 3 } else { 7 };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let rounds = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(if quick { 3 } else { 7 });
+    let filter = args
+        .iter()
+        .enumerate()
+        .find(|(i, a)| !a.starts_with("--") && (*i == 0 || args[i - 1] != "--rounds"))
+        .map(|(_, a)| a.clone());
+    let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     let sleeps = if quick { 100_000 } else { 1_000_000 };
     let tasks = if quick { 2_000 } else { 10_000 };
     let empties = if quick { 200 } else { 2_000 };
 
     for io in [true, false] {
         let drivers = if io { "time+io" } else { "time" };
-        let (k, t) = side_by_side(
-            rounds,
-            || {
-                time(|| {
-                    async_testkit::Builder::new()
-                        .io(io)
-                        .run(|| sequential_sleeps(sleeps))
-                })
-            },
-            || time(|| tokio_rt(io).block_on(sequential_sleeps(sleeps))),
-        );
-        report(&format!("{sleeps} sequential sleep(1ms), {drivers}"), k, t);
+        let name = format!("{sleeps} sequential sleep(1ms), {drivers}");
+        if wanted(&name) {
+            let (k, t) = side_by_side(
+                rounds,
+                || {
+                    time(|| {
+                        async_testkit::Builder::new()
+                            .io(io)
+                            .run(|| sequential_sleeps(sleeps))
+                    })
+                },
+                || time(|| tokio_rt(io).block_on(sequential_sleeps(sleeps))),
+            );
+            report(&name, k, t);
+        }
 
-        let ds = durations(tasks);
-        let (k, t) = side_by_side(
-            rounds,
-            || {
-                let ds = ds.clone();
-                time(|| {
-                    async_testkit::Builder::new().io(io).run(move || {
-                        let ds = ds.clone();
-                        async move {
+        let name = format!("{tasks} tasks sleeping up to 1h, {drivers}");
+        if wanted(&name) {
+            let ds = durations(tasks);
+            let (k, t) = side_by_side(
+                rounds,
+                || {
+                    let ds = ds.clone();
+                    time(|| {
+                        async_testkit::Builder::new().io(io).run(move || {
+                            let ds = ds.clone();
+                            async move {
+                                let hs: Vec<_> = ds
+                                    .into_iter()
+                                    .map(|d| async_testkit::spawn(tokio::time::sleep(d)))
+                                    .collect();
+                                for h in hs {
+                                    h.await.unwrap();
+                                }
+                            }
+                        })
+                    })
+                },
+                || {
+                    let ds = ds.clone();
+                    time(|| {
+                        tokio_rt(io).block_on(async move {
                             let hs: Vec<_> = ds
                                 .into_iter()
-                                .map(|d| async_testkit::spawn(tokio::time::sleep(d)))
+                                .map(|d| tokio::spawn(tokio::time::sleep(d)))
                                 .collect();
                             for h in hs {
                                 h.await.unwrap();
                             }
-                        }
+                        })
                     })
-                })
-            },
-            || {
-                let ds = ds.clone();
-                time(|| {
-                    tokio_rt(io).block_on(async move {
-                        let hs: Vec<_> = ds
-                            .into_iter()
-                            .map(|d| tokio::spawn(tokio::time::sleep(d)))
-                            .collect();
-                        for h in hs {
-                            h.await.unwrap();
-                        }
-                    })
-                })
-            },
-        );
-        report(&format!("{tasks} tasks sleeping up to 1h, {drivers}"), k, t);
+                },
+            );
+            report(&name, k, t);
+        }
 
+        let name = format!("empty test, per run, {drivers}");
+        if !wanted(&name) {
+            continue;
+        }
         let (k, t) = side_by_side(
             rounds,
             || {
@@ -145,7 +167,7 @@ fn main() {
                 }) / empties
             },
         );
-        report(&format!("empty test, per run, {drivers}"), k, t);
+        report(&name, k, t);
         println!(
             "{:<48} {:.1} µs",
             format!("  kit overhead per run, {drivers}"),

@@ -258,7 +258,7 @@ impl<T> Future for JoinHandle<T> {
         let mut state = lock(&inner.state);
         if let Some(out) = state.output.take() {
             state.taken = true;
-            return Poll::Ready(out);
+            return Poll::Ready(out.map_err(|e| *e));
         }
         if state.taken {
             panic!(
@@ -422,7 +422,8 @@ pub(crate) struct JoinInner<T> {
 }
 
 struct JoinState<T> {
-    output: Option<Result<T, JoinError>>,
+    /// The outcome; the error boxed, so a task's shared state stays small.
+    output: Option<Result<T, Box<JoinError>>>,
     waiter: Option<Waker>,
     taken: bool,
 }
@@ -446,7 +447,7 @@ impl<T> JoinInner<T> {
         Some(self.meta.clone())
     }
 
-    fn set(&self, out: Result<T, JoinError>) {
+    fn set(&self, out: Result<T, Box<JoinError>>) {
         let waiter = {
             let mut state = lock(&self.state);
             if self.finished.load(SeqCst) {
@@ -485,21 +486,21 @@ impl<T> JoinInner<T> {
 
 impl<T> JoinControl for JoinInner<T> {
     fn cancelled(&self) {
-        self.set(Err(JoinError {
+        self.set(Err(Box::new(JoinError {
             repr: Repr::Cancelled,
             task: self.meta(),
-        }));
+        })));
     }
 
     fn panicked(&self, payload: Box<dyn Any + Send>, handled: Arc<AtomicBool>, message: String) {
-        self.set(Err(JoinError {
+        self.set(Err(Box::new(JoinError {
             repr: Repr::Panic {
                 payload: Mutex::new(Some(payload)),
                 handled,
                 message,
             },
             task: self.meta(),
-        }));
+        })));
     }
 }
 

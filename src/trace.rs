@@ -98,7 +98,7 @@ impl Trace {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(&mut self, at: Duration, task: Option<TaskId>, kind: EventKind) {
         self.count += 1;
         if !self.on {

@@ -1434,25 +1434,31 @@ thread_local! {
 /// tokio's `on_thread_park` hook, on the thread that drives the runtime: tells the run
 /// on this thread, if any (a runtime outlives its runs in an exploration).
 pub(crate) fn on_park() {
-    let Some(core) = try_current() else {
-        return;
-    };
-    core.shared.on_park();
-    // Under an inline wait that lets tokio park and move its clock, the wakes of this
-    // park are handled after it (see `on_unpark`).
-    let shared = &*core.shared;
-    if core.inline_wait.get() && shared.waiting.load(SeqCst) && !shared.intercept.load(Relaxed) {
-        PARKED_WAKES.with(|w| w.set(1));
-    }
+    let _ = CURRENT.try_with(|c| {
+        let Some(core) = &*c.borrow() else {
+            return;
+        };
+        let shared = &*core.shared;
+        shared.on_park();
+        // Under an inline wait that lets tokio park and move its clock, the wakes of this
+        // park are handled after it (see `on_unpark`).
+        if core.inline_wait.get() && shared.waiting.load(SeqCst) && !shared.intercept.load(Relaxed) {
+            PARKED_WAKES.with(|w| w.set(1));
+        }
+    });
 }
 
 /// tokio's `on_thread_unpark` hook: if kit tasks were woken during the park, the run
 /// sees to them now (see `Core::after_parked_wakes`).
 pub(crate) fn on_unpark() {
     if PARKED_WAKES.with(|w| w.replace(0)) == 2 {
-        if let Some(core) = try_current() {
-            core.after_parked_wakes();
-        }
+        // The borrow is shared: code polled from here may read the current run too (only
+        // starting or ending a run takes it mutably, never from inside one).
+        let _ = CURRENT.try_with(|c| {
+            if let Some(core) = &*c.borrow() {
+                core.after_parked_wakes();
+            }
+        });
     }
 }
 

@@ -597,8 +597,15 @@ impl Core {
         self.mark_wall();
     }
 
+    /// Records an event at the current virtual time. Outside a kit task's poll (in a
+    /// tokio task, which may have moved tokio's clock) the clock is read afresh.
     pub(crate) fn record(&self, task: Option<TaskId>, kind: EventKind) {
-        self.trace.borrow_mut().record(self.sched_elapsed(), task, kind);
+        let now = if self.current.get().is_some() {
+            self.sched_elapsed()
+        } else {
+            self.elapsed()
+        };
+        self.trace.borrow_mut().record(now, task, kind);
     }
 
     pub(crate) fn label(&self, id: TaskId) -> String {
@@ -947,7 +954,14 @@ impl Core {
                 if self.may_poll_inline(done) {
                     // The one option: what `pick` would take, with no choice to record.
                     if self.is_live(id) {
-                        self.inline_unflushed.set(self.poll_task(id, 1, 0, now));
+                        let waits = self.poll_task(id, 1, 0, now);
+                        if waits {
+                            // Inside tokio's loop a yield is deferred, so a poll that moved
+                            // the clock (`tokio::time::advance` yields after moving it) ends
+                            // looking like a wait: read the clock again.
+                            self.sched_now.set(None);
+                        }
+                        self.inline_unflushed.set(waits);
                         shared.set_activity(ACTIVITY_TOKIO, 0);
                         shared.intercept.store(self.wants_intercept(), Relaxed);
                     }

@@ -303,3 +303,24 @@ fn spawn_blocking_holds_the_clock_until_it_returns() {
     });
     assert_eq!(elapsed, Duration::ZERO);
 }
+
+#[test]
+fn a_virtual_timeout_of_duration_max_sets_no_limit_and_deadlocks_are_still_found() {
+    let r = Builder::new()
+        .virtual_timeout(Duration::MAX)
+        .try_run(|| async {
+            tokio::time::sleep(Duration::from_secs(3 * 365 * 86_400)).await;
+            time::elapsed()
+        })
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(*r.value(), Duration::from_secs(3 * 365 * 86_400));
+
+    let f = Builder::new()
+        .virtual_timeout(Duration::MAX)
+        .try_run(|| async {
+            let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+            rx.await.unwrap();
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Deadlock, "{f}");
+}

@@ -204,14 +204,7 @@ impl Shared {
         // Woken on the run thread while tokio parks under an inline wait: [`on_unpark`]
         // sees to it right after the park, so tokio need not be woken (with the I/O
         // driver, a wake of `block_on` is a write to an eventfd).
-        let noted = PARKED_WAKES.with(|w| {
-            let armed = w.get() != 0;
-            if armed {
-                w.set(2);
-            }
-            armed
-        });
-        if !noted {
+        if !note_parked_wake() {
             self.wake_waiter();
         }
     }
@@ -383,6 +376,8 @@ enum InlinePass {
     Empty,
     /// The main loop must decide (a choice to make, or a task it must poll itself).
     Decide,
+    /// A task is still ready alone after many polls: tokio gets a round first.
+    Yield,
 }
 
 /// A choice the scheduler made.
@@ -714,6 +709,8 @@ impl Core {
     /// `Pending` without waking itself (it may have left a wake with tokio to deliver).
     fn poll_task(&self, id: TaskId, options: usize, chosen: usize, now: Duration) -> bool {
         self.tokio_turned.set(false);
+        // A jump of the clock allowed after an autojump cushion is stale once a task runs.
+        self.shared.jump_once.store(false, Relaxed);
         let taken = {
             let mut slots = self.slots.borrow_mut();
             let Some(Some(slot)) = slots.get_mut(id) else {
@@ -934,6 +931,7 @@ impl Core {
     /// ready or the main loop must decide.
     fn inline_pass(&self, body_done: Option<&dyn Fn() -> bool>, fired: bool) -> InlinePass {
         let shared = &*self.shared;
+        let mut polled = 0;
         loop {
             let inline = body_done.filter(|_| !self.inline_unflushed.get() && !fired);
             let (ready, lone) = {
@@ -950,8 +948,15 @@ impl Core {
                 return InlinePass::Empty;
             }
             if let (Some(id), Some(done)) = (lone, inline) {
+                if polled == TOKIO_TURN_EVERY {
+                    // As the main loop does, let tokio turn its drivers now and then (a task
+                    // that wakes itself again and again could otherwise starve them).
+                    lock(&shared.ready).push_front(id);
+                    return InlinePass::Yield;
+                }
                 let now = self.note_clock();
                 if self.may_poll_inline(done) {
+                    polled += 1;
                     // The one option: what `pick` would take, with no choice to record.
                     if self.is_live(id) {
                         let waits = self.poll_task(id, 1, 0, now);
@@ -964,6 +969,9 @@ impl Core {
                         self.inline_unflushed.set(waits);
                         shared.set_activity(ACTIVITY_TOKIO, 0);
                         shared.intercept.store(self.wants_intercept(), Relaxed);
+                        // The poll may have made work for tokio (a spawned task): a
+                        // quiescence seen before it is no longer true.
+                        shared.quiescent.store(false, Relaxed);
                     }
                     continue;
                 }
@@ -977,8 +985,8 @@ impl Core {
     /// Right after a park of tokio's under an inline wait, in which kit tasks were woken
     /// on the run thread: does what the waiting `Idle` future would do if woken for them
     /// (polls the lone ready task while that is the only option), and wakes it only when
-    /// there is something to decide. tokio has come round (the park delivered every wake
-    /// it held), so nothing is left to flush.
+    /// there is something to decide (or a round of tokio's loop to give). tokio has come
+    /// round (the park delivered every wake it held), so nothing is left to flush on entry.
     fn after_parked_wakes(&self) {
         let Some(done) = self.body_done.borrow().clone() else {
             return;
@@ -989,17 +997,15 @@ impl Core {
         self.inline_unflushed.set(false);
         // At the virtual deadline or past it the wait decides (its sentinel may have fired).
         let fired = self.sched_elapsed() >= self.config.virtual_timeout;
-        let decide = matches!(self.inline_pass(Some(&*done), fired), InlinePass::Decide)
+        let decide = !matches!(self.inline_pass(Some(&*done), fired), InlinePass::Empty)
             || self.stop_now(&*done).is_some();
         // As the wait leaves it: from here on a wake must reach tokio (see `Idle::poll`).
+        // `inline_unflushed` stays as the polls here left it: the wait may be polled
+        // before tokio comes round (woken from another thread meanwhile), and must then
+        // let tokio deliver a deferred yield first.
         shared.waiting.store(true, SeqCst);
         if decide || !lock(&shared.ready).is_empty() || shared.wall_expired.load(SeqCst) {
-            // The wait is polled next, before tokio comes round: it flushes first if a
-            // task polled here may have left a wake with tokio.
             shared.wake_waiter();
-        } else {
-            // tokio comes round before the wait is polled again, delivering any such wake.
-            self.inline_unflushed.set(false);
         }
     }
 
@@ -1125,7 +1131,12 @@ impl Core {
     ) -> WaitOutcome {
         let mut sentinel = self.sentinel.borrow_mut();
         if sentinel.is_none() {
-            let deadline = self.start + self.config.virtual_timeout;
+            // A limit past what tokio's clock can reach (`Duration::MAX`: no limit) puts the
+            // sentinel as far as tokio's timers go.
+            let deadline = self
+                .start
+                .checked_add(self.config.virtual_timeout)
+                .unwrap_or_else(|| self.start + Duration::from_secs(30 * 365 * 86_400));
             *sentinel = Some(Box::pin(tokio::time::sleep_until(deadline)));
         }
         self.shared.quiescent.store(false, Relaxed);
@@ -1134,15 +1145,18 @@ impl Core {
         self.inline_unflushed.set(false);
         self.inline_wait
             .set(inline.is_some() && self.body_done.borrow().is_some());
-        let outcome = rt.block_on(Idle {
+        // tokio's cooperative budget does not apply to kit tasks: polled inside the wait
+        // they would share the budget of `block_on`'s future, while the main loop and the
+        // unpark hook have none, and a task must not yield on one path and not another.
+        let outcome = rt.block_on(tokio::task::unconstrained(Idle {
             core: self,
             sentinel: sentinel.as_mut().map(|s| s.as_mut()),
             inline,
             registered: None,
-        });
+        }));
         self.inline_wait.set(false);
         self.inline_unflushed.set(false);
-        PARKED_WAKES.with(|w| w.set(0));
+        PARKED.with(|p| p.set(Parked::Off));
         self.tokio_ran();
         self.tokio_turned.set(false);
         self.shared.set_activity(ACTIVITY_IDLE, 0);
@@ -1347,8 +1361,12 @@ impl Future for Idle<'_> {
             // of the two sides sees the other.
             shared.waiting.store(true, SeqCst);
             if lock(&shared.ready).is_empty() && !shared.wall_expired.load(SeqCst) {
-                // tokio delivers any wake it holds on its way round (or parks: none held).
-                core.inline_unflushed.set(false);
+                // tokio delivers any wake it holds on its way round. If a task polled inside
+                // the wait may have left one, the wait looks again after that round: it held
+                // back, and the wake it was polled for (the deadline, quiescence) is spent.
+                if core.inline_unflushed.replace(false) {
+                    cx.waker().wake_by_ref();
+                }
                 return Poll::Pending;
             }
             shared.waiting.store(false, Relaxed);
@@ -1362,8 +1380,13 @@ impl Idle<'_> {
     fn step(mut self: Pin<&mut Self>, cx: &mut Context<'_>, fired: bool) -> Option<Poll<WaitOutcome>> {
         let core = self.core;
         let shared = &*core.shared;
-        if let InlinePass::Decide = core.inline_pass(self.inline, fired) {
-            return Some(self.leave(cx));
+        match core.inline_pass(self.inline, fired) {
+            InlinePass::Empty => {}
+            InlinePass::Decide => return Some(self.leave(cx)),
+            InlinePass::Yield => {
+                cx.waker().wake_by_ref();
+                return Some(Poll::Pending);
+            }
         }
         // Nothing is ready. A poll inside the wait (here, or after a park) may have ended
         // the run (the body finished, an expectation broke): then leave, once tokio has
@@ -1439,10 +1462,38 @@ pub(crate) fn try_current() -> Option<Rc<Core>> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
+/// Where the run thread is with respect to tokio's park, for [`on_unpark`].
+#[derive(Clone, Copy)]
+enum Parked {
+    /// Not inside a park under an inline wait.
+    Off,
+    /// Inside one: a kit task woken on this thread waits for the hook. With the I/O
+    /// driver, only once the clock has moved past this instant (see [`note_parked_wake`]).
+    Armed(Option<Instant>),
+    /// Inside one, and a kit task was woken that the hook must see to.
+    Woken,
+}
+
 thread_local! {
-    /// While tokio parks under an inline wait: 1, then 2 once a kit task was woken on
-    /// this thread (by a timer, an I/O event, a deferred yield). 0 otherwise.
-    static PARKED_WAKES: Cell<u8> = const { Cell::new(0) };
+    static PARKED: Cell<Parked> = const { Cell::new(Parked::Off) };
+}
+
+/// A kit task was woken on this thread: whether the wake is left to [`on_unpark`]
+/// (instead of waking `block_on`).
+fn note_parked_wake() -> bool {
+    PARKED.with(|p| match p.get() {
+        Parked::Off => false,
+        Parked::Woken => true,
+        // tokio turns its I/O driver before it moves its paused clock to the next timer,
+        // and a wake of `block_on` during that turn is what stops the move. A task woken
+        // then (by an I/O event) must stop it too, or the clock would jump past a ready
+        // task; one woken after the clock moved was woken by a timer.
+        Parked::Armed(Some(at)) if Instant::now() <= at => false,
+        Parked::Armed(_) => {
+            p.set(Parked::Woken);
+            true
+        }
+    })
 }
 
 /// tokio's `on_thread_park` hook, on the thread that drives the runtime: tells the run
@@ -1457,7 +1508,8 @@ pub(crate) fn on_park() {
         // Under an inline wait that lets tokio park and move its clock, the wakes of this
         // park are handled after it (see `on_unpark`).
         if core.inline_wait.get() && shared.waiting.load(SeqCst) && !shared.intercept.load(Relaxed) {
-            PARKED_WAKES.with(|w| w.set(1));
+            let at = core.config.io.then(Instant::now);
+            PARKED.with(|p| p.set(Parked::Armed(at)));
         }
     });
 }
@@ -1465,7 +1517,7 @@ pub(crate) fn on_park() {
 /// tokio's `on_thread_unpark` hook: if kit tasks were woken during the park, the run
 /// sees to them now (see `Core::after_parked_wakes`).
 pub(crate) fn on_unpark() {
-    if PARKED_WAKES.with(|w| w.replace(0)) == 2 {
+    if matches!(PARKED.with(|p| p.replace(Parked::Off)), Parked::Woken) {
         // The borrow is shared: code polled from here may read the current run too (only
         // starting or ending a run takes it mutably, never from inside one).
         let _ = CURRENT.try_with(|c| {

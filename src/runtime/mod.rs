@@ -232,7 +232,8 @@ impl Builder {
     }
 
     /// The virtual-time limit of one run (default 1 h): a run still going at that point of
-    /// virtual time fails.
+    /// virtual time fails. `Duration::MAX` sets no limit (a deadlock is still found: the
+    /// kit's deadline timer then sits about 30 years of virtual time away).
     ///
     /// ```
     /// use std::time::Duration;

@@ -35,12 +35,12 @@ pub(crate) type TaskId = usize;
 #[derive(Clone, Debug)]
 pub(crate) enum EventKind {
     Spawned {
-        child: TaskId,
+        child: u32,
     },
     /// The task was polled; it was option `chosen` of `options` ready to choose from.
     Polled {
-        options: usize,
-        chosen: usize,
+        options: u32,
+        chosen: u32,
     },
     Pending,
     Completed,
@@ -51,17 +51,53 @@ pub(crate) enum EventKind {
     },
     TokioTurn,
     ClockMoved {
-        from: Duration,
+        /// Virtual nanoseconds ([`nanos`]).
+        from: u64,
     },
     Settled,
 }
 
-/// One entry of the log (its number follows from its place in the ring).
+impl EventKind {
+    pub(crate) fn spawned(child: TaskId) -> Self {
+        EventKind::Spawned { child: child as u32 }
+    }
+
+    pub(crate) fn polled(options: usize, chosen: usize) -> Self {
+        EventKind::Polled {
+            options: options as u32,
+            chosen: chosen as u32,
+        }
+    }
+
+    pub(crate) fn clock_moved(from: Duration) -> Self {
+        EventKind::ClockMoved { from: nanos(from) }
+    }
+}
+
+/// A virtual time as nanoseconds since the run began (saturating: some 584 years).
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// No task: an event of tokio's or of the clock.
+const NO_TASK: u32 = u32::MAX;
+
+/// One entry of the log (its number follows from its place in the ring): 32 bytes.
 #[derive(Clone, Debug)]
 pub(crate) struct Event {
-    pub(crate) at: Duration,
-    pub(crate) task: Option<TaskId>,
-    pub(crate) kind: EventKind,
+    at: u64,
+    task: u32,
+    kind: EventKind,
+}
+
+impl Event {
+    fn at(&self) -> Duration {
+        Duration::from_nanos(self.at)
+    }
+
+    fn task(&self) -> Option<TaskId> {
+        (self.task != NO_TASK).then_some(self.task as TaskId)
+    }
 }
 
 /// Ring of recent events plus a hash of all of them.
@@ -105,8 +141,10 @@ impl Trace {
             return;
         }
         let code: u64 = match &kind {
-            EventKind::Spawned { child } => 1 ^ ((*child as u64) << 8),
-            EventKind::Polled { options, chosen } => 2 ^ ((*options as u64) << 8) ^ ((*chosen as u64) << 32),
+            EventKind::Spawned { child } => 1 ^ (u64::from(*child) << 8),
+            EventKind::Polled { options, chosen } => {
+                2 ^ (u64::from(*options) << 8) ^ (u64::from(*chosen) << 32)
+            }
             EventKind::Pending => 3,
             EventKind::Completed => 4,
             EventKind::Panicked => 5,
@@ -116,12 +154,12 @@ impl Trace {
             EventKind::ClockMoved { .. } => 9,
             EventKind::Settled => 10,
         };
-        let task_code = task.map_or(u64::MAX, |t| t as u64);
-        let nanos = at.as_secs().wrapping_mul(1_000_000_000) ^ u64::from(at.subsec_nanos());
+        let task = task.map_or(NO_TASK, |t| t as u32);
+        let at = nanos(at);
         // One multiply-rotate round per word: order-sensitive, and cheap enough to run on
         // every event of every traced run.
         let mut h = self.hash;
-        for word in [code, task_code, nanos] {
+        for word in [code, u64::from(task), at] {
             h = (h ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
         }
         self.hash = h;
@@ -159,7 +197,7 @@ impl Trace {
     /// Every kept event as a line: `+1.000s  #1 "worker": polled`.
     pub(crate) fn lines(&self, name: &dyn Fn(TaskId) -> String) -> Vec<String> {
         self.recent()
-            .map(|(_, e)| format!("{}  {}", Vt(e.at), describe(e, name)))
+            .map(|(_, e)| format!("{}  {}", Vt(e.at()), describe(e, name)))
             .collect()
     }
 
@@ -179,15 +217,15 @@ impl Trace {
         let (mut instant, mut offset) = (Duration::MAX, 0u64);
         let mut open: std::collections::HashMap<TaskId, (u64, String)> = std::collections::HashMap::new();
         for (seq, e) in self.recent() {
-            if e.at != instant {
-                instant = e.at;
+            if e.at() != instant {
+                instant = e.at();
                 offset = 0;
             }
-            let ts = e.at.as_micros() as u64 + offset;
+            let ts = e.at().as_micros() as u64 + offset;
             offset += 1;
-            let tid = e.task.map_or(0, |t| t + 1);
+            let tid = e.task().map_or(0, |t| t + 1);
             if named.insert(tid) {
-                let who = e.task.map_or_else(|| "tokio / clock".to_string(), &name);
+                let who = e.task().map_or_else(|| "tokio / clock".to_string(), &name);
                 push(
                     &mut out,
                     format!(
@@ -196,7 +234,7 @@ impl Trace {
                     ),
                 );
             }
-            match (&e.kind, e.task) {
+            match (&e.kind, e.task()) {
                 (EventKind::Polled { .. }, Some(t)) => {
                     open.insert(t, (ts, describe(e, name)));
                 }
@@ -209,7 +247,7 @@ impl Trace {
                             "{{\"name\":{},\"ph\":\"X\",\"ts\":{start},\"dur\":{},\"pid\":1,\"tid\":{tid},\"args\":{{\"virtual time\":{},\"step\":{}}}}}",
                             json_string(&format!("{label} → {outcome}")),
                             (ts - start).max(1),
-                            json_string(&Vt(e.at).to_string()),
+                            json_string(&Vt(e.at()).to_string()),
                             seq
                         ),
                     );
@@ -219,7 +257,7 @@ impl Trace {
                     format!(
                         "{{\"name\":{},\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid},\"args\":{{\"virtual time\":{}}}}}",
                         json_string(&describe(e, name)),
-                        json_string(&Vt(e.at).to_string())
+                        json_string(&Vt(e.at()).to_string())
                     ),
                 ),
             }
@@ -250,7 +288,7 @@ impl Trace {
             );
         }
         for (seq, e) in self.recent().skip(skip) {
-            let who = match e.task {
+            let who = match e.task() {
                 Some(t) => name(t),
                 None => "tokio".to_string(),
             };
@@ -258,7 +296,7 @@ impl Trace {
                 out,
                 "    {:>5}  {:>12}  {who}: {}",
                 seq,
-                Vt(e.at).to_string(),
+                Vt(e.at()).to_string(),
                 what(e, name)
             );
         }
@@ -268,7 +306,7 @@ impl Trace {
 
 /// `#1 "worker": polled`: who did what.
 fn describe(e: &Event, name: &dyn Fn(TaskId) -> String) -> String {
-    let who = match e.task {
+    let who = match e.task() {
         Some(t) => name(t),
         None => "tokio".to_string(),
     };
@@ -277,7 +315,7 @@ fn describe(e: &Event, name: &dyn Fn(TaskId) -> String) -> String {
 
 fn what(e: &Event, name: &dyn Fn(TaskId) -> String) -> String {
     match &e.kind {
-        EventKind::Spawned { child } => format!("spawned {}", name(*child)),
+        EventKind::Spawned { child } => format!("spawned {}", name(*child as TaskId)),
         EventKind::Polled { options, chosen: 0 } if *options > 1 => {
             format!("polled (first of {options} ready)")
         }
@@ -291,7 +329,11 @@ fn what(e: &Event, name: &dyn Fn(TaskId) -> String) -> String {
         EventKind::Cancelled => "cancelled".to_string(),
         EventKind::Yielded { at } => format!("yield point at {at}"),
         EventKind::TokioTurn => "tokio's own tasks ran".to_string(),
-        EventKind::ClockMoved { from } => format!("clock moved from {} to {}", Vt(*from), Vt(e.at)),
+        EventKind::ClockMoved { from } => format!(
+            "clock moved from {} to {}",
+            Vt(Duration::from_nanos(*from)),
+            Vt(e.at())
+        ),
         EventKind::Settled => "settled: nothing more runnable now".to_string(),
     }
 }

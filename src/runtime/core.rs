@@ -650,9 +650,9 @@ impl Core {
             control,
         }));
         if let Some(parent) = self.current.get() {
-            self.record(Some(parent), EventKind::Spawned { child: id });
+            self.record(Some(parent), EventKind::spawned(id));
         } else if id != 0 {
-            self.record(None, EventKind::Spawned { child: id });
+            self.record(None, EventKind::spawned(id));
         }
         std_waker.wake();
     }
@@ -752,7 +752,7 @@ impl Core {
         self.polls.set(self.polls.get() + 1);
         self.trace
             .borrow_mut()
-            .record(now, Some(id), EventKind::Polled { options, chosen });
+            .record(now, Some(id), EventKind::polled(options, chosen));
 
         self.current.set(Some(id));
         // One wall-clock read per poll: the poll is timed from the previous read (the end
@@ -1017,7 +1017,7 @@ impl Core {
         if now != before && !self.probing.get() {
             self.trace
                 .borrow_mut()
-                .record(now, None, EventKind::ClockMoved { from: before });
+                .record(now, None, EventKind::clock_moved(before));
         }
         now
     }
@@ -1184,7 +1184,7 @@ impl Core {
         let stop = self.probe_steps(rt, deadline);
         self.probing.set(false);
         match stop {
-            Stop::VirtualTimeout { .. } => self.record(None, EventKind::ClockMoved { from: idle_since }),
+            Stop::VirtualTimeout { .. } => self.record(None, EventKind::clock_moved(idle_since)),
             Stop::Deadlock { .. } => self.frozen_at.set(Some(idle_since)),
             _ => {}
         }

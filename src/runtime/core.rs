@@ -321,6 +321,13 @@ pub(crate) struct Slot {
     control: Arc<dyn JoinControl>,
 }
 
+/// One task's entry in the task table: its future while it lives, its bookkeeping for
+/// good (one entry, so that a poll touches one place).
+pub(crate) struct TaskEntry {
+    slot: Option<Slot>,
+    pub(crate) stats: TaskStats,
+}
+
 /// Per-task bookkeeping kept after the task ends, for reports (the task's description
 /// is kept once, in [`Shared::metas`]).
 #[derive(Clone, Copy)]
@@ -407,8 +414,7 @@ pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
     pub(crate) config: RunConfig,
     pub(crate) start: Instant,
-    slots: RefCell<Vec<Option<Slot>>>,
-    pub(crate) infos: RefCell<Vec<TaskStats>>,
+    pub(crate) tasks: RefCell<Vec<TaskEntry>>,
     pub(crate) trace: RefCell<Trace>,
     chooser: RefCell<Box<dyn Chooser>>,
     /// Every choice made at a step with two or more options: (options, chosen).
@@ -473,8 +479,7 @@ impl Core {
             shared,
             config,
             start: Instant::now(),
-            slots: RefCell::new(Vec::new()),
-            infos: RefCell::new(Vec::new()),
+            tasks: RefCell::new(Vec::new()),
             trace: RefCell::new(if tracing {
                 Trace::new(capacity)
             } else {
@@ -617,7 +622,7 @@ impl Core {
         site: &'static Location<'static>,
         background: bool,
     ) -> (TaskMeta, Arc<TaskWaker>) {
-        let id = self.infos.borrow().len();
+        let id = self.tasks.borrow().len();
         let meta = TaskMeta {
             id,
             name: name.map(Arc::from),
@@ -625,10 +630,13 @@ impl Core {
             background,
         };
         lock(&self.shared.metas).push(meta.clone());
-        self.infos.borrow_mut().push(TaskStats {
-            state: TaskState::Ready,
-            polls: 0,
-            last_poll: None,
+        self.tasks.borrow_mut().push(TaskEntry {
+            slot: None,
+            stats: TaskStats {
+                state: TaskState::Ready,
+                polls: 0,
+                last_poll: None,
+            },
         });
         let waker = Arc::new(TaskWaker {
             id,
@@ -642,13 +650,12 @@ impl Core {
     /// Gives the task made by [`Core::new_task`] its future; it is ready at once.
     pub(crate) fn start_task(&self, waker: Arc<TaskWaker>, fut: BoxFuture, control: Arc<dyn JoinControl>) {
         let id = waker.id;
-        debug_assert_eq!(id, self.slots.borrow().len(), "a task started out of order");
         let std_waker = Waker::from(waker.clone());
-        self.slots.borrow_mut().push(Some(Slot {
+        self.tasks.borrow_mut()[id].slot = Some(Slot {
             fut: Some((fut, std_waker.clone())),
             waker,
             control,
-        }));
+        });
         if let Some(parent) = self.current.get() {
             self.record(Some(parent), EventKind::spawned(id));
         } else if id != 0 {
@@ -658,13 +665,13 @@ impl Core {
     }
 
     fn set_state(&self, id: TaskId, state: TaskState) {
-        if let Some(info) = self.infos.borrow_mut().get_mut(id) {
-            info.state = state;
+        if let Some(entry) = self.tasks.borrow_mut().get_mut(id) {
+            entry.stats.state = state;
         }
     }
 
     fn is_live(&self, id: TaskId) -> bool {
-        matches!(self.slots.borrow().get(id), Some(Some(_)))
+        self.tasks.borrow().get(id).is_some_and(|e| e.slot.is_some())
     }
 
     /// Picks the next thing to run, or `None` when no kit task is ready. Every step with
@@ -712,21 +719,30 @@ impl Core {
         // A jump of the clock allowed after an autojump cushion is stale once a task runs.
         self.shared.jump_once.store(false, Relaxed);
         let taken = {
-            let mut slots = self.slots.borrow_mut();
-            let Some(Some(slot)) = slots.get_mut(id) else {
+            let mut tasks = self.tasks.borrow_mut();
+            let Some(TaskEntry {
+                slot: Some(slot),
+                stats,
+            }) = tasks.get_mut(id)
+            else {
                 return false;
             };
             slot.waker.queued.store(false, Release);
             let aborted = slot.waker.aborted.load(Acquire);
-            slot.fut.take().map(|(f, w)| (f, w, aborted))
+            let taken = slot.fut.take();
+            if taken.is_some() && !aborted {
+                stats.polls += 1;
+                stats.last_poll = Some(now);
+            }
+            taken.map(|(f, w)| (f, w, aborted))
         };
         let Some((mut fut, waker, aborted)) = taken else {
             return false;
         };
         // Looked up only on the rare paths (slow poll, panic, abort).
         let meta = || self.meta(id);
-        let control = || match self.slots.borrow().get(id) {
-            Some(Some(slot)) => Some(slot.control.clone()),
+        let control = || match self.tasks.borrow().get(id) {
+            Some(TaskEntry { slot: Some(slot), .. }) => Some(slot.control.clone()),
             _ => None,
         };
 
@@ -742,12 +758,6 @@ impl Core {
         }
 
         self.last_seen.set(now);
-        {
-            let mut infos = self.infos.borrow_mut();
-            let info = &mut infos[id];
-            info.polls += 1;
-            info.last_poll = Some(now);
-        }
         self.last_activity.set(now);
         self.polls.set(self.polls.get() + 1);
         self.trace
@@ -770,27 +780,23 @@ impl Core {
         let waits = match result {
             Ok(Poll::Pending) => {
                 self.trace.borrow_mut().record(now, Some(id), EventKind::Pending);
-                let still_queued = {
-                    let slots = self.slots.borrow();
-                    match slots.get(id) {
-                        Some(Some(slot)) => slot.waker.queued.load(Acquire),
-                        _ => false,
-                    }
-                };
-                if still_queued {
-                    self.sched_now.set(None);
-                    self.chooser.borrow_mut().yielded(id);
-                }
-                self.set_state(
-                    id,
-                    if still_queued {
+                let mut still_queued = false;
+                if let Some(TaskEntry {
+                    slot: Some(slot),
+                    stats,
+                }) = self.tasks.borrow_mut().get_mut(id)
+                {
+                    still_queued = slot.waker.queued.load(Acquire);
+                    stats.state = if still_queued {
                         TaskState::Ready
                     } else {
                         TaskState::Waiting
-                    },
-                );
-                if let Some(Some(slot)) = self.slots.borrow_mut().get_mut(id) {
+                    };
                     slot.fut = Some((fut, waker));
+                }
+                if still_queued {
+                    self.sched_now.set(None);
+                    self.chooser.borrow_mut().yielded(id);
                 }
                 !still_queued
             }
@@ -835,7 +841,7 @@ impl Core {
 
     /// Removes a task and drops its future (catching a panic in its destructors).
     fn finish(&self, id: TaskId, fut: BoxFuture, state: TaskState) {
-        self.slots.borrow_mut()[id] = None;
+        self.tasks.borrow_mut()[id].slot = None;
         self.set_state(id, state);
         if state == TaskState::Cancelled {
             self.record(Some(id), EventKind::Cancelled);
@@ -1223,7 +1229,7 @@ impl Core {
     pub(crate) fn settle_at_end(&self, rt: &tokio::runtime::Runtime) {
         const LIMIT: u32 = 100_000;
         // Every task has finished, kit's and tokio's: nothing is left that could run.
-        if !self.slots.borrow().iter().any(Option::is_some) && !self.tokio_alive() {
+        if !self.tasks.borrow().iter().any(|e| e.slot.is_some()) && !self.tokio_alive() {
             return;
         }
         let mut polls = 0;
@@ -1276,27 +1282,26 @@ impl Core {
 
     /// Tasks that are still alive (not finished), in id order.
     pub(crate) fn alive(&self) -> Vec<TaskInfo> {
-        let slots = self.slots.borrow();
         let metas = lock(&self.shared.metas);
-        self.infos
+        self.tasks
             .borrow()
             .iter()
             .zip(metas.iter())
-            .filter(|(_, m)| matches!(slots.get(m.id), Some(Some(_))))
-            .map(|(i, m)| TaskInfo {
+            .filter(|(e, _)| e.slot.is_some())
+            .map(|(e, m)| TaskInfo {
                 meta: m.clone(),
-                state: i.state,
-                polls: i.polls,
-                last_poll: i.last_poll,
+                state: e.stats.state,
+                polls: e.stats.polls,
+                last_poll: e.stats.last_poll,
             })
             .collect()
     }
 
     /// Drops every remaining task (cancelling it), newest first.
     pub(crate) fn cancel_all(&self) {
-        let ids: Vec<TaskId> = (0..self.slots.borrow().len()).rev().collect();
+        let ids: Vec<TaskId> = (0..self.tasks.borrow().len()).rev().collect();
         for id in ids {
-            let taken = self.slots.borrow_mut().get_mut(id).and_then(|s| s.take());
+            let taken = self.tasks.borrow_mut().get_mut(id).and_then(|e| e.slot.take());
             if let Some(mut slot) = taken {
                 self.set_state(id, TaskState::Cancelled);
                 self.record(Some(id), EventKind::Cancelled);

@@ -30,6 +30,16 @@ TOML
 }
 make_crate with_kit "async-testkit = { path = \"$root\" }
 tokio = { version = \"1\", features = [\"sync\"] }"
+# The kit is a path dependency here, and cargo builds path dependencies incrementally
+# (slower from cold); from crates.io it is not. Build it as a registry crate would be.
+cat >> "$work/with_kit/Cargo.toml" <<'TOML'
+
+[profile.dev.package.async-testkit]
+incremental = false
+
+[profile.dev.package.async-testkit-macros]
+incremental = false
+TOML
 cat > "$work/with_kit/tests/t.rs" <<'RS'
 #[async_testkit::test]
 async fn answers() {

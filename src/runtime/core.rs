@@ -841,7 +841,10 @@ impl Core {
 
     /// Removes a task and drops its future (catching a panic in its destructors).
     fn finish(&self, id: TaskId, fut: BoxFuture, state: TaskState) {
-        self.tasks.borrow_mut()[id].slot = None;
+        // Dropped outside the borrow: the slot may hold the last reference to the task's
+        // output, whose destructor is user code that may spawn.
+        let slot = self.tasks.borrow_mut()[id].slot.take();
+        drop(slot);
         self.set_state(id, state);
         if state == TaskState::Cancelled {
             self.record(Some(id), EventKind::Cancelled);

@@ -149,3 +149,146 @@ fn a_task_spinning_inside_the_wait_still_lets_io_in() {
         .unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(*r.value(), 2);
 }
+
+/// A child's waker, as a combinator (`FuturesUnordered`, a select) keeps one per child.
+struct ChildWaker {
+    woken: AtomicBool,
+    parent: std::sync::Mutex<Option<std::task::Waker>>,
+}
+
+impl std::task::Wake for ChildWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, SeqCst);
+        if let Some(w) = self.parent.lock().unwrap().take() {
+            w.wake();
+        }
+    }
+}
+
+/// Polls a child that yields with tokio's `yield_now` under its own waker; on its first
+/// poll also wakes `other` and itself, so that its task ends the poll queued.
+async fn child_yields_while_its_task_requeues(other: Rc<tokio::sync::Notify>) -> u32 {
+    use std::task::{Context, Poll};
+    let child_waker = Arc::new(ChildWaker {
+        woken: AtomicBool::new(true),
+        parent: std::sync::Mutex::new(None),
+    });
+    let waker = std::task::Waker::from(child_waker.clone());
+    let mut child = Box::pin(async {
+        tokio::task::yield_now().await;
+        7
+    });
+    let mut first = true;
+    std::future::poll_fn(move |cx| {
+        *child_waker.parent.lock().unwrap() = Some(cx.waker().clone());
+        if child_waker.woken.swap(false, SeqCst) {
+            if let Poll::Ready(v) = child.as_mut().poll(&mut Context::from_waker(&waker)) {
+                return Poll::Ready(v);
+            }
+        }
+        if std::mem::take(&mut first) {
+            other.notify_one();
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// A poll inside the wait can leave a deferred `yield_now` wake for another waker than its
+/// task's own, while the task itself ends the poll ready again; tokio drops such wakes when
+/// `block_on` returns, so the wait must let tokio come round first. (The same body from
+/// the main loop, without the first sleep, is the control.)
+#[test]
+fn a_deferred_wake_of_a_child_waker_is_not_lost() {
+    for sleep_first in [false, true] {
+        let r = Builder::new()
+            .timeout(Duration::from_secs(20))
+            .try_run(move || async move {
+                let notify = Rc::new(tokio::sync::Notify::new());
+                let n = notify.clone();
+                let other = async_testkit::spawn(async move { n.notified().await });
+                if sleep_first {
+                    // Woken alone in tokio's park: polled inside the wait.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                let v = child_yields_while_its_task_requeues(notify).await;
+                other.await.unwrap();
+                v
+            })
+            .unwrap_or_else(|f| panic!("sleep first: {sleep_first}: {f}"));
+        assert_eq!(*r.value(), 7);
+    }
+}
+
+/// How many of 40 seeds of PCT-with-yields ran A, which yields at +1 ms (with tokio's
+/// `yield_now`, or the kit's `yield_point`), before B, which wakes at +2 ms like A.
+fn yielder_first(tokio_yield: bool) -> usize {
+    (0..40u64)
+        .filter(|&seed| {
+            let order = Builder::new()
+                .strategy(async_testkit::Strategy::PctYield { depth: 1 })
+                .seed(seed)
+                .run(move || async move {
+                    let order = Rc::new(std::cell::RefCell::new(Vec::new()));
+                    let (oa, ob) = (order.clone(), order.clone());
+                    let a = async_testkit::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        if tokio_yield {
+                            tokio::task::yield_now().await;
+                        } else {
+                            async_testkit::yield_point().await;
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        oa.borrow_mut().push('A');
+                    });
+                    let b = async_testkit::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        ob.borrow_mut().push('B');
+                    });
+                    a.await.unwrap();
+                    b.await.unwrap();
+                    order.take()
+                });
+            order[0] == 'A'
+        })
+        .count()
+}
+
+/// PCT-with-yields drops a yielding task behind the others: it must see a
+/// `tokio::task::yield_now()` even when the task woke alone (inside a wait, tokio defers
+/// that wake, so such runs poll every task from the main loop).
+#[test]
+fn pct_with_yields_sees_tokio_yields_of_a_task_that_woke_alone() {
+    assert_eq!(yielder_first(false), 0);
+    assert_eq!(yielder_first(true), 0);
+}
+
+/// A finished task woken again (a waker it left behind) is not an option of the next choice.
+#[test]
+fn a_finished_task_woken_again_is_not_an_option() {
+    let timeline = |wake_the_finished: bool| {
+        Builder::new()
+            .try_run(move || async move {
+                let left: Rc<std::cell::RefCell<Option<std::task::Waker>>> = Rc::default();
+                let l = left.clone();
+                let a = async_testkit::spawn(std::future::poll_fn(move |cx| {
+                    *l.borrow_mut() = Some(cx.waker().clone());
+                    std::task::Poll::Ready(())
+                }));
+                a.await.unwrap();
+                let b = async_testkit::spawn(async {});
+                if wake_the_finished {
+                    left.borrow().as_ref().unwrap().wake_by_ref();
+                }
+                b.await.unwrap();
+            })
+            .unwrap()
+            .timeline()
+            .to_string()
+    };
+    assert_eq!(timeline(true), timeline(false));
+}

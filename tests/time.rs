@@ -324,3 +324,21 @@ fn a_virtual_timeout_of_duration_max_sets_no_limit_and_deadlocks_are_still_found
         .unwrap_err();
     assert_eq!(f.kind(), FailureKind::Deadlock, "{f}");
 }
+
+/// With a manual clock, an `advance` awaited in a tokio task: the wait that began before it
+/// must follow (let time move), not report a stall.
+#[test]
+fn a_manual_clock_advanced_from_a_tokio_task_moves() {
+    let r = Builder::new()
+        .clock(Clock::Manual)
+        .timeout(Duration::from_secs(20))
+        .try_run(|| async {
+            let h = tokio::spawn(async {
+                time::advance(Duration::from_secs(5)).await;
+                time::elapsed()
+            });
+            h.await.unwrap()
+        })
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(*r.value(), Duration::from_secs(5));
+}

@@ -202,8 +202,9 @@ impl Shared {
     fn push_ready(&self, id: TaskId) {
         lock(&self.ready).push_back(id);
         // Woken on the run thread while tokio parks under an inline wait: [`on_unpark`]
-        // sees to it right after the park, so tokio need not be woken (with the I/O
-        // driver, a wake of `block_on` is a write to an eventfd).
+        // sees to it right after the park, so `block_on` need not be woken (such a wake
+        // makes tokio's next park skip its clock jump: one more round of its loop, with
+        // the I/O driver one more `epoll_wait`).
         if !note_parked_wake() {
             self.wake_waiter();
         }
@@ -383,8 +384,6 @@ enum InlinePass {
     Empty,
     /// The main loop must decide (a choice to make, or a task it must poll itself).
     Decide,
-    /// A task is still ready alone after many polls: tokio gets a round first.
-    Yield,
 }
 
 /// A choice the scheduler made.
@@ -417,6 +416,8 @@ pub(crate) struct Core {
     pub(crate) tasks: RefCell<Vec<TaskEntry>>,
     pub(crate) trace: RefCell<Trace>,
     chooser: RefCell<Box<dyn Chooser>>,
+    /// The choice source needs to see every yield: no task is polled inside a wait.
+    watch_yields: bool,
     /// Every choice made at a step with two or more options: (options, chosen).
     pub(crate) choices: RefCell<Vec<Choice>>,
     metrics: tokio::runtime::RuntimeMetrics,
@@ -485,6 +486,7 @@ impl Core {
             } else {
                 Trace::off()
             }),
+            watch_yields: chooser.watches_yields(),
             chooser: RefCell::new(chooser),
             choices: RefCell::new(Vec::new()),
             metrics,
@@ -844,6 +846,14 @@ impl Core {
         // Dropped outside the borrow: the slot may hold the last reference to the task's
         // output, whose destructor is user code that may spawn.
         let slot = self.tasks.borrow_mut()[id].slot.take();
+        // A finished task is never an option: later wakes of it are no-ops (it stays
+        // "queued"), and one it took during its last poll is taken back.
+        if slot.as_ref().is_some_and(|s| s.waker.queued.swap(true, AcqRel)) {
+            let mut ready = lock(&self.shared.ready);
+            if let Some(at) = ready.iter().position(|&queued| queued == id) {
+                ready.remove(at);
+            }
+        }
         drop(slot);
         self.set_state(id, state);
         if state == TaskState::Cancelled {
@@ -934,13 +944,12 @@ impl Core {
             && !self.tokio_alive()
     }
 
-    /// Inside a wait: polls the lone ready task, again and again while it is the only
-    /// option and may be polled there (`body_done` given: the main loop's wait, before
-    /// the deadline sentinel `fired`, with nothing left to flush), until nothing is
-    /// ready or the main loop must decide.
+    /// Inside a wait: polls the lone ready task if it is the only option and may be
+    /// polled there (`body_done` given: the main loop's wait, before the deadline
+    /// sentinel `fired`, with nothing left to flush). After one such poll nothing more is
+    /// polled until tokio has come round; what is ready by then is the main loop's.
     fn inline_pass(&self, body_done: Option<&dyn Fn() -> bool>, fired: bool) -> InlinePass {
         let shared = &*self.shared;
-        let mut polled = 0;
         loop {
             let inline = body_done.filter(|_| !self.inline_unflushed.get() && !fired);
             let (ready, lone) = {
@@ -957,15 +966,8 @@ impl Core {
                 return InlinePass::Empty;
             }
             if let (Some(id), Some(done)) = (lone, inline) {
-                if polled == TOKIO_TURN_EVERY {
-                    // As the main loop does, let tokio turn its drivers now and then (a task
-                    // that wakes itself again and again could otherwise starve them).
-                    lock(&shared.ready).push_front(id);
-                    return InlinePass::Yield;
-                }
                 let now = self.note_clock();
                 if self.may_poll_inline(done) {
-                    polled += 1;
                     // The one option: what `pick` would take, with no choice to record.
                     if self.is_live(id) {
                         let waits = self.poll_task(id, 1, 0, now);
@@ -975,7 +977,10 @@ impl Core {
                             // looking like a wait: read the clock again.
                             self.sched_now.set(None);
                         }
-                        self.inline_unflushed.set(waits);
+                        // Any poll inside tokio's loop may have left a deferred wake, for its
+                        // own waker or another (a child's, in a combinator): the wait lets
+                        // tokio come round before it decides anything.
+                        self.inline_unflushed.set(true);
                         shared.set_activity(ACTIVITY_TOKIO, 0);
                         shared.intercept.store(self.wants_intercept(), Relaxed);
                         // The poll may have made work for tokio (a spawned task): a
@@ -994,8 +999,8 @@ impl Core {
     /// Right after a park of tokio's under an inline wait, in which kit tasks were woken
     /// on the run thread: does what the waiting `Idle` future would do if woken for them
     /// (polls the lone ready task while that is the only option), and wakes it only when
-    /// there is something to decide (or a round of tokio's loop to give). tokio has come
-    /// round (the park delivered every wake it held), so nothing is left to flush on entry.
+    /// there is something to decide. tokio has come round (the park delivered every wake
+    /// it held), so nothing is left to flush on entry.
     fn after_parked_wakes(&self) {
         let Some(done) = self.body_done.borrow().clone() else {
             return;
@@ -1006,7 +1011,7 @@ impl Core {
         self.inline_unflushed.set(false);
         // At the virtual deadline or past it the wait decides (its sentinel may have fired).
         let fired = self.sched_elapsed() >= self.config.virtual_timeout;
-        let decide = !matches!(self.inline_pass(Some(&*done), fired), InlinePass::Empty)
+        let decide = matches!(self.inline_pass(Some(&*done), fired), InlinePass::Decide)
             || self.stop_now(&*done).is_some();
         // As the wait leaves it: from here on a wake must reach tokio (see `Idle::poll`).
         // `inline_unflushed` stays as the polls here left it: the wait may be polled
@@ -1056,7 +1061,8 @@ impl Core {
     /// Nothing is ready: wait, then act on what the wait says.
     fn wait_and_decide(&self, rt: &tokio::runtime::Runtime, body_done: &dyn Fn() -> bool) -> Option<Stop> {
         let idle_since = self.last_seen.get();
-        match self.wait(rt, self.wants_intercept(), Some(body_done)) {
+        let inline = (!self.watch_yields).then_some(body_done);
+        match self.wait(rt, self.wants_intercept(), inline) {
             WaitOutcome::Woken => None,
             WaitOutcome::WallTimeout => Some(Stop::WallTimeout),
             WaitOutcome::Deadline => Some(self.probe(rt, idle_since)),
@@ -1138,7 +1144,8 @@ impl Core {
         intercept: bool,
         inline: Option<&dyn Fn() -> bool>,
     ) -> WaitOutcome {
-        let mut sentinel = self.sentinel.borrow_mut();
+        // Out of its cell while the wait runs user code (inline polls), put back after.
+        let mut sentinel = self.sentinel.take();
         if sentinel.is_none() {
             // A limit past what tokio's clock can reach (`Duration::MAX`: no limit) puts the
             // sentinel as far as tokio's timers go.
@@ -1146,7 +1153,7 @@ impl Core {
                 .start
                 .checked_add(self.config.virtual_timeout)
                 .unwrap_or_else(|| self.start + Duration::from_secs(30 * 365 * 86_400));
-            *sentinel = Some(Box::pin(tokio::time::sleep_until(deadline)));
+            sentinel = Some(Box::pin(tokio::time::sleep_until(deadline)));
         }
         self.shared.quiescent.store(false, Relaxed);
         self.shared.intercept.store(intercept, Relaxed);
@@ -1171,7 +1178,7 @@ impl Core {
         self.shared.set_activity(ACTIVITY_IDLE, 0);
         self.shared.waiting.store(false, Relaxed);
         self.shared.intercept.store(false, Relaxed);
-        drop(sentinel);
+        *self.sentinel.borrow_mut() = sentinel;
         // A jump to the deadline sentinel, or the probe's steps past it, are the kit's own
         // bookkeeping: the probe records what it concludes instead.
         if matches!(outcome, WaitOutcome::Deadline) {
@@ -1272,10 +1279,20 @@ impl Core {
 
     pub(crate) fn advancing_started(&self) {
         self.advancing.set(self.advancing.get() + 1);
+        self.refresh_intercept();
     }
 
     pub(crate) fn advancing_ended(&self) {
         self.advancing.set(self.advancing.get().saturating_sub(1));
+        self.refresh_intercept();
+    }
+
+    /// From a tokio task while the executor waits inside `block_on`: the wait chose
+    /// whether tokio may jump the clock when it began, and must follow the change.
+    fn refresh_intercept(&self) {
+        if self.shared.waiting.load(SeqCst) {
+            self.shared.intercept.store(self.wants_intercept(), SeqCst);
+        }
     }
 
     /// A task's description.
@@ -1346,8 +1363,8 @@ impl Future for Idle<'_> {
             *lock(&shared.idle_waker) = Some(waker.clone());
             self.registered = Some(waker);
         }
-        // While this poll runs it sees every push itself: wakers need not wake tokio (with
-        // the I/O driver, each such wake is a write to an eventfd).
+        // While this poll runs it sees every push itself: wakers need not wake tokio (each
+        // such wake would cost a round of tokio's loop).
         shared.waiting.store(false, Relaxed);
         // Polled once to enter tokio's timer wheel (any block_on waker of this runtime
         // serves to wake it); after that, asking whether it fired is enough.
@@ -1388,13 +1405,8 @@ impl Idle<'_> {
     fn step(mut self: Pin<&mut Self>, cx: &mut Context<'_>, fired: bool) -> Option<Poll<WaitOutcome>> {
         let core = self.core;
         let shared = &*core.shared;
-        match core.inline_pass(self.inline, fired) {
-            InlinePass::Empty => {}
-            InlinePass::Decide => return Some(self.leave(cx)),
-            InlinePass::Yield => {
-                cx.waker().wake_by_ref();
-                return Some(Poll::Pending);
-            }
+        if let InlinePass::Decide = core.inline_pass(self.inline, fired) {
+            return Some(self.leave(cx));
         }
         // Nothing is ready. A poll inside the wait (here, or after a park) may have ended
         // the run (the body finished, an expectation broke): then leave, once tokio has

@@ -212,6 +212,13 @@ pub(crate) trait Chooser {
 
     /// The task just polled woke itself during its poll (a yield point, `yield_now`).
     fn yielded(&mut self, _task: TaskId) {}
+
+    /// Whether [`Chooser::yielded`] matters to this source. Inside tokio's loop a
+    /// `tokio::task::yield_now()` is deferred and cannot be told from a wait, so the
+    /// executor then polls every task from its main loop, where yields are seen.
+    fn watches_yields(&self) -> bool {
+        false
+    }
 }
 
 /// Always the first option.
@@ -378,6 +385,10 @@ impl Chooser for Pct {
         self.last = task;
         self.step += 1;
         index
+    }
+
+    fn watches_yields(&self) -> bool {
+        self.yield_low.is_some()
     }
 
     fn yielded(&mut self, task: TaskId) {

@@ -199,8 +199,16 @@ impl Shared {
         })
     }
 
-    fn push_ready(&self, id: TaskId) {
-        lock(&self.ready).push_back(id);
+    /// Queues task `id`, unless it has `finished` (checked under the queue's lock, where
+    /// [`Core::finish`] sets it).
+    fn push_ready(&self, id: TaskId, finished: &AtomicBool) {
+        {
+            let mut ready = lock(&self.ready);
+            if finished.load(Relaxed) {
+                return;
+            }
+            ready.push_back(id);
+        }
         // Woken on the run thread while tokio parks under an inline wait: [`on_unpark`]
         // sees to it right after the park, so `block_on` need not be woken (such a wake
         // makes tokio's next park skip its clock jump: one more round of its loop, with
@@ -260,6 +268,8 @@ pub(crate) struct TaskWaker {
     queued: AtomicBool,
     /// Its handle asked it to stop: its future is dropped instead of polled.
     aborted: AtomicBool,
+    /// The task has finished: a wake (from any thread) no longer queues it.
+    finished: AtomicBool,
     shared: Arc<Shared>,
 }
 
@@ -277,7 +287,7 @@ impl Wake for TaskWaker {
     }
     fn wake_by_ref(self: &Arc<Self>) {
         if !self.queued.swap(true, AcqRel) {
-            self.shared.push_ready(self.id);
+            self.shared.push_ready(self.id, &self.finished);
         }
     }
 }
@@ -644,6 +654,7 @@ impl Core {
             id,
             queued: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
             shared: self.shared.clone(),
         });
         (meta, waker)
@@ -847,9 +858,11 @@ impl Core {
         // output, whose destructor is user code that may spawn.
         let slot = self.tasks.borrow_mut()[id].slot.take();
         // A finished task is never an option: later wakes of it are no-ops (it stays
-        // "queued"), and one it took during its last poll is taken back.
-        if slot.as_ref().is_some_and(|s| s.waker.queued.swap(true, AcqRel)) {
+        // "queued"), and one it took during its last poll, or one racing in from another
+        // thread, is taken back or kept out (under the queue's lock).
+        if let Some(s) = slot.as_ref().filter(|s| s.waker.queued.swap(true, AcqRel)) {
             let mut ready = lock(&self.shared.ready);
+            s.waker.finished.store(true, Relaxed);
             if let Some(at) = ready.iter().position(|&queued| queued == id) {
                 ready.remove(at);
             }

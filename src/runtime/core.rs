@@ -474,6 +474,25 @@ pub(crate) struct Core {
     pub(crate) seed: u64,
 }
 
+thread_local! {
+    /// The task table of the last run on this thread, emptied, for the next run to fill
+    /// without growing it again (an exploration, a benchmark, proptest cases).
+    static SPARE_TASKS: RefCell<Vec<TaskEntry>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Tables up to this many entries are kept for the next run.
+const SPARE_TASKS_MAX: usize = 1 << 16;
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        let mut tasks = std::mem::take(self.tasks.get_mut());
+        if tasks.capacity() <= SPARE_TASKS_MAX {
+            tasks.clear();
+            let _ = SPARE_TASKS.try_with(|spare| *spare.borrow_mut() = tasks);
+        }
+    }
+}
+
 impl Core {
     pub(crate) fn new(
         run_id: u64,
@@ -490,7 +509,7 @@ impl Core {
             shared,
             config,
             start: Instant::now(),
-            tasks: RefCell::new(Vec::new()),
+            tasks: RefCell::new(SPARE_TASKS.with(RefCell::take)),
             trace: RefCell::new(if tracing {
                 Trace::new(capacity)
             } else {

@@ -5,6 +5,12 @@
 //! before any other ready task. `Runtime::block_on` is entered only to wait: tokio then
 //! runs its own tasks, turns its drivers and, with a paused clock, jumps to the next timer.
 //!
+//! One exception keeps waiting cheap: a task that wakes alone while the kit waits (the
+//! only option, so no choice is made) is polled inside the wait, or right after tokio's
+//! park from its `on_thread_unpark` hook. There a `yield_now()` is deferred by tokio, so
+//! after such a poll the wait lets tokio's loop come round (delivering deferred wakes)
+//! before anything is decided, and a choice source that watches yields turns it off.
+//!
 //! tokio calls its `on_thread_park` hook exactly when its queue is empty and it is about
 //! to park (and, with a paused clock, auto-advance). When the kit wants time to stand
 //! still (manual clock, autojump cushion, settling after `advance`, `run_until_idle`),

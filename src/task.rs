@@ -289,7 +289,7 @@ impl<T> Future for JoinHandle<T> {
 /// ```
 pub struct JoinError {
     repr: Repr,
-    task: Option<TaskMeta>,
+    task: TaskMeta,
 }
 
 enum Repr {
@@ -387,16 +387,13 @@ impl JoinError {
     /// });
     /// ```
     pub fn task_name(&self) -> Option<&str> {
-        self.task.as_ref().and_then(|m| m.name.as_deref())
+        self.task.name.as_deref()
     }
 }
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let who = self.task.as_ref().map_or_else(
-            || "the task".to_string(),
-            |m| format!("task {} (spawned at {})", m.label(), m.site),
-        );
+        let who = format!("task {} (spawned at {})", self.task.label(), self.task.site);
         match &self.repr {
             Repr::Cancelled => write!(f, "{who} was cancelled"),
             Repr::Panic { message, .. } => write!(f, "{who} panicked: {message}"),
@@ -443,10 +440,6 @@ impl<T> JoinInner<T> {
         })
     }
 
-    fn meta(&self) -> Option<TaskMeta> {
-        Some(self.meta.clone())
-    }
-
     fn set(&self, out: Result<T, Box<JoinError>>) {
         let waiter = {
             let mut state = lock(&self.state);
@@ -488,7 +481,7 @@ impl<T> JoinControl for JoinInner<T> {
     fn cancelled(&self) {
         self.set(Err(Box::new(JoinError {
             repr: Repr::Cancelled,
-            task: self.meta(),
+            task: self.meta.clone(),
         })));
     }
 
@@ -499,7 +492,7 @@ impl<T> JoinControl for JoinInner<T> {
                 handled,
                 message,
             },
-            task: self.meta(),
+            task: self.meta.clone(),
         })));
     }
 }

@@ -684,10 +684,14 @@ impl RunAttempt<'_> {
                 done.complete(v);
             });
             core.start_task(waker, fut, body.clone());
-            let done = body.clone();
-            core.set_body_done(Rc::new(move || done.is_finished()));
         }
-        let stop = core.run_loop(rt, &|| body.is_finished());
+        // One test of the body's end, for the main loop and for polls inside its waits.
+        let body_done: Rc<dyn Fn() -> bool> = {
+            let body = body.clone();
+            Rc::new(move || body.is_finished())
+        };
+        core.set_body_done(body_done.clone());
+        let stop = core.run_loop(rt, &*body_done);
         let stopped_in_time = !matches!(stop, Stop::WallTimeout);
 
         // Settle at the final instant so work that can still finish now does, then judge.

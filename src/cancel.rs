@@ -45,7 +45,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::runtime::core::{self, Core};
+use crate::runtime::executor::{self, Executor};
 use crate::runtime::panics;
 use crate::timeout::{What, within_at};
 use crate::trace::Vt;
@@ -359,7 +359,7 @@ where
     Inv: FnMut(&mut S),
 {
     let site = Location::caller();
-    let run_id = core::current("async_testkit::cancel::check_cancel_safety").run_id;
+    let run_id = executor::current("async_testkit::cancel::check_cancel_safety").run_id;
     Checker {
         site,
         run_id,
@@ -395,8 +395,8 @@ where
     Op: AsyncFnMut(&mut S) -> R,
     Inv: FnMut(&mut S),
 {
-    fn core(&self) -> std::rc::Rc<Core> {
-        match core::try_current() {
+    fn core(&self) -> std::rc::Rc<Executor> {
+        match executor::try_current() {
             Some(c) if c.run_id == self.run_id => {
                 if c.current.get().is_none() {
                     panic!(

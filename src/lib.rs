@@ -75,6 +75,7 @@ pub mod task;
 pub mod time;
 pub mod timeout;
 pub mod trace;
+mod util;
 
 pub use probe::Probe;
 pub use runtime::{Builder, Clock, Failure, FailureKind, Policy, Report, explore, run, seed};
@@ -194,7 +195,7 @@ pub mod __private {
     use std::sync::{Arc, Mutex, mpsc};
     use std::time::Duration;
 
-    use crate::runtime::core::lock;
+    use crate::util::lock;
 
     /// Describes a mocked method's arguments in `#[async_testkit::mock]` mocks: with
     /// `Debug` when the type has it (through autoref), as opaque otherwise.

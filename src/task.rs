@@ -22,8 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use crate::runtime::core::{self, JoinControl, TaskMeta, TaskWaker, lock};
+use crate::runtime::executor::{self, JoinControl, TaskMeta, TaskWaker};
 use crate::trace::EventKind;
+use crate::util::lock;
 
 /// Starts a kit task running `fut`, returning a handle to await its output.
 ///
@@ -156,7 +157,7 @@ impl Builder {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let core = core::current(what);
+        let core = executor::current(what);
         let (meta, waker) = core.new_task(self.name, site, self.background);
         let inner = JoinInner::<F::Output>::new(core.run_id, meta, waker.clone());
         let done = inner.clone();
@@ -242,7 +243,7 @@ impl<T> Future for JoinHandle<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let inner = &self.inner;
         let describe = || format!("task {} (spawned at {})", inner.meta.label(), inner.meta.site);
-        match core::try_current() {
+        match executor::try_current() {
             Some(c) if c.run_id == inner.run_id => {}
             Some(_) => panic!(
                 "the JoinHandle of {} was awaited in a different async-testkit run than the one that spawned it.\n\
@@ -546,7 +547,7 @@ impl Future for YieldPoint {
             return Poll::Ready(());
         }
         self.yielded = true;
-        if let Some(core) = core::try_current() {
+        if let Some(core) = executor::try_current() {
             core.record(core.current.get(), EventKind::Yielded { at: self.at });
         }
         cx.waker().wake_by_ref();

@@ -37,7 +37,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::{Instant, Sleep};
 
-use crate::runtime::core::{self, Core};
+use crate::runtime::executor::{self, Executor};
 use crate::trace::Vt;
 
 /// The current virtual instant (tokio's `Instant`, which the paused clock drives).
@@ -55,7 +55,7 @@ use crate::trace::Vt;
 /// ```
 #[track_caller]
 pub fn now() -> Instant {
-    let _ = core::current("async_testkit::time::now");
+    let _ = executor::current("async_testkit::time::now");
     Instant::now()
 }
 
@@ -73,7 +73,7 @@ pub fn now() -> Instant {
 /// ```
 #[track_caller]
 pub fn elapsed() -> Duration {
-    core::current("async_testkit::time::elapsed").elapsed()
+    executor::current("async_testkit::time::elapsed").elapsed()
 }
 
 /// The virtual calendar's starting point: 2000-01-01T00:00:00Z. Every run's
@@ -106,7 +106,7 @@ pub fn epoch() -> SystemTime {
 /// ```
 #[track_caller]
 pub fn system_now() -> SystemTime {
-    epoch() + core::current("async_testkit::time::system_now").elapsed()
+    epoch() + executor::current("async_testkit::time::system_now").elapsed()
 }
 
 /// Moves virtual time forward by `duration`, settling: timers due up to and including the
@@ -132,7 +132,7 @@ pub fn system_now() -> SystemTime {
 #[track_caller]
 pub fn advance(duration: Duration) -> Advance {
     let site = Location::caller();
-    let core = core::current("async_testkit::time::advance");
+    let core = executor::current("async_testkit::time::advance");
     let now = Instant::now();
     let Some(target) = now.checked_add(duration) else {
         panic!(
@@ -162,7 +162,7 @@ pub fn advance(duration: Duration) -> Advance {
 #[track_caller]
 pub fn advance_to(target: Instant) -> Advance {
     let site = Location::caller();
-    let core = core::current("async_testkit::time::advance_to");
+    let core = executor::current("async_testkit::time::advance_to");
     let now = Instant::now();
     if target < now {
         panic!(
@@ -192,7 +192,7 @@ pub fn advance_to(target: Instant) -> Advance {
 /// ```
 #[track_caller]
 pub fn run_until_idle() -> Settle {
-    let core = core::current("async_testkit::time::run_until_idle");
+    let core = executor::current("async_testkit::time::run_until_idle");
     Settle {
         run_id: core.run_id,
         generation: None,
@@ -215,19 +215,10 @@ pub struct Settle {
     generation: Option<u64>,
 }
 
-fn core_of(run_id: u64, what: &str) -> std::rc::Rc<Core> {
-    match core::try_current() {
-        Some(c) if c.run_id == run_id => c,
-        _ => panic!(
-            "{what} was awaited outside the async-testkit run that created it; await it inside the same test"
-        ),
-    }
-}
-
 impl Future for Settle {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let core = core_of(self.run_id, "run_until_idle()");
+        let core = executor::same_run(self.run_id, &"run_until_idle()");
         match self.generation {
             Some(g) if core.settled_since(g) => Poll::Ready(()),
             Some(_) => {
@@ -270,7 +261,7 @@ impl std::fmt::Debug for Advance {
 }
 
 impl Advance {
-    fn new(core: &Core, target: Instant, site: &'static Location<'static>) -> Self {
+    fn new(core: &Executor, target: Instant, site: &'static Location<'static>) -> Self {
         Advance {
             run_id: core.run_id,
             target,
@@ -288,7 +279,7 @@ impl Advance {
 impl Future for Advance {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let core = core_of(self.run_id, "time::advance()");
+        let core = executor::same_run(self.run_id, &"time::advance()");
         if self.settle.generation.is_none() {
             if self.target > Instant::now() {
                 if self.sleep.is_none() {
@@ -314,7 +305,7 @@ impl Future for Advance {
 impl Drop for Advance {
     fn drop(&mut self) {
         if self.moving {
-            if let Some(core) = core::try_current() {
+            if let Some(core) = executor::try_current() {
                 if core.run_id == self.run_id {
                     core.advancing_ended();
                 }

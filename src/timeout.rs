@@ -47,7 +47,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
-use crate::runtime::core::{self, Core};
+use crate::runtime::executor::{self, Executor};
 use crate::time::Settle;
 use crate::trace::Vt;
 
@@ -69,16 +69,6 @@ fn whole_ms(d: Duration) -> Option<Duration> {
 }
 
 /// The current run, checked to be the one a future was created in.
-fn same_run(run_id: u64, what: &str, site: &Location<'_>) -> std::rc::Rc<Core> {
-    match core::try_current() {
-        Some(c) if c.run_id == run_id => c,
-        _ => panic!(
-            "{what} created at {site} was awaited outside the async-testkit run that created it; \
-             await it inside the same test"
-        ),
-    }
-}
-
 /// Which helper a deadline belongs to, for its messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum What {
@@ -123,7 +113,7 @@ pub(crate) struct Deadline {
 impl Deadline {
     #[track_caller]
     pub(crate) fn new(limit: Duration, what: What, site: &'static Location<'static>) -> Self {
-        let core = core::current(what.path());
+        let core = executor::current(what.path());
         let at = core
             .elapsed()
             .checked_add(limit)
@@ -160,7 +150,10 @@ impl Deadline {
         fut: Pin<&mut F>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<F::Output, TimedOut>> {
-        let core = same_run(self.run_id, self.what.name(), self.site);
+        let core = executor::same_run(
+            self.run_id,
+            &format_args!("{} created at {}", self.what.name(), self.site),
+        );
         if let Poll::Ready(v) = fut.poll(cx) {
             return Poll::Ready(Ok(v));
         }
@@ -170,7 +163,7 @@ impl Deadline {
         }
     }
 
-    fn timed_out(&self, core: &Core) -> TimedOut {
+    fn timed_out(&self, core: &Executor) -> TimedOut {
         let current = core.current.get();
         let pending = core
             .alive()
@@ -531,7 +524,10 @@ impl<F: Future> Future for PendingFor<F> {
             Poll::Ready(Err(_still_pending)) => Poll::Ready(Ok(this.fut.take().expect("checked above"))),
             Poll::Ready(Ok(_)) => {
                 this.fut = None;
-                let core = same_run(this.deadline.run_id, "assert_pending_for!", this.deadline.site);
+                let core = executor::same_run(
+                    this.deadline.run_id,
+                    &format_args!("assert_pending_for! created at {}", this.deadline.site),
+                );
                 let d = &this.deadline;
                 Poll::Ready(Err(Completed {
                     site: d.site,
@@ -558,7 +554,7 @@ impl __Stopwatch {
     #[track_caller]
     pub fn start() -> Self {
         __Stopwatch {
-            start: core::current("assert_elapsed!").elapsed(),
+            start: executor::current("assert_elapsed!").elapsed(),
             site: Location::caller(),
         }
     }
@@ -566,7 +562,7 @@ impl __Stopwatch {
     #[doc(hidden)]
     #[track_caller]
     pub fn check(self, expected: Duration) {
-        let end = core::current("assert_elapsed!").elapsed();
+        let end = executor::current("assert_elapsed!").elapsed();
         let took = end.saturating_sub(self.start);
         if took != expected {
             panic!(
@@ -586,7 +582,7 @@ impl __Stopwatch {
 #[doc(hidden)]
 #[track_caller]
 pub fn __elapsed_since_start(expected: Duration) {
-    let now = core::current("assert_elapsed!").elapsed();
+    let now = executor::current("assert_elapsed!").elapsed();
     if now != expected {
         panic!(
             "assert_elapsed! failed at {}: the virtual clock is at {} since the run started, expected exactly {} ({})",
@@ -856,7 +852,7 @@ where
     C: FnMut() -> V,
     V: Verdict,
 {
-    let core = core::current("async_testkit::eventually");
+    let core = executor::current("async_testkit::eventually");
     Eventually {
         condition: Box::new(condition),
         site: Location::caller(),
@@ -996,7 +992,7 @@ impl<C> Eventually<C> {
     }
 
     fn fail(&self, p: &Progress, now: Instant) -> ! {
-        let core = same_run(self.run_id, "eventually", self.site);
+        let core = executor::same_run(self.run_id, &format_args!("eventually created at {}", self.site));
         let t = |i: Instant| Vt(i.saturating_duration_since(core.start));
         let checks = format!(
             "checked {} time{}, every {}, from {} to {}",
@@ -1056,7 +1052,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<V::Output> {
         let this = self.get_mut();
-        let _core = same_run(this.run_id, "eventually", this.site);
+        let _core = executor::same_run(this.run_id, &format_args!("eventually created at {}", this.site));
         if this.progress.is_none() {
             if this.during > this.limit {
                 panic!(

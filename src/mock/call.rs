@@ -13,7 +13,7 @@ use tokio::time::Sleep;
 use super::gate::GatePass;
 use super::log::Outcome;
 use super::{Shared, WaitFor};
-use crate::runtime::core::lock;
+use crate::util::lock;
 
 /// A boxed, sendable future: what `returns_with` closures are turned into.
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;

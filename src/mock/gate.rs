@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use crate::runtime::core::lock;
+use crate::util::lock;
 
 /// A gate on a mock's calls, from [`AsyncMock::gate`](super::AsyncMock::gate): each call
 /// that reaches it waits until the test lets it through with [`Gate::release`] (one call,

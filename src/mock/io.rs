@@ -49,7 +49,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 use super::script::{self, Script};
-use crate::runtime::core::lock;
+use crate::util::lock;
 
 /// One step of a script.
 #[derive(Clone, Debug)]

@@ -72,8 +72,9 @@ pub use times::Times;
 
 use self::call::{Answer, BoxFuture};
 use self::times::Expect;
-use crate::runtime::core::{self, lock};
+use crate::runtime::executor;
 use crate::schedule::SplitMix64;
+use crate::util::lock;
 
 /// A mock async function from `Args` to `Ret`, on virtual time.
 ///
@@ -271,7 +272,7 @@ impl<Args, Ret> Shared<Args, Ret> {
 impl<Args, Ret> Shared<Args, Ret> {
     /// Makes `core`'s run the one this mock belongs to; true if it was not already (the
     /// caller then registers the end check).
-    fn adopt(&self, state: &mut State<Args, Ret>, core: &core::Core) -> bool {
+    fn adopt(&self, state: &mut State<Args, Ret>, core: &executor::Executor) -> bool {
         if state.run == core.run_id {
             return false;
         }
@@ -377,7 +378,7 @@ impl<Args: Clone + 'static, Ret: 'static> AsyncMock<Args, Ret> {
             }),
             branch: None,
         };
-        if let Some(core) = core::try_current() {
+        if let Some(core) = executor::try_current() {
             mock.register(&core);
         }
         mock
@@ -393,13 +394,13 @@ impl<Args: Clone + fmt::Debug + 'static, Ret: 'static> Default for AsyncMock<Arg
 
 impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// Has the run `core` check this mock's expectations at its end (once per run).
-    fn register(&self, core: &core::Core) {
+    fn register(&self, core: &executor::Executor) {
         if self.shared.adopt(&mut lock(&self.shared.state), core) {
             self.end_check(core);
         }
     }
 
-    fn end_check(&self, core: &core::Core) {
+    fn end_check(&self, core: &executor::Executor) {
         let shared = self.shared.clone();
         core.at_end(Box::new(move || shared.verify()));
     }
@@ -687,7 +688,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
             max,
             site: Location::caller(),
         };
-        if let Some(core) = core::try_current() {
+        if let Some(core) = executor::try_current() {
             self.register(&core);
         }
         self.configure(|b| b.expect = Some(expect))
@@ -706,7 +707,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     #[track_caller]
     pub fn call(&self, args: Args) -> MockCall<Args, Ret> {
         let site = Location::caller();
-        let core = core::try_current();
+        let core = executor::try_current();
         let at = Instant::now();
         let (index, plan, delay, gate, woken, adopted) = {
             let mut guard = lock(&self.shared.state);

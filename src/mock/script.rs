@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use tokio::time::Sleep;
 
-use crate::runtime::core::{self, lock};
+use crate::runtime::executor;
+use crate::util::lock;
 
 /// A step that may be a wait.
 pub(crate) trait Step {
@@ -50,7 +51,7 @@ impl<S: Step + 'static> Script<S> {
             reported: false,
             waker: None,
         }));
-        if let Some(core) = core::try_current() {
+        if let Some(core) = executor::try_current() {
             let s = script.clone();
             core.at_end(Box::new(move || lock(&s).leftover().map_or(Ok(()), Err)));
         }
@@ -125,7 +126,7 @@ impl<S> Script<S> {
 }
 
 fn report(message: String) {
-    match core::try_current() {
+    match executor::try_current() {
         Some(core) => core.fail(message),
         None => panic!("{message}"),
     }
@@ -136,7 +137,7 @@ fn report(message: String) {
 pub(crate) fn check_dropped<S>(script: &Mutex<Script<S>>) {
     let message = lock(script).leftover();
     if let Some(message) = message {
-        if core::try_current().is_some() || !std::thread::panicking() {
+        if executor::try_current().is_some() || !std::thread::panicking() {
             report(message);
         }
     }

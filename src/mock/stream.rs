@@ -39,7 +39,7 @@ use futures_core::Stream;
 use tokio::time::Sleep;
 
 use super::script::{self, Script};
-use crate::runtime::core::lock;
+use crate::util::lock;
 
 enum Step<T> {
     Next(T),

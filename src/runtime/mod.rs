@@ -6,7 +6,7 @@
 //! When the body returns, the oracles look at what is left: panics, leaked tasks, slow
 //! polls. A run that cannot finish is stopped: deadlock, virtual deadline, wall deadline.
 
-pub(crate) mod core;
+pub(crate) mod executor;
 pub(crate) mod panics;
 pub(crate) mod pool;
 pub(crate) mod report;
@@ -22,9 +22,10 @@ use std::time::Duration;
 
 pub use report::{Failure, FailureKind, Report};
 
-use self::core::{Core, CurrentGuard, Shared, Stop, lock};
+use self::executor::{CurrentGuard, Executor, Shared, Stop};
 use crate::schedule::Strategy;
 use crate::task::JoinInner;
+use crate::util::lock;
 
 /// How virtual time moves.
 ///
@@ -570,7 +571,7 @@ where
 /// ```
 #[track_caller]
 pub fn seed() -> u64 {
-    core::current("async_testkit::seed").seed
+    executor::current("async_testkit::seed").seed
 }
 
 static RUN_IDS: AtomicU64 = AtomicU64::new(1);
@@ -634,7 +635,7 @@ impl RunAttempt<'_> {
         Fut: Future + 'static,
         Fut::Output: 'static,
     {
-        if core::try_current().is_some() {
+        if executor::try_current().is_some() {
             panic!(
                 "an async-testkit run was started inside another run (at {}).\n\
                  Runs do not nest: to run more work concurrently inside a test, use async_testkit::spawn.",
@@ -664,7 +665,7 @@ impl RunAttempt<'_> {
         krt.begin(&shared, start);
         let _run_thread = panics::RunThreadGuard::enter(shared.clone(), start);
         let run_id = RUN_IDS.fetch_add(1, SeqCst);
-        let core = Rc::new(Core::new(
+        let core = Rc::new(Executor::new(
             run_id,
             shared.clone(),
             self.config.clone(),

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use super::core::{Shared, TaskMeta, lock};
+use super::executor::{Shared, TaskMeta};
+use crate::util::lock;
 
 /// One panic seen during a run.
 #[derive(Clone, Debug)]
@@ -233,8 +234,8 @@ mod tests {
              at ./src/parse.rs:10:5
    4: my_crate::tests::t::{{closure}}
              at ./tests/t.rs:4:9
-   5: async_testkit::runtime::core::Core::poll_task::{{closure}}
-             at ./src/runtime/core.rs:487:30
+   5: async_testkit::runtime::executor::Executor::poll_task::{{closure}}
+             at ./src/runtime/executor.rs:487:30
    6: main
              at ./src/main.rs:1:1";
         assert_eq!(

@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::core::{self, Shared, lock};
+use super::executor::{self, Shared};
 use super::panics;
+use crate::util::lock;
 
 /// The span of tokio's timer wheel in milliseconds: 6 levels of 64 slots.
 const WHEEL_SPAN_MS: u64 = 1 << 36;
@@ -49,8 +50,8 @@ impl KitRuntime {
             b.enable_io();
         }
         // Called on the thread that drives the runtime, which is the run's own thread.
-        b.on_thread_park(core::on_park);
-        b.on_thread_unpark(core::on_unpark);
+        b.on_thread_park(executor::on_park);
+        b.on_thread_unpark(executor::on_unpark);
         let run = RunSlot::default();
         let threads_started = Arc::new(AtomicBool::new(false));
         {

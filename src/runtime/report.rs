@@ -4,7 +4,7 @@ use std::fmt::{self, Write as _};
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
-use super::core::{Core, Stop, TaskInfo, TaskMeta};
+use super::executor::{Executor, Stop, TaskInfo, TaskMeta};
 use super::panics::PanicRecord;
 use super::{Policy, RunAttempt};
 use crate::schedule::{Choice, Schedule, Strategy};
@@ -510,7 +510,7 @@ pub(crate) struct Snapshot {
     pub(crate) elapsed: Duration,
 }
 
-pub(crate) fn snapshot(core: &Core, stop: Stop, tokio_alive: usize) -> Snapshot {
+pub(crate) fn snapshot(core: &Executor, stop: Stop, tokio_alive: usize) -> Snapshot {
     Snapshot {
         stop,
         alive: core.alive(),
@@ -541,7 +541,7 @@ fn leak_label(info: &TaskInfo) -> String {
 /// Turns the end of a run into its result.
 pub(crate) fn finish<T>(
     snap: Snapshot,
-    core: &Core,
+    core: &Executor,
     attempt: &RunAttempt<'_>,
     foreign: Vec<PanicRecord>,
     output: Option<T>,
@@ -683,7 +683,7 @@ pub(crate) fn finish<T>(
                 timeline: Timeline {
                     trace: core.trace.replace(crate::trace::Trace::new(0)),
                     // The run is over: its task descriptions move into the report.
-                    tasks: std::mem::take(&mut *super::core::lock(&core.shared.metas)),
+                    tasks: std::mem::take(&mut *crate::util::lock(&core.shared.metas)),
                     text: std::sync::OnceLock::new(),
                 },
             })

@@ -24,7 +24,7 @@ use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -34,12 +34,7 @@ use super::panics::{self, PanicRecord};
 use super::{Clock, RunConfig};
 use crate::schedule::{Choice, Chooser, Step};
 use crate::trace::{EventKind, TaskId, Trace};
-
-/// Locks a mutex, ignoring poisoning: the kit's own state stays consistent across a
-/// panic because every critical section is a few assignments.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::util::lock;
 
 /// What the kit knows about a task, shareable across threads; cheap to clone (the name
 /// is shared).
@@ -206,7 +201,7 @@ impl Shared {
     }
 
     /// Queues task `id`, unless it has `finished` (checked under the queue's lock, where
-    /// [`Core::finish`] sets it).
+    /// [`Executor::finish`] sets it).
     fn push_ready(&self, id: TaskId, finished: &AtomicBool) {
         {
             let mut ready = lock(&self.ready);
@@ -424,7 +419,7 @@ pub(crate) const MANUAL_STALL_GRACE: Duration = Duration::from_millis(20);
 const TOKIO_TURN_EVERY: u32 = 61;
 
 /// One run's executor. Lives in an `Rc` in a thread-local while the run lasts.
-pub(crate) struct Core {
+pub(crate) struct Executor {
     pub(crate) run_id: u64,
     pub(crate) shared: Arc<Shared>,
     pub(crate) config: RunConfig,
@@ -465,7 +460,7 @@ pub(crate) struct Core {
     /// moves its paused clock only inside `block_on` or in `tokio::time::advance`, which
     /// always yields after moving it, so a poll that ends waiting (not woken) moved nothing.
     sched_now: Cell<Option<Duration>>,
-    /// The wall clock's last reading ([`Core::read_wall`]), where the next poll is timed from.
+    /// The wall clock's last reading ([`Executor::read_wall`]), where the next poll is timed from.
     wall_mark: Cell<u64>,
     /// Polls are timed with the coarse clock (see [`wall`]).
     coarse_wall: bool,
@@ -489,7 +484,7 @@ thread_local! {
 /// Tables up to this many entries are kept for the next run.
 const SPARE_TASKS_MAX: usize = 1 << 16;
 
-impl Drop for Core {
+impl Drop for Executor {
     fn drop(&mut self) {
         let mut tasks = std::mem::take(self.tasks.get_mut());
         if tasks.capacity() <= SPARE_TASKS_MAX {
@@ -499,7 +494,7 @@ impl Drop for Core {
     }
 }
 
-impl Core {
+impl Executor {
     pub(crate) fn new(
         run_id: u64,
         shared: Arc<Shared>,
@@ -510,7 +505,7 @@ impl Core {
     ) -> Self {
         let (capacity, tracing) = (config.trace_capacity, config.tracing);
         let coarse_wall = wall::coarse_enough(config.slow_poll);
-        Core {
+        Executor {
             run_id,
             shared,
             config,
@@ -606,7 +601,7 @@ impl Core {
         now
     }
 
-    /// [`Core::elapsed`] for the scheduler's own steps: read once while the clock cannot
+    /// [`Executor::elapsed`] for the scheduler's own steps: read once while the clock cannot
     /// have moved (see `sched_now`).
     fn sched_elapsed(&self) -> Duration {
         self.sched_now.get().unwrap_or_else(|| self.elapsed())
@@ -651,7 +646,7 @@ impl Core {
             .map_or_else(|| format!("#{id}"), TaskMeta::label)
     }
 
-    /// Adds a task's description to the task table; [`Core::start_task`] gives it its
+    /// Adds a task's description to the task table; [`Executor::start_task`] gives it its
     /// future. Between the two, nothing else may spawn.
     pub(crate) fn new_task(
         &self,
@@ -685,7 +680,7 @@ impl Core {
         (meta, waker)
     }
 
-    /// Gives the task made by [`Core::new_task`] its future; it is ready at once.
+    /// Gives the task made by [`Executor::new_task`] its future; it is ready at once.
     pub(crate) fn start_task(&self, waker: Arc<TaskWaker>, fut: BoxFuture, control: Arc<dyn JoinControl>) {
         let id = waker.id;
         let std_waker = Waker::from(waker.clone());
@@ -1300,7 +1295,7 @@ impl Core {
     }
 
     /// Registers a waiter woken when the runtime is next quiescent; returns the generation
-    /// to compare with [`Core::settled_since`].
+    /// to compare with [`Executor::settled_since`].
     pub(crate) fn request_settle(&self, waker: &Waker) -> u64 {
         self.settle_waiters.borrow_mut().push(waker.clone());
         // Asked from a tokio task while the executor waits inside `block_on`: the wait
@@ -1376,7 +1371,7 @@ impl Core {
 /// Waits until a kit task is ready, tokio goes quiescent (when intercepting), the
 /// deadline sentinel fires, or the watchdog says the wall deadline passed.
 struct Idle<'a> {
-    core: &'a Core,
+    core: &'a Executor,
     sentinel: Option<Pin<&'a mut Sleep>>,
     /// The main loop's `body_done` when a lone ready task may be polled here.
     inline: Option<&'a dyn Fn() -> bool>,
@@ -1496,14 +1491,14 @@ impl Future for TurnOnce {
 }
 
 thread_local! {
-    static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Rc<Executor>>> = const { RefCell::new(None) };
 }
 
 /// Installs `core` as this thread's current run until the guard drops.
 pub(crate) struct CurrentGuard(());
 
 impl CurrentGuard {
-    pub(crate) fn set(core: Rc<Core>) -> Self {
+    pub(crate) fn set(core: Rc<Executor>) -> Self {
         CURRENT.with(|c| *c.borrow_mut() = Some(core));
         CurrentGuard(())
     }
@@ -1516,7 +1511,7 @@ impl Drop for CurrentGuard {
 }
 
 /// The current run, if this thread is inside one.
-pub(crate) fn try_current() -> Option<Rc<Core>> {
+pub(crate) fn try_current() -> Option<Rc<Executor>> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
@@ -1573,7 +1568,7 @@ pub(crate) fn on_park() {
 }
 
 /// tokio's `on_thread_unpark` hook: if kit tasks were woken during the park, the run
-/// sees to them now (see `Core::after_parked_wakes`).
+/// sees to them now (see `Executor::after_parked_wakes`).
 pub(crate) fn on_unpark() {
     if matches!(PARKED.with(|p| p.replace(Parked::Off)), Parked::Woken) {
         // The borrow is shared: code polled from here may read the current run too (only
@@ -1588,13 +1583,26 @@ pub(crate) fn on_unpark() {
 
 /// The current run, or a panic naming `what` and telling how to fix it.
 #[track_caller]
-pub(crate) fn current(what: &str) -> Rc<Core> {
+pub(crate) fn current(what: &str) -> Rc<Executor> {
     match try_current() {
         Some(core) => core,
         None => panic!(
             "{what} was called outside an async-testkit run.\n\
              It needs the kit's runtime: call it from inside an #[async_testkit::test] function, \
              or from a future passed to async_testkit::run / Builder::run."
+        ),
+    }
+}
+
+/// The current run, checked to be the one (`run_id`) a future was created in: `what`
+/// names the future in the panic otherwise (`"time::advance()"`, `"within() created at
+/// src/lib.rs:3:9"`).
+#[track_caller]
+pub(crate) fn same_run(run_id: u64, what: &dyn std::fmt::Display) -> Rc<Executor> {
+    match try_current() {
+        Some(core) if core.run_id == run_id => core,
+        _ => panic!(
+            "{what} was awaited outside the async-testkit run that created it; await it inside the same test"
         ),
     }
 }

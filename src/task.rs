@@ -22,7 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use crate::runtime::executor::{self, JoinControl, TaskMeta, TaskWaker};
+use crate::runtime::executor;
+use crate::runtime::shared::TaskWaker;
+use crate::runtime::tasks::{JoinControl, TaskMeta};
 use crate::trace::EventKind;
 use crate::util::lock;
 

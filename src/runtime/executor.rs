@@ -1,4 +1,8 @@
-//! The controlled executor: task table, ready queue, wakers, and the wait protocol.
+//! The controlled executor: the main loop (pick a ready task or tokio's turn, poll it,
+//! time it), and the wait protocol with tokio. The task table, the state shared with
+//! other threads, the clocks and the deadline probe are in files of their own
+//! (`table`, `shared`, `clock`, `deadline`); what the run saw is kept in
+//! [`Findings`] for the oracles.
 //!
 //! Kit tasks are polled here, outside tokio's scheduler but with the runtime entered, so
 //! `tokio::task::yield_now()` wakes a task at once and the scheduler may pick it again
@@ -18,345 +22,31 @@
 //! jump, and the executor learns that everything is quiescent at the current instant.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::*};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
+use super::clock::{Clock, ClockReadings, MANUAL_STALL_GRACE};
+use super::config::{Policy, RunConfig};
+use super::deadline::{DeadlineProbe, Probed, WaitOutcome};
 use super::panics::{self, PanicRecord};
-use super::{Clock, RunConfig};
-use crate::schedule::{Choice, Chooser, Step};
+use super::shared::{ACTIVITY_IDLE, ACTIVITY_TOKIO, Shared, TaskWaker, parked};
+use super::table::{BoxFuture, Slot, TaskEntry, TaskTable};
+use super::tasks::{JoinControl, TaskInfo, TaskMeta, TaskState, TaskStats};
+use super::wall;
+use crate::schedule::{Choice, Chooser, SplitMix64, Step};
 use crate::trace::{EventKind, TaskId, Trace};
 use crate::util::lock;
 
-/// What the kit knows about a task, shareable across threads; cheap to clone (the name
-/// is shared).
-#[derive(Clone, Debug)]
-pub(crate) struct TaskMeta {
-    pub(crate) id: TaskId,
-    pub(crate) name: Option<Arc<str>>,
-    pub(crate) site: &'static Location<'static>,
-    pub(crate) background: bool,
-}
-
-impl TaskMeta {
-    /// `#0 test body`, `#3 "producer"`, `#4`.
-    pub(crate) fn label(&self) -> String {
-        match (&self.name, self.id) {
-            (Some(n), id) => format!("#{id} \"{n}\""),
-            (None, 0) => "#0 test body".to_string(),
-            (None, id) => format!("#{id}"),
-        }
-    }
-}
-
-/// Where the executor thread is, for the watchdog: kept in two atomics because it
-/// changes around every poll.
-#[derive(Clone, Debug)]
-pub(crate) enum Activity {
-    Idle,
-    /// Polling this kit task, since this [`wall`] reading (in nanoseconds).
-    Polling(TaskId, Duration),
-    InTokio,
-}
-
-const ACTIVITY_IDLE: usize = usize::MAX;
-const ACTIVITY_TOKIO: usize = usize::MAX - 1;
-
-/// Wall-clock readings for timing polls: nanoseconds on the monotonic clock, from a fixed
-/// point shared by the run thread and the watchdog.
-///
-/// A precise reading (`CLOCK_MONOTONIC`) costs about as much as a tokio timer turn on a
-/// virtual machine, and the kit times every poll. Where the kernel keeps a coarse clock
-/// (`CLOCK_MONOTONIC_COARSE`, the same clock as of the last tick: a few milliseconds of
-/// resolution, read without the time counter), polls are timed with it when the
-/// slow-poll threshold is at least [`wall::COARSE_FACTOR`] times its resolution, so a
-/// reading is off by at most a twentieth of the threshold.
-pub(crate) mod wall {
-    use std::time::Duration;
-
-    /// How many resolutions of the coarse clock a slow-poll threshold must span for polls
-    /// to be timed with it.
-    pub(crate) const COARSE_FACTOR: u32 = 20;
-
-    #[cfg(target_os = "linux")]
-    fn read(clock: libc::clockid_t) -> u64 {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid timespec the call may write; both clocks exist on every
-        // Linux the standard library supports, and a failure leaves `ts` at zero.
-        unsafe { libc::clock_gettime(clock, &mut ts) };
-        (ts.tv_sec as u64)
-            .wrapping_mul(1_000_000_000)
-            .wrapping_add(ts.tv_nsec as u64)
-    }
-
-    /// A precise reading.
-    #[cfg(target_os = "linux")]
-    pub(crate) fn precise() -> u64 {
-        read(libc::CLOCK_MONOTONIC)
-    }
-
-    /// A reading of the coarse clock (same origin as [`precise`], never ahead of it).
-    #[cfg(target_os = "linux")]
-    pub(crate) fn coarse() -> u64 {
-        read(libc::CLOCK_MONOTONIC_COARSE)
-    }
-
-    /// The coarse clock's resolution.
-    #[cfg(target_os = "linux")]
-    pub(crate) fn coarse_resolution() -> Duration {
-        static RES: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-        *RES.get_or_init(|| {
-            let mut ts = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: as in `read`; an error reports the resolution as unknown (`MAX`).
-            let ok = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) } == 0;
-            if ok {
-                Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-            } else {
-                Duration::MAX
-            }
-        })
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    pub(crate) fn precise() -> u64 {
-        static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-        BASE.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    pub(crate) fn coarse() -> u64 {
-        precise()
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    pub(crate) fn coarse_resolution() -> Duration {
-        Duration::MAX
-    }
-
-    /// Whether polls may be timed with the coarse clock under `slow_poll`.
-    pub(crate) fn coarse_enough(slow_poll: Duration) -> bool {
-        coarse_resolution()
-            .checked_mul(COARSE_FACTOR)
-            .is_some_and(|span| span <= slow_poll)
-    }
-}
-
-/// State shared with wakers, tokio's hooks and the watchdog (other threads).
-pub(crate) struct Shared {
-    ready: Mutex<VecDeque<TaskId>>,
-    idle_waker: Mutex<Option<Waker>>,
-    waiting: AtomicBool,
-    intercept: AtomicBool,
-    jump_once: AtomicBool,
-    quiescent: AtomicBool,
-
-    pub(crate) wall_expired: AtomicBool,
-    /// Some code of the run panicked for want of tokio's I/O driver (caught or not).
-    pub(crate) io_wanted: AtomicBool,
-    pub(crate) finished: AtomicBool,
-    activity_task: std::sync::atomic::AtomicUsize,
-    activity_since: AtomicU64,
-    /// Every task's description, for reports written off the run thread.
-    pub(crate) metas: Mutex<Vec<TaskMeta>>,
-    pub(crate) foreign_panics: Mutex<Vec<PanicRecord>>,
-    /// Set once the run starts: `seed ..., replay: ...` for reports written off-thread.
-    pub(crate) replay_line: Mutex<String>,
-    pub(crate) test_name: Mutex<String>,
-}
-
-impl Shared {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Shared {
-            ready: Mutex::new(VecDeque::new()),
-            idle_waker: Mutex::new(None),
-            waiting: AtomicBool::new(false),
-            intercept: AtomicBool::new(false),
-            jump_once: AtomicBool::new(false),
-            quiescent: AtomicBool::new(false),
-
-            wall_expired: AtomicBool::new(false),
-            io_wanted: AtomicBool::new(false),
-            finished: AtomicBool::new(false),
-            activity_task: std::sync::atomic::AtomicUsize::new(ACTIVITY_IDLE),
-            activity_since: AtomicU64::new(0),
-            metas: Mutex::new(Vec::new()),
-            foreign_panics: Mutex::new(Vec::new()),
-            replay_line: Mutex::new(String::new()),
-            test_name: Mutex::new(String::new()),
-        })
-    }
-
-    /// Queues task `id`, unless it has `finished` (checked under the queue's lock, where
-    /// [`Executor::finish`] sets it).
-    fn push_ready(&self, id: TaskId, finished: &AtomicBool) {
-        {
-            let mut ready = lock(&self.ready);
-            if finished.load(Relaxed) {
-                return;
-            }
-            ready.push_back(id);
-        }
-        // Woken on the run thread while tokio parks under an inline wait: [`on_unpark`]
-        // sees to it right after the park, so `block_on` need not be woken (such a wake
-        // makes tokio's next park skip its clock jump: one more round of its loop, with
-        // the I/O driver one more `epoll_wait`).
-        if !note_parked_wake() {
-            self.wake_waiter();
-        }
-    }
-
-    /// Wakes the executor if it waits inside `block_on`.
-    pub(crate) fn wake_waiter(&self) {
-        if self.waiting.load(SeqCst) {
-            if let Some(w) = lock(&self.idle_waker).as_ref() {
-                w.wake_by_ref();
-            }
-        }
-    }
-
-    fn set_activity(&self, task: usize, since_nanos: u64) {
-        self.activity_since.store(since_nanos, Relaxed);
-        self.activity_task.store(task, Release);
-    }
-
-    /// What the executor thread is doing now.
-    pub(crate) fn activity(&self) -> Activity {
-        match self.activity_task.load(Acquire) {
-            ACTIVITY_IDLE => Activity::Idle,
-            ACTIVITY_TOKIO => Activity::InTokio,
-            id => Activity::Polling(id, Duration::from_nanos(self.activity_since.load(Relaxed))),
-        }
-    }
-
-    /// Drops the runtime's waker and any queued ids at the end of a run.
-    pub(crate) fn release_runtime(&self) {
-        self.waiting.store(false, SeqCst);
-        lock(&self.idle_waker).take();
-        lock(&self.ready).clear();
-    }
-
-    /// tokio's `on_thread_park` hook: tokio has nothing to run and is about to park.
-    pub(crate) fn on_park(&self) {
-        if self.waiting.load(SeqCst) && self.intercept.load(Relaxed) {
-            if self.jump_once.swap(false, Relaxed) {
-                return;
-            }
-            self.quiescent.store(true, Relaxed);
-            if let Some(w) = lock(&self.idle_waker).as_ref() {
-                w.wake_by_ref();
-            }
-        }
-    }
-}
-
-/// The waker of one kit task, and the flags the executor reads before polling it.
-pub(crate) struct TaskWaker {
-    id: TaskId,
-    queued: AtomicBool,
-    /// Its handle asked it to stop: its future is dropped instead of polled.
-    aborted: AtomicBool,
-    /// The task has finished: a wake (from any thread) no longer queues it.
-    finished: AtomicBool,
-    shared: Arc<Shared>,
-}
-
-impl TaskWaker {
-    /// Asks the task to stop and wakes it, so that the executor drops its future.
-    pub(crate) fn abort(self: &Arc<Self>) {
-        self.aborted.store(true, SeqCst);
-        self.wake_by_ref();
-    }
-}
-
-impl Wake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        if !self.queued.swap(true, AcqRel) {
-            self.shared.push_ready(self.id, &self.finished);
-        }
-    }
-}
-
-/// How a task's owner learns its outcome; implemented by the `JoinHandle` state.
-pub(crate) trait JoinControl {
-    fn cancelled(&self);
-    fn panicked(&self, payload: Box<dyn std::any::Any + Send>, handled: Arc<AtomicBool>, message: String);
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TaskState {
-    Ready,
-    Waiting,
-    Completed,
-    Panicked,
-    Cancelled,
-}
-
-impl TaskState {
-    pub(crate) fn word(self) -> &'static str {
-        match self {
-            TaskState::Ready => "ready",
-            TaskState::Waiting => "waiting",
-            TaskState::Completed => "completed",
-            TaskState::Panicked => "panicked",
-            TaskState::Cancelled => "cancelled",
-        }
-    }
-}
-
-type BoxFuture = Pin<Box<dyn Future<Output = ()>>>;
-
 /// A check run when the body has returned; `Err(message)` fails the test.
 pub(crate) type EndCheck = Box<dyn FnOnce() -> Result<(), String>>;
-
-pub(crate) struct Slot {
-    /// The future and the waker it is polled with, moved out while it is polled (so a
-    /// poll takes no reference count).
-    fut: Option<(BoxFuture, Waker)>,
-    waker: Arc<TaskWaker>,
-    control: Arc<dyn JoinControl>,
-}
-
-/// One task's entry in the task table: its future while it lives, its bookkeeping for
-/// good (one entry, so that a poll touches one place).
-pub(crate) struct TaskEntry {
-    slot: Option<Slot>,
-    pub(crate) stats: TaskStats,
-}
-
-/// Per-task bookkeeping kept after the task ends, for reports (the task's description
-/// is kept once, in [`Shared::metas`]).
-#[derive(Clone, Copy)]
-pub(crate) struct TaskStats {
-    pub(crate) state: TaskState,
-    pub(crate) polls: u64,
-    pub(crate) last_poll: Option<Duration>,
-}
-
-/// A task's description and bookkeeping, for reports.
-#[derive(Clone)]
-pub(crate) struct TaskInfo {
-    pub(crate) meta: TaskMeta,
-    pub(crate) state: TaskState,
-    pub(crate) polls: u64,
-    pub(crate) last_poll: Option<Duration>,
-}
 
 /// A poll that took longer than the slow-poll threshold.
 #[derive(Clone, Debug)]
@@ -382,13 +72,6 @@ pub(crate) enum Stop {
     Expectation,
 }
 
-enum WaitOutcome {
-    Woken,
-    Quiescent,
-    Deadline,
-    WallTimeout,
-}
-
 /// What a pass over the ready queue inside a wait ended with.
 enum InlinePass {
     /// Nothing is ready.
@@ -404,16 +87,6 @@ enum Pick {
     Tokio,
 }
 
-/// How many stops of the clock after the virtual deadline still count as "no timer
-/// pending": tokio's timer wheel may stop a few times on its way to a far timer
-/// (one per wheel level), never more than this.
-const PROBE_STOP_LIMIT: u32 = 16;
-/// How far the deadlock probe looks past the virtual deadline (about the reach of
-/// tokio's timer wheel).
-const PROBE_SPAN: Duration = Duration::from_secs(2 * 365 * 24 * 3600);
-/// With a manual clock, how long (wall time) a quiescent runtime is given for outside
-/// events (real I/O, `spawn_blocking`) before it is reported as stalled.
-pub(crate) const MANUAL_STALL_GRACE: Duration = Duration::from_millis(20);
 /// Polls of kit tasks in a row before tokio's own queue gets a turn (FIFO), or, when
 /// tokio has no task, its drivers do (as tokio turns them every 61 tasks it runs).
 const TOKIO_TURN_EVERY: u32 = 61;
@@ -421,17 +94,46 @@ const TOKIO_TURN_EVERY: u32 = 61;
 /// One run's executor. Lives in an `Rc` in a thread-local while the run lasts.
 pub(crate) struct Executor {
     pub(crate) run_id: u64,
+    pub(crate) seed: u64,
     pub(crate) shared: Arc<Shared>,
     pub(crate) config: RunConfig,
+    /// The virtual instant the run began at: virtual time is measured from it.
     pub(crate) start: Instant,
-    pub(crate) tasks: RefCell<Vec<TaskEntry>>,
+    /// Every task of the run, by id (the body is task 0).
+    pub(crate) tasks: RefCell<TaskTable>,
+    /// The kit task being polled (or dropped) now.
+    pub(crate) current: Cell<Option<TaskId>>,
     pub(crate) trace: RefCell<Trace>,
+    metrics: tokio::runtime::RuntimeMetrics,
+    /// Who runs next, and what was chosen.
+    pub(crate) choosing: Choosing,
+    /// The executor's readings of the virtual and the wall clock.
+    clock: ClockReadings,
+    /// The state of the current wait inside `block_on`.
+    waits: WaitState,
+    /// `run_until_idle`, `advance` and the waiters for quiescence.
+    settling: Settling,
+    /// The virtual deadline's sentinel and the deadlock probe.
+    deadline: DeadlineProbe,
+    /// What the run saw, for the oracles.
+    pub(crate) findings: Findings,
+}
+
+/// Who runs next: the choice source and the record of its choices.
+pub(crate) struct Choosing {
     chooser: RefCell<Box<dyn Chooser>>,
     /// The choice source needs to see every yield: no task is polled inside a wait.
     watch_yields: bool,
-    /// Every choice made at a step with two or more options: (options, chosen).
+    /// Every choice made at a step with two or more options, in order.
     pub(crate) choices: RefCell<Vec<Choice>>,
-    metrics: tokio::runtime::RuntimeMetrics,
+    /// The run's seeded generator for seeded behaviour (mock latency levels, ...).
+    rng: RefCell<SplitMix64>,
+    /// tokio had its turn and no kit task has been polled since.
+    tokio_turned: Cell<bool>,
+}
+
+/// The state of a wait inside `block_on` (see the module doc).
+struct WaitState {
     /// Whether the run's body has finished (set once the body task is spawned).
     body_done: RefCell<Option<Rc<dyn Fn() -> bool>>>,
     /// A wait that polls lone ready tasks itself is in progress: while tokio parks under
@@ -442,56 +144,33 @@ pub(crate) struct Executor {
     /// round once before it decides anything (tokio drops such wakes when `block_on`
     /// returns, and delivers them on its way round).
     inline_unflushed: Cell<bool>,
-    pub(crate) current: Cell<Option<TaskId>>,
+}
+
+/// Settling: waiters for the next quiescence, and `advance` calls in progress.
+struct Settling {
+    /// Woken at the next quiescence (while any wait, tokio may not jump the clock).
+    waiters: RefCell<Vec<Waker>>,
+    /// How many quiescences have been reached by settling: a waiter is done once this
+    /// has grown past the value it was given.
+    generation: Cell<u64>,
+    /// `time::advance` calls in progress: while any is, tokio may move the clock.
+    advancing: Cell<usize>,
+}
+
+/// What the run saw that the oracles judge, and the checks still to run at its end.
+pub(crate) struct Findings {
+    /// Panics of kit tasks (caught by the executor); those of other code are in
+    /// [`Shared`]'s panic record.
     pub(crate) panics: RefCell<Vec<PanicRecord>>,
     pub(crate) slow_polls: RefCell<Vec<SlowPoll>>,
-    settle_waiters: RefCell<Vec<Waker>>,
-    settled_gen: Cell<u64>,
-    advancing: Cell<usize>,
-    sentinel: RefCell<Option<Pin<Box<Sleep>>>>,
-    sentinel_armed: Cell<bool>,
-    probing: Cell<bool>,
-    frozen_at: Cell<Option<Duration>>,
-    pub(crate) polls: Cell<u64>,
-    pub(crate) last_activity: Cell<Duration>,
-    /// The virtual time last read (reading tokio's clock takes a lock).
-    last_seen: Cell<Duration>,
-    /// The virtual time as the scheduler last read it, while it cannot have moved: tokio
-    /// moves its paused clock only inside `block_on` or in `tokio::time::advance`, which
-    /// always yields after moving it, so a poll that ends waiting (not woken) moved nothing.
-    sched_now: Cell<Option<Duration>>,
-    /// The wall clock's last reading ([`Executor::read_wall`]), where the next poll is timed from.
-    wall_mark: Cell<u64>,
-    /// Polls are timed with the coarse clock (see [`wall`]).
-    coarse_wall: bool,
-    /// tokio had its turn and no kit task has been polled since.
-    tokio_turned: Cell<bool>,
     /// Broken expectations reported by kit components (mocks, scripts) during the run.
     pub(crate) expectation_failures: RefCell<Vec<String>>,
     /// Checks run when the body has returned (mock expectations); each may report.
     end_checks: RefCell<Vec<EndCheck>>,
-    /// The run's seeded generator for seeded behaviour (mock latency jitter, ...).
-    rng: RefCell<crate::schedule::SplitMix64>,
-    pub(crate) seed: u64,
-}
-
-thread_local! {
-    /// The task table of the last run on this thread, emptied, for the next run to fill
-    /// without growing it again (an exploration, a benchmark, proptest cases).
-    static SPARE_TASKS: RefCell<Vec<TaskEntry>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Tables up to this many entries are kept for the next run.
-const SPARE_TASKS_MAX: usize = 1 << 16;
-
-impl Drop for Executor {
-    fn drop(&mut self) {
-        let mut tasks = std::mem::take(self.tasks.get_mut());
-        if tasks.capacity() <= SPARE_TASKS_MAX {
-            tasks.clear();
-            let _ = SPARE_TASKS.try_with(|spare| *spare.borrow_mut() = tasks);
-        }
-    }
+    /// Kit polls so far.
+    pub(crate) polls: Cell<u64>,
+    /// The virtual time of the last kit poll.
+    pub(crate) last_activity: Cell<Duration>,
 }
 
 impl Executor {
@@ -507,62 +186,64 @@ impl Executor {
         let coarse_wall = wall::coarse_enough(config.slow_poll);
         Executor {
             run_id,
+            seed,
             shared,
             config,
             start: Instant::now(),
-            tasks: RefCell::new(SPARE_TASKS.with(RefCell::take)),
+            tasks: RefCell::new(TaskTable::new()),
+            current: Cell::new(None),
             trace: RefCell::new(if tracing {
                 Trace::new(capacity)
             } else {
                 Trace::off()
             }),
-            watch_yields: chooser.watches_yields(),
-            chooser: RefCell::new(chooser),
-            choices: RefCell::new(Vec::new()),
             metrics,
-            body_done: RefCell::new(None),
-            inline_wait: Cell::new(false),
-            inline_unflushed: Cell::new(false),
-            current: Cell::new(None),
-            panics: RefCell::new(Vec::new()),
-            slow_polls: RefCell::new(Vec::new()),
-            settle_waiters: RefCell::new(Vec::new()),
-            settled_gen: Cell::new(0),
-            advancing: Cell::new(0),
-            sentinel: RefCell::new(None),
-            sentinel_armed: Cell::new(false),
-            probing: Cell::new(false),
-            frozen_at: Cell::new(None),
-            polls: Cell::new(0),
-            last_activity: Cell::new(Duration::ZERO),
-            last_seen: Cell::new(Duration::ZERO),
-            sched_now: Cell::new(None),
-            wall_mark: Cell::new(wall::precise()),
-            coarse_wall,
-            tokio_turned: Cell::new(false),
-            expectation_failures: RefCell::new(Vec::new()),
-            end_checks: RefCell::new(Vec::new()),
-            rng: RefCell::new(crate::schedule::SplitMix64::new(seed ^ 0x005E_ED0F_7E57_C0DE)),
-            seed,
+            choosing: Choosing {
+                watch_yields: chooser.watches_yields(),
+                chooser: RefCell::new(chooser),
+                choices: RefCell::new(Vec::new()),
+                rng: RefCell::new(SplitMix64::new(seed ^ 0x005E_ED0F_7E57_C0DE)),
+                tokio_turned: Cell::new(false),
+            },
+            clock: ClockReadings::new(coarse_wall),
+            waits: WaitState {
+                body_done: RefCell::new(None),
+                inline_wait: Cell::new(false),
+                inline_unflushed: Cell::new(false),
+            },
+            settling: Settling {
+                waiters: RefCell::new(Vec::new()),
+                generation: Cell::new(0),
+                advancing: Cell::new(0),
+            },
+            deadline: DeadlineProbe::new(),
+            findings: Findings {
+                panics: RefCell::new(Vec::new()),
+                slow_polls: RefCell::new(Vec::new()),
+                expectation_failures: RefCell::new(Vec::new()),
+                end_checks: RefCell::new(Vec::new()),
+                polls: Cell::new(0),
+                last_activity: Cell::new(Duration::ZERO),
+            },
         }
     }
 
     /// Reports a broken expectation: the run stops at the next scheduling point and fails
     /// with `message` (kind [`crate::FailureKind::Expectation`]).
     pub(crate) fn fail(&self, message: String) {
-        self.expectation_failures.borrow_mut().push(message);
+        self.findings.expectation_failures.borrow_mut().push(message);
     }
 
     /// Registers a check to run once the body has returned (and the runtime has settled);
     /// an `Err(message)` fails the test as a broken expectation.
     #[allow(dead_code)] // the entry point of AsyncMock's end-of-test verification
     pub(crate) fn at_end(&self, check: EndCheck) {
-        self.end_checks.borrow_mut().push(check);
+        self.findings.end_checks.borrow_mut().push(check);
     }
 
     /// Runs the end checks (once).
     pub(crate) fn run_end_checks(&self) {
-        let checks = self.end_checks.take();
+        let checks = self.findings.end_checks.take();
         for check in checks {
             if let Err(message) = check() {
                 self.fail(message);
@@ -577,12 +258,12 @@ impl Executor {
         if options < 2 {
             return 0;
         }
-        let replayed = self.chooser.borrow_mut().replay_value(options as usize);
+        let replayed = self.choosing.chooser.borrow_mut().replay_value(options as usize);
         let chosen = match replayed {
             Some(v) => v as u32,
-            None => self.rng.borrow_mut().below(u64::from(options)) as u32,
+            None => self.choosing.rng.borrow_mut().below(u64::from(options)) as u32,
         };
-        self.choices.borrow_mut().push(Choice {
+        self.choosing.choices.borrow_mut().push(Choice {
             options,
             chosen,
             task: false,
@@ -593,40 +274,24 @@ impl Executor {
     /// Virtual time since the run began; once a deadlock has been found, the instant it
     /// was found at (the probe moved the clock on, but that is the kit's business).
     pub(crate) fn elapsed(&self) -> Duration {
-        if let Some(at) = self.frozen_at.get() {
+        if let Some(at) = self.deadline.frozen_at() {
             return at;
         }
         let now = Instant::now().saturating_duration_since(self.start);
-        self.sched_now.set(Some(now));
+        self.clock.sched_now.set(Some(now));
         now
     }
 
     /// [`Executor::elapsed`] for the scheduler's own steps: read once while the clock cannot
     /// have moved (see `sched_now`).
     fn sched_elapsed(&self) -> Duration {
-        self.sched_now.get().unwrap_or_else(|| self.elapsed())
-    }
-
-    /// Reads the wall clock and keeps the reading as the start of the next poll.
-    fn mark_wall(&self) -> u64 {
-        let now = self.read_wall();
-        self.wall_mark.set(now);
-        now
-    }
-
-    /// Reads the wall clock the run times its polls with.
-    fn read_wall(&self) -> u64 {
-        if self.coarse_wall {
-            wall::coarse()
-        } else {
-            wall::precise()
-        }
+        self.clock.sched_now.get().unwrap_or_else(|| self.elapsed())
     }
 
     /// After tokio ran (it may have moved its clock and spent wall time).
     fn tokio_ran(&self) {
-        self.sched_now.set(None);
-        self.mark_wall();
+        self.clock.sched_now.set(None);
+        self.clock.mark_wall();
     }
 
     /// Records an event at the current virtual time. Outside a kit task's poll (in a
@@ -704,7 +369,7 @@ impl Executor {
     }
 
     fn is_live(&self, id: TaskId) -> bool {
-        self.tasks.borrow().get(id).is_some_and(|e| e.slot.is_some())
+        self.tasks.borrow().is_live(id)
     }
 
     /// Picks the next thing to run, or `None` when no kit task is ready. Every step with
@@ -718,7 +383,7 @@ impl Executor {
             // tokio is an option when it has tasks, but not twice in a row: its turn runs
             // everything it has ready, and a turn does not move the clock, so a strategy
             // that kept choosing it would spin while kit tasks wait.
-            let tokio = !self.tokio_turned.get() && self.tokio_alive();
+            let tokio = !self.choosing.tokio_turned.get() && self.tokio_alive();
             let options = ready.len() + usize::from(tokio);
             let k = if options == 1 {
                 0
@@ -727,8 +392,8 @@ impl Executor {
                     ready: ready.make_contiguous(),
                     tokio,
                 };
-                let k = self.chooser.borrow_mut().choose(&step) % options;
-                self.choices.borrow_mut().push(Choice {
+                let k = self.choosing.chooser.borrow_mut().choose(&step) % options;
+                self.choosing.choices.borrow_mut().push(Choice {
                     options: options as u32,
                     chosen: k as u32,
                     task: true,
@@ -748,7 +413,7 @@ impl Executor {
     /// Polls one task once. Returns true when the task went back to waiting: it returned
     /// `Pending` without waking itself (it may have left a wake with tokio to deliver).
     fn poll_task(&self, id: TaskId, options: usize, chosen: usize, now: Duration) -> bool {
-        self.tokio_turned.set(false);
+        self.choosing.tokio_turned.set(false);
         // A jump of the clock allowed after an autojump cushion is stale once a task runs.
         self.shared.jump_once.store(false, Relaxed);
         let taken = {
@@ -786,13 +451,13 @@ impl Executor {
                 c.cancelled();
             }
             // Whatever its destructor took is nobody's poll.
-            self.mark_wall();
+            self.clock.mark_wall();
             return false;
         }
 
-        self.last_seen.set(now);
-        self.last_activity.set(now);
-        self.polls.set(self.polls.get() + 1);
+        self.clock.last_seen.set(now);
+        self.findings.last_activity.set(now);
+        self.findings.polls.set(self.findings.polls.get() + 1);
         self.trace
             .borrow_mut()
             .record(now, Some(id), EventKind::polled(options, chosen));
@@ -801,7 +466,7 @@ impl Executor {
         // One wall-clock read per poll: the poll is timed from the previous read (the end
         // of the last poll or wait: the kit's own few steps between count too, which is
         // noise next to a slow-poll threshold).
-        let wall_start = self.wall_mark.get();
+        let wall_start = self.clock.wall_mark.get();
         self.shared.set_activity(id, wall_start);
         let result = panics::polling_kit_task(|| {
             catch_unwind(AssertUnwindSafe(|| {
@@ -828,8 +493,8 @@ impl Executor {
                     slot.fut = Some((fut, waker));
                 }
                 if still_queued {
-                    self.sched_now.set(None);
-                    self.chooser.borrow_mut().yielded(id);
+                    self.clock.sched_now.set(None);
+                    self.choosing.chooser.borrow_mut().yielded(id);
                 }
                 !still_queued
             }
@@ -843,12 +508,12 @@ impl Executor {
                 false
             }
             Err(payload) => {
-                self.sched_now.set(None);
+                self.clock.sched_now.set(None);
                 self.record(Some(id), EventKind::Panicked);
                 let record = panics::take_last(Some(meta()), now, &payload);
                 let handled = record.handled.clone();
                 let message = record.message.clone();
-                self.panics.borrow_mut().push(record);
+                self.findings.panics.borrow_mut().push(record);
                 let control = control();
                 self.finish(id, fut, TaskState::Panicked);
                 if let Some(c) = control {
@@ -859,11 +524,11 @@ impl Executor {
         };
         // The poll's wall time includes dropping the future of a task that ended: a slow
         // destructor stalls the run as a slow poll does, and is the same task's doing.
-        let wall_end = self.mark_wall();
+        let wall_end = self.clock.mark_wall();
         let wall = Duration::from_nanos(wall_end.saturating_sub(wall_start));
         self.shared.set_activity(ACTIVITY_IDLE, 0);
         if wall >= self.config.slow_poll {
-            self.slow_polls.borrow_mut().push(SlowPoll {
+            self.findings.slow_polls.borrow_mut().push(SlowPoll {
                 task: meta(),
                 wall,
                 at: now,
@@ -903,7 +568,7 @@ impl Executor {
             let meta = self.meta(id);
             let mut record = panics::take_last(Some(meta), self.elapsed(), &payload);
             record.message = format!("{} (while the task was being dropped)", record.message);
-            self.panics.borrow_mut().push(record);
+            self.findings.panics.borrow_mut().push(record);
         }
     }
 
@@ -914,7 +579,7 @@ impl Executor {
 
     /// Tells the core how to see that the run's body has finished.
     pub(crate) fn set_body_done(&self, done: Rc<dyn Fn() -> bool>) {
-        *self.body_done.borrow_mut() = Some(done);
+        *self.waits.body_done.borrow_mut() = Some(done);
     }
 
     /// Runs the loop until the body is done or an oracle stops it.
@@ -959,10 +624,10 @@ impl Executor {
         if self.shared.wall_expired.load(Relaxed) {
             return Some(Stop::WallTimeout);
         }
-        if self.config.slow_poll_policy == super::Policy::Fail && !self.slow_polls.borrow().is_empty() {
+        if self.config.slow_poll_policy == Policy::Fail && !self.findings.slow_polls.borrow().is_empty() {
             return Some(Stop::SlowPoll);
         }
-        if !self.expectation_failures.borrow().is_empty() {
+        if !self.findings.expectation_failures.borrow().is_empty() {
             return Some(Stop::Expectation);
         }
         None
@@ -973,7 +638,7 @@ impl Executor {
     /// deadline has not passed, and tokio has no task of its own to offer as an option.
     fn may_poll_inline(&self, body_done: &dyn Fn() -> bool) -> bool {
         self.stop_now(body_done).is_none()
-            && self.last_seen.get() <= self.config.virtual_timeout
+            && self.clock.last_seen.get() <= self.config.virtual_timeout
             && !self.tokio_alive()
     }
 
@@ -984,7 +649,7 @@ impl Executor {
     fn inline_pass(&self, body_done: Option<&dyn Fn() -> bool>, fired: bool) -> InlinePass {
         let shared = &*self.shared;
         loop {
-            let inline = body_done.filter(|_| !self.inline_unflushed.get() && !fired);
+            let inline = body_done.filter(|_| !self.waits.inline_unflushed.get() && !fired);
             let (ready, lone) = {
                 let mut queue = lock(&shared.ready);
                 let n = queue.len();
@@ -1008,12 +673,12 @@ impl Executor {
                             // Inside tokio's loop a yield is deferred, so a poll that moved
                             // the clock (`tokio::time::advance` yields after moving it) ends
                             // looking like a wait: read the clock again.
-                            self.sched_now.set(None);
+                            self.clock.sched_now.set(None);
                         }
                         // Any poll inside tokio's loop may have left a deferred wake, for its
                         // own waker or another (a child's, in a combinator): the wait lets
                         // tokio come round before it decides anything.
-                        self.inline_unflushed.set(true);
+                        self.waits.inline_unflushed.set(true);
                         shared.set_activity(ACTIVITY_TOKIO, 0);
                         shared.intercept.store(self.wants_intercept(), Relaxed);
                         // The poll may have made work for tokio (a spawned task): a
@@ -1035,13 +700,13 @@ impl Executor {
     /// there is something to decide. tokio has come round (the park delivered every wake
     /// it held), so nothing is left to flush on entry.
     fn after_parked_wakes(&self) {
-        let Some(done) = self.body_done.borrow().clone() else {
+        let Some(done) = self.waits.body_done.borrow().clone() else {
             return;
         };
         let shared = &*self.shared;
         self.tokio_ran();
         shared.waiting.store(false, Relaxed);
-        self.inline_unflushed.set(false);
+        self.waits.inline_unflushed.set(false);
         // At the virtual deadline or past it the wait decides (its sentinel may have fired).
         let fired = self.sched_elapsed() >= self.config.virtual_timeout;
         let decide = matches!(self.inline_pass(Some(&*done), fired), InlinePass::Decide)
@@ -1060,8 +725,8 @@ impl Executor {
     /// the trace that it moved since then.
     fn note_clock(&self) -> Duration {
         let now = self.sched_elapsed();
-        let before = self.last_seen.replace(now);
-        if now != before && !self.probing.get() {
+        let before = self.clock.last_seen.replace(now);
+        if now != before && !self.deadline.probing() {
             self.trace
                 .borrow_mut()
                 .record(now, None, EventKind::clock_moved(before));
@@ -1075,7 +740,7 @@ impl Executor {
         self.shared.set_activity(ACTIVITY_TOKIO, 0);
         rt.block_on(TurnOnce(false));
         self.tokio_ran();
-        self.tokio_turned.set(true);
+        self.choosing.tokio_turned.set(true);
         self.shared.set_activity(ACTIVITY_IDLE, 0);
     }
 
@@ -1093,14 +758,14 @@ impl Executor {
 
     /// Nothing is ready: wait, then act on what the wait says.
     fn wait_and_decide(&self, rt: &tokio::runtime::Runtime, body_done: &dyn Fn() -> bool) -> Option<Stop> {
-        let idle_since = self.last_seen.get();
-        let inline = (!self.watch_yields).then_some(body_done);
+        let idle_since = self.clock.last_seen.get();
+        let inline = (!self.choosing.watch_yields).then_some(body_done);
         match self.wait(rt, self.wants_intercept(), inline) {
             WaitOutcome::Woken => None,
             WaitOutcome::WallTimeout => Some(Stop::WallTimeout),
             WaitOutcome::Deadline => Some(self.probe(rt, idle_since)),
             WaitOutcome::Quiescent => {
-                if !self.settle_waiters.borrow().is_empty() {
+                if !self.settling.waiters.borrow().is_empty() {
                     self.settle();
                     return None;
                 }
@@ -1123,7 +788,7 @@ impl Executor {
     }
 
     fn check_virtual_deadline(&self) -> Option<Stop> {
-        let now = self.last_seen.get();
+        let now = self.clock.last_seen.get();
         (now > self.config.virtual_timeout).then(|| Stop::VirtualTimeout {
             why: format!("the virtual clock is already at {}", crate::trace::Vt(now)),
         })
@@ -1131,17 +796,17 @@ impl Executor {
 
     /// Whether the park hook should stop tokio from parking (and auto-advancing).
     fn wants_intercept(&self) -> bool {
-        if !self.settle_waiters.borrow().is_empty() {
+        if !self.settling.waiters.borrow().is_empty() {
             return true;
         }
-        !matches!(self.config.clock, Clock::Auto) && self.advancing.get() == 0
+        !matches!(self.config.clock, Clock::Auto) && self.settling.advancing.get() == 0
     }
 
     /// Wakes everything waiting for the runtime to settle at the current instant.
     fn settle(&self) {
-        self.settled_gen.set(self.settled_gen.get() + 1);
+        self.settling.generation.set(self.settling.generation.get() + 1);
         self.record(None, EventKind::Settled);
-        for w in self.settle_waiters.take() {
+        for w in self.settling.waiters.take() {
             w.wake();
         }
     }
@@ -1178,44 +843,36 @@ impl Executor {
         inline: Option<&dyn Fn() -> bool>,
     ) -> WaitOutcome {
         // Out of its cell while the wait runs user code (inline polls), put back after.
-        let mut sentinel = self.sentinel.take();
-        if sentinel.is_none() {
-            // A limit past what tokio's clock can reach (`Duration::MAX`: no limit) puts the
-            // sentinel as far as tokio's timers go.
-            let deadline = self
-                .start
-                .checked_add(self.config.virtual_timeout)
-                .unwrap_or_else(|| self.start + Duration::from_secs(30 * 365 * 86_400));
-            sentinel = Some(Box::pin(tokio::time::sleep_until(deadline)));
-        }
+        let mut sentinel = self.deadline.take(self.start, self.config.virtual_timeout);
         self.shared.quiescent.store(false, Relaxed);
         self.shared.intercept.store(intercept, Relaxed);
         self.shared.set_activity(ACTIVITY_TOKIO, 0);
-        self.inline_unflushed.set(false);
-        self.inline_wait
-            .set(inline.is_some() && self.body_done.borrow().is_some());
+        self.waits.inline_unflushed.set(false);
+        self.waits
+            .inline_wait
+            .set(inline.is_some() && self.waits.body_done.borrow().is_some());
         // tokio's cooperative budget does not apply to kit tasks: polled inside the wait
         // they would share the budget of `block_on`'s future, while the main loop and the
         // unpark hook have none, and a task must not yield on one path and not another.
         let outcome = rt.block_on(tokio::task::unconstrained(Idle {
             core: self,
-            sentinel: sentinel.as_mut().map(|s| s.as_mut()),
+            sentinel: sentinel.as_mut(),
             inline,
             registered: None,
         }));
-        self.inline_wait.set(false);
-        self.inline_unflushed.set(false);
-        PARKED.with(|p| p.set(Parked::Off));
+        self.waits.inline_wait.set(false);
+        self.waits.inline_unflushed.set(false);
+        parked::clear();
         self.tokio_ran();
-        self.tokio_turned.set(false);
+        self.choosing.tokio_turned.set(false);
         self.shared.set_activity(ACTIVITY_IDLE, 0);
         self.shared.waiting.store(false, Relaxed);
         self.shared.intercept.store(false, Relaxed);
-        *self.sentinel.borrow_mut() = sentinel;
+        self.deadline.put_back(sentinel);
         // A jump to the deadline sentinel, or the probe's steps past it, are the kit's own
         // bookkeeping: the probe records what it concludes instead.
         if matches!(outcome, WaitOutcome::Deadline) {
-            self.last_seen.set(self.elapsed());
+            self.clock.last_seen.set(self.elapsed());
         } else {
             self.note_clock();
         }
@@ -1226,43 +883,19 @@ impl Executor {
     /// at all) from a timeout (timers pending beyond the deadline) by letting the clock
     /// run on toward a far probe, one stop at a time.
     fn probe(&self, rt: &tokio::runtime::Runtime, idle_since: Duration) -> Stop {
-        let deadline = self.config.virtual_timeout;
-        *self.sentinel.borrow_mut() = Some(Box::pin(tokio::time::sleep(PROBE_SPAN)));
-        self.sentinel_armed.set(false);
-        self.probing.set(true);
-        let stop = self.probe_steps(rt, deadline);
-        self.probing.set(false);
-        match stop {
-            Stop::VirtualTimeout { .. } => self.record(None, EventKind::clock_moved(idle_since)),
-            Stop::Deadlock { .. } => self.frozen_at.set(Some(idle_since)),
-            _ => {}
-        }
-        stop
-    }
-
-    fn probe_steps(&self, rt: &tokio::runtime::Runtime, deadline: Duration) -> Stop {
-        let mut stops = 0;
-        loop {
+        let wait = || {
             self.shared.jump_once.store(true, Relaxed);
-            match self.wait(rt, true, None) {
-                WaitOutcome::Deadline => return Stop::Deadlock { manual_stall: false },
-                WaitOutcome::WallTimeout => return Stop::WallTimeout,
-                WaitOutcome::Woken => {
-                    return Stop::VirtualTimeout {
-                        why: format!(
-                            "a task was still waiting on a timer past it, woken at {}",
-                            crate::trace::Vt(self.elapsed())
-                        ),
-                    };
-                }
-                WaitOutcome::Quiescent => {
-                    stops += 1;
-                    if stops > PROBE_STOP_LIMIT {
-                        return Stop::VirtualTimeout {
-                            why: format!("timers were still firing after {}", crate::trace::Vt(deadline)),
-                        };
-                    }
-                }
+            self.wait(rt, true, None)
+        };
+        match self
+            .deadline
+            .probe(self.config.virtual_timeout, idle_since, wait, || self.elapsed())
+        {
+            Probed::Deadlock => Stop::Deadlock { manual_stall: false },
+            Probed::WallTimeout => Stop::WallTimeout,
+            Probed::Timeout { why } => {
+                self.record(None, EventKind::clock_moved(idle_since));
+                Stop::VirtualTimeout { why }
             }
         }
     }
@@ -1272,7 +905,7 @@ impl Executor {
     pub(crate) fn settle_at_end(&self, rt: &tokio::runtime::Runtime) {
         const LIMIT: u32 = 100_000;
         // Every task has finished, kit's and tokio's: nothing is left that could run.
-        if !self.tasks.borrow().iter().any(|e| e.slot.is_some()) && !self.tokio_alive() {
+        if !self.tasks.borrow().any_live() && !self.tokio_alive() {
             return;
         }
         let mut polls = 0;
@@ -1297,26 +930,28 @@ impl Executor {
     /// Registers a waiter woken when the runtime is next quiescent; returns the generation
     /// to compare with [`Executor::settled_since`].
     pub(crate) fn request_settle(&self, waker: &Waker) -> u64 {
-        self.settle_waiters.borrow_mut().push(waker.clone());
+        self.settling.waiters.borrow_mut().push(waker.clone());
         // Asked from a tokio task while the executor waits inside `block_on`: the wait
         // began without interception, so turn it on now, or tokio would jump the clock.
         if self.shared.waiting.load(SeqCst) {
             self.shared.intercept.store(true, SeqCst);
         }
-        self.settled_gen.get()
+        self.settling.generation.get()
     }
 
     pub(crate) fn settled_since(&self, generation: u64) -> bool {
-        self.settled_gen.get() > generation
+        self.settling.generation.get() > generation
     }
 
     pub(crate) fn advancing_started(&self) {
-        self.advancing.set(self.advancing.get() + 1);
+        self.settling.advancing.set(self.settling.advancing.get() + 1);
         self.refresh_intercept();
     }
 
     pub(crate) fn advancing_ended(&self) {
-        self.advancing.set(self.advancing.get().saturating_sub(1));
+        self.settling
+            .advancing
+            .set(self.settling.advancing.get().saturating_sub(1));
         self.refresh_intercept();
     }
 
@@ -1364,7 +999,7 @@ impl Executor {
                 slot.control.cancelled();
             }
         }
-        self.sentinel.borrow_mut().take();
+        self.deadline.disarm();
     }
 }
 
@@ -1372,7 +1007,7 @@ impl Executor {
 /// deadline sentinel fires, or the watchdog says the wall deadline passed.
 struct Idle<'a> {
     core: &'a Executor,
-    sentinel: Option<Pin<&'a mut Sleep>>,
+    sentinel: Pin<&'a mut Sleep>,
     /// The main loop's `body_done` when a lone ready task may be polled here.
     inline: Option<&'a dyn Fn() -> bool>,
     /// The waker last handed to [`Shared`] for wakes from outside.
@@ -1399,17 +1034,7 @@ impl Future for Idle<'_> {
         // While this poll runs it sees every push itself: wakers need not wake tokio (each
         // such wake would cost a round of tokio's loop).
         shared.waiting.store(false, Relaxed);
-        // Polled once to enter tokio's timer wheel (any block_on waker of this runtime
-        // serves to wake it); after that, asking whether it fired is enough.
-        let mut fired = false;
-        if let Some(s) = self.sentinel.as_mut() {
-            if core.sentinel_armed.get() {
-                fired = s.is_elapsed();
-            } else {
-                core.sentinel_armed.set(true);
-                fired = s.as_mut().poll(cx).is_ready();
-            }
-        }
+        let fired = core.deadline.fired(self.sentinel.as_mut(), cx);
         loop {
             if let Some(outcome) = self.as_mut().step(cx, fired) {
                 return outcome;
@@ -1422,7 +1047,7 @@ impl Future for Idle<'_> {
                 // tokio delivers any wake it holds on its way round. If a task polled inside
                 // the wait may have left one, the wait looks again after that round: it held
                 // back, and the wake it was polled for (the deadline, quiescence) is spent.
-                if core.inline_unflushed.replace(false) {
+                if core.waits.inline_unflushed.replace(false) {
                     cx.waker().wake_by_ref();
                 }
                 return Poll::Pending;
@@ -1447,7 +1072,7 @@ impl Idle<'_> {
         if self.inline.is_some_and(|done| core.stop_now(done).is_some()) {
             return Some(self.leave(cx));
         }
-        if core.inline_unflushed.get() {
+        if core.waits.inline_unflushed.get() {
             return None;
         }
         if shared.wall_expired.load(SeqCst) {
@@ -1466,7 +1091,7 @@ impl Idle<'_> {
     /// task polled here may have left a wake with tokio (the round delivers it and does
     /// not move the clock: a woken `block_on` future stops tokio from parking).
     fn leave(&mut self, cx: &mut Context<'_>) -> Poll<WaitOutcome> {
-        if self.core.inline_unflushed.replace(false) {
+        if self.core.waits.inline_unflushed.replace(false) {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
@@ -1515,40 +1140,6 @@ pub(crate) fn try_current() -> Option<Rc<Executor>> {
     CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
-/// Where the run thread is with respect to tokio's park, for [`on_unpark`].
-#[derive(Clone, Copy)]
-enum Parked {
-    /// Not inside a park under an inline wait.
-    Off,
-    /// Inside one: a kit task woken on this thread waits for the hook. With the I/O
-    /// driver, only once the clock has moved past this instant (see [`note_parked_wake`]).
-    Armed(Option<Instant>),
-    /// Inside one, and a kit task was woken that the hook must see to.
-    Woken,
-}
-
-thread_local! {
-    static PARKED: Cell<Parked> = const { Cell::new(Parked::Off) };
-}
-
-/// A kit task was woken on this thread: whether the wake is left to [`on_unpark`]
-/// (instead of waking `block_on`).
-fn note_parked_wake() -> bool {
-    PARKED.with(|p| match p.get() {
-        Parked::Off => false,
-        Parked::Woken => true,
-        // tokio turns its I/O driver before it moves its paused clock to the next timer,
-        // and a wake of `block_on` during that turn is what stops the move. A task woken
-        // then (by an I/O event) must stop it too, or the clock would jump past a ready
-        // task; one woken after the clock moved was woken by a timer.
-        Parked::Armed(Some(at)) if Instant::now() <= at => false,
-        Parked::Armed(_) => {
-            p.set(Parked::Woken);
-            true
-        }
-    })
-}
-
 /// tokio's `on_thread_park` hook, on the thread that drives the runtime: tells the run
 /// on this thread, if any (a runtime outlives its runs in an exploration).
 pub(crate) fn on_park() {
@@ -1560,9 +1151,9 @@ pub(crate) fn on_park() {
         shared.on_park();
         // Under an inline wait that lets tokio park and move its clock, the wakes of this
         // park are handled after it (see `on_unpark`).
-        if core.inline_wait.get() && shared.waiting.load(SeqCst) && !shared.intercept.load(Relaxed) {
+        if core.waits.inline_wait.get() && shared.waiting.load(SeqCst) && !shared.intercept.load(Relaxed) {
             let at = core.config.io.then(Instant::now);
-            PARKED.with(|p| p.set(Parked::Armed(at)));
+            parked::arm(at);
         }
     });
 }
@@ -1570,7 +1161,7 @@ pub(crate) fn on_park() {
 /// tokio's `on_thread_unpark` hook: if kit tasks were woken during the park, the run
 /// sees to them now (see `Executor::after_parked_wakes`).
 pub(crate) fn on_unpark() {
-    if matches!(PARKED.with(|p| p.replace(Parked::Off)), Parked::Woken) {
+    if parked::take_woken() {
         // The borrow is shared: code polled from here may read the current run too (only
         // starting or ending a run takes it mutably, never from inside one).
         let _ = CURRENT.try_with(|c| {
@@ -1643,26 +1234,6 @@ mod tests {
             .unwrap_err();
         assert_eq!(f.kind(), FailureKind::Expectation);
         assert!(f.to_string().contains("unexpected write"), "{f}");
-    }
-
-    #[test]
-    fn the_coarse_clock_is_used_only_for_thresholds_it_can_time() {
-        use super::wall;
-        assert!(!wall::coarse_enough(Duration::ZERO));
-        let res = wall::coarse_resolution();
-        // The coarse clock is the precise one as of its last tick: never ahead of it.
-        let (c, p) = (wall::coarse(), wall::precise());
-        assert!(c <= p, "coarse {c} ahead of precise {p}");
-        if res != Duration::MAX {
-            assert!(wall::coarse_enough(res * wall::COARSE_FACTOR));
-            assert!(!wall::coarse_enough(
-                res * wall::COARSE_FACTOR - Duration::from_nanos(1)
-            ));
-            assert!(
-                Duration::from_nanos(p - c) <= res * 2 + Duration::from_millis(1),
-                "{p} {c}"
-            );
-        }
     }
 
     #[test]

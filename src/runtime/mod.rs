@@ -6,10 +6,18 @@
 //! When the body returns, the oracles look at what is left: panics, leaked tasks, slow
 //! polls. A run that cannot finish is stopped: deadlock, virtual deadline, wall deadline.
 
+pub(crate) mod clock;
+pub(crate) mod config;
+pub(crate) mod deadline;
 pub(crate) mod executor;
+pub(crate) mod oracles;
 pub(crate) mod panics;
 pub(crate) mod pool;
 pub(crate) mod report;
+pub(crate) mod shared;
+pub(crate) mod table;
+pub(crate) mod tasks;
+pub(crate) mod wall;
 pub(crate) mod watchdog;
 
 use std::future::Future;
@@ -22,87 +30,13 @@ use std::time::Duration;
 
 pub use report::{Failure, FailureKind, Report};
 
-use self::executor::{CurrentGuard, Executor, Shared, Stop};
+pub use self::config::{Clock, Policy};
+pub(crate) use self::config::{DEFAULT_SLOW_POLL, DEFAULT_VIRTUAL_TIMEOUT, DEFAULT_WALL_TIMEOUT, RunConfig};
+use self::executor::{CurrentGuard, Executor, Stop};
+use self::shared::Shared;
 use crate::schedule::Strategy;
 use crate::task::JoinInner;
 use crate::util::lock;
-
-/// How virtual time moves.
-///
-/// ```
-/// use std::time::Duration;
-/// use async_testkit::{Builder, Clock, time};
-///
-/// // Manual: time moves only when the test advances it.
-/// Builder::new().clock(Clock::Manual).run(|| async {
-///     let t = async_testkit::spawn(async { tokio::time::sleep(Duration::from_secs(5)).await });
-///     time::advance(Duration::from_secs(5)).await;
-///     assert!(t.is_finished());
-/// });
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Clock {
-    /// When every task waits and a timer is pending, the clock jumps to the timer at once.
-    #[default]
-    Auto,
-    /// Like `Auto`, but the clock jumps only after the runtime has been idle for this much
-    /// wall time: for tests that wait on real I/O or `spawn_blocking`, which the clock
-    /// must not run ahead of.
-    AutoJump(Duration),
-    /// Time moves only through [`crate::time::advance`] and [`crate::time::advance_to`].
-    /// A run where every task waits and nothing advances the clock is reported as stalled.
-    Manual,
-}
-
-impl Clock {
-    fn describe(self) -> String {
-        match self {
-            Clock::Auto => "auto".into(),
-            Clock::AutoJump(d) => format!("autojump({d:?})"),
-            Clock::Manual => "manual".into(),
-        }
-    }
-}
-
-/// What an oracle does when it fires: fail the test, warn on stderr, or say nothing.
-///
-/// ```
-/// use async_testkit::{Builder, Policy};
-///
-/// // A leaked task becomes a warning in the report instead of a failure.
-/// let report = Builder::new().leaks(Policy::Warn).try_run(|| async {
-///     async_testkit::spawn(std::future::pending::<()>());
-/// }).unwrap();
-/// assert!(report.warnings()[0].contains("still alive"));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Policy {
-    /// The test fails.
-    Fail,
-    /// The report carries a warning, also printed to stderr.
-    Warn,
-    /// Nothing happens.
-    Ignore,
-}
-
-/// Settings of a run, fixed when it starts.
-#[derive(Clone, Debug)]
-pub(crate) struct RunConfig {
-    pub(crate) clock: Clock,
-    pub(crate) wall_timeout: Duration,
-    pub(crate) virtual_timeout: Duration,
-    pub(crate) leaks: Policy,
-    pub(crate) slow_poll: Duration,
-    pub(crate) slow_poll_policy: Policy,
-    pub(crate) io: bool,
-    /// Whether the user chose `io` (otherwise exploration starts without the I/O driver).
-    pub(crate) io_chosen: bool,
-    pub(crate) trace_capacity: usize,
-    /// Whether the run records its trace at all (the runs no report shows do not).
-    pub(crate) tracing: bool,
-}
 
 /// Configures and starts runs.
 ///
@@ -142,14 +76,6 @@ impl Default for Builder {
         Self::new()
     }
 }
-
-/// Defaults for every run.
-pub(crate) const DEFAULT_WALL_TIMEOUT: Duration = Duration::from_secs(60);
-pub(crate) const DEFAULT_VIRTUAL_TIMEOUT: Duration = Duration::from_secs(3600);
-pub(crate) const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(100);
-/// What tokio panics with when a task uses sockets (or signals) on a runtime built
-/// without the I/O driver.
-pub(crate) const IO_DISABLED: &str = "IO is disabled";
 
 impl Builder {
     /// Defaults: seed 0, FIFO, auto clock, 60 s wall limit, 1 h virtual limit, leaks fail,
@@ -663,7 +589,7 @@ impl RunAttempt<'_> {
         let enter = rt.enter();
         let start = tokio::time::Instant::now();
         krt.begin(&shared, start);
-        let _run_thread = panics::RunThreadGuard::enter(shared.clone(), start);
+        let _run_thread = panics::RunThreadGuard::enter(shared.panics.clone(), start);
         let run_id = RUN_IDS.fetch_add(1, SeqCst);
         let core = Rc::new(Executor::new(
             run_id,
@@ -702,7 +628,7 @@ impl RunAttempt<'_> {
             core.settle_at_end(rt);
             core.run_end_checks();
         }
-        let snap = report::snapshot(&core, stop, rt.metrics().num_alive_tasks());
+        let snap = oracles::snapshot(&core, stop, rt.metrics().num_alive_tasks());
         core.cancel_all();
         shared.finished.store(true, SeqCst);
         drop(watch);
@@ -716,11 +642,12 @@ impl RunAttempt<'_> {
             Some(p) if stopped_in_time => p.give_back(krt),
             _ => krt.shutdown(),
         }
-        let foreign = std::mem::take(&mut *lock(&shared.foreign_panics));
+        let foreign = std::mem::take(&mut *lock(&shared.panics.foreign));
         if !self.config.io {
-            self.io_missing.set(shared.io_wanted.load(SeqCst));
+            self.io_missing.set(shared.panics.io_wanted.load(SeqCst));
         }
-        report::finish(snap, &core, self, foreign, body.take_output())
+        let verdict = oracles::judge(&snap, &core, foreign);
+        report::finish(verdict, snap, &core, self, body.take_output())
     }
 }
 

@@ -10,11 +10,24 @@ use std::backtrace::{Backtrace, BacktraceStatus};
 use std::cell::{Cell, RefCell};
 use std::panic::PanicHookInfo;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
-use super::executor::{Shared, TaskMeta};
+use super::tasks::TaskMeta;
 use crate::util::lock;
+
+/// What tokio panics with when a task uses sockets (or signals) on a runtime built
+/// without the I/O driver.
+pub(crate) const IO_DISABLED: &str = "IO is disabled";
+
+/// The panics of one run that its executor did not catch itself (in tokio's tasks and
+/// blocking closures), written by the hook on whatever thread panicked.
+#[derive(Default)]
+pub(crate) struct RunPanics {
+    pub(crate) foreign: Mutex<Vec<PanicRecord>>,
+    /// Some code of the run panicked for want of tokio's I/O driver (caught or not).
+    pub(crate) io_wanted: AtomicBool,
+}
 
 /// One panic seen during a run.
 #[derive(Clone, Debug)]
@@ -39,7 +52,7 @@ struct Seen {
 
 thread_local! {
     /// The run this thread belongs to (the run thread, or a blocking-pool thread).
-    static RUN: RefCell<Option<(Arc<Shared>, tokio::time::Instant, bool)>> = const { RefCell::new(None) };
+    static RUN: RefCell<Option<(Arc<RunPanics>, tokio::time::Instant, bool)>> = const { RefCell::new(None) };
     /// True while the executor polls or drops a kit task (it catches those panics itself).
     static POLLING_KIT: Cell<bool> = const { Cell::new(false) };
     /// What the hook saw of the last panic on this thread.
@@ -61,8 +74,8 @@ pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> Option<R> {
 pub(crate) struct RunThreadGuard(());
 
 impl RunThreadGuard {
-    pub(crate) fn enter(shared: Arc<Shared>, start: tokio::time::Instant) -> Self {
-        RUN.with(|r| *r.borrow_mut() = Some((shared, start, false)));
+    pub(crate) fn enter(panics: Arc<RunPanics>, start: tokio::time::Instant) -> Self {
+        RUN.with(|r| *r.borrow_mut() = Some((panics, start, false)));
         RunThreadGuard(())
     }
 }
@@ -74,8 +87,8 @@ impl Drop for RunThreadGuard {
 }
 
 /// For tokio's `on_thread_start`: blocking-pool threads of a run belong to it.
-pub(crate) fn adopt_thread(shared: Arc<Shared>, start: tokio::time::Instant) {
-    RUN.with(|r| *r.borrow_mut() = Some((shared, start, true)));
+pub(crate) fn adopt_thread(panics: Arc<RunPanics>, start: tokio::time::Instant) {
+    RUN.with(|r| *r.borrow_mut() = Some((panics, start, true)));
 }
 
 /// Runs `f` with panics attributed to the kit task being polled.
@@ -184,13 +197,13 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
     if QUIET.try_with(Cell::get).unwrap_or(false) {
         return true;
     }
-    let Ok(Some((shared, start, blocking))) = RUN.try_with(|r| r.borrow().clone()) else {
+    let Ok(Some((run, start, blocking))) = RUN.try_with(|r| r.borrow().clone()) else {
         return false;
     };
     let message = payload_message(info.payload());
-    if message.contains(super::IO_DISABLED) {
+    if message.contains(IO_DISABLED) {
         // Seen here, before any code of the test can catch it: the run needs the driver.
-        shared.io_wanted.store(true, SeqCst);
+        run.io_wanted.store(true, SeqCst);
     }
     let location = info.location().map(|l| l.to_string());
     let bt = Backtrace::capture();
@@ -207,7 +220,7 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
         let at = tokio::runtime::Handle::try_current()
             .ok()
             .map(|_| tokio::time::Instant::now().saturating_duration_since(start));
-        lock(&shared.foreign_panics).push(PanicRecord {
+        lock(&run.foreign).push(PanicRecord {
             task: None,
             message,
             location,

@@ -16,8 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::executor::{self, Shared};
+use super::executor;
 use super::panics;
+use super::panics::RunPanics;
+use super::shared::Shared;
 use crate::util::lock;
 
 /// The span of tokio's timer wheel in milliseconds: 6 levels of 64 slots.
@@ -28,7 +30,7 @@ const MAX_ORIGIN_MS: u128 = 1 << 62;
 
 /// The run a runtime serves now, as its threads need it: the run's shared state and the
 /// virtual instant it started at.
-type RunSlot = Arc<Mutex<Option<(Arc<Shared>, tokio::time::Instant)>>>;
+type RunSlot = Arc<Mutex<Option<(Arc<RunPanics>, tokio::time::Instant)>>>;
 
 /// A paused current-thread tokio runtime with the kit's hooks.
 pub(crate) struct KitRuntime {
@@ -59,8 +61,8 @@ impl KitRuntime {
             let threads_started = threads_started.clone();
             b.on_thread_start(move || {
                 threads_started.store(true, SeqCst);
-                if let Some((shared, start)) = lock(&run).clone() {
-                    panics::adopt_thread(shared, start);
+                if let Some((panics, start)) = lock(&run).clone() {
+                    panics::adopt_thread(panics, start);
                 }
             });
         }
@@ -82,7 +84,7 @@ impl KitRuntime {
 
     /// Marks the start of a run on this runtime.
     pub(crate) fn begin(&self, shared: &Arc<Shared>, start: tokio::time::Instant) {
-        *lock(&self.run) = Some((shared.clone(), start));
+        *lock(&self.run) = Some((shared.panics.clone(), start));
     }
 
     /// Marks the end of the run.

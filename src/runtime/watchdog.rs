@@ -12,7 +12,8 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Condvar, Mutex, Once, Weak};
 use std::time::{Duration, Instant};
 
-use super::executor::{Activity, Shared, wall};
+use super::shared::{Activity, Shared};
+use super::wall;
 use crate::util::lock;
 
 /// How long the executor gets to notice the wall deadline before it counts as stuck: the

@@ -1,0 +1,159 @@
+//! The virtual deadline and the deadlock probe.
+//!
+//! Every wait of the executor also waits on a *sentinel*: a tokio sleep until the
+//! run's virtual deadline. When it fires with nothing else woken, the run is over, and
+//! the probe tells why: it lets the clock run on toward a far point
+//! ([`PROBE_SPAN`] past the deadline), one stop of tokio's timer wheel at a time. No
+//! stop at all means no timer is pending anywhere (a deadlock); a task woken on the way,
+//! or timers still firing after [`PROBE_STOP_LIMIT`] stops, mean the run was waiting on
+//! time past its deadline (a virtual timeout).
+
+use std::cell::{Cell, RefCell};
+use std::pin::Pin;
+use std::task::Context;
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
+
+/// How one wait of the executor ended.
+pub(crate) enum WaitOutcome {
+    /// A kit task is ready (or the main loop must decide something).
+    Woken,
+    /// tokio had nothing to run and would have parked (only when intercepting).
+    Quiescent,
+    /// The sentinel fired.
+    Deadline,
+    /// The watchdog says the wall-clock deadline passed.
+    WallTimeout,
+}
+
+/// What the probe concluded.
+pub(crate) enum Probed {
+    /// No timer was pending: nothing could ever wake the run.
+    Deadlock,
+    /// The run was waiting on time past its deadline; `why` says how that was seen.
+    Timeout { why: String },
+    /// The wall-clock deadline passed while probing.
+    WallTimeout,
+}
+
+/// How many stops of the clock after the virtual deadline still count as "no timer
+/// pending": tokio's timer wheel may stop a few times on its way to a far timer
+/// (one per wheel level), never more than this.
+const PROBE_STOP_LIMIT: u32 = 16;
+/// How far the deadlock probe looks past the virtual deadline (about the reach of
+/// tokio's timer wheel).
+const PROBE_SPAN: Duration = Duration::from_secs(2 * 365 * 24 * 3600);
+
+/// The sentinel and the probe's state for one run.
+pub(crate) struct DeadlineProbe {
+    /// The sleep every wait also waits on: until the virtual deadline, or, once probing
+    /// has begun, until the far probe point. `None` before the first wait, while a wait
+    /// holds it (taken out of the cell because the wait runs user code), and after the
+    /// run's tasks are cancelled.
+    sentinel: RefCell<Option<Pin<Box<Sleep>>>>,
+    /// The sentinel has been polled once, so it is in tokio's timer wheel: later waits
+    /// ask whether it elapsed instead of polling it again. Reset with a new sentinel.
+    armed: Cell<bool>,
+    /// The probe is stepping the clock: its moves are the kit's bookkeeping, not traced.
+    probing: Cell<bool>,
+    /// Set once a deadlock is found: the instant the run went idle, which the run then
+    /// reports as its virtual time (the probe moved the clock on past it).
+    frozen_at: Cell<Option<Duration>>,
+}
+
+impl DeadlineProbe {
+    pub(crate) fn new() -> Self {
+        DeadlineProbe {
+            sentinel: RefCell::new(None),
+            armed: Cell::new(false),
+            probing: Cell::new(false),
+            frozen_at: Cell::new(None),
+        }
+    }
+
+    /// Takes the sentinel out for a wait, making it (at `start + limit`) on first use.
+    /// Give it back with [`DeadlineProbe::put_back`] when the wait ends.
+    pub(crate) fn take(&self, start: Instant, limit: Duration) -> Pin<Box<Sleep>> {
+        self.sentinel.take().unwrap_or_else(|| {
+            // A limit past what tokio's clock can reach (`Duration::MAX`: no limit) puts
+            // the sentinel as far as tokio's timers go.
+            let deadline = start
+                .checked_add(limit)
+                .unwrap_or_else(|| start + Duration::from_secs(30 * 365 * 86_400));
+            Box::pin(tokio::time::sleep_until(deadline))
+        })
+    }
+
+    pub(crate) fn put_back(&self, sentinel: Pin<Box<Sleep>>) {
+        *self.sentinel.borrow_mut() = Some(sentinel);
+    }
+
+    /// Whether the sentinel fired: polled once to enter tokio's timer wheel (any
+    /// `block_on` waker of the runtime serves to wake it), asked after that.
+    pub(crate) fn fired(&self, sentinel: Pin<&mut Sleep>, cx: &mut Context<'_>) -> bool {
+        if self.armed.replace(true) {
+            sentinel.is_elapsed()
+        } else {
+            sentinel.poll(cx).is_ready()
+        }
+    }
+
+    /// Whether the probe is stepping the clock now.
+    pub(crate) fn probing(&self) -> bool {
+        self.probing.get()
+    }
+
+    /// Where the run's virtual time stopped, once a deadlock was found.
+    pub(crate) fn frozen_at(&self) -> Option<Duration> {
+        self.frozen_at.get()
+    }
+
+    /// Drops the sentinel (the run is over).
+    pub(crate) fn disarm(&self) {
+        self.sentinel.borrow_mut().take();
+    }
+
+    /// The deadline passed with nothing woken (the run went idle at `idle_since`): runs
+    /// `wait` (one wait of the executor, letting tokio jump the clock once) until it
+    /// can tell a deadlock from a timeout. `now` reads the virtual clock.
+    pub(crate) fn probe(
+        &self,
+        deadline: Duration,
+        idle_since: Duration,
+        mut wait: impl FnMut() -> WaitOutcome,
+        now: impl Fn() -> Duration,
+    ) -> Probed {
+        *self.sentinel.borrow_mut() = Some(Box::pin(tokio::time::sleep(PROBE_SPAN)));
+        self.armed.set(false);
+        self.probing.set(true);
+        let mut stops = 0;
+        let probed = loop {
+            match wait() {
+                WaitOutcome::Deadline => break Probed::Deadlock,
+                WaitOutcome::WallTimeout => break Probed::WallTimeout,
+                WaitOutcome::Woken => {
+                    break Probed::Timeout {
+                        why: format!(
+                            "a task was still waiting on a timer past it, woken at {}",
+                            crate::trace::Vt(now())
+                        ),
+                    };
+                }
+                WaitOutcome::Quiescent => {
+                    stops += 1;
+                    if stops > PROBE_STOP_LIMIT {
+                        break Probed::Timeout {
+                            why: format!("timers were still firing after {}", crate::trace::Vt(deadline)),
+                        };
+                    }
+                }
+            }
+        };
+        self.probing.set(false);
+        if let Probed::Deadlock = probed {
+            self.frozen_at.set(Some(idle_since));
+        }
+        probed
+    }
+}

@@ -1,0 +1,268 @@
+//! What other threads see of a run: the ready queue that wakers push to, the flags
+//! tokio's park hook reads, the watchdog's view, and the task wakers themselves.
+//!
+//! Everything else of a run lives on its thread, in the executor (`Rc`, `Cell`). Code
+//! here may be called from any thread (a waker moved to a blocking closure, the
+//! watchdog) and takes no reference to the executor.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::{Arc, Mutex};
+use std::task::{Wake, Waker};
+use std::time::Duration;
+
+use super::panics::RunPanics;
+use super::tasks::TaskMeta;
+use crate::trace::TaskId;
+use crate::util::lock;
+
+/// Where the executor thread is, for the watchdog: kept in two atomics because it
+/// changes around every poll.
+#[derive(Clone, Debug)]
+pub(crate) enum Activity {
+    Idle,
+    /// Polling this kit task, since this [`super::wall`] reading (in nanoseconds).
+    Polling(TaskId, Duration),
+    InTokio,
+}
+
+pub(crate) const ACTIVITY_IDLE: usize = usize::MAX;
+pub(crate) const ACTIVITY_TOKIO: usize = usize::MAX - 1;
+
+/// State shared with wakers, tokio's hooks and the watchdog (other threads).
+///
+/// # Ground rules
+///
+/// Threads: the *run thread* runs the executor, and inside `block_on` tokio's own tasks
+/// and its park hooks (the runtime is current-thread). *Wakers* may run on any thread.
+/// The *watchdog* is one thread for the process.
+///
+/// - `ready` and `idle_waker` are behind mutexes; everything below is an atomic flag.
+/// - `waiting` is written by the run thread only: `true` (SeqCst) just before the wait's
+///   future returns `Pending`, `false` while that future runs and after the wait.
+///   Wakers read it (SeqCst) *after* pushing to `ready`; the wait stores it *before*
+///   looking at `ready` again. With SeqCst on both sides, either the waker sees
+///   `waiting` and wakes `block_on`, or the wait sees the push: a wake is never lost.
+///   Stores of `false` are Relaxed: they only skip wakes the wait does not need.
+/// - `intercept`, `jump_once` and `quiescent` are written and read on the run thread
+///   only (by the executor, by tokio's tasks through `request_settle` and
+///   `time::advance`, and by the park hook, which tokio calls on the run thread).
+///   Relaxed suffices; the SeqCst stores in `request_settle` and `refresh_intercept`
+///   are for readers' peace of mind, not for correctness.
+/// - `wall_expired` is written once by the watchdog (SeqCst) and read by the run thread
+///   at every step (Relaxed in the main loop: seeing it one step late is harmless) and
+///   before the wait sleeps (SeqCst, paired with the watchdog's wake of `idle_waker`).
+/// - `finished` is written once by the run thread when the run ends (SeqCst); the
+///   watchdog reads it before it reports a run as stuck.
+/// - `activity_task` / `activity_since` are written by the run thread around every
+///   poll, `since` first (Relaxed) then `task` (Release); the watchdog reads `task`
+///   (Acquire) then `since`, so a task it sees comes with its own start time.
+pub(crate) struct Shared {
+    /// Kit tasks woken and not yet polled, in wake order (a task at most once: see
+    /// [`TaskWaker`]'s `queued`).
+    pub(crate) ready: Mutex<VecDeque<TaskId>>,
+    /// The waker of the executor's wait inside `block_on`, while it waits.
+    pub(crate) idle_waker: Mutex<Option<Waker>>,
+    /// The executor waits inside `block_on` and must be woken for a push to `ready`.
+    pub(crate) waiting: AtomicBool,
+    /// The park hook stops tokio from parking (and moving a paused clock): it wakes the
+    /// wait instead and sets `quiescent`.
+    pub(crate) intercept: AtomicBool,
+    /// Let tokio park (and jump the clock) once despite `intercept`.
+    pub(crate) jump_once: AtomicBool,
+    /// The park hook found tokio with nothing to run while intercepting.
+    pub(crate) quiescent: AtomicBool,
+
+    /// The watchdog found the run past its wall-clock deadline.
+    pub(crate) wall_expired: AtomicBool,
+    /// The run is over (the watchdog no longer reports it).
+    pub(crate) finished: AtomicBool,
+    /// The kit task being polled, or [`ACTIVITY_IDLE`] / [`ACTIVITY_TOKIO`].
+    activity_task: std::sync::atomic::AtomicUsize,
+    /// The wall reading (nanoseconds) when the current activity began.
+    activity_since: AtomicU64,
+    /// Every task's description, for reports written off the run thread.
+    pub(crate) metas: Mutex<Vec<TaskMeta>>,
+    /// Panics of code the executor does not poll (tokio's tasks, blocking closures).
+    pub(crate) panics: Arc<RunPanics>,
+    /// Set once the run starts: `seed ..., replay: ...` for reports written off-thread.
+    pub(crate) replay_line: Mutex<String>,
+    pub(crate) test_name: Mutex<String>,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Shared {
+            ready: Mutex::new(VecDeque::new()),
+            idle_waker: Mutex::new(None),
+            waiting: AtomicBool::new(false),
+            intercept: AtomicBool::new(false),
+            jump_once: AtomicBool::new(false),
+            quiescent: AtomicBool::new(false),
+
+            wall_expired: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            activity_task: std::sync::atomic::AtomicUsize::new(ACTIVITY_IDLE),
+            activity_since: AtomicU64::new(0),
+            metas: Mutex::new(Vec::new()),
+            panics: Arc::new(RunPanics::default()),
+            replay_line: Mutex::new(String::new()),
+            test_name: Mutex::new(String::new()),
+        })
+    }
+
+    /// Queues task `id`, unless it has `finished` (checked under the queue's lock, where
+    /// `Executor::finish` sets it).
+    pub(crate) fn push_ready(&self, id: TaskId, finished: &AtomicBool) {
+        {
+            let mut ready = lock(&self.ready);
+            if finished.load(Relaxed) {
+                return;
+            }
+            ready.push_back(id);
+        }
+        // Woken on the run thread while tokio parks under an inline wait: [`on_unpark`]
+        // (see [`parked`]) sees to it right after the park, so `block_on` need not be woken (such a wake
+        // makes tokio's next park skip its clock jump: one more round of its loop, with
+        // the I/O driver one more `epoll_wait`).
+        if !parked::note_wake() {
+            self.wake_waiter();
+        }
+    }
+
+    /// Wakes the executor if it waits inside `block_on`.
+    pub(crate) fn wake_waiter(&self) {
+        if self.waiting.load(SeqCst) {
+            if let Some(w) = lock(&self.idle_waker).as_ref() {
+                w.wake_by_ref();
+            }
+        }
+    }
+
+    pub(crate) fn set_activity(&self, task: usize, since_nanos: u64) {
+        self.activity_since.store(since_nanos, Relaxed);
+        self.activity_task.store(task, Release);
+    }
+
+    /// What the executor thread is doing now.
+    pub(crate) fn activity(&self) -> Activity {
+        match self.activity_task.load(Acquire) {
+            ACTIVITY_IDLE => Activity::Idle,
+            ACTIVITY_TOKIO => Activity::InTokio,
+            id => Activity::Polling(id, Duration::from_nanos(self.activity_since.load(Relaxed))),
+        }
+    }
+
+    /// Drops the runtime's waker and any queued ids at the end of a run.
+    pub(crate) fn release_runtime(&self) {
+        self.waiting.store(false, SeqCst);
+        lock(&self.idle_waker).take();
+        lock(&self.ready).clear();
+    }
+
+    /// tokio's `on_thread_park` hook: tokio has nothing to run and is about to park.
+    pub(crate) fn on_park(&self) {
+        if self.waiting.load(SeqCst) && self.intercept.load(Relaxed) {
+            if self.jump_once.swap(false, Relaxed) {
+                return;
+            }
+            self.quiescent.store(true, Relaxed);
+            if let Some(w) = lock(&self.idle_waker).as_ref() {
+                w.wake_by_ref();
+            }
+        }
+    }
+}
+
+/// The waker of one kit task, and the flags the executor reads before polling it.
+pub(crate) struct TaskWaker {
+    pub(crate) id: TaskId,
+    /// The task is in (or on its way into) the ready queue: set by the wake that queues
+    /// it (AcqRel swap, so one wake of many queues it), cleared by the executor just
+    /// before it polls the task (Release), read after the poll (Acquire) to see whether
+    /// the task woke itself.
+    pub(crate) queued: AtomicBool,
+    /// Its handle asked it to stop: its future is dropped instead of polled.
+    pub(crate) aborted: AtomicBool,
+    /// The task has finished: a wake (from any thread) no longer queues it. Written
+    /// and read under the ready queue's lock.
+    pub(crate) finished: AtomicBool,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl TaskWaker {
+    /// Asks the task to stop and wakes it, so that the executor drops its future.
+    pub(crate) fn abort(self: &Arc<Self>) {
+        self.aborted.store(true, SeqCst);
+        self.wake_by_ref();
+    }
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, AcqRel) {
+            self.shared.push_ready(self.id, &self.finished);
+        }
+    }
+}
+
+/// Where the run thread is with respect to tokio's park under an inline wait: a kit
+/// task woken on the run thread while tokio parks there is seen to by the executor's
+/// `on_unpark` hook right after the park, instead of waking `block_on`.
+pub(crate) mod parked {
+    use std::cell::Cell;
+
+    use tokio::time::Instant;
+
+    #[derive(Clone, Copy)]
+    enum Parked {
+        /// Not inside a park under an inline wait.
+        Off,
+        /// Inside one: a kit task woken on this thread waits for the hook. With the I/O
+        /// driver, only once the clock has moved past this instant (see [`note_wake`]).
+        Armed(Option<Instant>),
+        /// Inside one, and a kit task was woken that the hook must see to.
+        Woken,
+    }
+
+    thread_local! {
+        static PARKED: Cell<Parked> = const { Cell::new(Parked::Off) };
+    }
+
+    /// tokio is about to park under an inline wait (`io_from`: with the I/O driver, the
+    /// instant before which a wake must still wake `block_on`).
+    pub(crate) fn arm(io_from: Option<Instant>) {
+        PARKED.with(|p| p.set(Parked::Armed(io_from)));
+    }
+
+    /// The wait is over: wakes go to `block_on` again.
+    pub(crate) fn clear() {
+        PARKED.with(|p| p.set(Parked::Off));
+    }
+
+    /// The park is over: whether a kit task was woken during it (and clears the state).
+    pub(crate) fn take_woken() -> bool {
+        matches!(PARKED.with(|p| p.replace(Parked::Off)), Parked::Woken)
+    }
+
+    /// A kit task was woken on this thread: whether the wake is left to the unpark hook
+    /// (instead of waking `block_on`).
+    pub(crate) fn note_wake() -> bool {
+        PARKED.with(|p| match p.get() {
+            Parked::Off => false,
+            Parked::Woken => true,
+            // tokio turns its I/O driver before it moves its paused clock to the next
+            // timer, and a wake of `block_on` during that turn is what stops the move. A
+            // task woken then (by an I/O event) must stop it too, or the clock would jump
+            // past a ready task; one woken after the clock moved was woken by a timer.
+            Parked::Armed(Some(at)) if Instant::now() <= at => false,
+            Parked::Armed(_) => {
+                p.set(Parked::Woken);
+                true
+            }
+        })
+    }
+}

@@ -12,8 +12,9 @@ use std::panic::Location;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::runner::{Builder, env};
 use crate::runtime::report::{replay_line, token_line};
-use crate::runtime::{Builder, RunAttempt, Source, env_u64};
+use crate::runtime::{RunAttempt, Source};
 use crate::schedule::{Choice, Schedule, Strategy, mix64, preemptions};
 use crate::{Failure, FailureKind, Report};
 
@@ -35,16 +36,7 @@ where
     Fut::Output: 'static,
 {
     let name = b.test_name();
-    let mut strategy = b.strategy;
-    if let Ok(s) = std::env::var("ASYNC_TESTKIT_STRATEGY") {
-        match Strategy::from_name(&s) {
-            Some(st) => strategy = Some(st),
-            None => panic!(
-                "ASYNC_TESTKIT_STRATEGY={s:?} is not a strategy async-testkit knows: use fifo, random, \
-                 urw, pct, pct2, dfs, dfs3 or portfolio"
-            ),
-        }
-    }
+    let strategy = env::strategy().or(b.strategy);
     let attempt = |seed: u64, source: Source, strategy: Strategy, label: String, replay: String| RunAttempt {
         config: b.config.clone(),
         seed,
@@ -61,12 +53,7 @@ where
     };
 
     // A replay: from the environment (a failure report's line) or the builder.
-    let replay = match std::env::var("ASYNC_TESTKIT_REPLAY") {
-        Ok(token) => {
-            Some(Schedule::from_token(&token).unwrap_or_else(|e| panic!("ASYNC_TESTKIT_REPLAY: {e}")))
-        }
-        Err(_) => b.replay.clone(),
-    };
+    let replay = env::replay().or_else(|| b.replay.clone());
     if let Some(s) = replay {
         let line = token_line(&name, &s);
         let mut a = attempt(
@@ -83,7 +70,7 @@ where
         return a.run(body());
     }
 
-    let env_seed = env_u64("ASYNC_TESTKIT_SEED");
+    let env_seed = env::seed();
     let exploring = (b.explore > 1 || b.explore_for.is_some()) && env_seed.is_none();
     if !exploring {
         let seed = env_seed.unwrap_or(b.seed);
@@ -94,15 +81,12 @@ where
     }
 
     let strategy = strategy.unwrap_or(Strategy::Portfolio);
-    let total = env_u64("ASYNC_TESTKIT_EXPLORE").map_or(
-        if b.explore_for.is_some() && b.explore <= 1 {
-            u32::MAX
-        } else {
-            b.explore
-        },
-        |n| n.clamp(1, u64::from(u32::MAX)) as u32,
-    );
-    let (shard, shards) = shard();
+    let total = env::explore().unwrap_or(if b.explore_for.is_some() && b.explore <= 1 {
+        u32::MAX
+    } else {
+        b.explore
+    });
+    let (shard, shards) = env::shard();
     let deadline = b.explore_for.map(|d| Instant::now() + d);
     let mut steps_seen = 0u64;
     let mut polls_seen: Vec<u64> = Vec::new();
@@ -218,25 +202,6 @@ fn source_for(strategy: Strategy, i: u32, steps_seen: u64, polls_seen: &[u64]) -
             };
             source_for(s, i, steps_seen, polls_seen)
         }
-    }
-}
-
-/// `ASYNC_TESTKIT_SHARD=i/n`: this process runs the schedules whose index is `i` modulo
-/// `n`.
-fn shard() -> (u32, u32) {
-    let Ok(v) = std::env::var("ASYNC_TESTKIT_SHARD") else {
-        return (0, 1);
-    };
-    let parsed = v
-        .trim()
-        .split_once('/')
-        .and_then(|(i, n)| Some((i.parse::<u32>().ok()?, n.parse::<u32>().ok()?)));
-    match parsed {
-        Some((i, n)) if n > 0 && i < n => (i, n),
-        _ => panic!(
-            "ASYNC_TESTKIT_SHARD={v:?} is not a shard: write i/n with 0 <= i < n, like ASYNC_TESTKIT_SHARD=2/8 \
-             for the third of eight machines"
-        ),
     }
 }
 
@@ -637,15 +602,13 @@ fn divergence(a: &Failure, b: &Failure) -> String {
 
 /// `target/async-testkit/<test name>.json`, beside the test binary's target folder.
 fn chrome_trace_path(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::current_exe()
-                .ok()?
-                .ancestors()
-                .find(|p| p.file_name().is_some_and(|n| n == "target"))
-                .map(PathBuf::from)
-        });
+    let target = env::target_dir().map(PathBuf::from).or_else(|| {
+        std::env::current_exe()
+            .ok()?
+            .ancestors()
+            .find(|p| p.file_name().is_some_and(|n| n == "target"))
+            .map(PathBuf::from)
+    });
     let file: String = name
         .chars()
         .map(|c| {

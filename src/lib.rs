@@ -69,6 +69,7 @@ pub mod mock;
 pub mod probe;
 #[cfg(feature = "proptest")]
 pub mod proptest;
+mod runner;
 pub(crate) mod runtime;
 pub mod schedule;
 pub mod task;
@@ -78,7 +79,8 @@ pub mod trace;
 mod util;
 
 pub use probe::Probe;
-pub use runtime::{Builder, Clock, Failure, FailureKind, Policy, Report, explore, run, seed};
+pub use runner::{Builder, explore, run, seed};
+pub use runtime::{Clock, Failure, FailureKind, Policy, Report};
 pub use schedule::{Schedule, Strategy, TokenError};
 pub use task::{JoinError, JoinHandle, spawn, spawn_background, yield_point};
 
@@ -260,7 +262,7 @@ pub mod __private {
         let site = Location::caller();
         let name = test_name(path).to_string();
         let stuck = Arc::new(Mutex::new(None::<String>));
-        let builder = crate::runtime::isolated(builder.name(name.clone()), stuck.clone());
+        let builder = crate::runner::isolated(builder.name(name.clone()), stuck.clone());
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new().name(name).spawn(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

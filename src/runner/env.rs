@@ -1,0 +1,100 @@
+//! Every environment variable the kit reads, read here and nowhere else. Each overrides
+//! a [`Builder`](crate::Builder) setting for every test of the process, so that a failure
+//! can be replayed, or an exploration widened or shared between machines, without
+//! editing the test; each is documented on the `Builder` method it overrides.
+
+use crate::schedule::{Schedule, Strategy};
+
+/// One run with this seed instead of an exploration (overrides [`crate::Builder::seed`]
+/// and turns exploring off).
+pub(crate) const SEED: &str = "ASYNC_TESTKIT_SEED";
+/// The strategy of every run (overrides [`crate::Builder::strategy`]).
+pub(crate) const STRATEGY: &str = "ASYNC_TESTKIT_STRATEGY";
+/// Runs exactly the schedule of this token (overrides [`crate::Builder::replay`]).
+pub(crate) const REPLAY: &str = "ASYNC_TESTKIT_REPLAY";
+/// How many schedules every exploring test runs (overrides [`crate::Builder::explore`]).
+pub(crate) const EXPLORE: &str = "ASYNC_TESTKIT_EXPLORE";
+/// `i/n`: this process runs the schedules whose index is `i` modulo `n` (see
+/// [`crate::Builder::explore`]).
+pub(crate) const SHARD: &str = "ASYNC_TESTKIT_SHARD";
+/// Where cargo builds: a failing exploration's Chrome trace is written under it.
+pub(crate) const CARGO_TARGET_DIR: &str = "CARGO_TARGET_DIR";
+
+/// `ASYNC_TESTKIT_SEED`, if set.
+///
+/// # Panics
+///
+/// When it is not a number.
+pub(crate) fn seed() -> Option<u64> {
+    number(SEED, "the seed printed in a failure report")
+}
+
+/// `ASYNC_TESTKIT_EXPLORE`, if set, clamped to `1..=u32::MAX`.
+///
+/// # Panics
+///
+/// When it is not a number.
+pub(crate) fn explore() -> Option<u32> {
+    number(EXPLORE, "the number of schedules to run").map(|n| n.clamp(1, u64::from(u32::MAX)) as u32)
+}
+
+/// `ASYNC_TESTKIT_STRATEGY`, if set.
+///
+/// # Panics
+///
+/// When it names no strategy.
+pub(crate) fn strategy() -> Option<Strategy> {
+    let s = std::env::var(STRATEGY).ok()?;
+    match Strategy::from_name(&s) {
+        Some(st) => Some(st),
+        None => panic!(
+            "{STRATEGY}={s:?} is not a strategy async-testkit knows: use fifo, random, \
+             urw, pct, pct2, dfs, dfs3 or portfolio"
+        ),
+    }
+}
+
+/// `ASYNC_TESTKIT_REPLAY`, if set.
+///
+/// # Panics
+///
+/// When it is not a schedule token.
+pub(crate) fn replay() -> Option<Schedule> {
+    let token = std::env::var(REPLAY).ok()?;
+    Some(Schedule::from_token(&token).unwrap_or_else(|e| panic!("{REPLAY}: {e}")))
+}
+
+/// `ASYNC_TESTKIT_SHARD=i/n` as `(i, n)`; `(0, 1)` when unset.
+///
+/// # Panics
+///
+/// When it is not `i/n` with `0 <= i < n`.
+pub(crate) fn shard() -> (u32, u32) {
+    let Ok(v) = std::env::var(SHARD) else {
+        return (0, 1);
+    };
+    let parsed = v
+        .trim()
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.parse::<u32>().ok()?, n.parse::<u32>().ok()?)));
+    match parsed {
+        Some((i, n)) if n > 0 && i < n => (i, n),
+        _ => panic!(
+            "{SHARD}={v:?} is not a shard: write i/n with 0 <= i < n, like {SHARD}=2/8 \
+             for the third of eight machines"
+        ),
+    }
+}
+
+/// `CARGO_TARGET_DIR`, if set.
+pub(crate) fn target_dir() -> Option<std::ffi::OsString> {
+    std::env::var_os(CARGO_TARGET_DIR)
+}
+
+fn number(var: &str, what: &str) -> Option<u64> {
+    let v = std::env::var(var).ok()?;
+    match v.trim().parse() {
+        Ok(n) => Some(n),
+        Err(_) => panic!("{var}={v:?} is not a number: set it to {what}, like {var}=7"),
+    }
+}

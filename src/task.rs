@@ -461,23 +461,6 @@ impl<T> JoinInner<T> {
     pub(crate) fn complete(&self, v: T) {
         self.set(Ok(v));
     }
-
-    pub(crate) fn is_finished(&self) -> bool {
-        self.finished.load(SeqCst)
-    }
-
-    /// Whether the task completed with a value (not panicked, not cancelled).
-    pub(crate) fn returned(&self) -> bool {
-        matches!(lock(&self.state).output, Some(Ok(_)))
-    }
-
-    /// The value, if the task completed and nobody took it.
-    pub(crate) fn take_output(&self) -> Option<T> {
-        match lock(&self.state).output.take() {
-            Some(Ok(v)) => Some(v),
-            _ => None,
-        }
-    }
 }
 
 impl<T> JoinControl for JoinInner<T> {

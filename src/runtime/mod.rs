@@ -24,8 +24,9 @@ pub(crate) mod watchdog;
 use std::future::Future;
 use std::panic::Location;
 use std::rc::Rc;
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
 
 pub use report::{Failure, FailureKind, Report};
 
@@ -33,8 +34,8 @@ pub use self::config::{Clock, Policy};
 pub(crate) use self::config::{DEFAULT_SLOW_POLL, DEFAULT_VIRTUAL_TIMEOUT, DEFAULT_WALL_TIMEOUT, RunConfig};
 use self::executor::{CurrentGuard, Executor, Stop};
 use self::shared::Shared;
+use self::tasks::JoinControl;
 use crate::schedule::Strategy;
-use crate::task::JoinInner;
 use crate::util::lock;
 
 static RUN_IDS: AtomicU64 = AtomicU64::new(1);
@@ -56,6 +57,53 @@ pub(crate) enum Source {
     /// Uniform random walk, with each task's expected number of polls.
     Urw(Vec<u64>),
     Replay(Vec<u32>),
+}
+
+/// The body's outcome, as task 0's owner: its value once it returned, and whether it
+/// ended at all (returned, panicked or was cancelled).
+struct Body<T> {
+    output: Mutex<Option<T>>,
+    ended: AtomicBool,
+}
+
+impl<T> Default for Body<T> {
+    fn default() -> Self {
+        Body {
+            output: Mutex::new(None),
+            ended: AtomicBool::new(false),
+        }
+    }
+}
+
+impl<T> Body<T> {
+    fn returned(&self, v: T) {
+        *lock(&self.output) = Some(v);
+        self.ended.store(true, SeqCst);
+    }
+
+    fn is_finished(&self) -> bool {
+        self.ended.load(SeqCst)
+    }
+
+    /// Whether the body returned (rather than panicked or was cancelled).
+    fn has_returned(&self) -> bool {
+        lock(&self.output).is_some()
+    }
+
+    fn take_output(&self) -> Option<T> {
+        lock(&self.output).take()
+    }
+}
+
+/// The body's panic is recorded by the executor and fails the run; nobody can take it.
+impl<T> JoinControl for Body<T> {
+    fn cancelled(&self) {
+        self.ended.store(true, SeqCst);
+    }
+
+    fn panicked(&self, _payload: Box<dyn std::any::Any + Send>, _handled: Arc<AtomicBool>, _message: String) {
+        self.ended.store(true, SeqCst);
+    }
 }
 
 /// One run of the body under one schedule.
@@ -139,13 +187,13 @@ impl RunAttempt<'_> {
         let current = CurrentGuard::set(core.clone());
         let watch = watchdog::watch(&shared, self.config.wall_timeout, self.on_stuck.clone());
 
-        let (meta, waker) = core.new_task(None, self.site, false);
-        let body = JoinInner::<Fut::Output>::new(run_id, meta, waker.clone());
+        let (_, waker) = core.new_task(None, self.site, false);
+        let body = Arc::new(Body::<Fut::Output>::default());
         {
             let done = body.clone();
             let fut = Box::pin(async move {
                 let v = fut.await;
-                done.complete(v);
+                done.returned(v);
             });
             core.start_task(waker, fut, body.clone());
         }
@@ -161,7 +209,7 @@ impl RunAttempt<'_> {
         // Settle at the final instant so work that can still finish now does, then judge.
         // A body that returned (rather than panicked): let work that can finish at this
         // instant finish, then run the end-of-test checks.
-        if matches!(stop, Stop::BodyDone) && body.returned() {
+        if matches!(stop, Stop::BodyDone) && body.has_returned() {
             core.settle_at_end(rt);
             core.run_end_checks();
         }

@@ -232,6 +232,14 @@ impl RunAttempt<'_> {
             self.io_missing.set(shared.panics.io_wanted.load(SeqCst));
         }
         let verdict = oracles::judge(&snap, &core, foreign);
-        report::finish(verdict, snap, &core, self, body.take_output())
+        let label = report::RunLabel {
+            name: self.name,
+            seed: self.seed,
+            strategy: self.strategy,
+            label: &self.label,
+            notes: &self.notes,
+            replay: &self.replay,
+        };
+        report::finish(verdict, snap, &core, &label, body.take_output())
     }
 }

@@ -4,7 +4,6 @@
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
-use super::RunAttempt;
 use super::executor::Executor;
 pub use super::oracles::FailureKind;
 use super::oracles::{Snapshot, Verdict, describe_panic};
@@ -449,12 +448,26 @@ pub(crate) fn token_line(name: &str, schedule: &Schedule) -> String {
     )
 }
 
+/// What a report says about the run it renders: the test, the schedule, how to replay.
+pub(crate) struct RunLabel<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) seed: u64,
+    /// The strategy the user asked for (what `Report::strategy` says).
+    pub(crate) strategy: Strategy,
+    /// This run's own strategy: `fifo`, `pct2`, `replay`, ...
+    pub(crate) label: &'a str,
+    /// Lines added before the seed line (what exploration found).
+    pub(crate) notes: &'a [String],
+    /// The replay line the report ends with.
+    pub(crate) replay: &'a str,
+}
+
 /// Turns the end of a run, and the oracles' verdict on it, into the run's result.
 pub(crate) fn finish<T>(
     verdict: Verdict,
     snap: Snapshot,
     core: &Executor,
-    attempt: &RunAttempt<'_>,
+    attempt: &RunLabel<'_>,
     output: Option<T>,
 ) -> Result<Report<T>, Failure> {
     let config = &core.config;
@@ -589,7 +602,7 @@ pub(crate) fn finish<T>(
                 );
             }
             let _ = writeln!(t);
-            for note in &attempt.notes {
+            for note in attempt.notes {
                 let _ = writeln!(t, "{note}");
             }
             let _ = writeln!(
@@ -600,7 +613,7 @@ pub(crate) fn finish<T>(
                 config.clock.describe()
             );
             let _ = write!(t, "{}", attempt.replay);
-            let schedule = Schedule::recorded(attempt.label.clone(), attempt.seed, &choices);
+            let schedule = Schedule::recorded(attempt.label.to_string(), attempt.seed, &choices);
             Err(Failure(Box::new(FailureData {
                 kind,
                 headline,

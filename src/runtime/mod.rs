@@ -619,12 +619,12 @@ pub(crate) struct RunAttempt<'a> {
 
 impl RunAttempt<'_> {
     fn chooser(&self) -> Box<dyn crate::schedule::Chooser> {
-        use crate::schedule::{Fifo, Pct, Random, Replay};
+        use crate::schedule::{Fifo, Pct, PctYield, Random, Replay};
         match &self.source {
             Source::Fifo => Box::new(Fifo),
             Source::Random => Box::new(Random::new(self.seed)),
             Source::Pct { depth, steps } => Box::new(Pct::new(self.seed, *depth, *steps)),
-            Source::PctYield { depth, steps } => Box::new(Pct::lowering_yields(self.seed, *depth, *steps)),
+            Source::PctYield { depth, steps } => Box::new(PctYield::new(self.seed, *depth, *steps)),
             Source::Urw(expected) => Box::new(crate::schedule::Urw::new(self.seed, expected.clone())),
             Source::Replay(choices) => Box::new(Replay::new(choices.clone())),
         }

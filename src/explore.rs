@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::runtime::report::{replay_line, token_line};
 use crate::runtime::{Builder, RunAttempt, Source, env_u64};
-use crate::schedule::{Choice, Schedule, Strategy, mix64, preemptions};
+use crate::schedule::{Choice, Dfs, Schedule, Strategy, mix64, portfolio, preemptions};
 use crate::{Failure, FailureKind, Report};
 
 /// Replays a minimisation may spend, and the wall time, whichever ends first.
@@ -202,22 +202,7 @@ fn source_for(strategy: Strategy, i: u32, steps_seen: u64, polls_seen: &[u64]) -
         Strategy::Pct { depth } => (Source::Pct { depth, steps }, strategy.name()),
         Strategy::PctYield { depth } => (Source::PctYield { depth, steps }, strategy.name()),
         Strategy::Dfs { .. } => (Source::Fifo, "fifo".into()),
-        // The portfolio's rotation, chosen on the bug corpus (tests/corpus, medians over 30
-        // seeds of the schedules to the first failure): PCT with yields lowering finds
-        // every one-preemption bug there on its first schedule (median 1, where FIFO
-        // first then URW and PCT took 4), and URW and plain PCT after it keep the bugs
-        // that need a task to run ahead or a late window (sum of medians 85 -> 55).
-        Strategy::Portfolio => {
-            let s = match i % 8 {
-                0 => Strategy::PctYield { depth: 1 },
-                1 => Strategy::PctYield { depth: 2 },
-                3 => Strategy::Pct { depth: 1 },
-                5 => Strategy::Pct { depth: 2 },
-                7 => Strategy::Pct { depth: 3 },
-                _ => Strategy::Urw,
-            };
-            source_for(s, i, steps_seen, polls_seen)
-        }
+        Strategy::Portfolio => source_for(portfolio::strategy(i), i, steps_seen, polls_seen),
     }
 }
 
@@ -237,40 +222,6 @@ fn shard() -> (u32, u32) {
             "ASYNC_TESTKIT_SHARD={v:?} is not a shard: write i/n with 0 <= i < n, like ASYNC_TESTKIT_SHARD=2/8 \
              for the third of eight machines"
         ),
-    }
-}
-
-/// Bounded depth-first search over FIFO deviations: each run replays a prefix of choices
-/// and continues FIFO; the next prefix bumps the deepest choice that can still change
-/// within the preemption bound.
-struct Dfs {
-    bound: u32,
-    next: Option<Vec<u32>>,
-}
-
-impl Dfs {
-    fn new(bound: u32) -> Self {
-        Dfs {
-            bound,
-            next: Some(Vec::new()),
-        }
-    }
-
-    fn advance(&mut self, run: &[Choice]) {
-        self.next = None;
-        for i in (0..run.len()).rev() {
-            let c = run[i];
-            // Latency levels are not branched on: DFS explores task orders.
-            if c.task && c.chosen + 1 < c.options {
-                let before = preemptions(&run[..i]) as u32;
-                if before < self.bound {
-                    let mut prefix: Vec<u32> = run[..i].iter().map(|c| c.chosen).collect();
-                    prefix.push(c.chosen + 1);
-                    self.next = Some(prefix);
-                    return;
-                }
-            }
-        }
     }
 }
 
@@ -665,52 +616,6 @@ fn chrome_trace_path(name: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn c(options: u32, chosen: u32) -> Choice {
-        Choice {
-            options,
-            chosen,
-            task: true,
-        }
-    }
-
-    #[test]
-    fn dfs_does_not_branch_on_latency_levels() {
-        let mut dfs = Dfs::new(2);
-        dfs.next.take();
-        dfs.advance(&[
-            c(2, 0),
-            Choice {
-                options: 16,
-                chosen: 0,
-                task: false,
-            },
-        ]);
-        assert_eq!(dfs.next.take(), Some(vec![1]));
-    }
-
-    #[test]
-    fn dfs_enumerates_prefixes_within_the_bound_then_stops() {
-        let mut dfs = Dfs::new(1);
-        assert_eq!(dfs.next.take(), Some(vec![]));
-        // A run with three binary choices, all FIFO.
-        dfs.advance(&[c(2, 0), c(2, 0), c(2, 0)]);
-        assert_eq!(dfs.next.take(), Some(vec![0, 0, 1]));
-        dfs.advance(&[c(2, 0), c(2, 0), c(2, 1)]);
-        assert_eq!(dfs.next.take(), Some(vec![0, 1]));
-        dfs.advance(&[c(2, 0), c(2, 1), c(2, 0)]); // a third deviation would exceed the bound
-        assert_eq!(dfs.next.take(), Some(vec![1]));
-        dfs.advance(&[c(2, 1), c(2, 0), c(2, 0)]);
-        assert_eq!(dfs.next, None);
-    }
-
-    #[test]
-    fn dfs_with_bound_zero_runs_fifo_once() {
-        let mut dfs = Dfs::new(0);
-        assert_eq!(dfs.next.take(), Some(vec![]));
-        dfs.advance(&[c(3, 0), c(2, 0)]);
-        assert_eq!(dfs.next, None);
-    }
 
     #[test]
     fn the_portfolio_starts_with_pct_lowering_yields_then_alternates_urw_with_pct_1_to_3() {

@@ -47,14 +47,17 @@ use std::fmt;
 use crate::trace::TaskId;
 
 // One file per job; each says what it is in its module doc.
+mod dfs; // bounded DFS over preemptions
 mod fifo; // Fifo and Random
 mod pct; // PCT
 mod pcty; // PCT with yields lowering
+pub(crate) mod portfolio; // the exploration default's rotation
 mod replay; // playing back recorded choices
 mod rng; // SplitMix64, the generator every strategy draws from
 mod token; // Schedule and its replay token
 mod urw; // the uniform random walk
 
+pub(crate) use dfs::Dfs;
 pub(crate) use fifo::{Fifo, Random};
 pub(crate) use pct::Pct;
 pub(crate) use pcty::PctYield;

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::runtime::report::{replay_line, token_line};
-use crate::runtime::{Builder, RunAttempt, Source, env_u64};
-use crate::schedule::{Choice, Dfs, Schedule, Strategy, mix64, portfolio, preemptions};
+use crate::runtime::{Builder, RunAttempt, env_u64};
+use crate::schedule::{Choice, Dfs, Plan, Planner, Schedule, Strategy, mix64, preemptions};
 use crate::{Failure, FailureKind, Report};
 
 /// Replays a minimisation may spend, and the wall time, whichever ends first.
@@ -45,10 +45,10 @@ where
             ),
         }
     }
-    let attempt = |seed: u64, source: Source, strategy: Strategy, label: String, replay: String| RunAttempt {
+    let attempt = |seed: u64, plan: Plan, strategy: Strategy, label: String, replay: String| RunAttempt {
         config: b.config.clone(),
         seed,
-        source,
+        plan,
         strategy,
         label,
         name: &name,
@@ -71,7 +71,7 @@ where
         let line = token_line(&name, &s);
         let mut a = attempt(
             s.seed(),
-            Source::Replay(s.choices().to_vec()),
+            Plan::Replay(s.choices().to_vec()),
             strategy.unwrap_or_default(),
             s.strategy().to_string(),
             line,
@@ -88,9 +88,9 @@ where
     if !exploring {
         let seed = env_seed.unwrap_or(b.seed);
         let strategy = strategy.unwrap_or(Strategy::Fifo);
-        let (source, label) = source_for(strategy, 0, 64, &[]);
+        let (plan, label) = Plan::single(strategy);
         let line = replay_line(&name, seed, strategy);
-        return attempt(seed, source, strategy, label, line).run(body());
+        return attempt(seed, plan, strategy, label, line).run(body());
     }
 
     let strategy = strategy.unwrap_or(Strategy::Portfolio);
@@ -104,13 +104,8 @@ where
     );
     let (shard, shards) = shard();
     let deadline = b.explore_for.map(|d| Instant::now() + d);
-    let mut steps_seen = 0u64;
-    let mut polls_seen: Vec<u64> = Vec::new();
-    let mut dfs = Dfs::new(match strategy {
-        Strategy::Dfs { max_preemptions } => max_preemptions,
-        _ => 0,
-    });
-    let (mut ran, mut exhausted, mut last) = (0u32, false, None);
+    let mut planner = Planner::new(strategy);
+    let (mut ran, mut last) = (0u32, None);
     let mut lean_io = !b.config.io_chosen;
     // One runtime serves schedule after schedule while nothing of a run lives on in it.
     let pool = crate::runtime::pool::RuntimePool::default();
@@ -122,22 +117,16 @@ where
             break;
         }
         let seed = mix64(b.seed ^ u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let (source, label) = match strategy {
-            Strategy::Dfs { .. } => match dfs.next.take() {
-                Some(prefix) => (Source::Replay(prefix), strategy.name()),
-                None => {
-                    exhausted = true;
-                    break;
-                }
-            },
-            s => source_for(s, i, steps_seen, &polls_seen),
+        // None: DFS has run every schedule within its bound.
+        let Some((plan, label)) = planner.new_execution(i) else {
+            break;
         };
         // Without the I/O driver until a schedule needs it; that one runs again with it.
         // Only the last schedule's report is returned, and a failure is reported from a
         // traced replay of its minimal schedule: the others run untraced.
         let final_one = total != u32::MAX && i.saturating_add(shards) >= total;
         let run_one = |io: bool, tracing: bool| {
-            let mut a = attempt(seed, source.clone(), strategy, label.clone(), String::new());
+            let mut a = attempt(seed, plan.clone(), strategy, label.clone(), String::new());
             a.config.io = io;
             a.config.tracing = tracing;
             a.pool = Some(&pool);
@@ -151,16 +140,7 @@ where
         ran += 1;
         match run {
             Ok(report) => {
-                steps_seen = steps_seen.max(report.choices.len() as u64);
-                if polls_seen.len() < report.task_polls.len() {
-                    polls_seen.resize(report.task_polls.len(), 0);
-                }
-                for (seen, &p) in polls_seen.iter_mut().zip(&report.task_polls) {
-                    *seen = (*seen).max(p);
-                }
-                if let Strategy::Dfs { .. } = strategy {
-                    dfs.advance(&report.choices);
-                }
+                planner.passed(&report.choices, &report.task_polls);
                 last = Some(report);
             }
             Err(failure) => {
@@ -175,34 +155,16 @@ where
             }
         }
     }
-    if matches!(strategy, Strategy::Dfs { .. }) && dfs.next.is_none() {
-        exhausted = true;
-    }
+    let exhausted = planner.exhausted();
     match last {
         Some(report) => Ok(report.with_schedules(ran, exhausted)),
         None => {
             // A shard (or a budget) with nothing to run still runs the body once, FIFO.
             let line = replay_line(&name, b.seed, Strategy::Fifo);
-            attempt(b.seed, Source::Fifo, strategy, "fifo".into(), line)
+            attempt(b.seed, Plan::Fifo, strategy, "fifo".into(), line)
                 .run(body())
                 .map(|r| r.with_schedules(1, exhausted))
         }
-    }
-}
-
-/// The source and label of schedule `i` under `strategy`.
-fn source_for(strategy: Strategy, i: u32, steps_seen: u64, polls_seen: &[u64]) -> (Source, String) {
-    // PCT draws its change points among the choice steps a run makes: the most seen so
-    // far, so they land inside short programs too (a guess until a run has been seen).
-    let steps = if steps_seen == 0 { 8 } else { steps_seen };
-    match strategy {
-        Strategy::Fifo => (Source::Fifo, "fifo".into()),
-        Strategy::Random => (Source::Random, "random".into()),
-        Strategy::Urw => (Source::Urw(polls_seen.to_vec()), "urw".into()),
-        Strategy::Pct { depth } => (Source::Pct { depth, steps }, strategy.name()),
-        Strategy::PctYield { depth } => (Source::PctYield { depth, steps }, strategy.name()),
-        Strategy::Dfs { .. } => (Source::Fifo, "fifo".into()),
-        Strategy::Portfolio => source_for(portfolio::strategy(i), i, steps_seen, polls_seen),
     }
 }
 
@@ -449,7 +411,7 @@ impl<'r> Minimiser<'r> {
 fn report_failure<'a, F, Fut>(
     b: &Builder,
     body: &F,
-    attempt: &dyn Fn(u64, Source, Strategy, String, String) -> RunAttempt<'a>,
+    attempt: &dyn Fn(u64, Plan, Strategy, String, String) -> RunAttempt<'a>,
     strategy: Strategy,
     first: Failure,
     found: Found,
@@ -464,7 +426,7 @@ where
     let quiet = |choices: &[u32]| {
         let mut a = attempt(
             found.seed,
-            Source::Replay(choices.to_vec()),
+            Plan::Replay(choices.to_vec()),
             strategy,
             found.label.clone(),
             String::new(),
@@ -487,7 +449,7 @@ where
     let full = |notes: Vec<String>| {
         let mut a = attempt(
             found.seed,
-            Source::Replay(minimal.choices().to_vec()),
+            Plan::Replay(minimal.choices().to_vec()),
             strategy,
             found.label.clone(),
             token_line(&name, &minimal),
@@ -616,19 +578,6 @@ fn chrome_trace_path(name: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_portfolio_starts_with_pct_lowering_yields_then_alternates_urw_with_pct_1_to_3() {
-        let labels: Vec<String> = (0..10)
-            .map(|i| source_for(Strategy::Portfolio, i, 10, &[]).1)
-            .collect();
-        assert_eq!(
-            labels,
-            [
-                "pcty1", "pcty2", "urw", "pct1", "urw", "pct2", "urw", "pct3", "pcty1", "pcty2"
-            ]
-        );
-    }
 
     #[test]
     fn trace_paths_are_file_names() {

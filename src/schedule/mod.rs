@@ -51,20 +51,17 @@ mod dfs; // bounded DFS over preemptions
 mod fifo; // Fifo and Random
 mod pct; // PCT
 mod pcty; // PCT with yields lowering
-pub(crate) mod portfolio; // the exploration default's rotation
+mod planner; // what each run of an exploration runs
+mod portfolio; // the exploration default's rotation
 mod replay; // playing back recorded choices
 mod rng; // SplitMix64, the generator every strategy draws from
 mod token; // Schedule and its replay token
 mod urw; // the uniform random walk
 
 pub(crate) use dfs::Dfs;
-pub(crate) use fifo::{Fifo, Random};
-pub(crate) use pct::Pct;
-pub(crate) use pcty::PctYield;
-pub(crate) use replay::Replay;
+pub(crate) use planner::{Plan, Planner};
 pub(crate) use rng::{SplitMix64, mix64};
 pub use token::{Schedule, TokenError};
-pub(crate) use urw::Urw;
 
 /// How the scheduler chooses among ready tasks.
 ///

@@ -21,3 +21,20 @@ pub(crate) fn strategy(i: u32) -> Strategy {
         _ => Strategy::Urw,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::schedule::{Planner, Strategy};
+
+    #[test]
+    fn the_portfolio_starts_with_pct_lowering_yields_then_alternates_urw_with_pct_1_to_3() {
+        let mut planner = Planner::new(Strategy::Portfolio);
+        let labels: Vec<String> = (0..10).map(|i| planner.new_execution(i).unwrap().1).collect();
+        assert_eq!(
+            labels,
+            [
+                "pcty1", "pcty2", "urw", "pct1", "urw", "pct2", "urw", "pct3", "pcty1", "pcty2"
+            ]
+        );
+    }
+}

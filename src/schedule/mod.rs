@@ -43,6 +43,7 @@
 //! ```
 
 use std::fmt;
+use std::ops::RangeInclusive;
 
 use crate::trace::TaskId;
 
@@ -150,34 +151,78 @@ impl Strategy {
     /// ```
     pub fn from_name(name: &str) -> Option<Strategy> {
         let name = name.trim();
-        let number = |rest: &str| -> Option<u32> {
-            let rest = rest
-                .strip_prefix('(')
-                .and_then(|r| r.strip_suffix(')'))
-                .unwrap_or(rest);
-            rest.parse().ok()
-        };
-        match name {
-            "fifo" => Some(Strategy::Fifo),
-            "random" => Some(Strategy::Random),
-            "urw" => Some(Strategy::Urw),
-            "portfolio" => Some(Strategy::Portfolio),
-            "pct" => Some(Strategy::Pct { depth: 3 }),
-            "pcty" => Some(Strategy::PctYield { depth: 1 }),
-            "dfs" => Some(Strategy::Dfs { max_preemptions: 2 }),
-            _ => {
-                let depth = |rest: &str| number(rest).filter(|d| (1..=16).contains(d));
-                if let Some(rest) = name.strip_prefix("pcty") {
-                    depth(rest).map(|depth| Strategy::PctYield { depth })
-                } else if let Some(rest) = name.strip_prefix("pct") {
-                    depth(rest).map(|depth| Strategy::Pct { depth })
-                } else if let Some(rest) = name.strip_prefix("dfs") {
-                    number(rest).map(|max_preemptions| Strategy::Dfs { max_preemptions })
-                } else {
-                    None
-                }
-            }
+        STRATEGY_NAMES.iter().find_map(|n| n.parse(name))
+    }
+}
+
+/// A name of the strategy grammar: what [`Strategy::from_name`] reads, and what the
+/// attribute's parser in the macros crate reads too (a test in each crate holds them to
+/// [`STRATEGY_NAMES`]).
+pub(crate) struct StrategyName {
+    /// The name as written: `pct`. No name is another's followed by a digit, `(` or `+`
+    /// (which a number may start with), so at most one name reads any text.
+    pub(crate) name: &'static str,
+    /// For a name that takes a number, written right after it (`pct2`) or in parentheses
+    /// (`pct(2)`): the number the name alone stands for, and the numbers allowed (the
+    /// default is always one of them). `None` for a name that takes no number.
+    pub(crate) number: Option<(u32, RangeInclusive<u32>)>,
+    /// The strategy the name stands for, given its number (0 for a name without one).
+    make: fn(u32) -> Strategy,
+}
+
+/// Every strategy name, the one list of them: [`Strategy::from_name`] reads these, and
+/// the attribute's parser (macros/src/options.rs) is tested to read exactly these.
+pub(crate) const STRATEGY_NAMES: &[StrategyName] = &[
+    StrategyName::plain("fifo", |_| Strategy::Fifo),
+    StrategyName::plain("random", |_| Strategy::Random),
+    StrategyName::plain("urw", |_| Strategy::Urw),
+    StrategyName::plain("portfolio", |_| Strategy::Portfolio),
+    StrategyName::numbered("pct", 3, 1..=16, |depth| Strategy::Pct { depth }),
+    StrategyName::numbered("pcty", 1, 1..=16, |depth| Strategy::PctYield { depth }),
+    StrategyName::numbered("dfs", 2, 0..=u32::MAX, |max_preemptions| Strategy::Dfs {
+        max_preemptions,
+    }),
+];
+
+impl StrategyName {
+    const fn plain(name: &'static str, make: fn(u32) -> Strategy) -> Self {
+        StrategyName {
+            name,
+            number: None,
+            make,
         }
+    }
+
+    const fn numbered(
+        name: &'static str,
+        default: u32,
+        allowed: RangeInclusive<u32>,
+        make: fn(u32) -> Strategy,
+    ) -> Self {
+        StrategyName {
+            name,
+            number: Some((default, allowed)),
+            make,
+        }
+    }
+
+    /// The strategy `text` names, if it is this name (with an allowed number, if it takes
+    /// one).
+    fn parse(&self, text: &str) -> Option<Strategy> {
+        let rest = text.strip_prefix(self.name)?;
+        let n = match &self.number {
+            None if rest.is_empty() => 0,
+            None => return None,
+            Some((default, _)) if rest.is_empty() => *default,
+            Some((_, allowed)) => {
+                let rest = rest
+                    .strip_prefix('(')
+                    .and_then(|r| r.strip_suffix(')'))
+                    .unwrap_or(rest);
+                rest.parse().ok().filter(|n| allowed.contains(n))?
+            }
+        };
+        Some((self.make)(n))
     }
 }
 
@@ -276,5 +321,61 @@ mod tests {
             Some(Strategy::PctYield { depth: 2 })
         );
         assert_eq!(Strategy::from_name("pct(x)"), None);
+    }
+
+    /// The list as one line, the form macros/src/options.rs keeps its copy in: `name`, or
+    /// `name:default:min-max` for a name that takes a number (`max` left out when any
+    /// `u32` goes).
+    fn strategy_names_line() -> String {
+        let one = |n: &StrategyName| match &n.number {
+            None => n.name.to_string(),
+            Some((default, allowed)) => {
+                let max = Some(*allowed.end()).filter(|&m| m != u32::MAX);
+                let max = max.map(|m| m.to_string()).unwrap_or_default();
+                format!("{}:{default}:{}-{max}", n.name, allowed.start())
+            }
+        };
+        STRATEGY_NAMES.iter().map(one).collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn from_name_reads_exactly_the_listed_names_and_the_attribute_reads_the_same_list() {
+        let read = |text: String| Strategy::from_name(&text);
+        for n in STRATEGY_NAMES {
+            let name = n.name;
+            let named = read(name.into()).unwrap_or_else(|| panic!("{name:?} is not read"));
+            // No other name follows this one with a digit: the text is read by one name.
+            for other in STRATEGY_NAMES.iter().filter(|o| o.name != name) {
+                let after = other.name.strip_prefix(name).and_then(|r| r.chars().next());
+                assert!(!after.is_some_and(|c| c.is_ascii_digit() || c == '(' || c == '+'));
+            }
+            for junk in ["x", "()", "(", "(1", "1)", "-1", "1x"] {
+                assert_eq!(read(format!("{name}{junk}")), None, "{name}{junk}");
+            }
+            assert_eq!(read(name.to_uppercase()), None);
+            let Some((default, allowed)) = &n.number else {
+                assert_eq!(read(format!("{name}1")), None, "{name} takes no number");
+                continue;
+            };
+            assert_eq!(read(format!("{name}{default}")), Some(named));
+            for k in [allowed.start(), allowed.end()] {
+                assert!(read(format!("{name}{k}")).is_some(), "{name}{k}");
+                assert_eq!(read(format!("{name}({k})")), read(format!("{name}{k}")));
+            }
+            let below = u64::from(*allowed.start()).checked_sub(1);
+            for k in below.into_iter().chain([u64::from(*allowed.end()) + 1]) {
+                assert_eq!(read(format!("{name}{k}")), None, "{name}{k}");
+                assert_eq!(read(format!("{name}({k})")), None, "{name}({k})");
+            }
+        }
+        // The attribute's parser cannot use this list (the macros crate cannot depend on
+        // this one): it keeps a copy, tested there to be exactly what it reads. Here: the
+        // copy is this list.
+        let line = format!("{:?}", strategy_names_line());
+        let options = include_str!("../../macros/src/options.rs");
+        assert!(
+            options.contains(&line),
+            "macros/src/options.rs must hold the strategy names as {line}"
+        );
     }
 }

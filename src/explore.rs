@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::runner::{Builder, env};
+use crate::runtime::RunAttempt;
 use crate::runtime::report::{replay_line, token_line};
-use crate::runtime::{RunAttempt, Source};
-use crate::schedule::{Choice, Schedule, Strategy, mix64, preemptions};
+use crate::schedule::{Choice, Dfs, Plan, Planner, Schedule, Strategy, mix64, preemptions};
 use crate::{Failure, FailureKind, Report};
 
 /// Replays a minimisation may spend, and the wall time, whichever ends first.
@@ -37,10 +37,10 @@ where
 {
     let name = b.test_name();
     let strategy = env::strategy().or(b.strategy);
-    let attempt = |seed: u64, source: Source, strategy: Strategy, label: String, replay: String| RunAttempt {
+    let attempt = |seed: u64, plan: Plan, strategy: Strategy, label: String, replay: String| RunAttempt {
         config: b.config.clone(),
         seed,
-        source,
+        plan,
         strategy,
         label,
         name: &name,
@@ -58,7 +58,7 @@ where
         let line = token_line(&name, &s);
         let mut a = attempt(
             s.seed(),
-            Source::Replay(s.choices().to_vec()),
+            Plan::Replay(s.choices().to_vec()),
             strategy.unwrap_or_default(),
             s.strategy().to_string(),
             line,
@@ -75,9 +75,9 @@ where
     if !exploring {
         let seed = env_seed.unwrap_or(b.seed);
         let strategy = strategy.unwrap_or(Strategy::Fifo);
-        let (source, label) = source_for(strategy, 0, 64, &[]);
+        let (plan, label) = Plan::single(strategy);
         let line = replay_line(&name, seed, strategy);
-        return attempt(seed, source, strategy, label, line).run(body());
+        return attempt(seed, plan, strategy, label, line).run(body());
     }
 
     let strategy = strategy.unwrap_or(Strategy::Portfolio);
@@ -88,13 +88,8 @@ where
     });
     let (shard, shards) = env::shard();
     let deadline = b.explore_for.map(|d| Instant::now() + d);
-    let mut steps_seen = 0u64;
-    let mut polls_seen: Vec<u64> = Vec::new();
-    let mut dfs = Dfs::new(match strategy {
-        Strategy::Dfs { max_preemptions } => max_preemptions,
-        _ => 0,
-    });
-    let (mut ran, mut exhausted, mut last) = (0u32, false, None);
+    let mut planner = Planner::new(strategy);
+    let (mut ran, mut last) = (0u32, None);
     let mut lean_io = !b.config.io_chosen;
     // One runtime serves schedule after schedule while nothing of a run lives on in it.
     let pool = crate::runtime::pool::RuntimePool::default();
@@ -106,22 +101,16 @@ where
             break;
         }
         let seed = mix64(b.seed ^ u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let (source, label) = match strategy {
-            Strategy::Dfs { .. } => match dfs.next.take() {
-                Some(prefix) => (Source::Replay(prefix), strategy.name()),
-                None => {
-                    exhausted = true;
-                    break;
-                }
-            },
-            s => source_for(s, i, steps_seen, &polls_seen),
+        // None: DFS has run every schedule within its bound.
+        let Some((plan, label)) = planner.new_execution(i) else {
+            break;
         };
         // Without the I/O driver until a schedule needs it; that one runs again with it.
         // Only the last schedule's report is returned, and a failure is reported from a
         // traced replay of its minimal schedule: the others run untraced.
         let final_one = total != u32::MAX && i.saturating_add(shards) >= total;
         let run_one = |io: bool, tracing: bool| {
-            let mut a = attempt(seed, source.clone(), strategy, label.clone(), String::new());
+            let mut a = attempt(seed, plan.clone(), strategy, label.clone(), String::new());
             a.config.io = io;
             a.config.tracing = tracing;
             a.pool = Some(&pool);
@@ -135,16 +124,7 @@ where
         ran += 1;
         match run {
             Ok(report) => {
-                steps_seen = steps_seen.max(report.choices.len() as u64);
-                if polls_seen.len() < report.task_polls.len() {
-                    polls_seen.resize(report.task_polls.len(), 0);
-                }
-                for (seen, &p) in polls_seen.iter_mut().zip(&report.task_polls) {
-                    *seen = (*seen).max(p);
-                }
-                if let Strategy::Dfs { .. } = strategy {
-                    dfs.advance(&report.choices);
-                }
+                planner.passed(&report.choices, &report.task_polls);
                 last = Some(report);
             }
             Err(failure) => {
@@ -159,82 +139,15 @@ where
             }
         }
     }
-    if matches!(strategy, Strategy::Dfs { .. }) && dfs.next.is_none() {
-        exhausted = true;
-    }
+    let exhausted = planner.exhausted();
     match last {
         Some(report) => Ok(report.with_schedules(ran, exhausted)),
         None => {
             // A shard (or a budget) with nothing to run still runs the body once, FIFO.
             let line = replay_line(&name, b.seed, Strategy::Fifo);
-            attempt(b.seed, Source::Fifo, strategy, "fifo".into(), line)
+            attempt(b.seed, Plan::Fifo, strategy, "fifo".into(), line)
                 .run(body())
                 .map(|r| r.with_schedules(1, exhausted))
-        }
-    }
-}
-
-/// The source and label of schedule `i` under `strategy`.
-fn source_for(strategy: Strategy, i: u32, steps_seen: u64, polls_seen: &[u64]) -> (Source, String) {
-    // PCT draws its change points among the choice steps a run makes: the most seen so
-    // far, so they land inside short programs too (a guess until a run has been seen).
-    let steps = if steps_seen == 0 { 8 } else { steps_seen };
-    match strategy {
-        Strategy::Fifo => (Source::Fifo, "fifo".into()),
-        Strategy::Random => (Source::Random, "random".into()),
-        Strategy::Urw => (Source::Urw(polls_seen.to_vec()), "urw".into()),
-        Strategy::Pct { depth } => (Source::Pct { depth, steps }, strategy.name()),
-        Strategy::PctYield { depth } => (Source::PctYield { depth, steps }, strategy.name()),
-        Strategy::Dfs { .. } => (Source::Fifo, "fifo".into()),
-        // The portfolio's rotation, chosen on the bug corpus (tests/corpus, medians over 30
-        // seeds of the schedules to the first failure): PCT with yields lowering finds
-        // every one-preemption bug there on its first schedule (median 1, where FIFO
-        // first then URW and PCT took 4), and URW and plain PCT after it keep the bugs
-        // that need a task to run ahead or a late window (sum of medians 85 -> 55).
-        Strategy::Portfolio => {
-            let s = match i % 8 {
-                0 => Strategy::PctYield { depth: 1 },
-                1 => Strategy::PctYield { depth: 2 },
-                3 => Strategy::Pct { depth: 1 },
-                5 => Strategy::Pct { depth: 2 },
-                7 => Strategy::Pct { depth: 3 },
-                _ => Strategy::Urw,
-            };
-            source_for(s, i, steps_seen, polls_seen)
-        }
-    }
-}
-
-/// Bounded depth-first search over FIFO deviations: each run replays a prefix of choices
-/// and continues FIFO; the next prefix bumps the deepest choice that can still change
-/// within the preemption bound.
-struct Dfs {
-    bound: u32,
-    next: Option<Vec<u32>>,
-}
-
-impl Dfs {
-    fn new(bound: u32) -> Self {
-        Dfs {
-            bound,
-            next: Some(Vec::new()),
-        }
-    }
-
-    fn advance(&mut self, run: &[Choice]) {
-        self.next = None;
-        for i in (0..run.len()).rev() {
-            let c = run[i];
-            // Latency levels are not branched on: DFS explores task orders.
-            if c.task && c.chosen + 1 < c.options {
-                let before = preemptions(&run[..i]) as u32;
-                if before < self.bound {
-                    let mut prefix: Vec<u32> = run[..i].iter().map(|c| c.chosen).collect();
-                    prefix.push(c.chosen + 1);
-                    self.next = Some(prefix);
-                    return;
-                }
-            }
         }
     }
 }
@@ -463,7 +376,7 @@ impl<'r> Minimiser<'r> {
 fn report_failure<'a, F, Fut>(
     b: &Builder,
     body: &F,
-    attempt: &dyn Fn(u64, Source, Strategy, String, String) -> RunAttempt<'a>,
+    attempt: &dyn Fn(u64, Plan, Strategy, String, String) -> RunAttempt<'a>,
     strategy: Strategy,
     first: Failure,
     found: Found,
@@ -478,7 +391,7 @@ where
     let quiet = |choices: &[u32]| {
         let mut a = attempt(
             found.seed,
-            Source::Replay(choices.to_vec()),
+            Plan::Replay(choices.to_vec()),
             strategy,
             found.label.clone(),
             String::new(),
@@ -501,7 +414,7 @@ where
     let full = |notes: Vec<String>| {
         let mut a = attempt(
             found.seed,
-            Source::Replay(minimal.choices().to_vec()),
+            Plan::Replay(minimal.choices().to_vec()),
             strategy,
             found.label.clone(),
             token_line(&name, &minimal),
@@ -628,65 +541,6 @@ fn chrome_trace_path(name: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn c(options: u32, chosen: u32) -> Choice {
-        Choice {
-            options,
-            chosen,
-            task: true,
-        }
-    }
-
-    #[test]
-    fn dfs_does_not_branch_on_latency_levels() {
-        let mut dfs = Dfs::new(2);
-        dfs.next.take();
-        dfs.advance(&[
-            c(2, 0),
-            Choice {
-                options: 16,
-                chosen: 0,
-                task: false,
-            },
-        ]);
-        assert_eq!(dfs.next.take(), Some(vec![1]));
-    }
-
-    #[test]
-    fn dfs_enumerates_prefixes_within_the_bound_then_stops() {
-        let mut dfs = Dfs::new(1);
-        assert_eq!(dfs.next.take(), Some(vec![]));
-        // A run with three binary choices, all FIFO.
-        dfs.advance(&[c(2, 0), c(2, 0), c(2, 0)]);
-        assert_eq!(dfs.next.take(), Some(vec![0, 0, 1]));
-        dfs.advance(&[c(2, 0), c(2, 0), c(2, 1)]);
-        assert_eq!(dfs.next.take(), Some(vec![0, 1]));
-        dfs.advance(&[c(2, 0), c(2, 1), c(2, 0)]); // a third deviation would exceed the bound
-        assert_eq!(dfs.next.take(), Some(vec![1]));
-        dfs.advance(&[c(2, 1), c(2, 0), c(2, 0)]);
-        assert_eq!(dfs.next, None);
-    }
-
-    #[test]
-    fn dfs_with_bound_zero_runs_fifo_once() {
-        let mut dfs = Dfs::new(0);
-        assert_eq!(dfs.next.take(), Some(vec![]));
-        dfs.advance(&[c(3, 0), c(2, 0)]);
-        assert_eq!(dfs.next, None);
-    }
-
-    #[test]
-    fn the_portfolio_starts_with_pct_lowering_yields_then_alternates_urw_with_pct_1_to_3() {
-        let labels: Vec<String> = (0..10)
-            .map(|i| source_for(Strategy::Portfolio, i, 10, &[]).1)
-            .collect();
-        assert_eq!(
-            labels,
-            [
-                "pcty1", "pcty2", "urw", "pct1", "urw", "pct2", "urw", "pct3", "pcty1", "pcty2"
-            ]
-        );
-    }
 
     #[test]
     fn trace_paths_are_file_names() {

@@ -43,8 +43,8 @@ fn replay_variables_override_the_code() {
     });
     assert_eq!(
         m,
-        "ASYNC_TESTKIT_STRATEGY=\"chaos\" is not a strategy async-testkit knows: use fifo, random, urw, pct, \
-         pct2, dfs, dfs3 or portfolio"
+        "ASYNC_TESTKIT_STRATEGY=\"chaos\" is not a strategy async-testkit knows: use one of fifo, random, urw, \
+         portfolio, pct (or pct1 to pct16), pcty (or pcty1 to pcty16), dfs (or dfs0, dfs1, ...)"
     );
 
     // ASYNC_TESTKIT_EXPLORE deepens every exploring test (and leaves single runs alone).

@@ -536,3 +536,58 @@ fn duration_tokens(nanos: u64) -> TokenStream {
     let lit = Literal::u64_suffixed(nanos);
     quote!(::core::time::Duration::from_nanos(#lit))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// async-testkit's strategy names (`schedule::STRATEGY_NAMES` in the main crate): `name`,
+    /// or `name:default:min-max` for a name that takes a number (`max` left out: any u32).
+    /// This crate cannot depend on that one, so it keeps this copy; a test there fails
+    /// unless this string is in this file exactly as its list writes it, and the test below
+    /// fails unless `strategy` reads exactly these names. So `#[async_testkit::test(strategy
+    /// = "..")]` and `Strategy::from_name` read the same names.
+    const STRATEGY_NAMES: &str = "fifo random urw portfolio pct:3:1-16 pcty:1:1-16 dfs:2:0-";
+
+    #[test]
+    fn the_parser_reads_exactly_async_testkits_strategy_names() {
+        let read = |text: String| strategy(&text, Span::call_site()).ok().map(|t| t.to_string());
+        let names: Vec<&str> = STRATEGY_NAMES
+            .split(' ')
+            .map(|n| n.split(':').next().unwrap())
+            .collect();
+        for entry in STRATEGY_NAMES.split(' ') {
+            let fields: Vec<&str> = entry.split(':').collect();
+            let name = fields[0];
+            let named = read(name.into()).unwrap_or_else(|| panic!("{name:?} is not read"));
+            assert!(
+                STRATEGIES.contains(&format!("\"{name}\"")),
+                "{STRATEGIES} leaves out {name:?}"
+            );
+            for junk in ["x", "()", "(", "(1", "1)", "-1", "1x"] {
+                assert_eq!(read(format!("{name}{junk}")), None, "{name}{junk}");
+            }
+            assert_eq!(read(name.to_uppercase()), None);
+            let [_, default, range] = fields[..] else {
+                assert_eq!(read(format!("{name}1")), None, "{name} takes no number");
+                continue;
+            };
+            assert_eq!(read(format!("{name}{default}")), Some(named));
+            let (min, max) = range.split_once('-').unwrap();
+            let (min, max): (u64, u64) = (min.parse().unwrap(), max.parse().unwrap_or(u32::MAX.into()));
+            for k in [min, max] {
+                assert!(read(format!("{name}{k}")).is_some(), "{name}{k}");
+                assert_eq!(read(format!("{name}({k})")), read(format!("{name}{k}")));
+            }
+            for k in min.checked_sub(1).into_iter().chain([max + 1]) {
+                assert_eq!(read(format!("{name}{k}")), None, "{name}{k}");
+                assert_eq!(read(format!("{name}({k})")), None, "{name}({k})");
+            }
+        }
+        // The error message names no other strategy (a quoted name may carry a number).
+        for quoted in STRATEGIES.split('"').skip(1).step_by(2) {
+            let base = quoted.trim_end_matches(|c: char| c.is_ascii_digit() || c == '(' || c == ')');
+            assert!(names.contains(&base), "{STRATEGIES} names {quoted:?}");
+        }
+    }
+}

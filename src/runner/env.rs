@@ -48,8 +48,8 @@ pub(crate) fn strategy() -> Option<Strategy> {
     match Strategy::from_name(&s) {
         Some(st) => Some(st),
         None => panic!(
-            "{STRATEGY}={s:?} is not a strategy async-testkit knows: use fifo, random, \
-             urw, pct, pct2, dfs, dfs3 or portfolio"
+            "{STRATEGY}={s:?} is not a strategy async-testkit knows: use one of {}",
+            crate::schedule::strategy_names()
         ),
     }
 }

@@ -35,29 +35,10 @@ pub(crate) use self::config::{DEFAULT_SLOW_POLL, DEFAULT_VIRTUAL_TIMEOUT, DEFAUL
 use self::executor::{CurrentGuard, Executor, Stop};
 use self::shared::Shared;
 use self::tasks::JoinControl;
-use crate::schedule::Strategy;
+use crate::schedule::{Plan, Strategy};
 use crate::util::lock;
 
 static RUN_IDS: AtomicU64 = AtomicU64::new(1);
-
-/// Where one run's choices come from.
-#[derive(Clone, Debug)]
-pub(crate) enum Source {
-    Fifo,
-    Random,
-    Pct {
-        depth: u32,
-        steps: u64,
-    },
-    /// PCT where a yield drops the yielding task behind the others.
-    PctYield {
-        depth: u32,
-        steps: u64,
-    },
-    /// Uniform random walk, with each task's expected number of polls.
-    Urw(Vec<u64>),
-    Replay(Vec<u32>),
-}
 
 /// The body's outcome, as task 0's owner: its value once it returned, and whether it
 /// ended at all (returned, panicked or was cancelled).
@@ -110,7 +91,8 @@ impl<T> JoinControl for Body<T> {
 pub(crate) struct RunAttempt<'a> {
     pub(crate) config: RunConfig,
     pub(crate) seed: u64,
-    pub(crate) source: Source,
+    /// Where the run's choices come from.
+    pub(crate) plan: Plan,
     /// The strategy the user asked for (what `Report::strategy` says).
     pub(crate) strategy: Strategy,
     /// This run's own strategy, for the report: `fifo`, `pct2`, `replay`, ...
@@ -129,18 +111,6 @@ pub(crate) struct RunAttempt<'a> {
 }
 
 impl RunAttempt<'_> {
-    fn chooser(&self) -> Box<dyn crate::schedule::Chooser> {
-        use crate::schedule::{Fifo, Pct, Random, Replay};
-        match &self.source {
-            Source::Fifo => Box::new(Fifo),
-            Source::Random => Box::new(Random::new(self.seed)),
-            Source::Pct { depth, steps } => Box::new(Pct::new(self.seed, *depth, *steps)),
-            Source::PctYield { depth, steps } => Box::new(Pct::lowering_yields(self.seed, *depth, *steps)),
-            Source::Urw(expected) => Box::new(crate::schedule::Urw::new(self.seed, expected.clone())),
-            Source::Replay(choices) => Box::new(Replay::new(choices.clone())),
-        }
-    }
-
     pub(crate) fn run<Fut>(&self, fut: Fut) -> Result<Report<Fut::Output>, Failure>
     where
         Fut: Future + 'static,
@@ -180,7 +150,7 @@ impl RunAttempt<'_> {
             run_id,
             shared.clone(),
             self.config.clone(),
-            self.chooser(),
+            self.plan.chooser(self.seed),
             self.seed,
             rt.metrics(),
         ));

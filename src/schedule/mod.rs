@@ -43,8 +43,26 @@
 //! ```
 
 use std::fmt;
+use std::ops::RangeInclusive;
 
 use crate::trace::TaskId;
+
+// One file per job; each says what it is in its module doc.
+mod dfs; // bounded DFS over preemptions
+mod fifo; // Fifo and Random
+mod pct; // PCT
+mod pcty; // PCT with yields lowering
+mod planner; // what each run of an exploration runs
+mod portfolio; // the exploration default's rotation
+mod replay; // playing back recorded choices
+mod rng; // SplitMix64, the generator every strategy draws from
+mod token; // Schedule and its replay token
+mod urw; // the uniform random walk
+
+pub(crate) use dfs::Dfs;
+pub(crate) use planner::{Plan, Planner};
+pub(crate) use rng::{SplitMix64, mix64};
+pub use token::{Schedule, TokenError};
 
 /// How the scheduler chooses among ready tasks.
 ///
@@ -133,34 +151,104 @@ impl Strategy {
     /// ```
     pub fn from_name(name: &str) -> Option<Strategy> {
         let name = name.trim();
-        let number = |rest: &str| -> Option<u32> {
-            let rest = rest
-                .strip_prefix('(')
-                .and_then(|r| r.strip_suffix(')'))
-                .unwrap_or(rest);
-            rest.parse().ok()
-        };
-        match name {
-            "fifo" => Some(Strategy::Fifo),
-            "random" => Some(Strategy::Random),
-            "urw" => Some(Strategy::Urw),
-            "portfolio" => Some(Strategy::Portfolio),
-            "pct" => Some(Strategy::Pct { depth: 3 }),
-            "pcty" => Some(Strategy::PctYield { depth: 1 }),
-            "dfs" => Some(Strategy::Dfs { max_preemptions: 2 }),
-            _ => {
-                let depth = |rest: &str| number(rest).filter(|d| (1..=16).contains(d));
-                if let Some(rest) = name.strip_prefix("pcty") {
-                    depth(rest).map(|depth| Strategy::PctYield { depth })
-                } else if let Some(rest) = name.strip_prefix("pct") {
-                    depth(rest).map(|depth| Strategy::Pct { depth })
-                } else if let Some(rest) = name.strip_prefix("dfs") {
-                    number(rest).map(|max_preemptions| Strategy::Dfs { max_preemptions })
-                } else {
-                    None
-                }
+        STRATEGY_NAMES.iter().find_map(|n| n.parse(name))
+    }
+}
+
+/// A name of the strategy grammar: what [`Strategy::from_name`] reads, and what the
+/// attribute's parser in the macros crate reads too (a test in each crate holds them to
+/// [`STRATEGY_NAMES`]).
+pub(crate) struct StrategyName {
+    /// The name as written: `pct`. No name is another's followed by a digit, `(` or `+`
+    /// (which a number may start with), so at most one name reads any text.
+    pub(crate) name: &'static str,
+    /// For a name that takes a number, written right after it (`pct2`) or in parentheses
+    /// (`pct(2)`): the number the name alone stands for, and the numbers allowed (the
+    /// default is always one of them). `None` for a name that takes no number.
+    pub(crate) number: Option<(u32, RangeInclusive<u32>)>,
+    /// The strategy the name stands for, given its number (0 for a name without one).
+    make: fn(u32) -> Strategy,
+}
+
+/// Every strategy name, the one list of them: [`Strategy::from_name`] reads these, and
+/// the attribute's parser (macros/src/options.rs) is tested to read exactly these.
+pub(crate) const STRATEGY_NAMES: &[StrategyName] = &[
+    StrategyName::plain("fifo", |_| Strategy::Fifo),
+    StrategyName::plain("random", |_| Strategy::Random),
+    StrategyName::plain("urw", |_| Strategy::Urw),
+    StrategyName::plain("portfolio", |_| Strategy::Portfolio),
+    StrategyName::numbered("pct", 3, 1..=16, |depth| Strategy::Pct { depth }),
+    StrategyName::numbered("pcty", 1, 1..=16, |depth| Strategy::PctYield { depth }),
+    StrategyName::numbered("dfs", 2, 0..=u32::MAX, |max_preemptions| Strategy::Dfs {
+        max_preemptions,
+    }),
+];
+
+/// Every name, for messages: `fifo, random, urw, portfolio, pct (or pct1 to pct16),
+/// pcty (or pcty1 to pcty16), dfs (or dfs0, dfs1, ...)`.
+pub(crate) fn strategy_names() -> String {
+    STRATEGY_NAMES
+        .iter()
+        .map(|n| match &n.number {
+            None => n.name.to_string(),
+            Some((_, allowed)) if *allowed.end() == u32::MAX => {
+                format!(
+                    "{0} (or {0}{1}, {0}{2}, ...)",
+                    n.name,
+                    allowed.start(),
+                    allowed.start() + 1
+                )
             }
+            Some((_, allowed)) => format!(
+                "{0} (or {0}{1} to {0}{2})",
+                n.name,
+                allowed.start(),
+                allowed.end()
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl StrategyName {
+    const fn plain(name: &'static str, make: fn(u32) -> Strategy) -> Self {
+        StrategyName {
+            name,
+            number: None,
+            make,
         }
+    }
+
+    const fn numbered(
+        name: &'static str,
+        default: u32,
+        allowed: RangeInclusive<u32>,
+        make: fn(u32) -> Strategy,
+    ) -> Self {
+        StrategyName {
+            name,
+            number: Some((default, allowed)),
+            make,
+        }
+    }
+
+    /// The strategy `text` names, if it is this name (with an allowed number, if it takes
+    /// one).
+    fn parse(&self, text: &str) -> Option<Strategy> {
+        let rest = text.strip_prefix(self.name)?;
+        let n = match &self.number {
+            None if rest.is_empty() => 0,
+            None => return None,
+            Some((default, _)) if rest.is_empty() => *default,
+            Some((_, allowed)) => {
+                let rest = rest
+                    .strip_prefix('(')
+                    .and_then(|r| r.strip_suffix(')'))
+                    .unwrap_or(rest);
+                rest.parse().ok().filter(|n| allowed.contains(n))?
+            }
+        };
+        Some((self.make)(n))
     }
 }
 
@@ -187,7 +275,11 @@ impl Step<'_> {
 /// One recorded choice of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Choice {
+    /// How many options the step had: at least 2 (a step with one option is no choice
+    /// and is not recorded).
     pub(crate) options: u32,
+    /// The option taken: always below `options`; 0 is what FIFO (or the default latency
+    /// level) would have taken.
     pub(crate) chosen: u32,
     /// A choice of the next task (a deviation is a preemption), not of a value (a mock
     /// latency level).
@@ -221,636 +313,14 @@ pub(crate) trait Chooser {
     }
 }
 
-/// Always the first option.
-pub(crate) struct Fifo;
-
-impl Chooser for Fifo {
-    fn choose(&mut self, _: &Step<'_>) -> usize {
-        0
-    }
-}
-
-/// Uniform choice from a seeded generator.
-pub(crate) struct Random {
-    rng: SplitMix64,
-}
-
-impl Random {
-    pub(crate) fn new(seed: u64) -> Self {
-        Random {
-            rng: SplitMix64::new(seed),
-        }
-    }
-}
-
-impl Chooser for Random {
-    fn choose(&mut self, step: &Step<'_>) -> usize {
-        self.rng.below(step.options() as u64) as usize
-    }
-}
-
-/// Replays a list of choices, then FIFO.
-pub(crate) struct Replay {
-    choices: Vec<u32>,
-    next: usize,
-}
-
-impl Replay {
-    pub(crate) fn new(choices: Vec<u32>) -> Self {
-        Replay { choices, next: 0 }
-    }
-}
-
-impl Replay {
-    fn next_choice(&mut self, options: usize) -> usize {
-        let c = self.choices.get(self.next).copied().unwrap_or(0);
-        self.next += 1;
-        c as usize % options
-    }
-}
-
-impl Chooser for Replay {
-    fn choose(&mut self, step: &Step<'_>) -> usize {
-        self.next_choice(step.options())
-    }
-
-    fn replay_value(&mut self, options: usize) -> Option<usize> {
-        Some(self.next_choice(options))
-    }
-}
-
-/// PCT: every task gets a random priority when first seen; the ready task with the
-/// highest priority runs; at `depth - 1` random steps the task about to run drops to a
-/// priority below all initial ones. Only steps with a real choice count, so the change
-/// points land inside short programs too (`steps` is the number of such steps expected,
-/// learnt from earlier runs of the same body).
-pub(crate) struct Pct {
-    rng: SplitMix64,
-    priorities: Vec<Option<u64>>,
-    tokio_priority: u64,
-    change_points: Vec<u64>,
-    step: u64,
-    next_low: u64,
-    last: Option<TaskId>,
-    same_in_a_row: u32,
-    /// With yields lowering: the priority the next yielding task gets (below every
-    /// initial priority, above every change point's drop), counting down.
-    yield_low: Option<u64>,
-}
-
-/// A task chosen this many times in a row while others are ready is spinning (a yield
-/// loop waiting for another task): PCT lowers it so the run cannot livelock.
-const SPIN_LIMIT: u32 = 64;
-
-impl Pct {
-    pub(crate) fn new(seed: u64, depth: u32, steps: u64) -> Self {
-        let mut rng = SplitMix64::new(seed);
-        let steps = steps.max(1);
-        let mut change_points: Vec<u64> = (1..depth.max(1)).map(|_| rng.below(steps)).collect();
-        change_points.sort_unstable();
-        let tokio_priority = rng.next_u64() | (1 << 63);
-        Pct {
-            rng,
-            priorities: Vec::new(),
-            tokio_priority,
-            change_points,
-            step: 0,
-            next_low: u64::from(depth.max(1)) + 1,
-            last: None,
-            same_in_a_row: 0,
-            yield_low: None,
-        }
-    }
-
-    /// PCT where a task that yields drops behind every task that has not yielded since.
-    pub(crate) fn lowering_yields(seed: u64, depth: u32, steps: u64) -> Self {
-        Pct {
-            yield_low: Some(1 << 62),
-            ..Pct::new(seed, depth, steps)
-        }
-    }
-
-    fn priority(&mut self, task: TaskId) -> u64 {
-        if self.priorities.len() <= task {
-            self.priorities.resize(task + 1, None);
-        }
-        // Initial priorities live in the upper half, drops go below all of them.
-        *self.priorities[task].get_or_insert_with(|| self.rng.next_u64() | (1 << 63))
-    }
-
-    fn lower(&mut self, option: Option<TaskId>) {
-        self.next_low = self.next_low.saturating_sub(1).max(1);
-        match option {
-            Some(task) => {
-                self.priority(task);
-                self.priorities[task] = Some(self.next_low);
-            }
-            None => self.tokio_priority = self.next_low,
-        }
-    }
-
-    fn best(&mut self, step: &Step<'_>) -> (usize, Option<TaskId>) {
-        let mut best = (0, step.ready.first().copied(), 0u64);
-        for (i, &t) in step.ready.iter().enumerate() {
-            let p = self.priority(t);
-            if p > best.2 {
-                best = (i, Some(t), p);
-            }
-        }
-        if step.tokio && self.tokio_priority > best.2 {
-            best = (step.ready.len(), None, self.tokio_priority);
-        }
-        (best.0, best.1)
-    }
-}
-
-impl Chooser for Pct {
-    fn choose(&mut self, step: &Step<'_>) -> usize {
-        let (mut index, mut task) = self.best(step);
-        while self.change_points.first() == Some(&self.step) {
-            self.change_points.remove(0);
-            self.lower(task);
-            (index, task) = self.best(step);
-        }
-        if task.is_some() && task == self.last {
-            self.same_in_a_row += 1;
-            if self.same_in_a_row >= SPIN_LIMIT {
-                self.lower(task);
-                (index, task) = self.best(step);
-                self.same_in_a_row = 0;
-            }
-        } else {
-            self.same_in_a_row = 0;
-        }
-        self.last = task;
-        self.step += 1;
-        index
-    }
-
-    fn watches_yields(&self) -> bool {
-        self.yield_low.is_some()
-    }
-
-    fn yielded(&mut self, task: TaskId) {
-        if let Some(low) = self.yield_low {
-            self.priority(task);
-            self.priorities[task] = Some(low);
-            self.yield_low = Some(low - 1);
-        }
-    }
-}
-
-/// Uniform random walk over executions: a ready task is chosen with probability
-/// proportional to the steps it still has to run, estimated from earlier runs of the same
-/// body (how often each task was polled). Long tasks then get proportionally more chances
-/// to be interrupted at each of their steps, so a short task lands at any point of a long
-/// one about equally often.
-pub(crate) struct Urw {
-    rng: SplitMix64,
-    expected: Vec<u64>,
-    polled: Vec<u64>,
-}
-
-impl Urw {
-    pub(crate) fn new(seed: u64, expected: Vec<u64>) -> Self {
-        Urw {
-            rng: SplitMix64::new(seed),
-            expected,
-            polled: Vec::new(),
-        }
-    }
-
-    fn remaining(&self, task: TaskId) -> u64 {
-        let expected = self.expected.get(task).copied().unwrap_or(1);
-        let polled = self.polled.get(task).copied().unwrap_or(0);
-        expected.saturating_sub(polled).max(1)
-    }
-}
-
-impl Chooser for Urw {
-    fn choose(&mut self, step: &Step<'_>) -> usize {
-        let weights: Vec<u64> = step
-            .ready
-            .iter()
-            .map(|&t| self.remaining(t))
-            .chain(step.tokio.then_some(1))
-            .collect();
-        let total: u64 = weights.iter().sum();
-        let mut pick = self.rng.below(total);
-        let mut index = 0;
-        for (i, w) in weights.iter().enumerate() {
-            if pick < *w {
-                index = i;
-                break;
-            }
-            pick -= w;
-        }
-        if let Some(&task) = step.ready.get(index) {
-            if self.polled.len() <= task {
-                self.polled.resize(task + 1, 0);
-            }
-            self.polled[task] += 1;
-        }
-        index
-    }
-}
-
-/// A run's schedule: the strategy and seed that produced it, and the choices it made.
-///
-/// Replaying a schedule ([`crate::Builder::replay`], or `ASYNC_TESTKIT_REPLAY=<token>`)
-/// reproduces the run exactly as long as the code under test is deterministic (see the
-/// crate's determinism contract). Tokens are one line, versioned and self-describing:
-/// `atk1:<kit version>:<strategy>:<seed>:<choices>`, where choices are dot-separated
-/// indices and `N*k` stands for `k` times `N`.
-///
-/// ```
-/// use async_testkit::Schedule;
-/// let s = Schedule::from_choices(vec![0, 0, 1, 0, 0, 0]);
-/// assert_eq!(s.preemptions(), 1);
-/// let token = s.to_token();
-/// assert_eq!(Schedule::from_token(&token).unwrap().choices(), [0, 0, 1]); // trailing FIFO dropped
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Schedule {
-    strategy: String,
-    seed: u64,
-    choices: Vec<u32>,
-    /// Which choices pick a value (a mock latency level) rather than a task.
-    values: Vec<bool>,
-}
-
-/// The version of the token format.
-const TOKEN_FORMAT: &str = "atk1";
-
-impl Schedule {
-    pub(crate) fn new(strategy: String, seed: u64, mut choices: Vec<u32>) -> Self {
-        while choices.last() == Some(&0) {
-            choices.pop();
-        }
-        let values = vec![false; choices.len()];
-        Schedule {
-            strategy,
-            seed,
-            choices,
-            values,
-        }
-    }
-
-    /// The schedule of a run's recorded choices.
-    pub(crate) fn recorded(strategy: String, seed: u64, recorded: &[Choice]) -> Self {
-        let mut s = Schedule::new(strategy, seed, recorded.iter().map(|c| c.chosen).collect());
-        s.values = recorded[..s.choices.len()].iter().map(|c| !c.task).collect();
-        s
-    }
-
-    /// A schedule from raw choices (trailing zeros, which FIFO would make anyway, are
-    /// dropped).
-    ///
-    /// ```
-    /// let s = async_testkit::Schedule::from_choices(vec![2, 0, 0]);
-    /// assert_eq!(s.choices(), [2]);
-    /// ```
-    pub fn from_choices(choices: Vec<u32>) -> Self {
-        Schedule::new("replay".into(), 0, choices)
-    }
-
-    /// A schedule from arbitrary bytes, for a fuzzer to drive: each byte is one choice.
-    ///
-    /// ```
-    /// // In a cargo-fuzz target:
-    /// // fuzz_target!(|data: &[u8]| {
-    /// //     Builder::new().replay(Schedule::from_bytes(data)).run(|| my_concurrent_body());
-    /// // });
-    /// let s = async_testkit::Schedule::from_bytes(&[0, 3, 1]);
-    /// assert_eq!(s.choices(), [0, 3, 1]);
-    /// ```
-    pub fn from_bytes(bytes: &[u8]) -> Self {
-        Schedule::from_choices(bytes.iter().map(|&b| u32::from(b)).collect())
-    }
-
-    /// The choices, one per step that had two or more options.
-    ///
-    /// ```
-    /// assert!(async_testkit::Schedule::from_choices(vec![]).choices().is_empty());
-    /// ```
-    pub fn choices(&self) -> &[u32] {
-        &self.choices
-    }
-
-    /// How many choices deviate from FIFO.
-    ///
-    /// ```
-    /// assert_eq!(async_testkit::Schedule::from_choices(vec![0, 1, 0, 4]).preemptions(), 2);
-    /// ```
-    pub fn preemptions(&self) -> usize {
-        self.choices
-            .iter()
-            .zip(&self.values)
-            .filter(|(c, value)| **c != 0 && !**value)
-            .count()
-    }
-
-    /// The seed of the run that made this schedule.
-    ///
-    /// ```
-    /// let token = format!("atk1:{}:pct2:99:1", env!("CARGO_PKG_VERSION"));
-    /// let s = async_testkit::Schedule::from_token(&token).unwrap();
-    /// assert_eq!(s.seed(), 99);
-    /// ```
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
-    /// The name of the strategy that made this schedule.
-    ///
-    /// ```
-    /// let token = format!("atk1:{}:pct2:99:1", env!("CARGO_PKG_VERSION"));
-    /// let s = async_testkit::Schedule::from_token(&token).unwrap();
-    /// assert_eq!(s.strategy(), "pct2");
-    /// ```
-    pub fn strategy(&self) -> &str {
-        &self.strategy
-    }
-
-    /// The one-line token: `atk1:<kit version>:<strategy>:<seed>:<choices>`.
-    ///
-    /// ```
-    /// let s = async_testkit::Schedule::from_choices(vec![0, 0, 0, 2]);
-    /// assert_eq!(s.to_token(), format!("atk1:{}:replay:0:0*3.2", env!("CARGO_PKG_VERSION")));
-    /// ```
-    pub fn to_token(&self) -> String {
-        let mut parts: Vec<String> = Vec::new();
-        let mut i = 0;
-        let at = |i: usize| (self.choices[i], self.values[i]);
-        while i < self.choices.len() {
-            let (c, value) = at(i);
-            let mut run = 1;
-            while i + run < self.choices.len() && at(i + run) == (c, value) {
-                run += 1;
-            }
-            let one = if value { format!("v{c}") } else { c.to_string() };
-            parts.push(if run > 2 {
-                format!("{one}*{run}")
-            } else {
-                vec![one; run].join(".")
-            });
-            i += run;
-        }
-        format!(
-            "{TOKEN_FORMAT}:{}:{}:{}:{}",
-            env!("CARGO_PKG_VERSION"),
-            self.strategy,
-            self.seed,
-            parts.join(".")
-        )
-    }
-
-    /// Parses a token printed by a failure report.
-    ///
-    /// # Errors
-    ///
-    /// A token of another format or kit version, or a malformed one, with a message that
-    /// says what is wrong and what to do.
-    ///
-    /// ```
-    /// use async_testkit::Schedule;
-    /// assert!(Schedule::from_token(&format!("atk1:{}:fifo:0:", env!("CARGO_PKG_VERSION"))).is_ok());
-    /// let err = Schedule::from_token("hello").unwrap_err();
-    /// assert!(err.to_string().starts_with("not an async-testkit replay token: \"hello\""));
-    /// ```
-    pub fn from_token(token: &str) -> Result<Schedule, TokenError> {
-        let token = token.trim();
-        let bad = |why: &str| {
-            TokenError(format!(
-                "not an async-testkit replay token: {token:?} ({why}); a token looks like \
-             atk1:{}:pct2:7:0*3.1 — copy it whole from the failure report",
-                env!("CARGO_PKG_VERSION")
-            ))
-        };
-        let fields: Vec<&str> = token.splitn(5, ':').collect();
-        if fields.len() != 5 || !fields[0].starts_with("atk") {
-            return Err(bad("it should have five fields separated by ':'"));
-        }
-        if fields[0] != TOKEN_FORMAT {
-            return Err(TokenError(format!(
-                "replay token {token:?} is in format {}, which this async-testkit ({}) does not read; \
-                 run the test's exploration again to get a new token",
-                fields[0],
-                env!("CARGO_PKG_VERSION")
-            )));
-        }
-        if fields[1] != env!("CARGO_PKG_VERSION") {
-            return Err(TokenError(format!(
-                "replay token {token:?} was made by async-testkit {}, and this is {}: schedules can \
-                 differ between versions, so it would not replay the same run; run the test's \
-                 exploration again to get a new token",
-                fields[1],
-                env!("CARGO_PKG_VERSION")
-            )));
-        }
-        let strategy = fields[2];
-        if strategy != "replay" && Strategy::from_name(strategy).is_none() {
-            return Err(bad(&format!("unknown strategy {strategy:?}")));
-        }
-        let seed: u64 = fields[3]
-            .parse()
-            .map_err(|_| bad(&format!("the seed {:?} is not a number", fields[3])))?;
-        let mut choices = Vec::new();
-        let mut values = Vec::new();
-        for part in fields[4].split('.').filter(|p| !p.is_empty()) {
-            let (value, count) = match part.split_once('*') {
-                Some((v, n)) => (v, n),
-                None => (part, "1"),
-            };
-            let (is_value, value) = match value.strip_prefix('v') {
-                Some(v) => (true, v),
-                None => (false, value),
-            };
-            let value: u32 = value
-                .parse()
-                .map_err(|_| bad(&format!("the choice {part:?} is not a number")))?;
-            let count: usize = count.parse().ok().filter(|n| *n <= 1_000_000).ok_or_else(|| {
-                bad(&format!(
-                    "the repeat count in {part:?} is not a number up to 1000000"
-                ))
-            })?;
-            choices.extend(std::iter::repeat_n(value, count));
-            values.extend(std::iter::repeat_n(is_value, count));
-        }
-        let mut s = Schedule::new(strategy.to_string(), seed, choices);
-        values.truncate(s.choices.len());
-        s.values = values;
-        Ok(s)
-    }
-}
-
-impl fmt::Display for Schedule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_token())
-    }
-}
-
-/// Why a replay token was refused.
-///
-/// ```
-/// let err = async_testkit::Schedule::from_token("atk0:x").unwrap_err();
-/// assert!(err.to_string().contains("not an async-testkit replay token"));
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TokenError(String);
-
-impl fmt::Display for TokenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TokenError {}
-
-/// A small, fast, well-mixed 64-bit generator. Its output for a seed is part of the
-/// determinism contract: it never changes within a minor version.
-#[derive(Clone, Debug)]
-pub(crate) struct SplitMix64 {
-    state: u64,
-}
-
-impl SplitMix64 {
-    pub(crate) fn new(seed: u64) -> Self {
-        SplitMix64 { state: seed }
-    }
-
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        mix64(self.state)
-    }
-
-    /// A number in `0..n` (n > 0), without modulo bias worth speaking of for scheduling.
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
-    }
-}
-
-/// The finaliser of SplitMix64: a bijective mix of 64 bits.
-pub(crate) fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn step(ready: &[TaskId], tokio: bool) -> Step<'_> {
+    /// A step over `ready` tasks, with tokio's turn offered if `tokio`: for the tests of
+    /// every strategy.
+    pub(super) fn step(ready: &[TaskId], tokio: bool) -> Step<'_> {
         Step { ready, tokio }
-    }
-
-    #[test]
-    fn same_seed_same_sequence_and_in_range() {
-        let mut a = SplitMix64::new(42);
-        let mut b = SplitMix64::new(42);
-        for n in 1..200u64 {
-            let x = a.below(n);
-            assert_eq!(x, b.below(n));
-            assert!(x < n);
-        }
-    }
-
-    #[test]
-    fn random_covers_every_option_including_tokio() {
-        let mut r = Random::new(7);
-        let mut seen = [false; 5];
-        for _ in 0..200 {
-            seen[r.choose(&step(&[1, 2, 3, 4], true))] = true;
-        }
-        assert!(seen.iter().all(|s| *s));
-    }
-
-    #[test]
-    fn replay_reads_choices_modulo_options_then_fifo() {
-        let mut r = Replay::new(vec![5, 1]);
-        assert_eq!(r.choose(&step(&[1, 2], false)), 1); // 5 % 2
-        assert_eq!(r.choose(&step(&[1, 2, 3], false)), 1);
-        assert_eq!(r.choose(&step(&[1, 2, 3], false)), 0); // ran out: FIFO
-    }
-
-    #[test]
-    fn urw_weights_tasks_by_their_remaining_steps() {
-        // Task 1 is expected to take 9 steps, task 2 one: task 1 is chosen about 9 times
-        // in 10 while both are ready.
-        let mut u = Urw::new(4, vec![0, 9, 1]);
-        let mut first = 0;
-        for _ in 0..1000 {
-            u.polled.clear();
-            if u.choose(&step(&[1, 2], false)) == 0 {
-                first += 1;
-            }
-        }
-        assert!((850..=950).contains(&first), "{first}");
-        // Without estimates it is uniform.
-        let mut u = Urw::new(4, Vec::new());
-        let picks: usize = (0..1000).map(|_| u.choose(&step(&[1, 2], false))).sum();
-        assert!((400..=600).contains(&picks), "{picks}");
-    }
-
-    #[test]
-    fn pct_depth_one_runs_the_highest_priority_task_until_it_stops_being_ready() {
-        let mut p = Pct::new(3, 1, 10);
-        let first = p.choose(&step(&[1, 2, 3], false));
-        let chosen = [1, 2, 3][first];
-        // Still ready with the others: still chosen (no change points at depth 1).
-        for _ in 0..10 {
-            let i = p.choose(&step(&[1, 2, 3], false));
-            assert_eq!([1, 2, 3][i], chosen);
-        }
-    }
-
-    #[test]
-    fn pct_change_points_lower_the_running_task() {
-        // Depth 2 over 1 step: the only change point is step 0, so the first choice is
-        // not the initially highest task.
-        let mut p = Pct::new(11, 2, 1);
-        let mut q = Pct::new(11, 1, 1);
-        let ready = [1, 2];
-        assert_ne!(p.choose(&step(&ready, false)), q.choose(&step(&ready, false)));
-    }
-
-    #[test]
-    fn pct_lowering_yields_puts_a_yielding_task_behind_the_others() {
-        for seed in 0..20 {
-            let mut p = Pct::lowering_yields(seed, 1, 10);
-            let mut plain = Pct::new(seed, 1, 10);
-            let ready = [1, 2, 3];
-            let first = ready[p.choose(&step(&ready, false))];
-            assert_eq!(first, ready[plain.choose(&step(&ready, false))]);
-            // The first task yields: each of the others runs before it again, in the
-            // order of their priorities, and a task yielding later goes behind it.
-            p.yielded(first);
-            let second = ready[p.choose(&step(&ready, false))];
-            assert_ne!(second, first);
-            p.yielded(second);
-            let third = ready[p.choose(&step(&ready, false))];
-            assert!(third != first && third != second);
-            p.yielded(third);
-            assert_eq!(ready[p.choose(&step(&ready, false))], first);
-            // Plain PCT ignores yields.
-            plain.yielded(first);
-            assert_eq!(ready[plain.choose(&step(&ready, false))], first);
-        }
-    }
-
-    #[test]
-    fn pct_breaks_spin_loops() {
-        let mut p = Pct::new(5, 1, 10);
-        let ready = [1, 2];
-        let mut last = p.choose(&step(&ready, false));
-        let mut switched = false;
-        for _ in 0..(SPIN_LIMIT + 2) {
-            let i = p.choose(&step(&ready, false));
-            switched |= i != last;
-            last = i;
-        }
-        assert!(switched, "PCT kept a spinning task forever");
     }
 
     #[test]
@@ -879,65 +349,59 @@ mod tests {
         assert_eq!(Strategy::from_name("pct(x)"), None);
     }
 
+    /// The list as one line, the form macros/src/options.rs keeps its copy in: `name`, or
+    /// `name:default:min-max` for a name that takes a number (`max` left out when any
+    /// `u32` goes).
+    fn strategy_names_line() -> String {
+        let one = |n: &StrategyName| match &n.number {
+            None => n.name.to_string(),
+            Some((default, allowed)) => {
+                let max = Some(*allowed.end()).filter(|&m| m != u32::MAX);
+                let max = max.map(|m| m.to_string()).unwrap_or_default();
+                format!("{}:{default}:{}-{max}", n.name, allowed.start())
+            }
+        };
+        STRATEGY_NAMES.iter().map(one).collect::<Vec<_>>().join(" ")
+    }
+
     #[test]
-    fn tokens_round_trip_and_compress_runs() {
-        let s = Schedule::new("pct2".into(), 12, vec![0, 0, 0, 0, 1, 1, 3, 0, 0, 0, 2, 0, 0]);
-        let t = s.to_token();
-        assert_eq!(
-            t,
-            format!("atk1:{}:pct2:12:0*4.1.1.3.0*3.2", env!("CARGO_PKG_VERSION"))
+    fn from_name_reads_exactly_the_listed_names_and_the_attribute_reads_the_same_list() {
+        let read = |text: String| Strategy::from_name(&text);
+        for n in STRATEGY_NAMES {
+            let name = n.name;
+            let named = read(name.into()).unwrap_or_else(|| panic!("{name:?} is not read"));
+            // No other name follows this one with a digit: the text is read by one name.
+            for other in STRATEGY_NAMES.iter().filter(|o| o.name != name) {
+                let after = other.name.strip_prefix(name).and_then(|r| r.chars().next());
+                assert!(!after.is_some_and(|c| c.is_ascii_digit() || c == '(' || c == '+'));
+            }
+            for junk in ["x", "()", "(", "(1", "1)", "-1", "1x"] {
+                assert_eq!(read(format!("{name}{junk}")), None, "{name}{junk}");
+            }
+            assert_eq!(read(name.to_uppercase()), None);
+            let Some((default, allowed)) = &n.number else {
+                assert_eq!(read(format!("{name}1")), None, "{name} takes no number");
+                continue;
+            };
+            assert_eq!(read(format!("{name}{default}")), Some(named));
+            for k in [allowed.start(), allowed.end()] {
+                assert!(read(format!("{name}{k}")).is_some(), "{name}{k}");
+                assert_eq!(read(format!("{name}({k})")), read(format!("{name}{k}")));
+            }
+            let below = u64::from(*allowed.start()).checked_sub(1);
+            for k in below.into_iter().chain([u64::from(*allowed.end()) + 1]) {
+                assert_eq!(read(format!("{name}{k}")), None, "{name}{k}");
+                assert_eq!(read(format!("{name}({k})")), None, "{name}({k})");
+            }
+        }
+        // The attribute's parser cannot use this list (the macros crate cannot depend on
+        // this one): it keeps a copy, tested there to be exactly what it reads. Here: the
+        // copy is this list.
+        let line = format!("{:?}", strategy_names_line());
+        let options = include_str!("../../macros/src/options.rs");
+        assert!(
+            options.contains(&line),
+            "macros/src/options.rs must hold the strategy names as {line}"
         );
-        assert_eq!(Schedule::from_token(&t).unwrap(), s);
-        assert_eq!(s.preemptions(), 4);
-    }
-
-    #[test]
-    fn value_choices_are_marked_in_tokens_and_are_not_preemptions() {
-        let recorded = [
-            Choice {
-                options: 2,
-                chosen: 1,
-                task: true,
-            },
-            Choice {
-                options: 16,
-                chosen: 5,
-                task: false,
-            },
-            Choice {
-                options: 16,
-                chosen: 5,
-                task: false,
-            },
-            Choice {
-                options: 16,
-                chosen: 5,
-                task: false,
-            },
-            Choice {
-                options: 2,
-                chosen: 0,
-                task: true,
-            },
-        ];
-        let s = Schedule::recorded("pct1".into(), 3, &recorded);
-        assert_eq!(s.preemptions(), 1);
-        let t = s.to_token();
-        assert!(t.ends_with(":pct1:3:1.v5*3"), "{t}");
-        assert_eq!(Schedule::from_token(&t).unwrap(), s);
-        assert_eq!(preemptions(&recorded), 1);
-    }
-
-    #[test]
-    fn bad_tokens_are_refused_with_a_reason() {
-        let v = env!("CARGO_PKG_VERSION");
-        let e = |t: &str| Schedule::from_token(t).unwrap_err().to_string();
-        assert!(e("atk1:0.0.1:pct2:1:0").contains("was made by async-testkit 0.0.1, and this is"));
-        assert!(e("atk9:x:y:z:w").contains("is in format atk9, which this async-testkit"));
-        assert!(e(&format!("atk1:{v}:chaos:1:0")).contains("(unknown strategy \"chaos\")"));
-        assert!(e(&format!("atk1:{v}:pct2:x:0")).contains("(the seed \"x\" is not a number)"));
-        assert!(e(&format!("atk1:{v}:pct2:1:0.a")).contains("(the choice \"a\" is not a number)"));
-        assert!(e(&format!("atk1:{v}:pct2:1:0*99999999")).contains("repeat count"));
-        assert!(e("atk1:too:few").contains("five fields"));
     }
 }

@@ -64,7 +64,6 @@
 #![warn(missing_docs)]
 
 pub mod cancel;
-mod explore;
 pub mod mock;
 pub mod probe;
 #[cfg(feature = "proptest")]

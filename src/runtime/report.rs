@@ -431,23 +431,6 @@ impl<T> Report<T> {
     }
 }
 
-/// `replay: ASYNC_TESTKIT_SEED=.. cargo test -- --exact name`.
-pub(crate) fn replay_line(name: &str, seed: u64, strategy: Strategy) -> String {
-    let strategy = match strategy {
-        Strategy::Fifo => String::new(),
-        other => format!("ASYNC_TESTKIT_STRATEGY={other} "),
-    };
-    format!("replay: ASYNC_TESTKIT_SEED={seed} {strategy}cargo test -- --exact {name}")
-}
-
-/// `replay: ASYNC_TESTKIT_REPLAY=<token> cargo test -- --exact name`.
-pub(crate) fn token_line(name: &str, schedule: &Schedule) -> String {
-    format!(
-        "replay: ASYNC_TESTKIT_REPLAY={} cargo test -- --exact {name}",
-        schedule.to_token()
-    )
-}
-
 /// What a report says about the run it renders: the test, the schedule, how to replay.
 pub(crate) struct RunLabel<'a> {
     pub(crate) name: &'a str,

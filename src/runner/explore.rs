@@ -1,0 +1,144 @@
+//! A test's runs: a replay, one run, or an exploration of many schedules.
+//!
+//! Each schedule is one run (on a runtime kept across schedules while nothing of a run
+//! lives on in it). The planner (`schedule::Planner`) says what each schedule runs; the
+//! first failure is minimised and reported by `failure.rs`.
+
+use std::future::Future;
+use std::panic::Location;
+use std::time::Instant;
+
+use super::builder::Builder;
+use super::env;
+use super::failure::{Found, replay_line, report_failure, token_line};
+use crate::runtime::RunAttempt;
+use crate::schedule::{Plan, Planner, Strategy, mix64};
+use crate::{Failure, Report};
+
+/// Runs the body as the builder says: one run, a replay, or an exploration.
+pub(crate) fn drive<F, Fut>(
+    b: &Builder,
+    body: &F,
+    site: &'static Location<'static>,
+) -> Result<Report<Fut::Output>, Failure>
+where
+    F: Fn() -> Fut,
+    Fut: Future + 'static,
+    Fut::Output: 'static,
+{
+    let name = b.test_name();
+    let strategy = env::strategy().or(b.strategy);
+    let attempt = |seed: u64, plan: Plan, strategy: Strategy, label: String, replay: String| RunAttempt {
+        config: b.config.clone(),
+        seed,
+        plan,
+        strategy,
+        label,
+        name: &name,
+        site,
+        on_stuck: b.on_stuck(),
+        notes: Vec::new(),
+        replay,
+        io_missing: std::cell::Cell::new(false),
+        pool: None,
+    };
+
+    // A replay: from the environment (a failure report's line) or the builder.
+    let replay = env::replay().or_else(|| b.replay.clone());
+    if let Some(s) = replay {
+        let line = token_line(&name, &s);
+        let mut a = attempt(
+            s.seed(),
+            Plan::Replay(s.choices().to_vec()),
+            strategy.unwrap_or_default(),
+            s.strategy().to_string(),
+            line,
+        );
+        a.notes.push(format!(
+            "replayed schedule with {} preemption(s)",
+            s.preemptions()
+        ));
+        return a.run(body());
+    }
+
+    let env_seed = env::seed();
+    let exploring = (b.explore > 1 || b.explore_for.is_some()) && env_seed.is_none();
+    if !exploring {
+        let seed = env_seed.unwrap_or(b.seed);
+        let strategy = strategy.unwrap_or(Strategy::Fifo);
+        let (plan, label) = Plan::single(strategy);
+        let line = replay_line(&name, seed, strategy);
+        return attempt(seed, plan, strategy, label, line).run(body());
+    }
+
+    let strategy = strategy.unwrap_or(Strategy::Portfolio);
+    let total = env::explore().unwrap_or(if b.explore_for.is_some() && b.explore <= 1 {
+        u32::MAX
+    } else {
+        b.explore
+    });
+    let (shard, shards) = env::shard();
+    let deadline = b.explore_for.map(|d| Instant::now() + d);
+    let mut planner = Planner::new(strategy);
+    let (mut ran, mut last) = (0u32, None);
+    let mut lean_io = !b.config.io_chosen;
+    // One runtime serves schedule after schedule while nothing of a run lives on in it.
+    let pool = crate::runtime::pool::RuntimePool::default();
+    for i in 0..total {
+        if i % shards != shard {
+            continue;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let seed = mix64(b.seed ^ u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        // None: DFS has run every schedule within its bound.
+        let Some((plan, label)) = planner.new_execution(i) else {
+            break;
+        };
+        // Without the I/O driver until a schedule needs it; that one runs again with it.
+        // Only the last schedule's report is returned, and a failure is reported from a
+        // traced replay of its minimal schedule: the others run untraced.
+        let final_one = total != u32::MAX && i.saturating_add(shards) >= total;
+        let run_one = |io: bool, tracing: bool| {
+            let mut a = attempt(seed, plan.clone(), strategy, label.clone(), String::new());
+            a.config.io = io;
+            a.config.tracing = tracing;
+            a.pool = Some(&pool);
+            (a.run(body()), a.io_missing.get())
+        };
+        let (mut run, missing) = run_one(b.config.io && !lean_io, final_one);
+        if missing && lean_io {
+            lean_io = false;
+            run = run_one(true, final_one).0;
+        }
+        ran += 1;
+        match run {
+            Ok(report) => {
+                planner.passed(&report.choices, &report.task_polls);
+                last = Some(report);
+            }
+            Err(failure) => {
+                let found = Found {
+                    index: i,
+                    total,
+                    ran,
+                    seed,
+                    label,
+                };
+                return Err(report_failure(b, body, &attempt, strategy, failure, found));
+            }
+        }
+    }
+    let exhausted = planner.exhausted();
+    match last {
+        Some(report) => Ok(report.with_schedules(ran, exhausted)),
+        None => {
+            // A shard (or a budget) with nothing to run still runs the body once, FIFO.
+            let line = replay_line(&name, b.seed, Strategy::Fifo);
+            attempt(b.seed, Plan::Fifo, strategy, "fifo".into(), line)
+                .run(body())
+                .map(|r| r.with_schedules(1, exhausted))
+        }
+    }
+}

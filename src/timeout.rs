@@ -50,15 +50,7 @@ use tokio::time::{Instant, Sleep};
 use crate::runtime::executor::{self, Executor};
 use crate::time::Settle;
 use crate::trace::Vt;
-
-/// A span of virtual time written like the crate's virtual instants, without the `+`:
-/// `2.000s`, `1.5ms`, `1h02m03.004s`, `0s`.
-pub(crate) fn span(d: Duration) -> String {
-    Vt(d).to_string().trim_start_matches('+').to_string()
-}
-
-/// How far a deadline that would overflow the clock is put instead (about 30 years).
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+use crate::util::{FAR_FUTURE, span};
 
 /// `d` rounded up to a whole millisecond: tokio's timers fire on millisecond ticks, so a
 /// deadline between two ticks passes at the later one.

@@ -27,6 +27,8 @@ use std::fmt::{self, Write as _};
 use std::panic::Location;
 use std::time::Duration;
 
+use crate::util::nanos;
+
 /// The id of a kit task within one run: the test body is task 0, then tasks are numbered
 /// in the order they were spawned.
 pub(crate) type TaskId = usize;
@@ -72,11 +74,6 @@ impl EventKind {
     pub(crate) fn clock_moved(from: Duration) -> Self {
         EventKind::ClockMoved { from: nanos(from) }
     }
-}
-
-/// A virtual time as nanoseconds since the run began (saturating: some 584 years).
-pub(crate) fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// No task: an event of tokio's or of the clock.

@@ -5,13 +5,13 @@ use std::time::Duration;
 use async_testkit::mock::{AsyncMock, Outcome};
 use async_testkit::{Builder, Failure, FailureKind};
 
-mod common;
+mod support;
 
 fn sites(text: &str) -> String {
-    common::sites(text, file!())
+    support::sites(text, file!())
 }
 
-use common::fails;
+use support::fails;
 
 /// The only panic message of a failed run, with sites replaced.
 fn panic_of(f: &Failure) -> String {

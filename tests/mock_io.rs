@@ -6,10 +6,10 @@ use async_testkit::mock::io::IoScript;
 use async_testkit::{Builder, FailureKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-mod common;
+mod support;
 
 fn sites(text: &str) -> String {
-    common::sites(text, file!())
+    support::sites(text, file!())
 }
 
 fn expectation_failure<F, Fut>(body: F) -> String
@@ -17,7 +17,7 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = ()> + 'static,
 {
-    let f = common::fails(body);
+    let f = support::fails(body);
     assert_eq!(f.kind(), FailureKind::Expectation, "{f}");
     sites(f.headline())
 }

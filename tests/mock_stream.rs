@@ -8,7 +8,7 @@ use async_testkit::FailureKind;
 use async_testkit::mock::stream::{ScriptedStream, StreamScript};
 use futures_core::Stream;
 
-mod common;
+mod support;
 
 async fn next<T>(s: &mut ScriptedStream<T>) -> Option<T> {
     poll_fn(|cx| Pin::new(&mut *s).poll_next(cx)).await
@@ -45,7 +45,7 @@ async fn a_consumer_with_a_timeout_sees_the_wait() {
 
 #[test]
 fn items_left_untaken_fail_the_test_with_the_script() {
-    let f = common::fails(|| async {
+    let f = support::fails(|| async {
         let mut s = StreamScript::named("events")
             .next(1)
             .wait(Duration::from_secs(1))
@@ -63,11 +63,11 @@ fn items_left_untaken_fail_the_test_with_the_script() {
 
 #[test]
 fn an_unnamed_script_is_named_by_where_it_was_built() {
-    let f = common::fails(|| async {
+    let f = support::fails(|| async {
         drop(StreamScript::new().next('x').build());
     });
     assert_eq!(
-        common::sites(f.headline(), file!()),
+        support::sites(f.headline(), file!()),
         "the stream script built at <site> was not followed to its end: 1 of 1 steps left, the next is: next 'x'\n\
          script:\n    1. next  next 'x'"
     );

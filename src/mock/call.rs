@@ -13,7 +13,7 @@ use tokio::time::Sleep;
 use super::gate::GatePass;
 use super::log::Outcome;
 use super::{Shared, WaitFor};
-use crate::util::lock;
+use crate::util::{lock, span};
 
 /// A boxed, sendable future: what `returns_with` closures are turned into.
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -263,7 +263,7 @@ impl<Args: 'static, Ret: 'static> WaitForCalls<Args, Ret> {
                     "{}: expected {n} call{} within {} (wait_for_calls at {wait_site}, within at {site}), got {}\n{}",
                     shared.label(),
                     if n == 1 { "" } else { "s" },
-                    crate::trace::Vt(limit).to_string().trim_start_matches('+'),
+                    span(limit),
                     got,
                     shared.table()
                 );

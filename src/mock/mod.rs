@@ -74,7 +74,7 @@ use self::call::{Answer, BoxFuture};
 use self::times::Expect;
 use crate::runtime::executor;
 use crate::schedule::SplitMix64;
-use crate::util::lock;
+use crate::util::{lock, nanos};
 
 /// A mock async function from `Args` to `Ret`, on virtual time.
 ///
@@ -314,10 +314,6 @@ fn draw(low: Duration, width: u64, random: u64) -> Duration {
         ((u128::from(random) * (u128::from(width) + 1)) >> 64) as u64
     };
     low + Duration::from_nanos(extra)
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl<Args: Clone + fmt::Debug + 'static, Ret: 'static> AsyncMock<Args, Ret> {

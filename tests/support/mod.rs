@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use async_testkit::{Builder, FailureKind};
+use async_testkit::{Builder, Failure, FailureKind};
 
 /// Runs `body`, expects it to fail with exactly one panic, and returns the panic's message.
 #[track_caller]
@@ -45,4 +45,37 @@ pub fn line_of(source: &str, marker: &str) -> u32 {
         .collect();
     assert_eq!(hits.len(), 1, "marker {marker} should be on exactly one line");
     hits[0] as u32
+}
+
+/// Runs `body` on a fresh kit runtime and returns how the run failed.
+///
+/// # Panics
+///
+/// If the run passes.
+pub fn fails<F, Fut>(body: F) -> Failure
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    Builder::new().try_run(body).unwrap_err()
+}
+
+/// Replaces each `<file>:LINE:COL` in `text` with `<site>`, so messages that name call
+/// sites compare exactly.
+pub fn sites(text: &str, file: &str) -> String {
+    let prefix = format!("{file}:");
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(&prefix) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + prefix.len()..];
+        let line = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
+        let col = after[line..].strip_prefix(':').map_or(0, |c| {
+            1 + c.find(|c: char| !c.is_ascii_digit()).unwrap_or(c.len())
+        });
+        out.push_str("<site>");
+        rest = &after[line + col..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
+use crate::util::FAR_FUTURE;
+
 /// How one wait of the executor ended.
 pub(crate) enum WaitOutcome {
     /// A kit task is ready (or the main loop must decide something).
@@ -78,9 +80,7 @@ impl DeadlineProbe {
         self.sentinel.take().unwrap_or_else(|| {
             // A limit past what tokio's clock can reach (`Duration::MAX`: no limit) puts
             // the sentinel as far as tokio's timers go.
-            let deadline = start
-                .checked_add(limit)
-                .unwrap_or_else(|| start + Duration::from_secs(30 * 365 * 86_400));
+            let deadline = start.checked_add(limit).unwrap_or_else(|| start + FAR_FUTURE);
             Box::pin(tokio::time::sleep_until(deadline))
         })
     }

@@ -364,18 +364,6 @@ pub trait ChromeTrace {
     fn chrome_json(&self) -> Option<&str>;
 }
 
-impl<T> ChromeTrace for crate::Report<T> {
-    fn chrome_json(&self) -> Option<&str> {
-        self.chrome_trace()
-    }
-}
-
-impl ChromeTrace for crate::Failure {
-    fn chrome_json(&self) -> Option<&str> {
-        self.chrome_trace()
-    }
-}
-
 /// Writes a run as Chrome trace JSON to `path` (creating its folder), to open in
 /// Perfetto (ui.perfetto.dev) or `chrome://tracing`.
 ///
@@ -405,6 +393,12 @@ pub fn write_chrome_trace(run: &impl ChromeTrace, path: impl AsRef<std::path::Pa
 /// Formats a virtual elapsed time compactly: `0s`, `1.5ms`, `2.000s`, `1h02m03.004s`.
 pub(crate) struct Vt(pub(crate) Duration);
 
+/// A span of virtual time written like the crate's virtual instants, without the `+`:
+/// `2.000s`, `1.5ms`, `1h02m03.004s`, `0s`.
+pub(crate) fn span(d: Duration) -> String {
+    Vt(d).to_string().trim_start_matches('+').to_string()
+}
+
 impl fmt::Display for Vt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.0;
@@ -428,6 +422,13 @@ impl fmt::Display for Vt {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn spans_drop_the_plus() {
+        assert_eq!(super::span(Duration::ZERO), "0s");
+        assert_eq!(super::span(Duration::from_millis(1500)), "1.500s");
+        assert_eq!(super::span(Duration::from_micros(1500)), "1.5ms");
+    }
+
     use super::*;
 
     #[test]

@@ -3,8 +3,6 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::trace::Vt;
-
 /// Locks a mutex, ignoring poisoning: the kit's own state stays consistent across a
 /// panic because every critical section is a few assignments.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -20,12 +18,6 @@ pub(crate) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// A span of virtual time written like the crate's virtual instants, without the `+`:
-/// `2.000s`, `1.5ms`, `1h02m03.004s`, `0s`.
-pub(crate) fn span(d: Duration) -> String {
-    Vt(d).to_string().trim_start_matches('+').to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -34,12 +26,5 @@ mod tests {
     fn nanos_saturate() {
         assert_eq!(nanos(Duration::from_millis(3)), 3_000_000);
         assert_eq!(nanos(Duration::MAX), u64::MAX);
-    }
-
-    #[test]
-    fn spans_drop_the_plus() {
-        assert_eq!(span(Duration::ZERO), "0s");
-        assert_eq!(span(Duration::from_millis(1500)), "1.500s");
-        assert_eq!(span(Duration::from_micros(1500)), "1.5ms");
     }
 }

@@ -13,7 +13,8 @@ use tokio::time::Sleep;
 use super::gate::GatePass;
 use super::log::Outcome;
 use super::{Shared, WaitFor};
-use crate::util::{lock, span};
+use crate::trace::span;
+use crate::util::lock;
 
 /// A boxed, sendable future: what `returns_with` closures are turned into.
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;

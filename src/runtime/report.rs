@@ -431,6 +431,18 @@ impl<T> Report<T> {
     }
 }
 
+impl<T> crate::trace::ChromeTrace for Report<T> {
+    fn chrome_json(&self) -> Option<&str> {
+        self.chrome_trace()
+    }
+}
+
+impl crate::trace::ChromeTrace for Failure {
+    fn chrome_json(&self) -> Option<&str> {
+        self.chrome_trace()
+    }
+}
+
 /// What a report says about the run it renders: the test, the schedule, how to replay.
 pub(crate) struct RunLabel<'a> {
     pub(crate) name: &'a str,

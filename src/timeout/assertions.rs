@@ -13,7 +13,7 @@ use super::within::{Deadline, Within, within_at};
 use super::{TimedOut, What};
 use crate::runtime::executor;
 use crate::trace::Vt;
-use crate::util::span;
+use crate::trace::span;
 
 #[doc(hidden)]
 #[track_caller]

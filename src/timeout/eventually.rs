@@ -14,7 +14,8 @@ use tokio::time::{Instant, Sleep};
 use crate::runtime::executor::{self, Executor};
 use crate::time::Settle;
 use crate::trace::Vt;
-use crate::util::{FAR_FUTURE, span};
+use crate::trace::span;
+use crate::util::FAR_FUTURE;
 
 /// What a condition of [`eventually`] returns: met (with a value) or not met (with what
 /// it observed, shown in the failure message).

@@ -43,7 +43,7 @@ use std::panic::Location;
 use std::time::Duration;
 
 use crate::trace::Vt;
-use crate::util::span;
+use crate::trace::span;
 
 mod assertions;
 mod eventually;

@@ -39,7 +39,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use super::Gate;
+use super::gate::Gate;
 
 /// The boxed future the helpers return: what mockall expects from a `returning` closure
 /// of a method returning `impl Future<Output = T> + Send` (it also coerces to the

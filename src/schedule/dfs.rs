@@ -2,7 +2,7 @@
 //! Exploration's `dfs` strategy runs it, and the minimiser searches with it for a
 //! failing schedule with fewer preemptions.
 
-use super::{Choice, preemptions};
+use super::choice::{Choice, preemptions};
 
 /// Bounded depth-first search over FIFO deviations: each run replays a prefix of choices
 /// and continues FIFO; the next prefix bumps the deepest choice that can still change

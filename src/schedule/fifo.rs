@@ -2,8 +2,8 @@
 //! the order a plain tokio runtime would use) and [`Random`] (a uniform option from the
 //! run's seed).
 
+use super::choice::{Chooser, Step};
 use super::rng::SplitMix64;
-use super::{Chooser, Step};
 
 /// Always the first option.
 pub(crate) struct Fifo;
@@ -37,7 +37,7 @@ impl Chooser for Random {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::tests::step;
+    use crate::schedule::choice::tests::step;
 
     #[test]
     fn random_covers_every_option_including_tokio() {

@@ -2,8 +2,8 @@
 //! with `depth - 1` priority drops at random steps; [`super::pcty`] builds the variant
 //! that also lowers a task when it yields.
 
+use super::choice::{Chooser, Step};
 use super::rng::SplitMix64;
-use super::{Chooser, Step};
 use crate::trace::TaskId;
 
 /// PCT: every task gets a random priority when first seen; the ready task with the
@@ -129,7 +129,7 @@ impl Chooser for Pct {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::tests::step;
+    use crate::schedule::choice::tests::step;
 
     #[test]
     fn pct_depth_one_runs_the_highest_priority_task_until_it_stops_being_ready() {

@@ -3,8 +3,8 @@
 //! every task that has not yielded since, so another task's work fits in where a
 //! check-then-act window usually is.
 
+use super::choice::{Chooser, Step};
 use super::pct::Pct;
-use super::{Chooser, Step};
 use crate::trace::TaskId;
 
 /// PCT where a task that yields drops behind every task that has not yielded since.
@@ -44,7 +44,7 @@ impl Chooser for PctYield {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::tests::step;
+    use crate::schedule::choice::tests::step;
 
     #[test]
     fn pct_lowering_yields_puts_a_yielding_task_behind_the_others() {

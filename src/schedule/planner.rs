@@ -7,13 +7,15 @@
 //! can learn and advance the DFS. A [`Plan`] turns into the run's [`Chooser`] once the
 //! run's seed is known.
 
+use super::choice::{Choice, Chooser};
 use super::dfs::Dfs;
 use super::fifo::{Fifo, Random};
 use super::pct::Pct;
 use super::pcty::PctYield;
+use super::portfolio;
 use super::replay::Replay;
+use super::strategy::Strategy;
 use super::urw::Urw;
-use super::{Choice, Chooser, Strategy, portfolio};
 
 /// Where one run's choices come from. Cloned when a run goes again (with the I/O
 /// driver), which then makes the same choices.

@@ -2,7 +2,7 @@
 //! over PCT with yields lowering, URW and PCT, so no single strategy's blind spot is left
 //! uncovered.
 
-use super::Strategy;
+use super::strategy::Strategy;
 
 /// The strategy the portfolio runs schedule `i` under: by `i % 8`, pcty1, pcty2, urw,
 /// pct1, urw, pct2, urw, pct3.

@@ -1,7 +1,7 @@
 //! [`Replay`]: the choice source that plays back a recorded [`super::Schedule`]'s
 //! choices (a replay token, a minimisation candidate, a DFS prefix), then FIFO.
 
-use super::{Chooser, Step};
+use super::choice::{Chooser, Step};
 
 /// Replays a list of choices, then FIFO.
 pub(crate) struct Replay {
@@ -41,7 +41,7 @@ impl Chooser for Replay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::tests::step;
+    use crate::schedule::choice::tests::step;
 
     #[test]
     fn replay_reads_choices_modulo_options_then_fifo() {

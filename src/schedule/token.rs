@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use super::{Choice, Strategy};
+use super::choice::Choice;
+use super::strategy::Strategy;
 
 /// A run's schedule: the strategy and seed that produced it, and the choices it made.
 ///

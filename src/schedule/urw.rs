@@ -1,8 +1,8 @@
 //! [`Urw`]: the uniform random walk, which weighs each ready task by the steps it still
 //! has to run, learnt from earlier runs of the same body.
 
+use super::choice::{Chooser, Step};
 use super::rng::SplitMix64;
-use super::{Chooser, Step};
 use crate::trace::TaskId;
 
 /// Uniform random walk over executions: a ready task is chosen with probability
@@ -68,7 +68,7 @@ impl Chooser for Urw {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::tests::step;
+    use crate::schedule::choice::tests::step;
 
     #[test]
     fn urw_weights_tasks_by_their_remaining_steps() {

@@ -9,8 +9,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::timed_out::{TimedOut, What};
 use super::within::{Deadline, Within, within_at};
-use super::{TimedOut, What};
 use crate::runtime::executor;
 use crate::trace::Vt;
 use crate::trace::span;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
-use super::{TimedOut, What};
+use super::timed_out::{TimedOut, What};
 use crate::runtime::executor::{self, Executor};
 use crate::time::Settle;
 use crate::trace::Vt;

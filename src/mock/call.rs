@@ -12,12 +12,9 @@ use tokio::time::Sleep;
 
 use super::gate::GatePass;
 use super::log::Outcome;
-use super::{Shared, WaitFor};
+use super::state::{BoxFuture, Shared, WaitFor};
 use crate::trace::span;
 use crate::util::lock;
-
-/// A boxed, sendable future: what `returns_with` closures are turned into.
-pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// What a call produces once it is through its gate and delay.
 pub(crate) enum Answer<Ret> {

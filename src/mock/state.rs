@@ -1,0 +1,190 @@
+//! What every handle of one mock shares: the call log and counters, the behaviours
+//! (the mock's own and its `when` branches), the waiters for a number of calls, and the
+//! bookkeeping of a call's end. `AsyncMock` (mod.rs) configures it; a call's future
+//! (call.rs) records into it.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::gate::Gate;
+use super::log::{self, Call, Outcome};
+use super::times::Expect;
+use crate::runtime::executor;
+use crate::schedule::SplitMix64;
+use crate::util::lock;
+
+/// A boxed, sendable future: what `returns_with` closures are turned into.
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// What every handle of one mock shares.
+pub(crate) struct Shared<Args, Ret> {
+    pub(crate) state: Mutex<State<Args, Ret>>,
+    pub(crate) name: Option<String>,
+    pub(crate) site: &'static Location<'static>,
+    pub(crate) describe: fn(&Args) -> String,
+    pub(crate) clone_args: fn(&Args) -> Args,
+}
+
+pub(crate) struct WaitFor {
+    pub(crate) calls: usize,
+    pub(crate) waker: Waker,
+}
+
+pub(crate) struct State<Args, Ret> {
+    pub(crate) calls: Vec<Call<Args>>,
+    pub(crate) awaited: usize,
+    pub(crate) completed: usize,
+    pub(crate) cancelled: usize,
+    pub(crate) in_flight: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) root: Behaviour<Args, Ret>,
+    pub(crate) branches: Vec<Behaviour<Args, Ret>>,
+    pub(crate) waiters: Vec<WaitFor>,
+    /// The run whose end check covers this mock (0: none yet).
+    pub(crate) run: u64,
+    /// Where call times count from: the start of that run, or the mock's creation.
+    pub(crate) origin: Instant,
+    /// Jitter outside a kit run.
+    pub(crate) rng: SplitMix64,
+}
+
+pub(crate) type Predicate<Args> = Box<dyn Fn(&Args) -> bool + Send + Sync>;
+pub(crate) type Producer<Args, Ret> = Arc<dyn Fn(Args) -> BoxFuture<Ret> + Send + Sync>;
+
+/// The steady answer of a behaviour, used once its sequence is spent.
+pub(crate) enum Steady<Args, Ret> {
+    Unset,
+    Value(Ret, fn(&Ret) -> Ret),
+    With(Producer<Args, Ret>),
+    Panic(String),
+    Hang,
+}
+
+/// How the mock, or one of its branches, answers.
+pub(crate) struct Behaviour<Args, Ret> {
+    pub(crate) predicate: Option<Predicate<Args>>,
+    pub(crate) site: &'static Location<'static>,
+    pub(crate) seq: VecDeque<Ret>,
+    pub(crate) seq_given: usize,
+    pub(crate) steady: Steady<Args, Ret>,
+    pub(crate) delay: Duration,
+    /// Lowest extra delay and the width of the range, in nanoseconds (inclusive).
+    pub(crate) jitter: Option<(Duration, u64)>,
+    pub(crate) gate: Option<Gate>,
+    pub(crate) matched: usize,
+    pub(crate) expect: Option<Expect>,
+}
+
+impl<Args, Ret> Behaviour<Args, Ret> {
+    pub(crate) fn new(predicate: Option<Predicate<Args>>, site: &'static Location<'static>) -> Self {
+        Behaviour {
+            predicate,
+            site,
+            seq: VecDeque::new(),
+            seq_given: 0,
+            steady: Steady::Unset,
+            delay: Duration::ZERO,
+            jitter: None,
+            gate: None,
+            matched: 0,
+            expect: None,
+        }
+    }
+}
+
+impl<Args, Ret> Shared<Args, Ret> {
+    pub(crate) fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("mock `{n}`"),
+            None => format!("the mock created at {}", self.site),
+        }
+    }
+
+    /// The call log as a table.
+    pub(crate) fn table(&self) -> String {
+        log::table(&self.label(), &lock(&self.state).calls, self.describe)
+    }
+
+    pub(crate) fn mark_awaited(&self, index: usize) {
+        let mut state = lock(&self.state);
+        state.awaited += 1;
+        state.calls[index].awaited = true;
+    }
+
+    /// Records how a call ended (and that it was awaited, when `awaited_now`).
+    pub(crate) fn end_call(&self, index: usize, outcome: Outcome, awaited_now: bool) {
+        let at = Instant::now();
+        let mut state = lock(&self.state);
+        let now = at.saturating_duration_since(state.origin);
+        if awaited_now {
+            state.awaited += 1;
+        }
+        match outcome {
+            Outcome::Completed => state.completed += 1,
+            Outcome::Cancelled => state.cancelled += 1,
+            _ => {}
+        }
+        state.in_flight -= 1;
+        let call = &mut state.calls[index];
+        call.awaited |= awaited_now;
+        call.outcome = outcome;
+        call.ended = Some(now);
+    }
+
+    /// The unmet expectations, one message each, with the call log.
+    pub(crate) fn verify(&self) -> Result<(), String> {
+        let state = lock(&self.state);
+        let label = self.label();
+        let mut broken = Vec::new();
+        if let Some(e) = &state.root.expect {
+            if let Err(m) = e.check(&label, state.calls.len()) {
+                broken.push(m);
+            }
+        }
+        for (i, b) in state.branches.iter().enumerate() {
+            if let Some(e) = &b.expect {
+                let who = format!("{label}, branch {} (when at {}),", i + 1, b.site);
+                if let Err(m) = e.check(&who, b.matched) {
+                    broken.push(m);
+                }
+            }
+        }
+        if broken.is_empty() {
+            return Ok(());
+        }
+        drop(state);
+        Err(format!("{}\n{}", broken.join("\n"), self.table()))
+    }
+}
+
+impl<Args, Ret> Shared<Args, Ret> {
+    /// Makes `core`'s run the one this mock belongs to; true if it was not already (the
+    /// caller then registers the end check).
+    pub(crate) fn adopt(&self, state: &mut State<Args, Ret>, core: &executor::Executor) -> bool {
+        if state.run == core.run_id {
+            return false;
+        }
+        state.run = core.run_id;
+        state.origin = core.start;
+        true
+    }
+}
+
+impl<Args, Ret> Drop for Shared<Args, Ret> {
+    fn drop(&mut self) {
+        // Mocks used in a kit run were checked by the run; others are checked here.
+        let checked = lock(&self.state).run != 0;
+        if !checked && !std::thread::panicking() {
+            if let Err(message) = self.verify() {
+                panic!("{message}");
+            }
+        }
+    }
+}

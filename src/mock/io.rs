@@ -53,7 +53,7 @@ use crate::util::lock;
 
 /// One step of a script.
 #[derive(Clone, Debug)]
-enum Step {
+enum IoStep {
     Read(Vec<u8>),
     Write(Vec<u8>),
     Wait(Duration),
@@ -61,14 +61,14 @@ enum Step {
     WriteError(io::ErrorKind),
 }
 
-impl fmt::Display for Step {
+impl fmt::Display for IoStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Step::Read(b) => write!(f, "read b\"{}\"", b.escape_ascii()),
-            Step::Write(b) => write!(f, "write b\"{}\"", b.escape_ascii()),
-            Step::Wait(d) => write!(f, "wait {d:?}"),
-            Step::ReadError(k) => write!(f, "read error {k:?}"),
-            Step::WriteError(k) => write!(f, "write error {k:?}"),
+            IoStep::Read(b) => write!(f, "read b\"{}\"", b.escape_ascii()),
+            IoStep::Write(b) => write!(f, "write b\"{}\"", b.escape_ascii()),
+            IoStep::Wait(d) => write!(f, "wait {d:?}"),
+            IoStep::ReadError(k) => write!(f, "read error {k:?}"),
+            IoStep::WriteError(k) => write!(f, "write error {k:?}"),
         }
     }
 }
@@ -88,7 +88,7 @@ impl fmt::Display for Step {
 #[derive(Clone, Debug)]
 pub struct IoScript {
     name: Option<String>,
-    steps: Vec<Step>,
+    steps: Vec<IoStep>,
     site: &'static Location<'static>,
 }
 
@@ -122,7 +122,7 @@ impl IoScript {
         }
     }
 
-    fn step(mut self, step: Step) -> Self {
+    fn step(mut self, step: IoStep) -> Self {
         self.steps.push(step);
         self
     }
@@ -139,7 +139,7 @@ impl IoScript {
     /// });
     /// ```
     pub fn read(self, bytes: impl AsRef<[u8]>) -> Self {
-        self.step(Step::Read(bytes.as_ref().to_vec()))
+        self.step(IoStep::Read(bytes.as_ref().to_vec()))
     }
 
     /// The code writes exactly these bytes (over one write or several).
@@ -153,7 +153,7 @@ impl IoScript {
     /// });
     /// ```
     pub fn write(self, bytes: impl AsRef<[u8]>) -> Self {
-        self.step(Step::Write(bytes.as_ref().to_vec()))
+        self.step(IoStep::Write(bytes.as_ref().to_vec()))
     }
 
     /// Reads and writes wait this long (virtual time) before the script goes on.
@@ -172,7 +172,7 @@ impl IoScript {
     /// });
     /// ```
     pub fn wait(self, duration: Duration) -> Self {
-        self.step(Step::Wait(duration))
+        self.step(IoStep::Wait(duration))
     }
 
     /// The next read fails with an error of this kind.
@@ -188,7 +188,7 @@ impl IoScript {
     /// });
     /// ```
     pub fn read_error(self, kind: io::ErrorKind) -> Self {
-        self.step(Step::ReadError(kind))
+        self.step(IoStep::ReadError(kind))
     }
 
     /// The next write fails with an error of this kind.
@@ -204,7 +204,7 @@ impl IoScript {
     /// });
     /// ```
     pub fn write_error(self, kind: io::ErrorKind) -> Self {
-        self.step(Step::WriteError(kind))
+        self.step(IoStep::WriteError(kind))
     }
 
     /// The scripted I/O object. Inside a kit run, the run checks at its end that the
@@ -243,10 +243,10 @@ impl Default for IoScript {
     }
 }
 
-impl script::Step for Step {
+impl script::ScriptStep for IoStep {
     fn wait(&self) -> Option<Duration> {
         match self {
-            Step::Wait(d) => Some(*d),
+            IoStep::Wait(d) => Some(*d),
             _ => None,
         }
     }
@@ -273,7 +273,7 @@ impl script::Step for Step {
 /// );
 /// ```
 pub struct ScriptedIo {
-    script: Arc<Mutex<Script<Step>>>,
+    script: Arc<Mutex<Script<IoStep>>>,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
@@ -296,7 +296,7 @@ impl AsyncRead for ScriptedIo {
         let mut s = lock(&this.script);
         match s.left.front_mut() {
             None => Poll::Ready(Ok(())), // end of file
-            Some(Step::Read(data)) => {
+            Some(IoStep::Read(data)) => {
                 let n = data.len().min(buf.remaining());
                 buf.put_slice(&data[..n]);
                 data.drain(..n);
@@ -305,13 +305,13 @@ impl AsyncRead for ScriptedIo {
                 }
                 Poll::Ready(Ok(()))
             }
-            Some(Step::ReadError(kind)) => {
+            Some(IoStep::ReadError(kind)) => {
                 let kind = *kind;
                 s.advance();
                 Poll::Ready(Err(io::Error::new(kind, "scripted read error")))
             }
             // The script expects a write first: wait for it (another task may write).
-            Some(Step::Write(_) | Step::WriteError(_) | Step::Wait(_)) => {
+            Some(IoStep::Write(_) | IoStep::WriteError(_) | IoStep::Wait(_)) => {
                 s.waker = Some(cx.waker().clone());
                 Poll::Pending
             }
@@ -329,7 +329,7 @@ impl AsyncWrite for ScriptedIo {
         let step = s.step_no();
         let broken = match s.left.front_mut() {
             None => format!("the code wrote {} after the script ended", b_str(got)),
-            Some(Step::Write(expected)) => {
+            Some(IoStep::Write(expected)) => {
                 let n = expected.len().min(got.len());
                 if expected[..n] == got[..n] {
                     expected.drain(..n);
@@ -344,7 +344,7 @@ impl AsyncWrite for ScriptedIo {
                     b_str(got)
                 )
             }
-            Some(Step::WriteError(kind)) => {
+            Some(IoStep::WriteError(kind)) => {
                 let kind = *kind;
                 s.advance();
                 return Poll::Ready(Err(io::Error::new(kind, "scripted write error")));

@@ -15,7 +15,7 @@ use crate::runtime::executor;
 use crate::util::lock;
 
 /// A step that may be a wait.
-pub(crate) trait Step {
+pub(crate) trait ScriptStep {
     fn wait(&self) -> Option<Duration>;
 }
 
@@ -31,7 +31,7 @@ pub(crate) struct Script<S> {
     pub(crate) waker: Option<Waker>,
 }
 
-impl<S: Step + 'static> Script<S> {
+impl<S: ScriptStep + 'static> Script<S> {
     /// A script of `steps` (each with its description), checked by the current run at
     /// its end if there is one.
     pub(crate) fn start(
@@ -145,13 +145,13 @@ pub(crate) fn check_dropped<S>(script: &Mutex<Script<S>>) {
 
 /// Waits out a wait step at the front of the script; `Ready` when there is none (any
 /// more).
-pub(crate) fn poll_wait<S: Step>(
+pub(crate) fn poll_wait<S: ScriptStep>(
     script: &Mutex<Script<S>>,
     sleep: &mut Option<Pin<Box<Sleep>>>,
     cx: &mut Context<'_>,
 ) -> Poll<()> {
     loop {
-        let Some(wait) = lock(script).left.front().and_then(Step::wait) else {
+        let Some(wait) = lock(script).left.front().and_then(ScriptStep::wait) else {
             return Poll::Ready(());
         };
         let timer = sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(wait)));

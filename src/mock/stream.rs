@@ -41,16 +41,16 @@ use tokio::time::Sleep;
 use super::script::{self, Script};
 use crate::util::lock;
 
-enum Step<T> {
+enum StreamStep<T> {
     Next(T),
     Wait(Duration),
 }
 
-impl<T> script::Step for Step<T> {
+impl<T> script::ScriptStep for StreamStep<T> {
     fn wait(&self) -> Option<Duration> {
         match self {
-            Step::Wait(d) => Some(*d),
-            Step::Next(_) => None,
+            StreamStep::Wait(d) => Some(*d),
+            StreamStep::Next(_) => None,
         }
     }
 }
@@ -64,7 +64,7 @@ impl<T> script::Step for Step<T> {
 /// ```
 pub struct StreamScript<T> {
     name: Option<String>,
-    steps: Vec<(Step<T>, String)>,
+    steps: Vec<(StreamStep<T>, String)>,
     site: &'static Location<'static>,
 }
 
@@ -117,7 +117,7 @@ impl<T: fmt::Debug + Send + 'static> StreamScript<T> {
     /// ```
     pub fn next(mut self, item: T) -> Self {
         let described = format!("next {item:?}");
-        self.steps.push((Step::Next(item), described));
+        self.steps.push((StreamStep::Next(item), described));
         self
     }
 
@@ -136,7 +136,7 @@ impl<T: fmt::Debug + Send + 'static> StreamScript<T> {
     /// ```
     pub fn wait(mut self, duration: Duration) -> Self {
         self.steps
-            .push((Step::Wait(duration), format!("wait {duration:?}")));
+            .push((StreamStep::Wait(duration), format!("wait {duration:?}")));
         self
     }
 
@@ -181,7 +181,7 @@ impl<T: fmt::Debug + Send + 'static> Default for StreamScript<T> {
 /// assert_eq!(f.kind(), async_testkit::FailureKind::Expectation);
 /// ```
 pub struct ScriptedStream<T> {
-    script: Arc<Mutex<Script<Step<T>>>>,
+    script: Arc<Mutex<Script<StreamStep<T>>>>,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
@@ -209,8 +209,8 @@ impl<T> Stream for ScriptedStream<T> {
         let mut s = lock(&this.script);
         // Waits are behind us, so the front step, if any, is an item.
         match s.take() {
-            Some(Step::Next(item)) => Poll::Ready(Some(item)),
-            Some(Step::Wait(_)) | None => Poll::Ready(None),
+            Some(StreamStep::Next(item)) => Poll::Ready(Some(item)),
+            Some(StreamStep::Wait(_)) | None => Poll::Ready(None),
         }
     }
 }

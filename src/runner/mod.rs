@@ -1,4 +1,4 @@
-//! A test's life above its runs: the [`Builder`] and its settings, the environment
+//! A test's life above its runs: the [`Builder`] and its settings (`builder.rs`), the environment
 //! variables that override them (`env.rs`), the exploration loop that runs a body under
 //! many schedules (`explore.rs`), minimisation of a failing schedule (`minimise.rs`)
 //! and the assembly of the failure report from its runs (`failure.rs`).

@@ -236,7 +236,6 @@ impl Executor {
 
     /// Registers a check to run once the body has returned (and the runtime has settled);
     /// an `Err(message)` fails the test as a broken expectation.
-    #[allow(dead_code)] // the entry point of AsyncMock's end-of-test verification
     pub(crate) fn at_end(&self, check: EndCheck) {
         self.findings.end_checks.borrow_mut().push(check);
     }

@@ -306,7 +306,7 @@ impl<C> Eventually<C> {
     }
 }
 
-enum Step {
+enum Phase {
     Check { settled: bool },
     Sleeping(Pin<Box<Sleep>>),
     Settling(Settle),
@@ -315,7 +315,7 @@ enum Step {
 struct Progress {
     start: Instant,
     deadline: Instant,
-    step: Step,
+    step: Phase,
     checks: u32,
     last: Option<String>,
     held_since: Option<Instant>,
@@ -346,7 +346,7 @@ where
             this.progress = Some(Progress {
                 start,
                 deadline: start.checked_add(this.limit).unwrap_or(start + FAR_FUTURE),
-                step: Step::Check { settled: false },
+                step: Phase::Check { settled: false },
                 checks: 0,
                 last: None,
                 held_since: None,
@@ -356,19 +356,19 @@ where
         let mut p = this.progress.take().expect("set above");
         let out = loop {
             match &mut p.step {
-                Step::Sleeping(sleep) => {
+                Phase::Sleeping(sleep) => {
                     if sleep.as_mut().poll(cx).is_pending() {
                         break Poll::Pending;
                     }
-                    p.step = Step::Settling(crate::time::run_until_idle());
+                    p.step = Phase::Settling(crate::time::run_until_idle());
                 }
-                Step::Settling(settle) => {
+                Phase::Settling(settle) => {
                     if Pin::new(settle).poll(cx).is_pending() {
                         break Poll::Pending;
                     }
-                    p.step = Step::Check { settled: true };
+                    p.step = Phase::Check { settled: true };
                 }
-                Step::Check { settled } => {
+                Phase::Check { settled } => {
                     let settled = *settled;
                     let now = Instant::now();
                     p.checks += 1;
@@ -393,7 +393,7 @@ where
                     if let Some(since) = p.held_since {
                         next = next.min(since.checked_add(this.during).unwrap_or(p.deadline));
                     }
-                    p.step = Step::Sleeping(Box::pin(tokio::time::sleep_until(next)));
+                    p.step = Phase::Sleeping(Box::pin(tokio::time::sleep_until(next)));
                 }
             }
         };

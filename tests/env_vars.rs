@@ -15,13 +15,55 @@ fn with_var<R>(name: &str, value: &str, f: impl FnOnce() -> R) -> R {
 
 #[test]
 fn replay_variables_override_the_code() {
-    // ASYNC_TESTKIT_SEED replays one run with that seed, even when the code explores.
+    // ASYNC_TESTKIT_SEED chooses the seed of a single run...
     let r = with_var("ASYNC_TESTKIT_SEED", "77", || {
-        Builder::new().seed(1).explore(500).try_run(|| async {})
+        Builder::new().seed(1).try_run(|| async {})
     });
-    let r = r.unwrap();
-    assert_eq!(r.seed(), 77);
-    assert_eq!(r.schedules(), 1);
+    assert_eq!(r.unwrap().seed(), 77);
+    // ...and seeds an exploration without shrinking it: the same schedules as an
+    // exploration from that seed in the code.
+    let seeds = |r: async_testkit::Report<Vec<u64>>| (r.schedules(), r.into_value());
+    let body = || async { vec![async_testkit::seed()] };
+    let from_env = with_var("ASYNC_TESTKIT_SEED", "77", || {
+        Builder::new().seed(1).explore(50).try_run(body)
+    });
+    let from_code = Builder::new().seed(77).explore(50).try_run(body);
+    assert_eq!(seeds(from_env.unwrap()), seeds(from_code.unwrap()));
+    assert_eq!(
+        Builder::new()
+            .seed(77)
+            .explore(50)
+            .try_run(body)
+            .unwrap()
+            .schedules(),
+        50
+    );
+    // The race of the README's tour is found with the variable set, as without it.
+    let racy = || async {
+        let n = std::rc::Rc::new(std::cell::Cell::new(0));
+        let t = async_testkit::spawn({
+            let n = n.clone();
+            async move {
+                let v = n.get();
+                async_testkit::yield_point().await;
+                n.set(v + 1);
+            }
+        });
+        let v = n.get();
+        async_testkit::yield_point().await;
+        n.set(v + 1);
+        t.await.unwrap();
+        assert_eq!(n.get(), 2, "lost update");
+    };
+    let f = with_var("ASYNC_TESTKIT_SEED", "7", || {
+        Builder::new().explore(1000).try_run(racy)
+    })
+    .unwrap_err();
+    assert!(f.to_string().contains("lost update"), "{f}");
+    assert!(
+        f.to_string().contains("replay: ASYNC_TESTKIT_REPLAY=atk1:"),
+        "{f}"
+    );
 
     let r = with_var("ASYNC_TESTKIT_STRATEGY", "random", || {
         Builder::new().try_run(|| async {})
@@ -47,12 +89,42 @@ fn replay_variables_override_the_code() {
          portfolio, pct (or pct1 to pct16), pcty (or pcty1 to pcty16), dfs (or dfs0, dfs1, ...)"
     );
 
-    // ASYNC_TESTKIT_EXPLORE deepens every exploring test (and leaves single runs alone).
+    // ASYNC_TESTKIT_EXPLORE deepens every exploring test (and leaves single runs alone);
+    // it never makes an exploration smaller, and a count it cannot honour is an error.
     let r = with_var("ASYNC_TESTKIT_EXPLORE", "37", || {
         Builder::new().explore(5).try_run(|| async {})
     })
     .unwrap();
     assert_eq!(r.schedules(), 37);
+    let r = with_var("ASYNC_TESTKIT_EXPLORE", "3", || {
+        Builder::new().explore(20).try_run(|| async {})
+    })
+    .unwrap();
+    assert_eq!(r.schedules(), 20);
+    for (value, message) in [
+        (
+            "0",
+            "ASYNC_TESTKIT_EXPLORE=0 cannot be honoured: an exploration runs from 1 to 4294967295 schedules; \
+             for a time budget instead of a count use Builder::explore_for",
+        ),
+        (
+            "5000000000",
+            "ASYNC_TESTKIT_EXPLORE=5000000000 cannot be honoured: an exploration runs from 1 to 4294967295 \
+             schedules; for a time budget instead of a count use Builder::explore_for",
+        ),
+        (
+            "-1",
+            "ASYNC_TESTKIT_EXPLORE=\"-1\" is not a number: set it to the number of schedules to run, like \
+             ASYNC_TESTKIT_EXPLORE=7",
+        ),
+    ] {
+        let m = support::caught_panic(|| {
+            with_var("ASYNC_TESTKIT_EXPLORE", value, || {
+                Builder::new().explore(5).run(|| async {})
+            });
+        });
+        assert_eq!(m, message);
+    }
     let r = with_var("ASYNC_TESTKIT_EXPLORE", "37", || {
         Builder::new().try_run(|| async {})
     })
@@ -91,6 +163,36 @@ fn replay_variables_override_the_code() {
     .unwrap();
     assert!(!r.value());
     assert_eq!(r.schedules(), 1);
+    assert!(r.warnings().is_empty(), "{:?}", r.warnings());
+
+    // A token that does not fit the test still runs, and the report says so.
+    let misfit = "the replayed schedule does not fit this test";
+    let token = Schedule::from_choices(vec![5]).to_token();
+    let r = with_var("ASYNC_TESTKIT_REPLAY", &token, || {
+        Builder::new().try_run(|| async {
+            let t = async_testkit::spawn(async {});
+            async_testkit::yield_point().await;
+            t.await.unwrap();
+        })
+    })
+    .unwrap();
+    assert_eq!(
+        r.warnings(),
+        [format!(
+            "{misfit}: its choice 1 is option 6 of a step with 2 options (read as option 2); a token replays \
+             the test it was printed for, on the same code: rerun that test's exploration for a fresh one"
+        )]
+    );
+    let token = Schedule::from_choices(vec![0, 1, 1]).to_token();
+    let f = with_var("ASYNC_TESTKIT_REPLAY", &token, || {
+        Builder::new().try_run(|| async { panic!("boom") })
+    })
+    .unwrap_err();
+    assert!(
+        f.to_string()
+            .contains(&format!("{misfit}: it lists 3 choices and the run asked for 0")),
+        "{f}"
+    );
     let m = support::caught_panic(|| {
         with_var("ASYNC_TESTKIT_REPLAY", "atk1:0.0.0:pct2:1:0", || {
             Builder::new().run(|| async {})

@@ -768,6 +768,10 @@ fn a_failure_seen_once_in_an_exploration_says_its_timeline_was_not_recorded() {
         ),
         "{text}"
     );
+    // The replay line is the failing schedule's token, not a seed line (which would run
+    // the whole exploration again from another seed).
+    assert!(text.contains("replay: ASYNC_TESTKIT_REPLAY=atk1:"), "{text}");
+    assert!(!text.contains("ASYNC_TESTKIT_SEED="), "{text}");
 }
 
 #[test]

@@ -21,10 +21,10 @@ use crate::schedule::Strategy;
 ///
 /// | variable | overrides |
 /// |---|---|
-/// | `ASYNC_TESTKIT_SEED=7` | [`Builder::seed`], and runs once instead of exploring |
+/// | `ASYNC_TESTKIT_SEED=7` | [`Builder::seed`] (an exploring test explores from it) |
 /// | `ASYNC_TESTKIT_STRATEGY=pct2` | [`Builder::strategy`] (any name [`Strategy::from_name`] takes) |
 /// | `ASYNC_TESTKIT_REPLAY=<token>` | [`Builder::replay`] |
-/// | `ASYNC_TESTKIT_EXPLORE=5000` | the count of [`Builder::explore`] |
+/// | `ASYNC_TESTKIT_EXPLORE=5000` | raises the count of [`Builder::explore`] (never lowers it) |
 /// | `ASYNC_TESTKIT_SHARD=2/8` | which of [`Builder::explore`]'s schedules this process runs |
 ///
 /// ```
@@ -92,8 +92,10 @@ impl Builder {
 
     /// The seed of the run's choices (seeded strategies, and every seeded behaviour such
     /// as mock latencies); an exploration derives each schedule's seed from it.
-    /// `ASYNC_TESTKIT_SEED=<seed>` overrides it and runs the test once with that seed
-    /// (with the strategy of the report's replay line).
+    /// `ASYNC_TESTKIT_SEED=<seed>` overrides it: a single-run test runs with that seed
+    /// (with `ASYNC_TESTKIT_STRATEGY`, what a report's replay line says), an exploring test
+    /// explores from it (its runs stay as many; a failing schedule replays from its
+    /// `ASYNC_TESTKIT_REPLAY` token).
     ///
     /// ```
     /// let r = async_testkit::Builder::new().seed(42).try_run(|| async {}).unwrap();
@@ -226,10 +228,10 @@ impl Builder {
     /// [`Strategy::Portfolio`]: PCT with yields lowering, uniform random walks and PCT of
     /// depths 1 to 3 in a fixed rotation). The first failing schedule is minimised to the
     /// fewest preemptions that still fail the same way and reported with a replay token.
-    /// `ASYNC_TESTKIT_EXPLORE=N` overrides the count for every exploring test, and
+    /// `ASYNC_TESTKIT_EXPLORE=N` raises the count of every exploring test to at least
+    /// `N` (a value that is not from 1 to `u32::MAX` is an error), and
     /// `ASYNC_TESTKIT_SHARD=i/n` runs only every n-th schedule from the i-th, so machines can
-    /// share one exploration. `ASYNC_TESTKIT_SEED` turns exploring off (one run with
-    /// that seed).
+    /// share one exploration. `ASYNC_TESTKIT_SEED` seeds the exploration.
     ///
     /// ```
     /// let r = async_testkit::Builder::new().explore(20).try_run(|| async {}).unwrap();

@@ -5,14 +5,15 @@
 
 use crate::schedule::{Schedule, Strategy};
 
-/// One run with this seed instead of an exploration (overrides [`crate::Builder::seed`]
-/// and turns exploring off).
+/// The seed of every test (overrides [`crate::Builder::seed`]): a single-run test runs
+/// with it, an exploring test explores from it.
 pub(crate) const SEED: &str = "ASYNC_TESTKIT_SEED";
 /// The strategy of every run (overrides [`crate::Builder::strategy`]).
 pub(crate) const STRATEGY: &str = "ASYNC_TESTKIT_STRATEGY";
 /// Runs exactly the schedule of this token (overrides [`crate::Builder::replay`]).
 pub(crate) const REPLAY: &str = "ASYNC_TESTKIT_REPLAY";
-/// How many schedules every exploring test runs (overrides [`crate::Builder::explore`]).
+/// How many schedules every exploring test runs at least (raises
+/// [`crate::Builder::explore`], never lowers it).
 pub(crate) const EXPLORE: &str = "ASYNC_TESTKIT_EXPLORE";
 /// `i/n`: this process runs the schedules whose index is `i` modulo `n` (see
 /// [`crate::Builder::explore`]).
@@ -29,13 +30,22 @@ pub(crate) fn seed() -> Option<u64> {
     number(SEED, "the seed printed in a failure report")
 }
 
-/// `ASYNC_TESTKIT_EXPLORE`, if set, clamped to `1..=u32::MAX`.
+/// `ASYNC_TESTKIT_EXPLORE`, if set.
 ///
 /// # Panics
 ///
-/// When it is not a number.
+/// When it is not a number from 1 to `u32::MAX`: a count the kit cannot honour is an
+/// error, never silently changed.
 pub(crate) fn explore() -> Option<u32> {
-    number(EXPLORE, "the number of schedules to run").map(|n| n.clamp(1, u64::from(u32::MAX)) as u32)
+    let n = number(EXPLORE, "the number of schedules to run")?;
+    match u32::try_from(n) {
+        Ok(n) if n >= 1 => Some(n),
+        _ => panic!(
+            "{EXPLORE}={n} cannot be honoured: an exploration runs from 1 to {} schedules; \
+             for a time budget instead of a count use Builder::explore_for",
+            u32::MAX
+        ),
+    }
 }
 
 /// `ASYNC_TESTKIT_STRATEGY`, if set.

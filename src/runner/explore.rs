@@ -12,7 +12,7 @@ use super::builder::Builder;
 use super::env;
 use super::failure::{Found, replay_line, report_failure, token_line};
 use crate::runtime::RunAttempt;
-use crate::schedule::{Plan, Planner, Strategy, mix64};
+use crate::schedule::{Choice, Plan, Planner, Strategy, mix64};
 use crate::{Failure, Report};
 
 /// Runs the body as the builder says: one run, a replay, or an exploration.
@@ -58,13 +58,28 @@ where
             "replayed schedule with {} preemption(s)",
             s.preemptions()
         ));
-        return a.run(body());
+        return match a.run(body()) {
+            Ok(mut report) => {
+                if let Some(m) = misfit(s.choices(), &report.choices) {
+                    report.add_warning(m);
+                }
+                Ok(report)
+            }
+            Err(mut failure) => {
+                if let Some(m) = misfit(s.choices(), failure.choices()) {
+                    failure.add_note(&m);
+                }
+                Err(failure)
+            }
+        };
     }
 
-    let env_seed = env::seed();
-    let exploring = (b.explore > 1 || b.explore_for.is_some()) && env_seed.is_none();
+    // The environment may choose the seed, and may widen an exploration; it never turns
+    // an exploring test into fewer runs.
+    let base_seed = env::seed().unwrap_or(b.seed);
+    let exploring = b.explore > 1 || b.explore_for.is_some();
     if !exploring {
-        let seed = env_seed.unwrap_or(b.seed);
+        let seed = base_seed;
         let strategy = strategy.unwrap_or(Strategy::Fifo);
         let (plan, label) = Plan::single(strategy);
         let line = replay_line(&name, seed, strategy);
@@ -72,11 +87,11 @@ where
     }
 
     let strategy = strategy.unwrap_or(Strategy::Portfolio);
-    let total = env::explore().unwrap_or(if b.explore_for.is_some() && b.explore <= 1 {
+    let total = if b.explore_for.is_some() && b.explore <= 1 {
         u32::MAX
     } else {
-        b.explore
-    });
+        env::explore().map_or(b.explore, |n| n.max(b.explore))
+    };
     let (shard, shards) = env::shard();
     let deadline = b.explore_for.map(|d| Instant::now() + d);
     let mut planner = Planner::new(strategy);
@@ -91,7 +106,7 @@ where
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        let seed = mix64(b.seed ^ u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let seed = mix64(base_seed ^ u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         // None: DFS has run every schedule within its bound.
         let Some((plan, label)) = planner.new_execution(i) else {
             break;
@@ -135,10 +150,43 @@ where
         Some(report) => Ok(report.with_schedules(ran, exhausted)),
         None => {
             // A shard (or a budget) with nothing to run still runs the body once, FIFO.
-            let line = replay_line(&name, b.seed, Strategy::Fifo);
-            attempt(b.seed, Plan::Fifo, strategy, "fifo".into(), line)
+            let line = replay_line(&name, base_seed, Strategy::Fifo);
+            attempt(base_seed, Plan::Fifo, strategy, "fifo".into(), line)
                 .run(body())
                 .map(|r| r.with_schedules(1, exhausted))
         }
     }
+}
+
+/// Whether a replayed schedule fits the run it was replayed on: every listed choice was
+/// asked for, each at a step with more options than its number. A token from another
+/// test, another version of the code, or invented, is still run (any list of numbers is
+/// a schedule), but the report says it did not fit.
+fn misfit(token: &[u32], run: &[Choice]) -> Option<String> {
+    let what = if let Some((i, (&t, c))) = token
+        .iter()
+        .zip(run)
+        .enumerate()
+        .find(|(_, (t, c))| **t >= c.options)
+    {
+        format!(
+            "its choice {} is option {} of a step with {} options (read as option {})",
+            i + 1,
+            t + 1,
+            c.options,
+            t % c.options + 1
+        )
+    } else if token.len() > run.len() {
+        format!(
+            "it lists {} choices and the run asked for {}",
+            token.len(),
+            run.len()
+        )
+    } else {
+        return None;
+    };
+    Some(format!(
+        "the replayed schedule does not fit this test: {what}; a token replays the test it was printed \
+         for, on the same code: rerun that test's exploration for a fresh one"
+    ))
 }

@@ -144,7 +144,8 @@ where
             // The minimal schedule did not fail again the same way: the test escapes the
             // determinism contract. Report the original failure, and say so.
             let mut f = first;
-            f.set_replay_line(&replay_line(&name, found.seed, strategy));
+            let line = token_line(&name, f.schedule());
+            f.set_replay_line(&line);
             f.add_note(&format!(
                 "nondeterminism: replaying this failure's schedule did not fail the same way ({}); \
                  the test escapes the determinism contract: look for HashMap iteration order, \

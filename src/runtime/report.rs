@@ -167,12 +167,15 @@ impl Failure {
         self.0.text.push_str(note);
     }
 
-    /// Replaces the report's last line (the replay command).
+    /// Sets the report's last line, the replay command (replacing the one it had).
     pub(crate) fn set_replay_line(&mut self, line: &str) {
+        // The line ends the report; a run started without one (an exploration's) gets it.
         if let Some(i) = self.0.text.rfind("\nreplay: ") {
             self.0.text.truncate(i + 1);
-            self.0.text.push_str(line);
+        } else if !self.0.text.ends_with('\n') {
+            self.0.text.push('\n');
         }
+        self.0.text.push_str(line);
     }
 }
 
@@ -422,6 +425,11 @@ impl<T> Report<T> {
         self.schedules = schedules;
         self.exhausted = exhausted;
         self
+    }
+
+    /// Adds a warning (printed with the others when the run is over).
+    pub(crate) fn add_warning(&mut self, warning: String) {
+        self.warnings.push(warning);
     }
 
     pub(crate) fn print_warnings(&self) {

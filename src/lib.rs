@@ -106,7 +106,10 @@ pub use timeout::{TimedOut, eventually, within};
 /// `slow_poll_policy = "warn" | "fail" | "ignore"`, `io = true`, `explore = 1000` (that
 /// many schedules, from the portfolio unless a strategy is given), `explore_for = "10s"`
 /// (a wall-time budget). The test may return `()` or
-/// `Result<(), E>` with `E: Debug`; other attributes such as `#[should_panic]` and
+/// `Result<(), E>` with `E: Debug`: an `Err` fails the test on whichever schedule returns
+/// it, as a panic does (exploration minimises that schedule and prints its replay line;
+/// the report's headline is `the test body returned Err(<the error's Debug>)`, kind
+/// [`FailureKind::ReturnedErr`]). Other attributes such as `#[should_panic]` and
 /// `#[ignore]` work as usual.
 ///
 /// Each test runs on a thread of its own, so a test stuck in a blocking call fails at its
@@ -196,6 +199,7 @@ pub mod __private {
     use std::sync::{Arc, Mutex, mpsc};
     use std::time::Duration;
 
+    use crate::runtime::panics::ReturnedErr;
     use crate::util::lock;
 
     /// Describes a mocked method's arguments in `#[async_testkit::mock]` mocks: with
@@ -226,21 +230,33 @@ pub mod __private {
         }
     }
 
-    /// What a test function may return.
+    /// What a test function may return: what libtest's `Termination` takes and can fail,
+    /// `()` and `Result<T, E>` (with `T` one of these, and `E: Debug`).
+    #[diagnostic::on_unimplemented(
+        message = "an #[async_testkit::test] function returns `()` or `Result<(), E>` with `E: Debug`, not `{Self}`",
+        label = "the test's return type"
+    )]
     pub trait TestOutput {
-        /// `Ok` when the test passed, `Err(message)` when it returned an error.
-        fn into_test_result(self) -> Result<(), String>;
+        /// Fails the run when the test failed: panics, inside the run, when it returned
+        /// `Err`, so that the kit records that schedule as failing (kind
+        /// [`FailureKind::ReturnedErr`](crate::FailureKind::ReturnedErr)) and the
+        /// exploration minimises and reports it like a panic. `site` is the test.
+        fn check(self, site: &'static Location<'static>);
     }
 
     impl TestOutput for () {
-        fn into_test_result(self) -> Result<(), String> {
-            Ok(())
-        }
+        fn check(self, _site: &'static Location<'static>) {}
     }
 
-    impl<E: std::fmt::Debug> TestOutput for Result<(), E> {
-        fn into_test_result(self) -> Result<(), String> {
-            self.map_err(|e| format!("the test returned an error: {e:?}"))
+    impl<T: TestOutput, E: std::fmt::Debug> TestOutput for Result<T, E> {
+        fn check(self, site: &'static Location<'static>) {
+            match self {
+                Ok(inner) => inner.check(site),
+                Err(e) => std::panic::panic_any(ReturnedErr {
+                    error: format!("{e:?}"),
+                    site,
+                }),
+            }
         }
     }
 
@@ -265,10 +281,12 @@ pub mod __private {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new().name(name).spawn(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                // Every schedule's output is checked inside its run: only the last one's
+                // would come back from an exploration.
                 builder.run_at(
                     || {
                         let f = body();
-                        async move { f.await.into_test_result() }
+                        async move { TestOutput::check(f.await, site) }
                     },
                     site,
                 )
@@ -280,8 +298,7 @@ pub mod __private {
         }
         loop {
             match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(Ok(Ok(()))) => return,
-                Ok(Ok(Err(message))) => panic!("{message}"),
+                Ok(Ok(())) => return,
                 Ok(Err(payload)) => std::panic::resume_unwind(payload),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if let Some(text) = lock(&stuck).take() {

@@ -71,6 +71,8 @@ pub fn schedule() -> impl Strategy<Value = Schedule> {
 
 /// Runs `body` once under `schedule` (like [`Builder::replay`]) and returns its value;
 /// on any failure it panics with the full report, which proptest counts as a failing case.
+/// One run, so a `Result` the body returns comes back to the caller whole: check it there
+/// (`prop_assert!(r.is_ok(), ..)`, or `?` after mapping the error to a `TestCaseError`).
 ///
 /// ```
 /// use async_testkit::{Schedule, proptest::run_with};

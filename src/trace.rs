@@ -47,6 +47,8 @@ pub(crate) enum EventKind {
     Pending,
     Completed,
     Panicked,
+    /// The test body returned `Err` (its poll panicked with the kit's `ReturnedErr`).
+    ReturnedErr,
     Cancelled,
     Yielded {
         at: &'static Location<'static>,
@@ -150,6 +152,7 @@ impl Trace {
             EventKind::TokioTurn => 8,
             EventKind::ClockMoved { .. } => 9,
             EventKind::Settled => 10,
+            EventKind::ReturnedErr => 11,
         };
         let task = task.map_or(NO_TASK, |t| t as u32);
         let at = nanos(at);
@@ -235,7 +238,10 @@ impl Trace {
                 (EventKind::Polled { .. }, Some(t)) => {
                     open.insert(t, (ts, describe(e, name)));
                 }
-                (EventKind::Pending | EventKind::Completed | EventKind::Panicked, Some(t)) => {
+                (
+                    EventKind::Pending | EventKind::Completed | EventKind::Panicked | EventKind::ReturnedErr,
+                    Some(t),
+                ) => {
                     let (start, label) = open.remove(&t).unwrap_or((ts, String::new()));
                     let outcome = describe(e, name);
                     push(
@@ -323,6 +329,7 @@ fn what(e: &Event, name: &dyn Fn(TaskId) -> String) -> String {
         EventKind::Pending => "waits".to_string(),
         EventKind::Completed => "completed".to_string(),
         EventKind::Panicked => "panicked".to_string(),
+        EventKind::ReturnedErr => "returned Err".to_string(),
         EventKind::Cancelled => "cancelled".to_string(),
         EventKind::Yielded { at } => format!("yield point at {at}"),
         EventKind::TokioTurn => "tokio's own tasks ran".to_string(),

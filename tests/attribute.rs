@@ -82,7 +82,7 @@ async fn a_test_may_return_a_result() -> Result<(), std::num::ParseIntError> {
 }
 
 #[async_testkit::test]
-#[should_panic(expected = "the test returned an error: ParseIntError { kind: InvalidDigit }")]
+#[should_panic(expected = "async-testkit: the test body returned Err(ParseIntError { kind: InvalidDigit })")]
 async fn an_error_result_fails_the_test() -> Result<(), std::num::ParseIntError> {
     let _n: u32 = "forty-two".parse()?;
     Ok(())

@@ -65,8 +65,13 @@ use proc_macro::TokenStream;
 /// # The function
 ///
 /// The attribute goes on an `async fn` without parameters and without
-/// generics. It may return `()` or `Result<(), E>`; with a `Result`, `?` can
-/// be used in the body and an `Err` fails the test. Visibility and all other
+/// generics. It may return `()` or `Result<(), E>` with `E: Debug`; with a
+/// `Result`, `?` can be used in the body and an `Err` fails the test: with
+/// `explore`, an `Err` on any schedule fails it, and that schedule is
+/// minimised and reported with its replay line, as a panic would be (the
+/// report's headline reads `the test body returned Err(<the error's Debug>)`).
+/// Other return types, such as `std::process::ExitCode`, are compile errors.
+/// Visibility and all other
 /// attributes are kept, so `#[should_panic]`, `#[ignore]` and doc comments
 /// work as usual. Do not add `#[test]` or `#[tokio::test]` as well: the
 /// attribute already makes the function a test and runs it on its own

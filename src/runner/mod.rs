@@ -29,6 +29,28 @@ impl Builder {
     /// let v = async_testkit::Builder::new().run(|| async { 1 + 1 });
     /// assert_eq!(v, 2);
     /// ```
+    ///
+    /// The value is not a verdict: the builder cannot tell an `Err` from any other value,
+    /// and an exploration returns the last schedule's value only, so a body that returns
+    /// `Err` on some other schedule passes. Fail inside the body instead (`.expect(..)` or
+    /// `.unwrap()` on the `Result`, or `assert!`), which fails that schedule and is
+    /// minimised and reported, or use `#[async_testkit::test]`, which does this for a test
+    /// returning `Result` (kind [`FailureKind::ReturnedErr`](crate::FailureKind::ReturnedErr)):
+    ///
+    /// ```
+    /// use async_testkit::{Builder, FailureKind};
+    ///
+    /// async fn connect() -> Result<(), String> {
+    ///     Err("refused".to_string())
+    /// }
+    ///
+    /// let f = Builder::new()
+    ///     .explore(10)
+    ///     .try_run(|| async { connect().await.expect("connect") })
+    ///     .unwrap_err();
+    /// assert_eq!(f.kind(), FailureKind::Panic);
+    /// assert!(f.headline().ends_with("connect: \"refused\""));
+    /// ```
     #[track_caller]
     pub fn run<F, Fut>(self, body: F) -> Fut::Output
     where
@@ -54,7 +76,8 @@ impl Builder {
         }
     }
 
-    /// Like [`Builder::run`], but returns the failure instead of panicking.
+    /// Like [`Builder::run`], but returns the failure instead of panicking. As with `run`,
+    /// the body's value is not judged: an exploration's report holds the last schedule's.
     ///
     /// ```
     /// let f = async_testkit::Builder::new()
@@ -117,6 +140,8 @@ where
 /// Runs the body under `schedules` schedules from the default portfolio and returns the
 /// last run's value; on the first failing schedule it panics with the minimised report
 /// and its replay token. Shorthand for `Builder::new().explore(schedules).run(body)`.
+/// Only a failure fails a schedule, not the value: a body returning `Result` should
+/// unwrap it inside (see [`Builder::run`]).
 ///
 /// ```
 /// use std::{cell::Cell, rc::Rc};

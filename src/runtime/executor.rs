@@ -508,7 +508,7 @@ impl Executor {
             }
             Err(payload) => {
                 self.clock.sched_now.set(None);
-                self.record(Some(id), EventKind::Panicked);
+                self.record(Some(id), panics::ended_event(&payload));
                 let record = panics::take_last(Some(meta()), now, &payload);
                 let handled = record.handled.clone();
                 let message = record.message.clone();

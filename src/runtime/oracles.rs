@@ -2,7 +2,8 @@
 //! with its headline, and what the others only warn about. `report.rs` renders the
 //! [`Verdict`]; nothing here formats more than one line.
 //!
-//! Precedence, first match wins: a panic nobody took; a broken expectation; why the
+//! Precedence, first match wins: a panic nobody took; an `Err` the test body returned
+//! (`#[async_testkit::test]` on a test returning `Result`); a broken expectation; why the
 //! loop stopped (deadlock or manual stall, virtual timeout, wall-clock timeout, a slow
 //! poll under [`Policy::Fail`]); and, for a body that returned, leaked tasks then slow
 //! polls under [`Policy::Fail`]. Leaks and slow polls under [`Policy::Warn`] are warnings.
@@ -44,11 +45,24 @@ pub enum FailureKind {
     /// A kit component's expectation was broken: an `AsyncMock` called too few or too
     /// many times, a scripted stream or I/O not followed.
     Expectation,
+    /// The test body returned `Err`: a test of `#[async_testkit::test]` that returns
+    /// `Result<(), E>` fails on an `Err` from any schedule, as on a panic (found,
+    /// minimised and reported with its replay line). The headline is
+    /// `the test body returned Err(<the error's Debug>)`.
+    ///
+    /// Only the attribute turns an `Err` into a failure: [`Builder::run`](crate::Builder::run)
+    /// and [`Builder::try_run`](crate::Builder::try_run) cannot tell a failure from a value,
+    /// and hand back the (last) run's value, `Err` or not.
+    ///
+    /// ```
+    /// assert_eq!(async_testkit::FailureKind::ReturnedErr.name(), "returned error");
+    /// ```
+    ReturnedErr,
 }
 
 impl FailureKind {
     /// A short lowercase name: `panic`, `leak`, `deadlock`, `virtual timeout`,
-    /// `wall-clock timeout`, `slow poll`.
+    /// `wall-clock timeout`, `slow poll`, `expectation`, `returned error`.
     ///
     /// ```
     /// assert_eq!(async_testkit::FailureKind::Deadlock.name(), "deadlock");
@@ -62,6 +76,7 @@ impl FailureKind {
             FailureKind::WallTimeout => "wall-clock timeout",
             FailureKind::SlowPoll => "slow poll",
             FailureKind::Expectation => "expectation",
+            FailureKind::ReturnedErr => "returned error",
         }
     }
 }
@@ -78,6 +93,9 @@ pub(crate) struct Verdict {
     pub(crate) failure: Option<(FailureKind, String)>,
     /// Panics nobody took (`JoinError::into_panic`), kit tasks' first, in order.
     pub(crate) panics: Vec<PanicRecord>,
+    /// The `Err` the test body returned, told apart from the panics: its message is the
+    /// headline, its location the test.
+    pub(crate) returned_err: Option<PanicRecord>,
     /// Broken expectations, in the order they were reported.
     pub(crate) expectations: Vec<String>,
     /// Leaked kit tasks, as `#3 "name" (spawned at file:line:col)` (only when the body
@@ -130,6 +148,10 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
     let mut panics: Vec<PanicRecord> = core.findings.panics.take();
     panics.extend(foreign);
     panics.retain(|p| !p.handled.load(SeqCst));
+    let returned_err = panics
+        .iter()
+        .position(|p| p.returned_err)
+        .map(|at| panics.remove(at));
 
     let body_done = matches!(snap.stop, Stop::BodyDone);
     let leaked: Vec<&TaskInfo> = if body_done {
@@ -181,6 +203,8 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
     let expectations = core.findings.expectation_failures.borrow().clone();
     let failure: Option<(FailureKind, String)> = if let Some(first) = panics.first() {
         Some((FailureKind::Panic, describe_panic(first)))
+    } else if let Some(err) = &returned_err {
+        Some((FailureKind::ReturnedErr, err.message.clone()))
     } else if let Some(first) = expectations.first() {
         Some((FailureKind::Expectation, first.clone()))
     } else {
@@ -240,6 +264,7 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
     Verdict {
         failure,
         panics,
+        returned_err,
         expectations,
         leaked: leak_lines,
         warnings,

@@ -8,12 +8,13 @@
 use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::cell::{Cell, RefCell};
-use std::panic::PanicHookInfo;
+use std::panic::{Location, PanicHookInfo};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use super::tasks::TaskMeta;
+use crate::trace::EventKind;
 use crate::util::lock;
 
 /// What tokio panics with when a task uses sockets (or signals) on a runtime built
@@ -42,6 +43,25 @@ pub(crate) struct PanicRecord {
     pub(crate) backtrace: Option<String>,
     /// The blocking-pool thread, for a panic in a `spawn_blocking` closure.
     pub(crate) thread: Option<String>,
+    /// Not a panic of the test's code: the test body returned `Err` ([`ReturnedErr`]);
+    /// `message` is the headline, `location` the test.
+    pub(crate) returned_err: bool,
+}
+
+/// What the wrapper `#[async_testkit::test]` puts around a body returning `Result` panics
+/// with, inside the run, when the body returned `Err`: that schedule fails like any
+/// other, and the oracles tell it from a panic by this payload.
+pub(crate) struct ReturnedErr {
+    /// The error, as `Debug` prints it.
+    pub(crate) error: String,
+    /// The test (its return type).
+    pub(crate) site: &'static Location<'static>,
+}
+
+impl ReturnedErr {
+    fn message(&self) -> String {
+        format!("the test body returned Err({})", self.error)
+    }
 }
 
 struct Seen {
@@ -105,17 +125,31 @@ pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> String {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
+    } else if let Some(e) = payload.downcast_ref::<ReturnedErr>() {
+        e.message()
     } else {
         "(a panic payload that is not a string)".to_string()
+    }
+}
+
+/// The event that ends a kit task whose poll panicked with `payload`.
+pub(crate) fn ended_event(payload: &Box<dyn Any + Send>) -> EventKind {
+    if payload.is::<ReturnedErr>() {
+        EventKind::ReturnedErr
+    } else {
+        EventKind::Panicked
     }
 }
 
 /// Builds the record of the panic just caught on this thread.
 pub(crate) fn take_last(task: Option<TaskMeta>, at: Duration, payload: &Box<dyn Any + Send>) -> PanicRecord {
     let seen = LAST.with(|l| l.borrow_mut().take());
-    let (message, location, backtrace) = match seen {
-        Some(s) => (s.message, s.location, s.backtrace),
-        None => (payload_message(payload.as_ref()), None, None),
+    let returned = payload.downcast_ref::<ReturnedErr>();
+    let (message, location, backtrace) = match (returned, seen) {
+        // The kit's own panic: the frames are the kit's, the place is the test.
+        (Some(e), _) => (e.message(), Some(e.site.to_string()), None),
+        (None, Some(s)) => (s.message, s.location, s.backtrace),
+        (None, None) => (payload_message(payload.as_ref()), None, None),
     };
     PanicRecord {
         task,
@@ -125,6 +159,7 @@ pub(crate) fn take_last(task: Option<TaskMeta>, at: Duration, payload: &Box<dyn 
         handled: Arc::new(AtomicBool::new(false)),
         backtrace,
         thread: None,
+        returned_err: returned.is_some(),
     }
 }
 
@@ -228,6 +263,7 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
             handled: Arc::new(AtomicBool::new(false)),
             backtrace,
             thread: blocking.then(|| std::thread::current().name().unwrap_or("unnamed").to_string()),
+            returned_err: info.payload().is::<ReturnedErr>(),
         });
     }
     true

@@ -477,6 +477,7 @@ pub(crate) fn finish<T>(
     let Verdict {
         failure,
         panics,
+        returned_err,
         expectations,
         leaked: leak_lines,
         warnings,
@@ -522,6 +523,16 @@ pub(crate) fn finish<T>(
                     t,
                     "  Await or abort these tasks before the test returns, start long-lived ones with \
                      async_testkit::spawn_background, or set leaks = \"warn\"."
+                );
+            }
+            if let Some(err) = returned_err.as_ref().filter(|_| kind == FailureKind::ReturnedErr) {
+                let _ = writeln!(
+                    t,
+                    "  The test returns a Result{}: an Err on any schedule fails it, as a panic does.",
+                    err.location
+                        .as_deref()
+                        .map(|l| format!(" (at {l})"))
+                        .unwrap_or_default()
                 );
             }
             let _ = writeln!(t);
@@ -576,6 +587,10 @@ pub(crate) fn finish<T>(
                 if panics.iter().any(|p| p.task.as_ref().is_none_or(|m| m.id != 0)) {
                     let _ = writeln!(t, "{hint}");
                 }
+                let _ = writeln!(t);
+            }
+            if let Some(err) = returned_err.as_ref().filter(|_| kind != FailureKind::ReturnedErr) {
+                let _ = writeln!(t, "also: {}", err.message);
                 let _ = writeln!(t);
             }
             if expectations.len() > 1 || (!expectations.is_empty() && kind != FailureKind::Expectation) {

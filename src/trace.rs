@@ -7,6 +7,12 @@
 //! failing schedule) can also be exported as Chrome trace JSON, to look at the
 //! interleaving in Perfetto or `chrome://tracing` rather than read it.
 //!
+//! What a run keeps is bounded, whatever its length: a trace that keeps "every" event
+//! keeps the first 50,000 and the last 50,000 of a longer run (100,000 events, a Chrome
+//! trace of about 10 MB), and says what it left out (the report has a `trace:` line, the
+//! Chrome trace an event in the gap); a ring of recent events keeps at most 100,000. The
+//! hash and the count always cover every event.
+//!
 //! ```
 //! let report = async_testkit::Builder::new()
 //!     .full_trace(true)
@@ -81,6 +87,12 @@ impl EventKind {
 /// No task: an event of tokio's or of the clock.
 const NO_TASK: u32 = u32::MAX;
 
+/// The most events a trace keeps (32 bytes each, and about 100 bytes each of Chrome trace
+/// JSON and of text in a failure): a run that livelocks until its wall-clock limit makes
+/// millions a second. A trace that keeps "every" event keeps the first half of this and
+/// the last half.
+pub(crate) const KEPT_EVENTS: usize = 100_000;
+
 /// One entry of the log (its number follows from its place in the ring): 32 bytes.
 #[derive(Clone, Debug)]
 pub(crate) struct Event {
@@ -99,13 +111,19 @@ impl Event {
     }
 }
 
-/// Ring of recent events plus a hash of all of them.
+/// Ring of recent events plus a hash of all of them; a full trace also keeps the run's
+/// first events.
 pub(crate) struct Trace {
-    /// The kept events; once `capacity` are kept, each new one overwrites the oldest, at
-    /// `head`.
+    /// The first events of the run, up to `start_capacity` (a full trace's first half).
+    start: Vec<Event>,
+    start_capacity: usize,
+    /// The events after `start`; once `capacity` are kept, each new one overwrites the
+    /// oldest, at `head`.
     ring: Vec<Event>,
     head: usize,
     capacity: usize,
+    /// Asked to keep every event: keeps the first and the last of [`KEPT_EVENTS`].
+    full: bool,
     count: u64,
     hash: u64,
     /// Off: events are only counted (an exploration's schedules, the minimiser's replays:
@@ -114,11 +132,23 @@ pub(crate) struct Trace {
 }
 
 impl Trace {
+    /// A trace that keeps the last `capacity` events (at most [`KEPT_EVENTS`]), or with
+    /// `usize::MAX` every event (the first and the last halves of [`KEPT_EVENTS`] of a
+    /// longer run).
     pub(crate) fn new(capacity: usize) -> Self {
+        let full = capacity == usize::MAX;
+        let (start_capacity, capacity) = if full {
+            (KEPT_EVENTS / 2, KEPT_EVENTS - KEPT_EVENTS / 2)
+        } else {
+            (0, capacity.min(KEPT_EVENTS))
+        };
         Trace {
+            start: Vec::with_capacity(start_capacity.min(1024)),
+            start_capacity,
             ring: Vec::with_capacity(capacity.min(1024)),
             head: 0,
             capacity,
+            full,
             count: 0,
             hash: 0x243F_6A88_85A3_08D3,
             on: true,
@@ -167,7 +197,9 @@ impl Trace {
             return;
         }
         let event = Event { at, task, kind };
-        if self.ring.len() < self.capacity {
+        if self.start.len() < self.start_capacity {
+            self.start.push(event);
+        } else if self.ring.len() < self.capacity {
             self.ring.push(event);
         } else {
             self.ring[self.head] = event;
@@ -178,26 +210,55 @@ impl Trace {
         }
     }
 
-    /// The kept events, oldest first, each with its number in the run (from 1).
+    /// The kept events, oldest first, each with its number in the run (from 1): the
+    /// first ones, then the ring (after a gap, when events were dropped between them).
     fn recent(&self) -> impl Iterator<Item = (u64, &Event)> {
         let first = self.count - self.ring.len() as u64 + 1;
         let (newer, older) = self.ring.split_at(self.head);
-        (first..).zip(older.iter().chain(newer))
+        (1..)
+            .zip(&self.start)
+            .chain((first..).zip(older.iter().chain(newer)))
     }
 
     pub(crate) fn hash(&self) -> u64 {
         self.hash
     }
 
-    /// Whether the ring keeps every event of the run.
+    /// Whether the trace was asked to keep every event of the run (it keeps the first and
+    /// the last of a longer run than [`KEPT_EVENTS`]; see [`Trace::truncation`]).
     pub(crate) fn keeps_all(&self) -> bool {
-        self.capacity == usize::MAX
+        self.full
     }
 
-    /// Every kept event as a line: `+1.000s  #1 "worker": polled`.
-    pub(crate) fn lines(&self, name: &dyn Fn(TaskId) -> String) -> Vec<String> {
+    /// How many events a trace that keeps every event did not keep (0 when it kept them
+    /// all, and for a ring of recent events).
+    pub(crate) fn dropped(&self) -> u64 {
+        if !self.full || !self.on {
+            return 0;
+        }
+        self.count - (self.start.len() + self.ring.len()) as u64
+    }
+
+    /// For a trace that keeps every event but could not: what it kept, for the report.
+    pub(crate) fn truncation(&self) -> Option<String> {
+        let dropped = self.dropped();
+        (dropped > 0).then(|| {
+            format!(
+                "trace: truncated: the run had {} events; the trace keeps at most {KEPT_EVENTS}: the first {} \
+                 and the last {} (events {} to {} are not kept; the hash covers them all)",
+                self.count,
+                self.start.len(),
+                self.ring.len(),
+                self.start.len() + 1,
+                self.start.len() as u64 + dropped
+            )
+        })
+    }
+
+    /// Every kept event as a numbered line: `(7, "+1.000s  #1 \"worker\": polled")`.
+    pub(crate) fn lines(&self, name: &dyn Fn(TaskId) -> String) -> Vec<(u64, String)> {
         self.recent()
-            .map(|(_, e)| format!("{}  {}", Vt(e.at()), describe(e, name)))
+            .map(|(seq, e)| (seq, format!("{}  {}", Vt(e.at()), describe(e, name))))
             .collect()
     }
 
@@ -216,6 +277,7 @@ impl Trace {
         let mut named = std::collections::BTreeSet::new();
         let (mut instant, mut offset) = (Duration::MAX, 0u64);
         let mut open: std::collections::HashMap<TaskId, (u64, String)> = std::collections::HashMap::new();
+        let mut last_seq = 0;
         for (seq, e) in self.recent() {
             if e.at() != instant {
                 instant = e.at();
@@ -223,6 +285,24 @@ impl Trace {
             }
             let ts = e.at().as_micros() as u64 + offset;
             offset += 1;
+            if seq != last_seq + 1 {
+                // The events in between were not kept: say so where they would be, and
+                // open no slice across the gap.
+                open.clear();
+                push(
+                    &mut out,
+                    format!(
+                        "{{\"name\":{},\"ph\":\"i\",\"s\":\"g\",\"ts\":{ts},\"pid\":1,\"tid\":0}}",
+                        json_string(&format!(
+                            "trace truncated: events {} to {} of {} are not kept (at most {KEPT_EVENTS} are)",
+                            last_seq + 1,
+                            seq - 1,
+                            self.count
+                        ))
+                    ),
+                );
+            }
+            last_seq = seq;
             let tid = e.task().map_or(0, |t| t + 1);
             if named.insert(tid) {
                 let who = e.task().map_or_else(|| "tokio / clock".to_string(), &name);
@@ -281,7 +361,7 @@ impl Trace {
     /// Renders the recent events, newest last, naming tasks through `name`.
     pub(crate) fn render(&self, name: &dyn Fn(TaskId) -> String, limit: usize) -> String {
         let mut out = String::new();
-        let kept = self.ring.len();
+        let kept = self.start.len() + self.ring.len();
         let skip = kept.saturating_sub(limit);
         if self.count > (kept - skip) as u64 {
             let _ = writeln!(
@@ -465,6 +545,72 @@ mod tests {
         assert!(text.contains("3 earlier events not shown"), "{text}");
         assert!(text.contains("+4.000s"), "{text}");
         assert!(!text.contains("+2.000s"), "{text}");
+    }
+
+    #[test]
+    fn a_full_trace_keeps_the_first_and_the_last_events_of_a_long_run() {
+        let mut full = Trace::new(usize::MAX);
+        let mut all = Trace::new(0);
+        let n = KEPT_EVENTS as u64 * 3;
+        for i in 0..n {
+            full.record(Duration::from_millis(i), Some(0), EventKind::Pending);
+            all.record(Duration::from_millis(i), Some(0), EventKind::Pending);
+        }
+        assert_eq!((full.count(), full.hash()), (n, all.hash()));
+        assert_eq!(full.dropped(), n - KEPT_EVENTS as u64);
+        let lines = full.lines(&|t| format!("#{t}"));
+        assert_eq!(lines.len(), KEPT_EVENTS);
+        let half = KEPT_EVENTS as u64 / 2;
+        assert_eq!(lines[0].0, 1);
+        assert_eq!(lines[half as usize - 1].0, half);
+        assert_eq!(lines[half as usize].0, n - half + 1);
+        assert_eq!(lines.last().unwrap().0, n);
+        let note = full.truncation().unwrap();
+        assert!(
+            note.contains(&format!(
+                "the run had {n} events; the trace keeps at most {KEPT_EVENTS}"
+            )),
+            "{note}"
+        );
+        assert!(
+            note.contains(&format!("events {} to {} are not kept", half + 1, n - half)),
+            "{note}"
+        );
+        let json = full.chrome_json(&|t| format!("#{t}"));
+        assert_eq!(json.matches("trace truncated: events").count(), 1);
+        assert!(
+            json.matches("\"ph\":").count() <= KEPT_EVENTS + 2,
+            "one per event, a name, the gap"
+        );
+        let text = full.render(&|t| format!("#{t}"), 3);
+        assert!(
+            text.contains(&format!("{} earlier events not shown", n - 3)),
+            "{text}"
+        );
+        assert!(text.contains(&format!("{n}  ")), "{text}");
+    }
+
+    #[test]
+    fn a_full_trace_of_a_short_run_keeps_every_event_and_says_nothing() {
+        let mut t = Trace::new(usize::MAX);
+        for i in 0..KEPT_EVENTS as u64 {
+            t.record(Duration::from_millis(i), Some(0), EventKind::Pending);
+        }
+        assert_eq!(t.dropped(), 0);
+        assert!(t.truncation().is_none());
+        let lines = t.lines(&|t| format!("#{t}"));
+        assert!(lines.iter().zip(1..).all(|((seq, _), n)| *seq == n));
+        assert!(!t.chrome_json(&|t| format!("#{t}")).contains("truncated"));
+    }
+
+    #[test]
+    fn a_ring_keeps_at_most_the_bound() {
+        let mut t = Trace::new(usize::MAX - 1);
+        for i in 0..KEPT_EVENTS as u64 + 10 {
+            t.record(Duration::from_millis(i), Some(0), EventKind::Pending);
+        }
+        assert_eq!(t.lines(&|t| format!("#{t}")).len(), KEPT_EVENTS);
+        assert!(!t.keeps_all() && t.truncation().is_none());
     }
 
     #[test]

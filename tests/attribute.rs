@@ -139,15 +139,23 @@ fn stuck_child() {
         });
 }
 
-#[test]
-fn a_run_stuck_on_the_callers_thread_ends_the_process_with_the_report() {
+/// Runs `stuck_child` in a child process (with libtest's `extra` arguments) and returns
+/// its stderr, once it has exited with status 101.
+fn stuck_child_stderr(extra: &[&str]) -> String {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "stuck_child", "--nocapture", "--test-threads=1"])
+        .args(["--exact", "stuck_child", "--test-threads=1"])
+        .args(extra)
         .env("ASYNC_TESTKIT_STUCK_CHILD", "1")
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(101), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_run_stuck_on_the_callers_thread_ends_the_process_with_the_report() {
+    let stderr = stuck_child_stderr(&["--nocapture"]);
     assert!(
         stderr.contains("async-testkit: wall-clock timeout in stuck_child"),
         "{stderr}"
@@ -158,6 +166,22 @@ fn a_run_stuck_on_the_callers_thread_ends_the_process_with_the_report() {
     );
     assert!(
         stderr.contains("Move blocking work to\ntokio::task::spawn_blocking"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the test process exits now (status 101)"),
+        "{stderr}"
+    );
+}
+
+/// libtest captures what a test prints (and what the threads it starts print) and shows
+/// it only when the test ends: the report of a run that ends the process must bypass the
+/// capture, or the person sees only "error: test failed".
+#[test]
+fn a_run_stuck_on_the_callers_thread_reports_under_libtest_s_capture() {
+    let stderr = stuck_child_stderr(&[]);
+    assert!(
+        stderr.contains("async-testkit: wall-clock timeout in stuck_child"),
         "{stderr}"
     );
     assert!(

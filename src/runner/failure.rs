@@ -9,6 +9,7 @@ use super::builder::Builder;
 use super::env;
 use super::minimise::{Minimiser, Replayed};
 use crate::runtime::RunAttempt;
+use crate::runtime::config::MAX_RECORDED_CHOICES;
 use crate::schedule::{Plan, Schedule, Strategy, preemptions};
 use crate::{Failure, FailureKind};
 
@@ -123,14 +124,19 @@ where
             if found.ran == 2 { "" } else { "s" }
         ),
         format!(
-            "minimised to {} preemption{} (from {}) in {} replay{}; the failing run makes {} scheduling choice{}",
+            "minimised to {} preemption{} (from {}) in {} replay{}; the failing run makes {} scheduling choice{}{}",
             minimal.preemptions(),
             if minimal.preemptions() == 1 { "" } else { "s" },
             preemptions(first.choices()),
             replays,
             if replays == 1 { "" } else { "s" },
             best.len(),
-            if best.len() == 1 { "" } else { "s" }
+            if best.len() == 1 { "" } else { "s" },
+            if best.len() >= MAX_RECORDED_CHOICES {
+                " or more (the most a run records)"
+            } else {
+                ""
+            }
         ),
     ];
     notes.push(format!(
@@ -146,15 +152,23 @@ where
             let mut f = first;
             let line = token_line(&name, f.schedule());
             f.set_replay_line(&line);
-            f.add_note(&format!(
-                "nondeterminism: replaying this failure's schedule did not fail the same way ({}); \
-                 the test escapes the determinism contract: look for HashMap iteration order, \
-                 std::time::Instant or SystemTime, real I/O, or OS threads in the code under test",
-                match other {
-                    Ok(_) => "the replay passed".to_string(),
-                    Err(g) => format!("the replay failed with: {}", g.headline()),
-                }
-            ));
+            let what = match other {
+                Ok(_) => "the replay passed".to_string(),
+                Err(g) => format!("the replay failed with: {}", g.headline()),
+            };
+            if f.unrecorded_choices() > 0 || best.len() >= MAX_RECORDED_CHOICES {
+                f.add_note(&format!(
+                    "replaying this failure's schedule did not fail the same way ({what}); the failing run \
+                     made more scheduling choices than the {MAX_RECORDED_CHOICES} a run records: a replay \
+                     makes those, then runs FIFO, and may take another path than the failing run did"
+                ));
+            } else {
+                f.add_note(&format!(
+                    "nondeterminism: replaying this failure's schedule did not fail the same way ({what}); \
+                     the test escapes the determinism contract: look for HashMap iteration order, \
+                     std::time::Instant or SystemTime, real I/O, or OS threads in the code under test"
+                ));
+            }
             return f;
         }
     };
@@ -166,7 +180,9 @@ where
     }
     if let Err(second) = &two {
         if second.trace_hash() != failure.trace_hash() {
-            failure.add_note(&divergence(&failure, second));
+            if let Some(note) = divergence(&failure, second) {
+                failure.add_note(&note);
+            }
         }
     } else {
         failure.add_note(
@@ -178,25 +194,54 @@ where
 }
 
 /// Names the first event where two replays of one schedule differ.
-fn divergence(a: &Failure, b: &Failure) -> String {
-    let (ea, eb) = (
-        a.events().unwrap_or_default().to_vec(),
-        b.events().unwrap_or_default().to_vec(),
-    );
+///
+/// A wall-clock limit stops each replay at whatever step it has reached, so two replays
+/// of a run that hit it differ at their ends whether or not the run is deterministic: for
+/// them only the first events are compared, when both replays ran past them (their traces
+/// were truncated, so those events all come before the stop), and otherwise nothing is said.
+fn divergence(a: &Failure, b: &Failure) -> Option<String> {
+    let (ea, eb) = (a.events().unwrap_or_default(), b.events().unwrap_or_default());
+    // How many events, from the first, each trace kept without a gap; a truncated trace
+    // then has a gap and its last events.
+    let from_first = |e: &[(u64, String)]| e.iter().zip(1..).take_while(|((seq, _), n)| seq == n).count();
+    let (ca, cb) = (from_first(ea), from_first(eb));
+    let truncated = ca < ea.len() || cb < eb.len();
+    let wall = a.kind() == FailureKind::WallTimeout;
+    let (ea, eb) = match (wall, ca < ea.len() && cb < eb.len()) {
+        (false, _) => (ea, eb),
+        (true, true) => (&ea[..ca], &eb[..cb]),
+        (true, false) => return None,
+    };
     let at = ea
         .iter()
-        .zip(&eb)
+        .zip(eb)
         .position(|(x, y)| x != y)
         .unwrap_or(ea.len().min(eb.len()));
-    let show = |e: &[String]| e.get(at).cloned().unwrap_or_else(|| "(the run had ended)".into());
-    format!(
-        "nondeterminism: two replays of this schedule diverged at event {}:\n  first replay:  {}\n  second replay: {}\n\
-         the test escapes the determinism contract: look for HashMap iteration order, std::time::Instant or \
-         SystemTime, real I/O, or OS threads in the code under test",
-        at + 1,
-        show(&ea),
-        show(&eb)
-    )
+    let contract = "the test escapes the determinism contract: look for HashMap iteration order, \
+                    std::time::Instant or SystemTime, real I/O, or OS threads in the code under test";
+    let kept = ca.min(cb);
+    if wall && at == ea.len().min(eb.len()) {
+        None
+    } else if at < kept || (at == kept && !truncated) {
+        let show = |e: &[(u64, String)]| {
+            e.get(at)
+                .map_or_else(|| "(the run had ended)".into(), |(_, line)| line.clone())
+        };
+        Some(format!(
+            "nondeterminism: two replays of this schedule diverged at event {}:\n  first replay:  {}\n  \
+             second replay: {}\n{contract}",
+            at + 1,
+            show(ea),
+            show(eb)
+        ))
+    } else {
+        // Past the first events, a truncated trace has a gap: the replays may have parted
+        // at any step after the last one both kept.
+        Some(format!(
+            "nondeterminism: two replays of this schedule diverged after event {kept}, at a step their \
+             truncated traces did not keep;\n{contract}"
+        ))
+    }
 }
 
 /// `target/async-testkit/<test name>.json`, beside the test binary's target folder.

@@ -47,3 +47,11 @@ pub(crate) struct RunConfig {
 pub(crate) const DEFAULT_WALL_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) const DEFAULT_VIRTUAL_TIMEOUT: Duration = Duration::from_secs(3600);
 pub(crate) const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(100);
+
+/// The most scheduling choices a run records (12 bytes each). The chooser still makes
+/// every choice; past this many, the run counts them without recording them, so a run
+/// that livelocks until its wall-clock limit (millions of choices) does not grow without
+/// bound. The schedule of such a run (its report, its replay token, minimisation) is its
+/// first choices only: a replay makes those, then runs FIFO, as it does after any
+/// schedule's last choice, and the failure report says so.
+pub(crate) const MAX_RECORDED_CHOICES: usize = 100_000;

@@ -34,7 +34,7 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 use super::clock::{Clock, ClockReadings, MANUAL_STALL_GRACE};
-use super::config::{Policy, RunConfig};
+use super::config::{MAX_RECORDED_CHOICES, Policy, RunConfig};
 use super::deadline::{DeadlineProbe, Probed, WaitOutcome};
 use super::panics::{self, PanicRecord};
 use super::shared::{ACTIVITY_IDLE, ACTIVITY_TOKIO, Shared, TaskWaker, parked};
@@ -124,12 +124,27 @@ pub(crate) struct Choosing {
     chooser: RefCell<Box<dyn Chooser>>,
     /// The choice source needs to see every yield: no task is polled inside a wait.
     watch_yields: bool,
-    /// Every choice made at a step with two or more options, in order.
+    /// Every choice made at a step with two or more options, in order, up to
+    /// [`MAX_RECORDED_CHOICES`].
     pub(crate) choices: RefCell<Vec<Choice>>,
+    /// Choices made past [`MAX_RECORDED_CHOICES`], counted and not recorded.
+    pub(crate) unrecorded: Cell<u64>,
     /// The run's seeded generator for seeded behaviour (mock latency levels, ...).
     rng: RefCell<SplitMix64>,
     /// tokio had its turn and no kit task has been polled since.
     tokio_turned: Cell<bool>,
+}
+
+impl Choosing {
+    /// Records a choice, or only counts it past [`MAX_RECORDED_CHOICES`].
+    fn record(&self, choice: Choice) {
+        let mut choices = self.choices.borrow_mut();
+        if choices.len() < MAX_RECORDED_CHOICES {
+            choices.push(choice);
+        } else {
+            self.unrecorded.set(self.unrecorded.get() + 1);
+        }
+    }
 }
 
 /// The state of a wait inside `block_on` (see the module doc).
@@ -202,6 +217,7 @@ impl Executor {
                 watch_yields: chooser.watches_yields(),
                 chooser: RefCell::new(chooser),
                 choices: RefCell::new(Vec::new()),
+                unrecorded: Cell::new(0),
                 rng: RefCell::new(SplitMix64::new(seed ^ 0x005E_ED0F_7E57_C0DE)),
                 tokio_turned: Cell::new(false),
             },
@@ -262,7 +278,7 @@ impl Executor {
             Some(v) => v as u32,
             None => self.choosing.rng.borrow_mut().below(u64::from(options)) as u32,
         };
-        self.choosing.choices.borrow_mut().push(Choice {
+        self.choosing.record(Choice {
             options,
             chosen,
             task: false,
@@ -392,7 +408,7 @@ impl Executor {
                     tokio,
                 };
                 let k = self.choosing.chooser.borrow_mut().choose(&step) % options;
-                self.choosing.choices.borrow_mut().push(Choice {
+                self.choosing.record(Choice {
                     options: options as u32,
                     chosen: k as u32,
                     task: true,

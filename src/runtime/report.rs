@@ -47,8 +47,12 @@ struct FailureData {
     leaked: Vec<String>,
     choices: Vec<Choice>,
     schedule: Schedule,
+    /// Choices the run made past the most it records (its schedule is the first ones).
+    unrecorded_choices: u64,
     trace_hash: u64,
-    events: Option<Vec<String>>,
+    /// For a run that kept every event: the kept ones, numbered (a long run's first and
+    /// last ones only).
+    events: Option<Vec<(u64, String)>>,
     chrome: Option<String>,
 }
 
@@ -110,6 +114,10 @@ impl Failure {
     /// The schedule of the failing run (after exploration, the minimised one): replay it
     /// with [`crate::Builder::replay`] or `ASYNC_TESTKIT_REPLAY=<token>`.
     ///
+    /// A run records its first 100,000 choices: the schedule of a longer run (one that
+    /// livelocks until its wall-clock limit) is those, and a replay runs FIFO after them.
+    /// The report says so (a `schedule: truncated` line).
+    ///
     /// ```
     /// use std::{cell::Cell, rc::Rc};
     /// let f = async_testkit::Builder::new()
@@ -131,7 +139,9 @@ impl Failure {
 
     /// The run as Chrome trace JSON (open it in Perfetto or `chrome://tracing`), for runs
     /// that kept every event: failures found by exploration, or any run with
-    /// [`crate::Builder::full_trace`].
+    /// [`crate::Builder::full_trace`]. Of a run longer than 100,000 events it holds the
+    /// first 50,000 and the last 50,000, with an event marking the gap; the report then
+    /// has a `trace: truncated` line.
     ///
     /// ```
     /// let f = async_testkit::Builder::new()
@@ -157,8 +167,13 @@ impl Failure {
         self.0.trace_hash
     }
 
-    pub(crate) fn events(&self) -> Option<&[String]> {
+    pub(crate) fn events(&self) -> Option<&[(u64, String)]> {
         self.0.events.as_deref()
+    }
+
+    /// Choices the run made and did not record (past the most a run records).
+    pub(crate) fn unrecorded_choices(&self) -> u64 {
+        self.0.unrecorded_choices
     }
 
     /// Adds a section at the end of the report.
@@ -401,7 +416,8 @@ impl<T> Report<T> {
         self.exhausted
     }
 
-    /// The schedule of the (last) run: its choices at every step with two or more options.
+    /// The schedule of the (last) run: its choices at every step with two or more options
+    /// (the first 100,000 of a longer run; a replay runs FIFO after them).
     ///
     /// ```
     /// let r = async_testkit::Builder::new().try_run(|| async {}).unwrap();
@@ -411,7 +427,9 @@ impl<T> Report<T> {
         Schedule::recorded(self.strategy.name(), self.seed, &self.choices)
     }
 
-    /// The run as Chrome trace JSON, when it kept every event ([`crate::Builder::full_trace`]).
+    /// The run as Chrome trace JSON, when it kept every event ([`crate::Builder::full_trace`]):
+    /// of a run longer than 100,000 events, the first 50,000 and the last 50,000, with an
+    /// event marking the gap.
     ///
     /// ```
     /// let r = async_testkit::Builder::new().full_trace(true).try_run(|| async {}).unwrap();
@@ -619,6 +637,19 @@ pub(crate) fn finish<T>(
                      from a traced replay; this failure did not happen again)"
                 );
             }
+            if let Some(line) = trace.truncation() {
+                let _ = writeln!(t, "{line}");
+            }
+            let unrecorded = core.choosing.unrecorded.get();
+            if unrecorded > 0 {
+                let _ = writeln!(
+                    t,
+                    "schedule: truncated: the run made {} scheduling choices and records the first {}: \
+                     the schedule and its replay token are those, and a replay runs FIFO after them",
+                    choices.len() as u64 + unrecorded,
+                    choices.len()
+                );
+            }
             let _ = writeln!(t);
             for note in attempt.notes {
                 let _ = writeln!(t, "{note}");
@@ -646,6 +677,7 @@ pub(crate) fn finish<T>(
                 },
                 choices,
                 schedule,
+                unrecorded_choices: unrecorded,
                 trace_hash: trace.hash(),
                 events: trace.keeps_all().then(|| trace.lines(&name_of)),
                 chrome,

@@ -8,6 +8,7 @@
 //! either hands that to the waiting test thread (runs started by `#[async_testkit::test]`,
 //! which run on their own thread) or ends the process (runs on the caller's thread).
 
+use std::io::Write as _;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Condvar, Mutex, Once, Weak};
 use std::time::{Duration, Instant};
@@ -29,7 +30,8 @@ fn grace(limit: Duration) -> Duration {
 pub(crate) enum OnStuck {
     /// The test thread waits on this cell and fails the test with the text.
     Hand(Arc<Mutex<Option<String>>>),
-    /// Print the text and exit the process.
+    /// Write the text to the process's stderr (past libtest's capture) and exit the
+    /// process.
     Exit,
 }
 
@@ -147,10 +149,7 @@ fn watch_loop() {
         for (text, on_stuck) in stuck {
             match on_stuck {
                 OnStuck::Hand(cell) => *lock(&cell) = Some(text),
-                OnStuck::Exit => {
-                    eprintln!("{text}");
-                    std::process::exit(101);
-                }
+                OnStuck::Exit => exit_with(&text),
             }
         }
         let look = next.map_or(now + HEARTBEAT, |t| t.min(now + HEARTBEAT));
@@ -162,6 +161,21 @@ fn watch_loop() {
                 .0;
         guard.next_look = None;
     }
+}
+
+/// Writes the report to the process's real stderr and exits with status 101 (libtest's
+/// status for a failed test).
+///
+/// Not `eprintln!`: this thread was started from some test, and inherits libtest's output
+/// capture, which the print macros honour; what they write would go to a captured buffer
+/// that dies with the process, and the person would see only "error: test failed".
+/// Writing on `std::io::stderr()` itself bypasses the capture.
+fn exit_with(text: &str) -> ! {
+    let mut err = std::io::stderr().lock();
+    // On a line of its own: libtest may have left `test name ... ` unfinished.
+    let _ = writeln!(err, "\n{text}");
+    let _ = err.flush();
+    std::process::exit(101);
 }
 
 fn stuck_report(shared: &Shared, limit: Duration, on_stuck: &OnStuck) -> String {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_testkit::{Builder, FailureKind, Policy, spawn, spawn_background, task, time};
+use async_testkit::{Builder, Failure, FailureKind, Policy, spawn, spawn_background, task, time};
 
 const S: Duration = Duration::from_secs(1);
 
@@ -106,12 +106,17 @@ fn a_panic_in_a_spawn_blocking_closure_fails_the_test() {
             assert!(r.is_err());
         })
         .unwrap_err();
+    assert_blocking_closure_panicked(&f, "blocking work failed");
+}
+
+/// `f` failed for the panic of a `spawn_blocking` closure with this message.
+fn assert_blocking_closure_panicked(f: &Failure, message: &str) {
     assert_eq!(f.kind(), FailureKind::Panic);
     assert!(
         f.headline().starts_with("a spawn_blocking closure (thread '"),
         "{f}"
     );
-    assert!(f.headline().ends_with(": blocking work failed"), "{f}");
+    assert!(f.headline().ends_with(&format!(": {message}")), "{f}");
 }
 
 #[test]
@@ -266,6 +271,134 @@ fn leaks_can_warn_or_be_ignored() {
         })
         .unwrap();
     assert!(r.warnings().is_empty());
+}
+
+/// A `spawn_blocking` closure nobody awaits, still running when the body returns, is a
+/// leak like a task: the kit cannot cancel it, and its panic would come after the verdict.
+#[test]
+fn a_spawn_blocking_closure_still_running_when_the_body_returns_is_a_leak() {
+    let f = Builder::new()
+        .try_run(|| async {
+            drop(tokio::task::spawn_blocking(|| {
+                std::thread::sleep(Duration::from_millis(500))
+            }));
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Leak);
+    assert_eq!(
+        f.headline(),
+        "leak: 1 spawn_blocking closure was still running when the test body returned"
+    );
+    let text = f.to_string();
+    assert!(
+        text.contains("A spawn_blocking closure cannot be aborted: await its JoinHandle"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tasks alive when the run stopped:\n  and 1 spawn_blocking closure still running"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_leaked_spawn_blocking_closure_warns_or_is_ignored_as_leaks_say() {
+    let leak = || async {
+        drop(tokio::task::spawn_blocking(|| {
+            std::thread::sleep(Duration::from_millis(500))
+        }));
+    };
+    let r = Builder::new().leaks(Policy::Warn).try_run(leak).unwrap();
+    assert_eq!(
+        r.warnings(),
+        ["leak: 1 spawn_blocking closure was still running when the test body returned"]
+    );
+    let r = Builder::new().leaks(Policy::Ignore).try_run(leak).unwrap();
+    assert!(r.warnings().is_empty(), "{:?}", r.warnings());
+}
+
+/// A detached closure that panics once the body has returned, before the runtime is shut
+/// down, fails the test: the kit waits for the blocking pool before it judges.
+#[test]
+fn a_spawn_blocking_closure_that_panics_after_the_body_returned_fails_the_test() {
+    let f = Builder::new()
+        .leaks(Policy::Warn)
+        .try_run(|| async {
+            let (_body_alive, body_gone) = std::sync::mpsc::channel::<()>();
+            drop(tokio::task::spawn_blocking(move || {
+                let _ = body_gone.recv(); // returns when the body has returned
+                std::thread::sleep(Duration::from_millis(5));
+                panic!("too late for anyone to await");
+            }));
+        })
+        .unwrap_err();
+    assert_blocking_closure_panicked(&f, "too late for anyone to await");
+}
+
+/// tokio wakes a closure's JoinHandle before its pool thread has finished with it: an
+/// awaited closure must never be taken for one still running, however the threads race.
+#[test]
+fn an_awaited_spawn_blocking_closure_is_never_a_leak() {
+    for _ in 0..200 {
+        Builder::new().run(|| async { tokio::task::spawn_blocking(|| ()).await.unwrap() });
+        Builder::new().run(|| async {
+            tokio::spawn(async { tokio::task::spawn_blocking(|| ()).await.unwrap() })
+                .await
+                .unwrap()
+        });
+    }
+}
+
+/// Settling at the final instant has no poll limit: work that needs many polls there
+/// finishes and is not a leak.
+#[test]
+fn a_task_that_needs_many_polls_at_the_final_instant_is_not_a_leak() {
+    let r = Builder::new()
+        .try_run(|| async {
+            spawn(async {
+                for _ in 0..150_000 {
+                    tokio::task::yield_now().await;
+                }
+            });
+        })
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert!(r.polls() > 150_000);
+}
+
+/// A livelock after the body returned (tasks that never wait) ends at the wall-clock
+/// limit, and the report says that it happened after the body returned.
+#[test]
+fn a_livelock_after_the_body_returned_is_a_wall_timeout_that_says_so() {
+    let spin = |tokio_task: bool| {
+        move || async move {
+            if tokio_task {
+                tokio::spawn(async {
+                    loop {
+                        tokio::task::yield_now().await;
+                    }
+                });
+            } else {
+                task::Builder::new().name("spinner").spawn(async {
+                    loop {
+                        tokio::task::yield_now().await;
+                    }
+                });
+            }
+        }
+    };
+    for tokio_task in [false, true] {
+        let f = Builder::new()
+            .timeout(Duration::from_millis(300))
+            .try_run(spin(tokio_task))
+            .unwrap_err();
+        assert_eq!(f.kind(), FailureKind::WallTimeout, "{f}");
+        assert_eq!(
+            f.headline(),
+            "wall-clock timeout: the test body returned at +0s, but tasks kept running at that \
+             instant without ever waiting until the limit of 300ms of real time (a livelock: tasks \
+             that yield or wake each other forever)",
+            "{f}"
+        );
+    }
 }
 
 // ---- deadlock -----------------------------------------------------------------------
@@ -505,6 +638,64 @@ fn a_slow_destructor_of_an_aborted_task_is_not_blamed_on_the_next_poll() {
         })
         .unwrap();
     assert_eq!(r.warnings(), &[] as &[String]);
+}
+
+/// The slow-poll oracle times the polls the kit makes (the body, `async_testkit::spawn`);
+/// tokio polls its own tasks inside its turn, untimed, and the report says so.
+#[test]
+fn tasks_started_with_tokio_spawn_are_not_timed_and_the_report_says_so() {
+    let blocking_tokio_task = || async {
+        tokio::spawn(async { std::thread::sleep(Duration::from_millis(80)) })
+            .await
+            .unwrap();
+    };
+    let r = Builder::new()
+        .slow_poll(Duration::from_millis(40))
+        .slow_poll_policy(Policy::Fail)
+        .try_run(blocking_tokio_task)
+        .unwrap();
+    assert_eq!(
+        r.warnings(),
+        [
+            "slow poll: tasks started with tokio::spawn are not timed (this run had some): start them \
+          with async_testkit::spawn for the slow-poll oracle to see their polls"
+        ]
+    );
+    // With the oracle warning (the default) a run says nothing more than before...
+    let r = Builder::new()
+        .slow_poll(Duration::from_millis(40))
+        .try_run(blocking_tokio_task)
+        .unwrap();
+    assert!(r.warnings().is_empty(), "{:?}", r.warnings());
+    // ...but a slow poll it does see says what it cannot.
+    let r = Builder::new()
+        .slow_poll(Duration::from_millis(40))
+        .try_run(|| async {
+            tokio::spawn(async {}).await.unwrap();
+            std::thread::sleep(Duration::from_millis(80));
+        })
+        .unwrap();
+    assert_eq!(r.warnings().len(), 1, "{:?}", r.warnings());
+    assert!(
+        r.warnings()[0].ends_with(
+            "a blocking call in async code stalls every other task (tasks started with tokio::spawn are not timed)"
+        ),
+        "{:?}",
+        r.warnings()
+    );
+    // A failure report with tokio tasks alive says it too.
+    let f = Builder::new()
+        .try_run(|| async {
+            tokio::spawn(std::future::pending::<()>());
+        })
+        .unwrap_err();
+    assert!(
+        f.to_string().contains(
+            "and 1 task started with tokio::spawn (tokio keeps no names or spawn sites, and the slow-poll \
+             oracle does not time its polls: start them with async_testkit::spawn to see them here)"
+        ),
+        "{f}"
+    );
 }
 
 // ---- the report ---------------------------------------------------------------------

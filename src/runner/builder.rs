@@ -178,6 +178,10 @@ impl Builder {
 
     /// The wall time a single poll may take before it counts as slow (default 100 ms).
     ///
+    /// The polls timed are those of the body and of [`crate::spawn`]ed tasks. Tasks
+    /// started with `tokio::spawn` are not timed: tokio polls them inside its own turn.
+    /// A run that had some says so in its slow-poll warnings.
+    ///
     /// ```
     /// use std::time::Duration;
     /// let r = async_testkit::Builder::new()
@@ -284,6 +288,10 @@ impl Builder {
     /// Keeps every event of the run (not only the last ones), so the run can be exported
     /// as a Chrome trace with [`crate::trace::write_chrome_trace`]. Costs memory per event.
     ///
+    /// "Every" is capped so a run that never ends cannot exhaust memory: a run of more
+    /// than 100,000 events keeps its first 50,000 and its last 50,000, and the report
+    /// and the Chrome trace say how many were left out between them.
+    ///
     /// ```
     /// let r = async_testkit::Builder::new().full_trace(true).try_run(|| async {}).unwrap();
     /// assert!(r.chrome_trace().is_some());
@@ -308,8 +316,8 @@ impl Builder {
         self
     }
 
-    /// How many trace events a run keeps for its report (default 256; the trace hash
-    /// covers all of them regardless).
+    /// How many trace events a run keeps for its report (default 256, at most 100,000;
+    /// the trace hash covers all of them regardless).
     ///
     /// ```
     /// let r = async_testkit::Builder::new().trace_capacity(0).try_run(|| async {}).unwrap();

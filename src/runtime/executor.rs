@@ -66,10 +66,23 @@ pub(crate) enum Stop {
     VirtualTimeout {
         why: String,
     },
-    WallTimeout,
+    /// The wall-clock limit passed: during the run (`after_body: false`), or while the
+    /// tasks left at the body's final instant ran on without ever all waiting.
+    WallTimeout {
+        after_body: bool,
+    },
     SlowPoll,
     /// A kit component (a mock, a script) reported a broken expectation.
     Expectation,
+}
+
+/// How settling at the body's final instant ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Settled {
+    /// Everything left waits (or has finished).
+    Idle,
+    /// The wall-clock limit passed first: tasks kept running at that instant.
+    WallTimeout,
 }
 
 /// What a pass over the ready queue inside a wait ended with.
@@ -186,6 +199,9 @@ pub(crate) struct Findings {
     pub(crate) polls: Cell<u64>,
     /// The virtual time of the last kit poll.
     pub(crate) last_activity: Cell<Duration>,
+    /// tokio had tasks of its own at some point of the run (seen whenever the executor
+    /// looks: before a choice, a wait, a turn). Their polls are not timed.
+    pub(crate) saw_tokio_tasks: Cell<bool>,
 }
 
 impl Executor {
@@ -240,6 +256,7 @@ impl Executor {
                 end_checks: RefCell::new(Vec::new()),
                 polls: Cell::new(0),
                 last_activity: Cell::new(Duration::ZERO),
+                saw_tokio_tasks: Cell::new(false),
             },
         }
     }
@@ -589,7 +606,11 @@ impl Executor {
 
     /// Whether tokio has tasks of its own (then a turn for its queue is an option).
     fn tokio_alive(&self) -> bool {
-        self.metrics.num_alive_tasks() > 0
+        let alive = self.metrics.num_alive_tasks() > 0;
+        if alive {
+            self.findings.saw_tokio_tasks.set(true);
+        }
+        alive
     }
 
     /// Tells the core how to see that the run's body has finished.
@@ -604,29 +625,43 @@ impl Executor {
             if let Some(stop) = self.stop_now(body_done) {
                 return stop;
             }
-            match self.pick() {
-                Some(Pick::Task(id, options, chosen)) => {
-                    self.poll_task(id, options, chosen, self.sched_elapsed());
-                    in_a_row += 1;
-                    if in_a_row >= TOKIO_TURN_EVERY {
-                        in_a_row = 0;
-                        if self.tokio_alive() {
-                            self.tokio_turn(rt);
-                        } else {
-                            self.driver_turn(rt);
-                        }
+            if !self.step(rt, &mut in_a_row, Self::sched_elapsed) {
+                if let Some(stop) = self.wait_and_decide(rt, body_done) {
+                    return stop;
+                }
+            }
+        }
+    }
+
+    /// One step of a loop that runs the run's work: polls the ready kit task the chooser
+    /// picks (reading the virtual time with `now`), or gives tokio its turn; tokio gets
+    /// one anyway (or, with no task of its own, its drivers do) after
+    /// [`TOKIO_TURN_EVERY`] kit polls in a row, counted in `in_a_row`. False when no kit
+    /// task is ready: the caller waits.
+    #[inline]
+    fn step(&self, rt: &tokio::runtime::Runtime, in_a_row: &mut u32, now: fn(&Self) -> Duration) -> bool {
+        match self.pick() {
+            Some(Pick::Task(id, options, chosen)) => {
+                self.poll_task(id, options, chosen, now(self));
+                *in_a_row += 1;
+                if *in_a_row >= TOKIO_TURN_EVERY {
+                    *in_a_row = 0;
+                    if self.tokio_alive() {
+                        self.tokio_turn(rt);
+                    } else {
+                        self.driver_turn(rt);
                     }
                 }
-                Some(Pick::Tokio) => {
-                    in_a_row = 0;
-                    self.tokio_turn(rt);
-                }
-                None => {
-                    in_a_row = 0;
-                    if let Some(stop) = self.wait_and_decide(rt, body_done) {
-                        return stop;
-                    }
-                }
+                true
+            }
+            Some(Pick::Tokio) => {
+                *in_a_row = 0;
+                self.tokio_turn(rt);
+                true
+            }
+            None => {
+                *in_a_row = 0;
+                false
             }
         }
     }
@@ -637,7 +672,7 @@ impl Executor {
             return Some(Stop::BodyDone);
         }
         if self.shared.wall_expired.load(Relaxed) {
-            return Some(Stop::WallTimeout);
+            return Some(Stop::WallTimeout { after_body: false });
         }
         if self.config.slow_poll_policy == Policy::Fail && !self.findings.slow_polls.borrow().is_empty() {
             return Some(Stop::SlowPoll);
@@ -777,7 +812,7 @@ impl Executor {
         let inline = (!self.choosing.watch_yields).then_some(body_done);
         match self.wait(rt, self.wants_intercept(), inline) {
             WaitOutcome::Woken => None,
-            WaitOutcome::WallTimeout => Some(Stop::WallTimeout),
+            WaitOutcome::WallTimeout => Some(Stop::WallTimeout { after_body: false }),
             WaitOutcome::Deadline => Some(self.probe(rt, idle_since)),
             WaitOutcome::Quiescent => {
                 if !self.settling.waiters.borrow().is_empty() {
@@ -907,7 +942,7 @@ impl Executor {
             .probe(self.config.virtual_timeout, idle_since, wait, || self.elapsed())
         {
             Probed::Deadlock => Stop::Deadlock { manual_stall: false },
-            Probed::WallTimeout => Stop::WallTimeout,
+            Probed::WallTimeout => Stop::WallTimeout { after_body: false },
             Probed::Timeout { why } => {
                 self.record(None, EventKind::clock_moved(idle_since));
                 Stop::VirtualTimeout { why }
@@ -917,27 +952,26 @@ impl Executor {
 
     /// After the body returned: runs whatever can still run at this instant (kit tasks and
     /// tokio's), without moving time, so the leak oracle sees only tasks that truly wait.
-    pub(crate) fn settle_at_end(&self, rt: &tokio::runtime::Runtime) {
-        const LIMIT: u32 = 100_000;
+    /// tokio gets its turns as in the main loop (at least every [`TOKIO_TURN_EVERY`] kit
+    /// polls). There is no limit on polls: work that needs many to finish at this instant
+    /// finishes; tasks that never all wait (a livelock) run until the wall-clock watchdog
+    /// fires, and the run ends as a wall-clock timeout that says so.
+    pub(crate) fn settle_at_end(&self, rt: &tokio::runtime::Runtime) -> Settled {
         // Every task has finished, kit's and tokio's: nothing is left that could run.
         if !self.tasks.borrow().any_live() && !self.tokio_alive() {
-            return;
+            return Settled::Idle;
         }
-        let mut polls = 0;
+        let mut in_a_row = 0u32;
         loop {
-            match self.pick() {
-                Some(Pick::Task(id, options, chosen)) => {
-                    self.poll_task(id, options, chosen, self.elapsed());
-                    polls += 1;
-                    if polls >= LIMIT {
-                        return;
-                    }
-                }
-                Some(Pick::Tokio) => self.tokio_turn(rt),
-                None => match self.wait(rt, true, None) {
+            if self.shared.wall_expired.load(Relaxed) {
+                return Settled::WallTimeout;
+            }
+            if !self.step(rt, &mut in_a_row, Self::elapsed) {
+                match self.wait(rt, true, None) {
                     WaitOutcome::Woken => {}
-                    _ => return,
-                },
+                    WaitOutcome::WallTimeout => return Settled::WallTimeout,
+                    WaitOutcome::Quiescent | WaitOutcome::Deadline => return Settled::Idle,
+                }
             }
         }
     }
@@ -1035,6 +1069,10 @@ impl Future for Idle<'_> {
         let core = self.core;
         let shared = &*core.shared;
         core.tokio_ran();
+        // Only to know whether the run had tokio tasks (for the slow-poll oracle's note).
+        if !core.findings.saw_tokio_tasks.get() {
+            core.tokio_alive();
+        }
         // tokio's block_on waker is one for the whole wait; `will_wake` would not see it
         // (its clones may carry another copy of the vtable), the data pointer does.
         if self

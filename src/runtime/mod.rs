@@ -4,8 +4,9 @@
 //! Each run gets a fresh tokio current-thread runtime, paused from its first instant,
 //! with time (and by default I/O) enabled. The kit's executor runs the test body as task
 //! 0 and every task started with [`crate::spawn`]; tokio's own tasks run on tokio's queue.
-//! When the body returns, the oracles look at what is left: panics, leaked tasks, slow
-//! polls. A run that cannot finish is stopped: deadlock, virtual deadline, wall deadline.
+//! When the body returns, the oracles look at what is left: panics, leaked tasks (and
+//! `spawn_blocking` closures still running), slow polls. A run that cannot finish is
+//! stopped: deadlock, virtual deadline, wall deadline.
 
 pub(crate) mod clock;
 pub(crate) mod config;
@@ -32,13 +33,21 @@ pub use report::{Failure, FailureKind, Report};
 
 pub use self::config::{Clock, Policy};
 pub(crate) use self::config::{DEFAULT_SLOW_POLL, DEFAULT_VIRTUAL_TIMEOUT, DEFAULT_WALL_TIMEOUT, RunConfig};
-use self::executor::{CurrentGuard, Executor, Stop};
+use self::executor::{CurrentGuard, Executor, Settled, Stop};
 use self::shared::Shared;
 use self::tasks::JoinControl;
 use crate::schedule::{Plan, Strategy};
 use crate::util::lock;
 
 static RUN_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// How long, at most, the leak oracle waits for the threads of tokio's blocking pool to
+/// stop once the body has returned and the run has settled. tokio wakes a closure's
+/// `JoinHandle` before its thread is done with the closure, so a thread whose closure the
+/// body awaited may still be alive for a few microseconds (more on a loaded machine);
+/// a closure that still runs after this is a leak. The wait ends as soon as no thread is
+/// left, so a run without blocking work (or whose closures were awaited) does not wait.
+const BLOCKING_POOL_GRACE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The body's outcome, as task 0's owner: its value once it returned, and whether it
 /// ended at all (returned, panicked or was cancelled).
@@ -173,17 +182,37 @@ impl RunAttempt<'_> {
             Rc::new(move || body.is_finished())
         };
         core.set_body_done(body_done.clone());
-        let stop = core.run_loop(rt, &*body_done);
-        let stopped_in_time = !matches!(stop, Stop::WallTimeout);
+        let mut stop = core.run_loop(rt, &*body_done);
 
         // Settle at the final instant so work that can still finish now does, then judge.
         // A body that returned (rather than panicked): let work that can finish at this
-        // instant finish, then run the end-of-test checks.
+        // instant finish, then run the end-of-test checks. Tasks that never all wait run
+        // until the wall-clock limit, and the run ends there.
+        let mut settled = false;
         if matches!(stop, Stop::BodyDone) && body.has_returned() {
-            core.settle_at_end(rt);
-            core.run_end_checks();
+            match core.settle_at_end(rt) {
+                Settled::Idle => {
+                    core.run_end_checks();
+                    settled = true;
+                }
+                Settled::WallTimeout => stop = Stop::WallTimeout { after_body: true },
+            }
         }
-        let snap = oracles::snapshot(&core, stop, rt.metrics().num_alive_tasks());
+        // `spawn_blocking` closures still running when the run stopped (leaks, when the
+        // body returned), and a panic of theirs until the runtime is shut down is recorded:
+        // first let the blocking pool's threads finish what tokio does after a closure that
+        // was awaited. Not past the wall-clock limit, and not when nobody would hear of them.
+        let ignored = settled && self.config.leaks == Policy::Ignore;
+        let blocking = if ignored || shared.wall_expired.load(SeqCst) {
+            krt.blocking.alive()
+        } else {
+            // At most the run's own limit: the watchdog, still watching, must not take
+            // this wait for a stuck run.
+            krt.blocking
+                .alive_after(BLOCKING_POOL_GRACE.min(self.config.wall_timeout))
+        };
+        let stopped_in_time = !matches!(stop, Stop::WallTimeout { .. });
+        let snap = oracles::snapshot(&core, stop, rt.metrics().num_alive_tasks(), blocking);
         core.cancel_all();
         shared.finished.store(true, SeqCst);
         drop(watch);
@@ -197,7 +226,7 @@ impl RunAttempt<'_> {
             Some(p) if stopped_in_time => p.give_back(krt),
             _ => krt.shutdown(),
         }
-        let foreign = std::mem::take(&mut *lock(&shared.panics.foreign));
+        let foreign = shared.panics.close();
         if !self.config.io {
             self.io_missing.set(shared.panics.io_wanted.load(SeqCst));
         }

@@ -7,6 +7,13 @@
 //! loop stopped (deadlock or manual stall, virtual timeout, wall-clock timeout, a slow
 //! poll under [`Policy::Fail`]); and, for a body that returned, leaked tasks then slow
 //! polls under [`Policy::Fail`]. Leaks and slow polls under [`Policy::Warn`] are warnings.
+//!
+//! What the oracles see: a leak is a kit task (not `spawn_background`), a task started
+//! with `tokio::spawn` or a `spawn_blocking` closure still alive once the run settled at
+//! the body's final instant. Slow polls are the polls the executor makes (the body and
+//! `async_testkit::spawn`ed tasks): tokio polls its own tasks inside its turn, and only
+//! its `tokio_unstable` hooks could time them one by one, so they are not timed, and the
+//! report says so when the run had some.
 
 use std::fmt;
 use std::sync::atomic::Ordering::SeqCst;
@@ -31,16 +38,55 @@ pub enum FailureKind {
     /// A task panicked (the body, a kit task, a `tokio::spawn`ed task or a blocking
     /// closure) and the test did not take the panic with `JoinError::into_panic`.
     Panic,
-    /// Tasks were still alive when the body returned.
+    /// Tasks (kit tasks, tasks started with `tokio::spawn`) were still alive, or
+    /// `spawn_blocking` closures still running, when the body returned and the run had
+    /// settled at that instant. A closure counts as running when tokio's blocking pool
+    /// still has a thread for it once the pool has had up to 50 ms of real time to finish
+    /// (tokio wakes an awaited closure's `JoinHandle` before its thread is done with it).
+    ///
+    /// ```
+    /// use async_testkit::{Builder, FailureKind};
+    /// let f = Builder::new()
+    ///     .try_run(|| async {
+    ///         // Not awaited: the closure outlives the test, and so would its panic.
+    ///         drop(tokio::task::spawn_blocking(|| std::thread::sleep(std::time::Duration::from_secs(1))));
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(f.kind(), FailureKind::Leak);
+    /// assert_eq!(f.headline(), "leak: 1 spawn_blocking closure was still running when the test body returned");
+    /// ```
     Leak,
     /// Every task waited, no timer was pending (or, with a manual clock, nothing advanced
     /// it), and the body had not finished.
     Deadlock,
     /// The run was still going at its virtual-time limit.
     VirtualTimeout,
-    /// The run was still going at its wall-clock limit.
+    /// The run was still going at its wall-clock limit: before the body returned, or
+    /// after, when the tasks left at its final instant never all waited (a livelock).
     WallTimeout,
-    /// A poll took longer than the slow-poll threshold, with the policy set to fail.
+    /// A poll of the body or of a task started with `async_testkit::spawn` took longer
+    /// than the slow-poll threshold, with the policy set to fail. Tasks started with
+    /// `tokio::spawn` are not timed: tokio polls them inside its own turn.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_testkit::{Builder, FailureKind, Policy};
+    /// let slow = Builder::new()
+    ///     .slow_poll(Duration::from_millis(20))
+    ///     .slow_poll_policy(Policy::Fail);
+    /// let f = slow
+    ///     .clone()
+    ///     .try_run(|| async { std::thread::sleep(Duration::from_millis(40)) })
+    ///     .unwrap_err();
+    /// assert_eq!(f.kind(), FailureKind::SlowPoll);
+    /// // The same poll in a tokio task is not timed; the report says so.
+    /// let r = slow
+    ///     .try_run(|| async {
+    ///         tokio::spawn(async { std::thread::sleep(Duration::from_millis(40)) }).await.unwrap()
+    ///     })
+    ///     .unwrap();
+    /// assert!(r.warnings()[0].contains("tasks started with tokio::spawn are not timed"));
+    /// ```
     SlowPoll,
     /// A kit component's expectation was broken: an `AsyncMock` called too few or too
     /// many times, a scripted stream or I/O not followed.
@@ -110,15 +156,33 @@ pub(crate) struct Snapshot {
     pub(crate) stop: Stop,
     pub(crate) alive: Vec<TaskInfo>,
     pub(crate) tokio_alive: usize,
+    /// `spawn_blocking` closures still running (the blocking pool's threads alive).
+    pub(crate) blocking_alive: usize,
     pub(crate) elapsed: Duration,
+    /// The run had tasks started with `tokio::spawn` (whose polls are not timed).
+    pub(crate) saw_tokio_tasks: bool,
 }
 
-pub(crate) fn snapshot(core: &Executor, stop: Stop, tokio_alive: usize) -> Snapshot {
+pub(crate) fn snapshot(core: &Executor, stop: Stop, tokio_alive: usize, blocking_alive: usize) -> Snapshot {
     Snapshot {
         stop,
         alive: core.alive(),
         tokio_alive,
+        blocking_alive,
         elapsed: core.elapsed(),
+        saw_tokio_tasks: core.findings.saw_tokio_tasks.get() || tokio_alive > 0,
+    }
+}
+
+/// What the slow-poll oracle adds when the run had tasks it does not time.
+const TOKIO_NOT_TIMED: &str = "tasks started with tokio::spawn are not timed";
+
+/// `n thing(s) was/were`.
+fn count(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing} was")
+    } else {
+        format!("{n} {thing}s were")
     }
 }
 
@@ -161,6 +225,13 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
     };
     let leak_lines: Vec<String> = leaked.iter().map(|i| leak_label(i)).collect();
     let tokio_leak = body_done && snap.tokio_alive > 0;
+    let blocking_leak = body_done && snap.blocking_alive > 0;
+    let any_leak = !leaked.is_empty() || tokio_leak || blocking_leak;
+    let untimed = if snap.saw_tokio_tasks {
+        format!(" ({TOKIO_NOT_TIMED})")
+    } else {
+        String::new()
+    };
     let slow: Vec<String> = core
         .findings
         .slow_polls
@@ -169,7 +240,7 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
         .map(|s| {
             format!(
                 "slow poll: task {} (spawned at {}) took {:?} of wall time in one poll at {} (threshold {:?}); \
-                 a blocking call in async code stalls every other task",
+                 a blocking call in async code stalls every other task{untimed}",
                 s.task.label(),
                 s.task.site,
                 s.wall,
@@ -183,18 +254,23 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
         let mut parts = Vec::new();
         if !leaked.is_empty() {
             parts.push(format!(
-                "{} task{} still alive when the test body returned: {}",
-                leaked.len(),
-                if leaked.len() == 1 { " was" } else { "s were" },
+                "{} still alive when the test body returned: {}",
+                count(leaked.len(), "task"),
                 leak_lines.join(", ")
             ));
         }
         if tokio_leak {
+            let n = snap.tokio_alive;
             parts.push(format!(
-                "{} task{} started with tokio::spawn {} still alive when the test body returned",
-                snap.tokio_alive,
-                if snap.tokio_alive == 1 { "" } else { "s" },
-                if snap.tokio_alive == 1 { "was" } else { "were" },
+                "{n} task{} started with tokio::spawn {} still alive when the test body returned",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "was" } else { "were" },
+            ));
+        }
+        if blocking_leak {
+            parts.push(format!(
+                "{} still running when the test body returned",
+                count(snap.blocking_alive, "spawn_blocking closure")
             ));
         }
         parts.join("; ")
@@ -231,7 +307,7 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
                     Vt(config.virtual_timeout)
                 ),
             )),
-            Stop::WallTimeout => Some((
+            Stop::WallTimeout { after_body: false } => Some((
                 FailureKind::WallTimeout,
                 format!(
                     "wall-clock timeout: the test ran longer than its limit of {:?} of real time (virtual time {})",
@@ -239,10 +315,20 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
                     Vt(snap.elapsed)
                 ),
             )),
+            Stop::WallTimeout { after_body: true } => Some((
+                FailureKind::WallTimeout,
+                format!(
+                    "wall-clock timeout: the test body returned at {}, but tasks kept running at that instant \
+                     without ever waiting until the limit of {:?} of real time (a livelock: tasks that yield or \
+                     wake each other forever)",
+                    Vt(snap.elapsed),
+                    config.wall_timeout
+                ),
+            )),
             Stop::SlowPoll => Some((FailureKind::SlowPoll, slow.first().cloned().unwrap_or_default())),
             Stop::Expectation => None,
             Stop::BodyDone => {
-                if config.leaks == Policy::Fail && (!leaked.is_empty() || tokio_leak) {
+                if config.leaks == Policy::Fail && any_leak {
                     Some((FailureKind::Leak, format!("leak: {}", leak_headline())))
                 } else if config.slow_poll_policy == Policy::Fail && !slow.is_empty() {
                     Some((FailureKind::SlowPoll, slow[0].clone()))
@@ -254,11 +340,18 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
     };
 
     let mut warnings = Vec::new();
-    if config.leaks == Policy::Warn && (!leaked.is_empty() || tokio_leak) {
+    if config.leaks == Policy::Warn && any_leak {
         warnings.push(format!("leak: {}", leak_headline()));
     }
     if config.slow_poll_policy == Policy::Warn {
         warnings.extend(slow.iter().cloned());
+    }
+    // Asked to fail on slow polls, the test must hear of the polls nobody timed.
+    if config.slow_poll_policy == Policy::Fail && snap.saw_tokio_tasks {
+        warnings.push(format!(
+            "slow poll: {TOKIO_NOT_TIMED} (this run had some): start them with async_testkit::spawn for the \
+             slow-poll oracle to see their polls"
+        ));
     }
 
     Verdict {

@@ -22,12 +22,30 @@ use crate::util::lock;
 pub(crate) const IO_DISABLED: &str = "IO is disabled";
 
 /// The panics of one run that its executor did not catch itself (in tokio's tasks and
-/// blocking closures), written by the hook on whatever thread panicked.
+/// blocking closures), written by the hook on whatever thread panicked, until the run
+/// closes it ([`RunPanics::close`]).
 #[derive(Default)]
 pub(crate) struct RunPanics {
-    pub(crate) foreign: Mutex<Vec<PanicRecord>>,
+    foreign: Mutex<Foreign>,
     /// Some code of the run panicked for want of tokio's I/O driver (caught or not).
     pub(crate) io_wanted: AtomicBool,
+}
+
+#[derive(Default)]
+struct Foreign {
+    panics: Vec<PanicRecord>,
+    /// The run has been judged: a later panic (a `spawn_blocking` closure that outlived
+    /// the runtime) is no longer the run's, and goes to the previous hook (printed).
+    closed: bool,
+}
+
+impl RunPanics {
+    /// Ends the collection: the panics recorded so far, for the verdict.
+    pub(crate) fn close(&self) -> Vec<PanicRecord> {
+        let mut foreign = lock(&self.foreign);
+        foreign.closed = true;
+        std::mem::take(&mut foreign.panics)
+    }
 }
 
 /// One panic seen during a run.
@@ -255,7 +273,11 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
         let at = tokio::runtime::Handle::try_current()
             .ok()
             .map(|_| tokio::time::Instant::now().saturating_duration_since(start));
-        lock(&run.foreign).push(PanicRecord {
+        let mut foreign = lock(&run.foreign);
+        if foreign.closed {
+            return false;
+        }
+        foreign.panics.push(PanicRecord {
             task: None,
             message,
             location,

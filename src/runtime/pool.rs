@@ -10,10 +10,18 @@
 //! of 2^36 ms (about 2.2 years, the wheel's whole reach) past the origin: every deadline
 //! then differs from the fresh runtime's by a multiple of every level's span, and the
 //! wheel files, cascades and fires timers in the same order.
+//!
+//! The runtime also counts the threads of its blocking pool ([`BlockingThreads`]), which
+//! is how the leak oracle sees `spawn_blocking` closures still running: tokio has no
+//! stable count of them (its `num_blocking_threads`, `num_idle_blocking_threads` and
+//! `blocking_queue_depth` metrics are `tokio_unstable` in 1.54), so the kit keeps each
+//! thread to one stretch of work (`thread_keep_alive` of zero: a thread with nothing
+//! queued exits at once) and counts threads from the moment tokio decides to start one
+//! (it asks for the name on the spawning thread) to `on_thread_stop`.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use super::executor;
@@ -42,6 +50,54 @@ pub(crate) struct KitRuntime {
     run: RunSlot,
     /// Whether tokio ever started a thread: a blocking task may outlive its run.
     threads_started: Arc<AtomicBool>,
+    /// The threads of the blocking pool alive now.
+    pub(crate) blocking: Arc<BlockingThreads>,
+}
+
+/// How many threads of a runtime's blocking pool are alive: from the moment tokio decides
+/// to start one (on the thread that spawns the closure, so a closure spawned just before
+/// the body returned is already counted) until the thread stops. With a keep-alive of
+/// zero a thread stops as soon as it finds nothing queued after a closure, so, once
+/// tokio's bookkeeping after a closure is done, each thread alive runs a closure.
+#[derive(Default)]
+pub(crate) struct BlockingThreads {
+    alive: Mutex<usize>,
+    stopped: Condvar,
+}
+
+impl BlockingThreads {
+    fn starting(&self) {
+        *lock(&self.alive) += 1;
+    }
+
+    fn stopping(&self) {
+        let mut alive = lock(&self.alive);
+        *alive = alive.saturating_sub(1);
+        if *alive == 0 {
+            self.stopped.notify_all();
+        }
+    }
+
+    /// The threads alive now.
+    pub(crate) fn alive(&self) -> usize {
+        *lock(&self.alive)
+    }
+
+    /// The threads alive once every thread has stopped, or `bound` of real time has
+    /// passed. tokio wakes a closure's `JoinHandle` before its thread is done with the
+    /// closure (it releases the task, then looks at its queue, then stops): a thread whose
+    /// closure was awaited stops within microseconds, unless the machine is very busy.
+    pub(crate) fn alive_after(&self, bound: Duration) -> usize {
+        let alive = lock(&self.alive);
+        if *alive == 0 {
+            return 0;
+        }
+        let (alive, _) = self
+            .stopped
+            .wait_timeout_while(alive, bound, |n| *n > 0)
+            .unwrap_or_else(|e| e.into_inner());
+        *alive
+    }
 }
 
 impl KitRuntime {
@@ -56,6 +112,23 @@ impl KitRuntime {
         b.on_thread_unpark(executor::on_unpark);
         let run = RunSlot::default();
         let threads_started = Arc::new(AtomicBool::new(false));
+        let blocking = Arc::new(BlockingThreads::default());
+        // One closure (and whatever is queued behind it) per thread, so that the threads
+        // alive are the closures still running (see `BlockingThreads`).
+        b.thread_keep_alive(Duration::ZERO);
+        {
+            let blocking = blocking.clone();
+            // Called on the spawning thread, under the pool's lock, when tokio starts a
+            // thread for a closure (the name is tokio's default).
+            b.thread_name_fn(move || {
+                blocking.starting();
+                "tokio-rt-worker".to_string()
+            });
+        }
+        {
+            let blocking = blocking.clone();
+            b.on_thread_stop(move || blocking.stopping());
+        }
         {
             let run = run.clone();
             let threads_started = threads_started.clone();
@@ -79,6 +152,7 @@ impl KitRuntime {
             origin,
             run,
             threads_started,
+            blocking,
         }
     }
 

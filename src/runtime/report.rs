@@ -542,6 +542,13 @@ pub(crate) fn finish<T>(
                     "  Await or abort these tasks before the test returns, start long-lived ones with \
                      async_testkit::spawn_background, or set leaks = \"warn\"."
                 );
+                if snap.blocking_alive > 0 {
+                    let _ = writeln!(
+                        t,
+                        "  A spawn_blocking closure cannot be aborted: await its JoinHandle before the test \
+                         returns (and make the closure return)."
+                    );
+                }
             }
             if let Some(err) = returned_err.as_ref().filter(|_| kind == FailureKind::ReturnedErr) {
                 let _ = writeln!(
@@ -554,7 +561,7 @@ pub(crate) fn finish<T>(
                 );
             }
             let _ = writeln!(t);
-            if !snap.alive.is_empty() || snap.tokio_alive > 0 {
+            if !snap.alive.is_empty() || snap.tokio_alive > 0 || snap.blocking_alive > 0 {
                 let _ = writeln!(t, "tasks alive when the run stopped:");
                 for info in &snap.alive {
                     let last = info.last_poll.map_or_else(
@@ -573,12 +580,31 @@ pub(crate) fn finish<T>(
                     );
                 }
                 if snap.tokio_alive > 0 {
+                    let n = snap.tokio_alive;
+                    let untimed = if config.slow_poll_policy == crate::Policy::Ignore {
+                        String::new()
+                    } else {
+                        format!(
+                            ", and the slow-poll oracle does not time {} polls",
+                            if n == 1 { "its" } else { "their" }
+                        )
+                    };
                     let _ = writeln!(
                         t,
-                        "  and {} task{} started with tokio::spawn (tokio keeps no names or spawn sites: start \
-                         them with async_testkit::spawn to see them here)",
-                        snap.tokio_alive,
-                        if snap.tokio_alive == 1 { "" } else { "s" }
+                        "  and {n} task{} started with tokio::spawn (tokio keeps no names or spawn sites{untimed}: \
+                         start them with async_testkit::spawn to see them here)",
+                        if n == 1 { "" } else { "s" }
+                    );
+                }
+                if snap.blocking_alive > 0 {
+                    let n = snap.blocking_alive;
+                    let _ = writeln!(
+                        t,
+                        "  and {n} spawn_blocking closure{} still running on tokio's blocking pool (tokio keeps no \
+                         names or spawn sites for {}, and the kit cannot cancel {})",
+                        if n == 1 { "" } else { "s" },
+                        if n == 1 { "it" } else { "them" },
+                        if n == 1 { "it" } else { "them" },
                     );
                 }
                 let _ = writeln!(t);

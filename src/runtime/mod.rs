@@ -140,7 +140,7 @@ impl RunAttempt<'_> {
                 self.site
             );
         }
-        panics::install_hook();
+        let hook_at_start = panics::hook_generation();
         let shared = Shared::new();
         *lock(&shared.replay_line) = self.replay.clone();
         *lock(&shared.test_name) = self.name.to_string();
@@ -212,7 +212,7 @@ impl RunAttempt<'_> {
                 .alive_after(BLOCKING_POOL_GRACE.min(self.config.wall_timeout))
         };
         let stopped_in_time = !matches!(stop, Stop::WallTimeout { .. });
-        let snap = oracles::snapshot(&core, stop, rt.metrics().num_alive_tasks(), blocking);
+        let mut snap = oracles::snapshot(&core, stop, rt.metrics().num_alive_tasks(), blocking);
         core.cancel_all();
         shared.finished.store(true, SeqCst);
         drop(watch);
@@ -226,6 +226,9 @@ impl RunAttempt<'_> {
             Some(p) if stopped_in_time => p.give_back(krt),
             _ => krt.shutdown(),
         }
+        // Checked once the runtime is down (its blocking closures could panic until then):
+        // a hook replaced during the run may have kept panics from the kit.
+        snap.hook_replaced = panics::hook_generation() != hook_at_start;
         let foreign = shared.panics.close();
         if !self.config.io {
             self.io_missing.set(shared.panics.io_wanted.load(SeqCst));

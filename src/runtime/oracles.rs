@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use super::config::Policy;
 use super::executor::{Executor, Stop};
-use super::panics::PanicRecord;
+use super::panics::{HOOK_REPLACED, PanicRecord};
 use super::tasks::TaskInfo;
 use crate::trace::Vt;
 
@@ -161,6 +161,8 @@ pub(crate) struct Snapshot {
     pub(crate) elapsed: Duration,
     /// The run had tasks started with `tokio::spawn` (whose polls are not timed).
     pub(crate) saw_tokio_tasks: bool,
+    /// The process's panic hook was replaced during the run (and the kit's put back).
+    pub(crate) hook_replaced: bool,
 }
 
 pub(crate) fn snapshot(core: &Executor, stop: Stop, tokio_alive: usize, blocking_alive: usize) -> Snapshot {
@@ -171,6 +173,7 @@ pub(crate) fn snapshot(core: &Executor, stop: Stop, tokio_alive: usize, blocking
         blocking_alive,
         elapsed: core.elapsed(),
         saw_tokio_tasks: core.findings.saw_tokio_tasks.get() || tokio_alive > 0,
+        hook_replaced: false,
     }
 }
 
@@ -191,6 +194,7 @@ pub(crate) fn describe_panic(p: &PanicRecord) -> String {
         (Some(meta), _) if meta.id == 0 => "the test body".to_string(),
         (Some(meta), _) => format!("task {}", meta.label()),
         (None, Some(thread)) => format!("a spawn_blocking closure (thread '{thread}')"),
+        (None, None) if p.local => "a task started with tokio::task::spawn_local".to_string(),
         (None, None) => "a task started with tokio::spawn".to_string(),
     };
     let at = p
@@ -340,6 +344,9 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
     };
 
     let mut warnings = Vec::new();
+    if snap.hook_replaced {
+        warnings.push(HOOK_REPLACED.to_string());
+    }
     if config.leaks == Policy::Warn && any_leak {
         warnings.push(format!("leak: {}", leak_headline()));
     }

@@ -1,15 +1,31 @@
 //! Panic capture: every panic in a run, in kit tasks, in `tokio::spawn`ed tasks and in
 //! `spawn_blocking` closures, is recorded with its message and location.
 //!
-//! A process-wide panic hook (installed once, chaining to the previous one) looks at
-//! thread-locals: on a thread inside a run it records the panic instead of printing it,
-//! because the failure report will show it with more context.
+//! A process-wide panic hook (chaining to the previous one) looks at thread-locals: on a
+//! thread inside a run it records the panic instead of printing it, because the failure
+//! report will show it with more context.
+//!
+//! Which panics count: one that ends a task, or that nobody takes. A kit task's panic is
+//! caught by the executor, which takes the payload and the hook's note of the same panic
+//! (message, location); a panic the task's own code catches leaves only a note, which the
+//! next poll forgets. tokio catches the panics of its tasks (`tokio::spawn`,
+//! `spawn_local` in a `LocalSet`, `spawn_blocking`) without telling anyone on stable
+//! tokio, so for those the hook decides at once: the panic ends the task unless a
+//! `catch_unwind` of the task's own code stands between the panic and tokio's task
+//! harness on the stack (read from a captured backtrace).
+//!
+//! Not seen: `std::panic::resume_unwind` calls no hook, so a payload re-raised that way
+//! in a tokio task ends it unseen (in a kit task the executor still catches it). A test
+//! or a library that replaces the hook (`std::panic::set_hook`) hides panics of tokio's
+//! tasks until the kit checks its hook again, at the start and at the end of every run:
+//! it installs itself again in front of the new hook, and the run that saw the
+//! replacement warns ([`hook_generation`]).
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::cell::{Cell, RefCell};
 use std::panic::{Location, PanicHookInfo};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
@@ -64,6 +80,8 @@ pub(crate) struct PanicRecord {
     /// Not a panic of the test's code: the test body returned `Err` ([`ReturnedErr`]);
     /// `message` is the headline, `location` the test.
     pub(crate) returned_err: bool,
+    /// A task started with `tokio::task::spawn_local` (in a `LocalSet` a kit task runs).
+    pub(crate) local: bool,
 }
 
 /// What the wrapper `#[async_testkit::test]` puts around a body returning `Result` panics
@@ -82,7 +100,11 @@ impl ReturnedErr {
     }
 }
 
+/// The hook's note of a panic in a kit task, for the executor that catches it.
 struct Seen {
+    /// The payload's type, with `message`, tells this panic from an earlier one the task
+    /// caught (a payload re-raised with `resume_unwind` calls no hook).
+    kind: TypeId,
     message: String,
     location: Option<String>,
     backtrace: Option<String>,
@@ -91,17 +113,21 @@ struct Seen {
 thread_local! {
     /// The run this thread belongs to (the run thread, or a blocking-pool thread).
     static RUN: RefCell<Option<(Arc<RunPanics>, tokio::time::Instant, bool)>> = const { RefCell::new(None) };
-    /// True while the executor polls or drops a kit task (it catches those panics itself).
-    static POLLING_KIT: Cell<bool> = const { Cell::new(false) };
+    /// While the executor polls or drops a kit task (it catches those panics itself): the
+    /// tokio task the poll runs in, if any. A panic under another tokio task id is one of a
+    /// tokio task that the kit task's poll drives (`spawn_local` in a `LocalSet`).
+    static POLLING_KIT: Cell<Option<Option<tokio::task::Id>>> = const { Cell::new(None) };
     /// What the hook saw of the last panic on this thread.
     static LAST: RefCell<Option<Seen>> = const { RefCell::new(None) };
     /// True while the kit runs something of its own whose panic it handles.
     static QUIET: Cell<bool> = const { Cell::new(false) };
+    /// Set by the kit's hook when it sees the probe ([`hook_generation`]).
+    static PROBED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Runs `f`, catching a panic in it without printing it: `None` if it panicked.
 pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> Option<R> {
-    install_hook();
+    install_once();
     let prev = QUIET.with(|q| q.replace(true));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok();
     QUIET.with(|q| q.set(prev));
@@ -131,7 +157,9 @@ pub(crate) fn adopt_thread(panics: Arc<RunPanics>, start: tokio::time::Instant) 
 
 /// Runs `f` with panics attributed to the kit task being polled.
 pub(crate) fn polling_kit_task<R>(f: impl FnOnce() -> R) -> R {
-    let prev = POLLING_KIT.with(|p| p.replace(true));
+    // A note of a panic an earlier poll caught must not name a later one.
+    LAST.with(|l| l.borrow_mut().take());
+    let prev = POLLING_KIT.with(|p| p.replace(Some(tokio::task::try_id())));
     let r = f();
     POLLING_KIT.with(|p| p.set(prev));
     r
@@ -161,13 +189,19 @@ pub(crate) fn ended_event(payload: &Box<dyn Any + Send>) -> EventKind {
 
 /// Builds the record of the panic just caught on this thread.
 pub(crate) fn take_last(task: Option<TaskMeta>, at: Duration, payload: &Box<dyn Any + Send>) -> PanicRecord {
-    let seen = LAST.with(|l| l.borrow_mut().take());
+    let message_now = payload_message(payload.as_ref());
+    let kind = (**payload).type_id();
+    // The note is this panic's only if it says the same: a payload re-raised with
+    // `resume_unwind` (which calls no hook) after a caught panic must not take its place.
+    let seen = LAST
+        .with(|l| l.borrow_mut().take())
+        .filter(|s| s.kind == kind && s.message == message_now);
     let returned = payload.downcast_ref::<ReturnedErr>();
     let (message, location, backtrace) = match (returned, seen) {
         // The kit's own panic: the frames are the kit's, the place is the test.
         (Some(e), _) => (e.message(), Some(e.site.to_string()), None),
         (None, Some(s)) => (s.message, s.location, s.backtrace),
-        (None, None) => (payload_message(payload.as_ref()), None, None),
+        (None, None) => (message_now, None, None),
     };
     PanicRecord {
         task,
@@ -178,6 +212,7 @@ pub(crate) fn take_last(task: Option<TaskMeta>, at: Duration, payload: &Box<dyn 
         backtrace,
         thread: None,
         returned_err: returned.is_some(),
+        local: false,
     }
 }
 
@@ -197,6 +232,13 @@ const MACHINERY: &[&str] = &[
     "<tokio::runtime::",
 ];
 
+/// The symbol of a backtrace line that opens a frame (`  3: my_crate::f`), not of an
+/// `at file:line` line.
+fn frame_symbol(line: &str) -> Option<&str> {
+    let (n, symbol) = line.trim_start().split_once(": ")?;
+    n.chars().all(|c| c.is_ascii_digit()).then_some(symbol)
+}
+
 /// Keeps the user's frames of a captured backtrace: drops the panic machinery at the top
 /// and stops where the kit's executor (or tokio's scheduler) polled the task.
 pub(crate) fn user_frames(backtrace: &str) -> String {
@@ -207,11 +249,7 @@ pub(crate) fn user_frames(backtrace: &str) -> String {
     let mut started = false;
     for line in backtrace.lines() {
         let trimmed = line.trim_start();
-        let is_frame = trimmed
-            .split_once(": ")
-            .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()));
-        if is_frame {
-            let symbol = trimmed.split_once(": ").map_or("", |(_, s)| s);
+        if let Some(symbol) = frame_symbol(line) {
             let machinery = MACHINERY.iter().any(|m| symbol.starts_with(m));
             if machinery
                 && started
@@ -232,22 +270,81 @@ pub(crate) fn user_frames(backtrace: &str) -> String {
     out.join("\n")
 }
 
-/// Installs the hook once per process.
-pub(crate) fn install_hook() {
+/// What the kit panics with to learn whether its hook is still the process's.
+const PROBE: &str = "async-testkit: checking that its panic hook is still installed (a test or a library replaced \
+                     it; the kit installs it again in front of the new one)";
+
+/// Counts the kit's installations of its hook: a change between two readings means the
+/// hook was replaced (and installed again) in between.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Installs the kit's hook in front of the one installed now.
+fn install_in_front() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !hook(info) {
+            previous(info);
+        }
+    }));
+    GENERATION.fetch_add(1, SeqCst);
+}
+
+/// Installs the hook the first time only (for the kit's own quiet calls).
+fn install_once() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !hook(info) {
-                previous(info);
-            }
-        }));
-    });
+    ONCE.call_once(install_in_front);
+}
+
+/// Makes sure the kit's hook is installed, and returns its generation: called at the
+/// start and at the end of a run, a different number at the end means the hook was
+/// replaced (`std::panic::set_hook`) in between, and panics may have gone unseen.
+///
+/// It checks with a panic of its own: a hook installed in front of the kit's sees it
+/// (and may print [`PROBE`]); one that chains to the kit's passes it on.
+pub(crate) fn hook_generation() -> u64 {
+    static CHECKING: Mutex<()> = Mutex::new(());
+    install_once();
+    let _one_at_a_time = lock(&CHECKING);
+    PROBED.with(|p| p.set(false));
+    let quiet = QUIET.with(|q| q.replace(true));
+    let _ = std::panic::catch_unwind(|| std::panic::panic_any(PROBE));
+    QUIET.with(|q| q.set(quiet));
+    if !PROBED.with(Cell::get) {
+        install_in_front();
+    }
+    GENERATION.load(SeqCst)
+}
+
+/// The warning of a run during which the hook was replaced.
+pub(crate) const HOOK_REPLACED: &str = "panic hook: the process's panic hook was replaced during this run \
+     (std::panic::set_hook, by the test or by a library such as an error-report crate); until the end of the \
+     run, panics in tasks started with tokio::spawn or spawn_local and in spawn_blocking closures went to that \
+     hook and may have gone unseen (kit tasks' panics were still caught). The kit has installed its hook again, \
+     in front of the new one: install panic hooks before the test's run starts and the kit passes on to them \
+     what it does not take";
+
+/// Whether the panic being reported was caught by the code of the tokio task it happened
+/// in: in `backtrace` (innermost frame first), a `catch_unwind` (its `__rust_try` frame)
+/// comes before tokio's task harness, which catches what ends a task. Without either
+/// frame (no symbols) the panic counts as ending the task.
+fn caught_inside_task(backtrace: &str) -> bool {
+    for symbol in backtrace.lines().filter_map(frame_symbol) {
+        if symbol.starts_with("tokio::runtime::task::harness::") {
+            return false;
+        }
+        if symbol.starts_with("__rust_try") {
+            return true;
+        }
+    }
+    false
 }
 
 /// Returns true when the panic was taken by the kit (and must not be printed).
 fn hook(info: &PanicHookInfo<'_>) -> bool {
     if QUIET.try_with(Cell::get).unwrap_or(false) {
+        if info.payload().downcast_ref::<&str>() == Some(&PROBE) {
+            PROBED.with(|p| p.set(true));
+        }
         return true;
     }
     let Ok(Some((run, start, blocking))) = RUN.try_with(|r| r.borrow().clone()) else {
@@ -258,12 +355,28 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
         // Seen here, before any code of the test can catch it: the run needs the driver.
         run.io_wanted.store(true, SeqCst);
     }
-    let location = info.location().map(|l| l.to_string());
+    let tokio_task = tokio::task::try_id();
+    let polling_kit = POLLING_KIT.with(Cell::get);
+    let in_kit_task = polling_kit == Some(tokio_task);
     let bt = Backtrace::capture();
-    let backtrace = (bt.status() == BacktraceStatus::Captured).then(|| user_frames(&bt.to_string()));
-    if POLLING_KIT.with(|p| p.get()) {
+    let captured = bt.status() == BacktraceStatus::Captured;
+    if !in_kit_task && tokio_task.is_some() {
+        // A tokio task's panic: tokio will not say whether it ended the task.
+        let frames = if captured {
+            bt.to_string()
+        } else {
+            Backtrace::force_capture().to_string()
+        };
+        if caught_inside_task(&frames) {
+            return true;
+        }
+    }
+    let location = info.location().map(|l| l.to_string());
+    let backtrace = captured.then(|| user_frames(&bt.to_string()));
+    if in_kit_task {
         LAST.with(|l| {
             *l.borrow_mut() = Some(Seen {
+                kind: info.payload().type_id(),
                 message,
                 location,
                 backtrace,
@@ -286,6 +399,7 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
             backtrace,
             thread: blocking.then(|| std::thread::current().name().unwrap_or("unnamed").to_string()),
             returned_err: info.payload().is::<ReturnedErr>(),
+            local: polling_kit.is_some(),
         });
     }
     true
@@ -293,6 +407,22 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_panic_counts_as_caught_by_the_task_only_above_tokios_harness() {
+        let caught = "   0: std::panicking::panic_with_hook
+   7: my_crate::f::{{closure}}
+             at ./src/f.rs:3:5
+   9: __rust_try
+  13: tokio::runtime::task::harness::poll_future::{{closure}}
+  19: __rust_try";
+        assert!(super::caught_inside_task(caught));
+        let ended = "   7: my_crate::f::{{closure}}
+  13: tokio::runtime::task::harness::poll_future::{{closure}}
+  19: __rust_try";
+        assert!(!super::caught_inside_task(ended));
+        assert!(!super::caught_inside_task(""));
+    }
+
     #[test]
     fn backtraces_keep_the_users_frames_only() {
         let bt = "   0: async_testkit::runtime::panics::hook

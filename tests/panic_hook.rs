@@ -1,0 +1,68 @@
+//! A panic hook replaced by the test (or by a library it calls) does not blind the kit:
+//! each run puts the kit's hook back in front, and the run that saw it replaced says so.
+//! One test only: the hook is the whole process's.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+use async_testkit::{Builder, FailureKind};
+
+mod support;
+use support::line_of;
+
+const SRC: &str = include_str!("panic_hook.rs");
+
+const WARNING: &str = "panic hook: the process's panic hook was replaced during this run (std::panic::set_hook, \
+     by the test or by a library such as an error-report crate); until the end of the run, panics in tasks started \
+     with tokio::spawn or spawn_local and in spawn_blocking closures went to that hook and may have gone unseen \
+     (kit tasks' panics were still caught). The kit has installed its hook again, in front of the new one: install \
+     panic hooks before the test's run starts and the kit passes on to them what it does not take";
+
+/// Installs a hook that counts the panics it is given and prints nothing.
+fn counting_hook() -> Arc<AtomicUsize> {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    std::panic::set_hook(Box::new(move |_| {
+        counter.fetch_add(1, SeqCst);
+    }));
+    seen
+}
+
+/// A run whose tokio task panics, detached.
+fn tokio_task_panics() -> async_testkit::Failure {
+    Builder::new()
+        .try_run(|| async {
+            tokio::spawn(async { panic!("unseen before") }); // tokio-panic
+            tokio::task::yield_now().await;
+        })
+        .unwrap_err()
+}
+
+#[test]
+fn a_replaced_panic_hook_is_put_back_and_the_run_that_replaced_it_warns() {
+    let line = line_of(SRC, "tokio-panic");
+    let headline =
+        format!("a task started with tokio::spawn panicked at tests/panic_hook.rs:{line}:34: unseen before");
+
+    // Replaced between runs (by an earlier test, or before this run): the run still sees.
+    let outside = counting_hook();
+    let f = tokio_task_panics();
+    assert_eq!(f.kind(), FailureKind::Panic);
+    assert_eq!(f.headline(), headline);
+    assert!(!f.to_string().contains("panic hook:"), "{f}");
+    // The replacement still gets what the kit does not take.
+    let before = outside.load(SeqCst);
+    let _ = std::panic::catch_unwind(|| panic!("outside any run"));
+    assert_eq!(outside.load(SeqCst), before + 1);
+
+    // Replaced during a run: the run warns, and later runs see again.
+    let r = Builder::new()
+        .try_run(|| async {
+            let _ = counting_hook();
+        })
+        .unwrap();
+    assert_eq!(r.warnings(), [WARNING]);
+    let f = tokio_task_panics();
+    assert_eq!(f.headline(), headline);
+    assert!(!f.to_string().contains("panic hook:"), "{f}");
+}

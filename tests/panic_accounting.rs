@@ -76,6 +76,14 @@ fn a_tokio_task_that_catches_one_panic_and_dies_of_another_fails_with_the_second
         )
     );
     assert_eq!(f.panic_messages(), ["the second, fatal"]);
+    assert!(
+        f.to_string().contains(
+            "  (a panic that ends a task outside kit tasks always fails the test; to expect one, catch it inside \
+             the task with catch_unwind, or start the task with async_testkit::spawn and take the panic with \
+             JoinError::into_panic)"
+        ),
+        "{f}"
+    );
 }
 
 #[test]

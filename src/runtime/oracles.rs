@@ -35,8 +35,31 @@ use crate::trace::Vt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FailureKind {
-    /// A task panicked (the body, a kit task, a `tokio::spawn`ed task or a blocking
-    /// closure) and the test did not take the panic with `JoinError::into_panic`.
+    /// A panic ended a task (the body, a kit task, a `tokio::spawn`ed task, a
+    /// `spawn_local` task or a blocking closure) and the test did not take it with
+    /// `JoinError::into_panic` (kit tasks only). A panic the task's own code catches
+    /// (`catch_unwind`) is not a failure. A payload re-raised with
+    /// `std::panic::resume_unwind` in a tokio task or a blocking closure is not seen (that
+    /// call runs no panic hook); in a kit task it is, without a place.
+    ///
+    /// ```
+    /// use async_testkit::{Builder, FailureKind};
+    /// // Caught by the task itself: the test passes.
+    /// Builder::new().run(|| async {
+    ///     let ok = tokio::spawn(async { std::panic::catch_unwind(|| panic!("handled")).is_err() });
+    ///     assert!(ok.await.unwrap());
+    /// });
+    /// // Ending a spawn_local task: the test fails.
+    /// let f = Builder::new()
+    ///     .try_run(|| async {
+    ///         let local = tokio::task::LocalSet::new();
+    ///         let r = local.run_until(async { tokio::task::spawn_local(async { panic!("lost") }).await }).await;
+    ///         assert!(r.is_err());
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(f.kind(), FailureKind::Panic);
+    /// assert!(f.headline().starts_with("a task started with tokio::task::spawn_local panicked at "), "{f}");
+    /// ```
     Panic,
     /// Tasks (kit tasks, tasks started with `tokio::spawn`) were still alive, or
     /// `spawn_blocking` closures still running, when the body returned and the run had

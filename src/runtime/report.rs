@@ -625,8 +625,9 @@ pub(crate) fn finish<T>(
                     "  (a panic the test expects is taken by awaiting the task's JoinHandle and calling \
                      JoinError::into_panic)"
                 } else {
-                    "  (a panic outside kit tasks always fails the test; to expect one, start the task with \
-                     async_testkit::spawn and take the panic with JoinError::into_panic)"
+                    "  (a panic that ends a task outside kit tasks always fails the test; to expect one, catch it \
+                     inside the task with catch_unwind, or start the task with async_testkit::spawn and take the \
+                     panic with JoinError::into_panic)"
                 };
                 if panics.iter().any(|p| p.task.as_ref().is_none_or(|m| m.id != 0)) {
                     let _ = writeln!(t, "{hint}");

@@ -11,8 +11,8 @@
 //! next poll forgets. tokio catches the panics of its tasks (`tokio::spawn`,
 //! `spawn_local` in a `LocalSet`, `spawn_blocking`) without telling anyone on stable
 //! tokio, so for those the hook decides at once: the panic ends the task unless a
-//! `catch_unwind` of the task's own code stands between the panic and tokio's task
-//! harness on the stack (read from a captured backtrace).
+//! `catch_unwind` of the task's own code stands between the panic and tokio's harness on
+//! the stack (read from a captured backtrace, see `caught_inside_task`).
 //!
 //! Not seen: `std::panic::resume_unwind` calls no hook, so a payload re-raised that way
 //! in a tokio task ends it unseen (in a kit task the executor still catches it). A test
@@ -324,16 +324,20 @@ pub(crate) const HOOK_REPLACED: &str = "panic hook: the process's panic hook was
      what it does not take";
 
 /// Whether the panic being reported was caught by the code of the tokio task it happened
-/// in: in `backtrace` (innermost frame first), a `catch_unwind` (its `__rust_try` frame)
-/// comes before tokio's task harness, which catches what ends a task. Without either
-/// frame (no symbols) the panic counts as ending the task.
+/// in. In `backtrace` (innermost frame first), up to tokio's entry into the task
+/// (`tokio::runtime::task::raw::`, a function called through a table, so never inlined
+/// away), every `catch_unwind` leaves a `__rust_try` frame: tokio's own harness has one,
+/// so a second one is the task's. With fewer (frames inlined in an optimised build, or no
+/// symbols) the panic counts as ending the task: a test may fail for a panic it caught,
+/// never pass for one it did not.
 fn caught_inside_task(backtrace: &str) -> bool {
+    let mut catches = 0;
     for symbol in backtrace.lines().filter_map(frame_symbol) {
-        if symbol.starts_with("tokio::runtime::task::harness::") {
-            return false;
+        if symbol.starts_with("tokio::runtime::task::raw::") {
+            return catches >= 2;
         }
         if symbol.starts_with("__rust_try") {
-            return true;
+            catches += 1;
         }
     }
     false
@@ -408,18 +412,27 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_panic_counts_as_caught_by_the_task_only_above_tokios_harness() {
+    fn a_panic_counts_as_caught_by_the_task_only_with_a_catch_of_its_own() {
         let caught = "   0: std::panicking::panic_with_hook
    7: my_crate::f::{{closure}}
              at ./src/f.rs:3:5
    9: __rust_try
   13: tokio::runtime::task::harness::poll_future::{{closure}}
-  19: __rust_try";
+  19: __rust_try
+  25: tokio::runtime::task::raw::poll
+  40: __rust_try";
         assert!(super::caught_inside_task(caught));
         let ended = "   7: my_crate::f::{{closure}}
   13: tokio::runtime::task::harness::poll_future::{{closure}}
-  19: __rust_try";
+  19: __rust_try
+  25: tokio::runtime::task::raw::poll
+  40: __rust_try";
         assert!(!super::caught_inside_task(ended));
+        // Without tokio's entry, nothing can be told: the panic ended the task.
+        assert!(!super::caught_inside_task(
+            "   9: __rust_try
+  19: __rust_try"
+        ));
         assert!(!super::caught_inside_task(""));
     }
 

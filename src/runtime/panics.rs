@@ -324,17 +324,18 @@ pub(crate) const HOOK_REPLACED: &str = "panic hook: the process's panic hook was
      what it does not take";
 
 /// Whether the panic being reported was caught by the code of the tokio task it happened
-/// in. In `backtrace` (innermost frame first), up to tokio's entry into the task
-/// (`tokio::runtime::task::raw::`, a function called through a table, so never inlined
-/// away), every `catch_unwind` leaves a `__rust_try` frame: tokio's own harness has one,
-/// so a second one is the task's. With fewer (frames inlined in an optimised build, or no
-/// symbols) the panic counts as ending the task: a test may fail for a panic it caught,
-/// never pass for one it did not.
+/// in. In `backtrace` (innermost frame first), every `catch_unwind` leaves a `__rust_try`
+/// frame, and tokio polls a task's future in `Core::poll`, inside its own catch: a
+/// `__rust_try` before the first frame of tokio's task code, when that frame is
+/// `Core::poll`, is the task's own catch. Anything else (no such frame: `Core::poll`
+/// inlined into tokio's catch in an optimised build, no symbols, a panic while tokio drops
+/// the task) counts as ending the task: a test may fail for a panic it caught, never pass
+/// for one it did not.
 fn caught_inside_task(backtrace: &str) -> bool {
     let mut catches = 0;
     for symbol in backtrace.lines().filter_map(frame_symbol) {
-        if symbol.starts_with("tokio::runtime::task::raw::") {
-            return catches >= 2;
+        if symbol.starts_with("tokio::runtime::task::") {
+            return catches > 0 && symbol.starts_with("tokio::runtime::task::core::Core<T,S>::poll");
         }
         if symbol.starts_with("__rust_try") {
             catches += 1;
@@ -413,26 +414,32 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
 mod tests {
     #[test]
     fn a_panic_counts_as_caught_by_the_task_only_with_a_catch_of_its_own() {
+        // As a debug build shows them.
         let caught = "   0: std::panicking::panic_with_hook
    7: my_crate::f::{{closure}}
              at ./src/f.rs:3:5
    9: __rust_try
-  13: tokio::runtime::task::harness::poll_future::{{closure}}
-  19: __rust_try
-  25: tokio::runtime::task::raw::poll
-  40: __rust_try";
+  13: tokio::runtime::task::core::Core<T,S>::poll::{{closure}}
+  16: tokio::runtime::task::harness::poll_future::{{closure}}
+  19: __rust_try";
         assert!(super::caught_inside_task(caught));
         let ended = "   7: my_crate::f::{{closure}}
-  13: tokio::runtime::task::harness::poll_future::{{closure}}
-  19: __rust_try
-  25: tokio::runtime::task::raw::poll
-  40: __rust_try";
+  13: tokio::runtime::task::core::Core<T,S>::poll::{{closure}}
+  16: tokio::runtime::task::harness::poll_future::{{closure}}
+  19: __rust_try";
         assert!(!super::caught_inside_task(ended));
-        // Without tokio's entry, nothing can be told: the panic ended the task.
-        assert!(!super::caught_inside_task(
-            "   9: __rust_try
-  19: __rust_try"
-        ));
+        // As an optimised build shows them: tokio's catch inlined away, the task's kept.
+        let caught = "   6: my_crate::f::{{closure}}
+   7: __rust_try.llvm.11413116108146510800
+   8: tokio::runtime::task::core::Core<T,S>::poll
+   9: tokio::runtime::task::harness::Harness<T,S>::poll";
+        assert!(super::caught_inside_task(caught));
+        // Core::poll inlined into tokio's catch: the catch may be tokio's, so it ended.
+        let unclear = "   6: my_crate::f::{{closure}}
+   7: __rust_try
+   9: tokio::runtime::task::harness::Harness<T,S>::poll";
+        assert!(!super::caught_inside_task(unclear));
+        assert!(!super::caught_inside_task("   9: __rust_try"));
         assert!(!super::caught_inside_task(""));
     }
 

@@ -786,11 +786,55 @@ fn two_replays_that_diverge_name_the_first_differing_event() {
         panic!("always fails");
     });
     assert!(
-        text.contains("nondeterminism: two replays of this schedule diverged at event "),
+        text.contains("nondeterminism: replays 1 and 2 of this schedule diverged at event "),
         "{text}"
     );
     assert!(
-        text.contains("first replay:") && text.contains("second replay:"),
+        text.contains("\n  first replay: ") && text.contains("\n  replay 2:     "),
+        "{text}"
+    );
+    assert!(text.contains(&format!("\n{CONTRACT}")), "{text}");
+}
+
+/// The causes every nondeterminism note names.
+const CONTRACT: &str = "the test escapes the determinism contract: look for HashMap or HashSet iteration \
+                        order (std's RandomState), tokio::select! without `biased;` (it polls its branches in \
+                        a random order), random numbers, std::time::Instant or SystemTime, real I/O, or OS \
+                        threads in the code under test";
+
+/// A coin flip that comes up the same on the first two replays of the failing schedule
+/// and differently on the third (the run count stands in for a hash order or a `select!`):
+/// the determinism check replays until a replay differs, not only twice.
+#[test]
+fn a_replay_that_diverges_after_the_second_is_reported_as_nondeterministic() {
+    // Run 0 is the exploration's failing schedule (it has no choices, so nothing is
+    // minimised), runs 1 and 2 the first two replays: the path differs from run 3 on.
+    let text = failure_of_run_dependent(10, |run| async move {
+        if run >= 3 {
+            task::Builder::new().name("extra").spawn(async {}).await.unwrap();
+        }
+        panic!("always fails");
+    });
+    assert!(
+        text.contains(&format!(
+            "nondeterminism: replays 1 and 3 of this schedule diverged at event 2:\n  first replay: \
+             +0s  #0 test body: panicked\n  replay 3:     +0s  #0 test body: spawned #1 \"extra\"\n{CONTRACT}"
+        )),
+        "{text}"
+    );
+}
+
+/// The same when the coin flip decides whether the run fails at all.
+#[test]
+fn a_replay_that_passes_after_the_second_is_reported_as_nondeterministic() {
+    let text = failure_of_run_dependent(10, |run| async move {
+        // Run 0 is the failing schedule, runs 1 and 2 the first two replays.
+        assert!(run >= 3, "failed on run {run}");
+    });
+    assert!(
+        text.contains(&format!(
+            "nondeterminism: the minimal schedule failed on its first replay and passed on replay 3; {CONTRACT}"
+        )),
         "{text}"
     );
 }

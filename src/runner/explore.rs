@@ -27,6 +27,8 @@ where
     Fut::Output: 'static,
 {
     let name = b.test_name();
+    // Every run of this test is one family: a mock built outside the body starts each afresh.
+    let _family = crate::runtime::family::Family::enter();
     let strategy = env::strategy().or(b.strategy);
     let attempt = |seed: u64, plan: Plan, strategy: Strategy, label: String, replay: String| RunAttempt {
         config: b.config.clone(),

@@ -197,3 +197,14 @@ async fn a_test_stuck_in_a_tokio_task_names_tokio_s_scheduler() {
         .await
         .unwrap();
 }
+
+/// `timeout` is for the whole test: 40 schedules of 100 ms each are past a 300 ms limit.
+#[async_testkit::test(explore = 40, timeout = "300ms")]
+#[should_panic(
+    expected = "wall-clock timeout: the exploration ran longer than the test's limit of 300ms of real time; "
+)]
+async fn an_exploring_test_is_bounded_by_its_timeout() {
+    tokio::task::spawn_blocking(|| std::thread::sleep(std::time::Duration::from_millis(100)))
+        .await
+        .unwrap();
+}

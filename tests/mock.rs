@@ -625,3 +625,112 @@ fn handles_and_calls_are_send_and_sync_when_their_types_are() {
     send::<async_testkit::mock::MockCall<String, Result<Vec<u8>, String>>>();
     send_sync::<async_testkit::mock::Gate>();
 }
+
+/// A mock built outside the test's closure is shared by every schedule of an exploration:
+/// each schedule (each run) starts its calls and counts afresh, so an expectation holds
+/// per schedule.
+#[test]
+fn a_mock_built_outside_an_exploration_counts_each_schedule_afresh() {
+    let m = AsyncMock::<u32, u32>::named("fetch").returns(7).expect_calls(1);
+    let r = Builder::new().explore(10).try_run({
+        let m = m.clone();
+        move || {
+            let m = m.clone();
+            async move {
+                m.assert_not_called();
+                let t = async_testkit::spawn({
+                    let m = m.clone();
+                    async move { m.call(1).await }
+                });
+                assert_eq!(t.await.unwrap(), 7);
+                m.assert_called_times(1);
+                assert_eq!(
+                    (m.await_count(), m.completed_count(), m.max_in_flight()),
+                    (1, 1, 1)
+                );
+            }
+        }
+    });
+    assert_eq!(r.unwrap().schedules(), 10);
+    // What the last schedule recorded.
+    assert_eq!(m.call_count(), 1);
+}
+
+/// A schedule that does not use the shared mock at all is still checked.
+#[test]
+fn a_schedule_that_never_calls_a_mock_built_outside_fails_its_expectation() {
+    let m = AsyncMock::<u32, u32>::named("fetch").returns(7).expect_calls(1);
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let f = Builder::new()
+        .explore(10)
+        .try_run({
+            let m = m.clone();
+            move || {
+                let (m, runs) = (m.clone(), runs.clone());
+                async move {
+                    if runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) != 3 {
+                        m.call(1).await;
+                    }
+                }
+            }
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Expectation, "{f}");
+    // The run count decides the failure: run 4 (schedule 4) fails, its replays pass.
+    let head = f.headline();
+    assert!(
+        head.starts_with("mock `fetch` expected exactly 1 call, got 0 (expect_calls at tests/mock.rs:")
+            && head.ends_with(")\nmock `fetch` was never called"),
+        "{f}"
+    );
+}
+
+/// A `returns_seq` is not given back to later runs: the message says why and what to do.
+#[test]
+fn a_returns_seq_spent_by_an_earlier_schedule_says_to_build_the_mock_inside() {
+    let m = AsyncMock::<u32, u32>::named("fetch").returns_seq([1, 2]);
+    let f = Builder::new()
+        .explore(10)
+        .try_run({
+            let m = m.clone();
+            move || {
+                let m = m.clone();
+                async move {
+                    m.call(0).await;
+                }
+            }
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Panic, "{f}");
+    assert!(
+        f.to_string().contains(
+            "mock `fetch` ran out of values: returns_seq gave 2 and call #1 with arguments 0 (called at \
+             tests/mock.rs:"
+        ),
+        "{f}"
+    );
+    assert!(
+        f.to_string().contains(
+            // Schedules 1 and 2 took the values, schedule 3 failed: the report comes from a
+            // replay of it, the fourth run.
+            ") needed one more.\nThe mock was built outside the test's closure, and 3 earlier runs of this \
+             test (the schedules of an exploration, a failure's replays) took values from it: each run starts \
+             the mock's calls and counts afresh, not its returns_seq. Build the mock inside the closure, so \
+             that each run has its own."
+        ),
+        "{f}"
+    );
+}
+
+/// Separate runs (not one test's schedules) keep adding to a mock's record, as before.
+#[test]
+fn separate_runs_add_to_a_mock_record() {
+    let m = AsyncMock::<u32, u32>::new().returns(1);
+    for _ in 0..2 {
+        let m = m.clone();
+        async_testkit::run(async move {
+            m.call(0).await;
+        });
+    }
+    assert_eq!(m.call_count(), 2);
+}

@@ -755,3 +755,54 @@ fn run_panics_with_the_report_like_a_failing_test() {
     );
     assert!(text.contains("inner message"), "{text}");
 }
+
+/// The wall-clock limit is for the whole test: an exploration of schedules that each take
+/// real time stops starting schedules once the test has run that long, and fails.
+#[test]
+fn an_exploration_longer_than_the_wall_limit_is_a_wall_timeout() {
+    let f = Builder::new()
+        .explore(40)
+        .timeout(Duration::from_millis(300))
+        .try_run(|| async {
+            // 100 ms of real time a schedule: 40 of them are 4 s, far past the limit.
+            tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(100)))
+                .await
+                .unwrap();
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::WallTimeout, "{f}");
+    let head = f.headline();
+    let ran: u32 = head
+        .strip_prefix(
+            "wall-clock timeout: the exploration ran longer than the test's limit of 300ms of real time; ",
+        )
+        .and_then(|r| r.strip_suffix(" of 40 schedules ran, and passed"))
+        .unwrap_or_else(|| panic!("{f}"))
+        .parse()
+        .unwrap();
+    assert!((1..40).contains(&ran), "{f}");
+    assert!(
+        f.to_string().contains(
+            "  The wall-clock limit (`timeout`, default 60s) is for the whole test: each run stops at it, and \
+             no schedule starts once the test has run that long. Raise `timeout`, lower `explore`, or give \
+             the exploration a time budget with `explore_for` (it stops there and passes).\n\n\
+             replay: ASYNC_TESTKIT_SEED=0 ASYNC_TESTKIT_STRATEGY=portfolio cargo test -- --exact "
+        ),
+        "{f}"
+    );
+}
+
+/// An `explore_for` budget longer than the wall-clock limit is the exploration's bound.
+#[test]
+fn an_explore_for_budget_longer_than_the_wall_limit_passes() {
+    let r = Builder::new()
+        .explore_for(Duration::from_millis(600))
+        .timeout(Duration::from_millis(200))
+        .try_run(|| async {
+            tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(10)))
+                .await
+                .unwrap();
+        })
+        .unwrap();
+    assert!(r.schedules() >= 2, "{}", r.schedules());
+}

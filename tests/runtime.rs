@@ -4,6 +4,7 @@ mod support;
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_testkit::{Builder, FailureKind, Strategy, spawn, task, time, yield_point};
@@ -785,11 +786,55 @@ fn two_replays_that_diverge_name_the_first_differing_event() {
         panic!("always fails");
     });
     assert!(
-        text.contains("nondeterminism: two replays of this schedule diverged at event "),
+        text.contains("nondeterminism: replays 1 and 2 of this schedule diverged at event "),
         "{text}"
     );
     assert!(
-        text.contains("first replay:") && text.contains("second replay:"),
+        text.contains("\n  first replay: ") && text.contains("\n  replay 2:     "),
+        "{text}"
+    );
+    assert!(text.contains(&format!("\n{CONTRACT}")), "{text}");
+}
+
+/// The causes every nondeterminism note names.
+const CONTRACT: &str = "the test escapes the determinism contract: look for HashMap or HashSet iteration \
+                        order (std's RandomState), tokio::select! without `biased;` (it polls its branches in \
+                        a random order), random numbers, std::time::Instant or SystemTime, real I/O, or OS \
+                        threads in the code under test";
+
+/// A coin flip that comes up the same on the first two replays of the failing schedule
+/// and differently on the third (the run count stands in for a hash order or a `select!`):
+/// the determinism check replays until a replay differs, not only twice.
+#[test]
+fn a_replay_that_diverges_after_the_second_is_reported_as_nondeterministic() {
+    // Run 0 is the exploration's failing schedule (it has no choices, so nothing is
+    // minimised), runs 1 and 2 the first two replays: the path differs from run 3 on.
+    let text = failure_of_run_dependent(10, |run| async move {
+        if run >= 3 {
+            task::Builder::new().name("extra").spawn(async {}).await.unwrap();
+        }
+        panic!("always fails");
+    });
+    assert!(
+        text.contains(&format!(
+            "nondeterminism: replays 1 and 3 of this schedule diverged at event 2:\n  first replay: \
+             +0s  #0 test body: panicked\n  replay 3:     +0s  #0 test body: spawned #1 \"extra\"\n{CONTRACT}"
+        )),
+        "{text}"
+    );
+}
+
+/// The same when the coin flip decides whether the run fails at all.
+#[test]
+fn a_replay_that_passes_after_the_second_is_reported_as_nondeterministic() {
+    let text = failure_of_run_dependent(10, |run| async move {
+        // Run 0 is the failing schedule, runs 1 and 2 the first two replays.
+        assert!(run >= 3, "failed on run {run}");
+    });
+    assert!(
+        text.contains(&format!(
+            "nondeterminism: the minimal schedule failed on its first replay and passed on replay 3; {CONTRACT}"
+        )),
         "{text}"
     );
 }
@@ -871,5 +916,105 @@ fn kit_futures_awaited_outside_any_run_are_refused() {
     assert_eq!(
         m,
         "run_until_idle() was awaited outside the async-testkit run that created it; await it inside the same test"
+    );
+}
+
+/// Teardown: a kit task's future that spawns a task when it is dropped, at the end of
+/// the run. Each of `n` generations spawns the next; every one of them is dropped.
+struct SpawnOnDrop {
+    generations_left: u32,
+    dropped: Arc<std::sync::atomic::AtomicU32>,
+    panic: bool,
+}
+
+impl Drop for SpawnOnDrop {
+    fn drop(&mut self) {
+        self.dropped.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.generations_left == 0 {
+            assert!(!self.panic, "the last generation panics in its Drop");
+            return;
+        }
+        let next = SpawnOnDrop {
+            generations_left: self.generations_left - 1,
+            dropped: self.dropped.clone(),
+            panic: self.panic,
+        };
+        drop(async_testkit::spawn(async move {
+            let _next = next;
+            std::future::pending::<()>().await
+        }));
+    }
+}
+
+fn spawning_on_drop(
+    generations: u32,
+    panic: bool,
+) -> (Result<async_testkit::Report<()>, async_testkit::Failure>, u32) {
+    let dropped = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let d = dropped.clone();
+    let r = Builder::new().try_run(move || {
+        let d = d.clone();
+        async move {
+            let first = SpawnOnDrop {
+                generations_left: generations,
+                dropped: d,
+                panic,
+            };
+            async_testkit::spawn_background(async move {
+                let _first = first;
+                std::future::pending::<()>().await
+            });
+            async_testkit::yield_point().await;
+        }
+    });
+    (r, dropped.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+#[test]
+fn tasks_spawned_while_the_teardown_drops_tasks_are_dropped_too() {
+    let (r, dropped) = spawning_on_drop(5, false);
+    r.unwrap();
+    assert_eq!(dropped, 6);
+}
+
+#[test]
+fn a_panic_in_the_drop_of_a_task_spawned_at_teardown_fails_the_run() {
+    let (r, dropped) = spawning_on_drop(2, true);
+    let f = r.unwrap_err();
+    assert_eq!(dropped, 3);
+    assert_eq!(f.kind(), async_testkit::FailureKind::Panic, "{f}");
+    assert!(
+        f.headline().starts_with("task #3 panicked at tests/runtime.rs:"),
+        "{f}"
+    );
+    assert!(
+        f.headline()
+            .ends_with(": the last generation panics in its Drop (while the task was being dropped)"),
+        "{f}"
+    );
+}
+
+#[test]
+fn a_drop_that_spawns_on_every_drop_ends_the_teardown_with_a_report() {
+    let (r, dropped) = spawning_on_drop(u32::MAX, false);
+    let f = r.unwrap_err();
+    // The first task, and 64 rounds of tasks each spawned by the drop before it.
+    assert_eq!(dropped, 64);
+    assert_eq!(f.kind(), async_testkit::FailureKind::Expectation, "{f}");
+    let head = f.headline();
+    assert!(
+        head.starts_with(
+            "teardown: dropping the run's tasks at its end spawned new tasks for 64 rounds (the last one: \
+             task #65 spawned at tests/runtime.rs:"
+        ),
+        "{f}"
+    );
+    assert!(
+        head.ends_with(
+            "); a Drop impl that calls async_testkit::spawn on every drop never ends, so the tasks of the \
+             last round were not dropped: spawn from Drop only what ends, or stop such tasks before the test \
+             returns"
+        ),
+        "{f}"
     );
 }

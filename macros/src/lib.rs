@@ -87,7 +87,7 @@ use proc_macro::TokenStream;
 /// | `seed` | integer (`u64`), like `seed = 7` | Seed of the scheduler's random choices; the same seed gives the same schedule. |
 /// | `strategy` | `"fifo"`, `"random"`, `"urw"`, `"portfolio"`, `"pct"`/`"pct2"`/`"pct(2)"`, `"pcty"`/`"pcty2"`/`"pcty(2)"`, `"dfs"`/`"dfs3"`/`"dfs(3)"` | How the next ready task is picked: in the order tasks became ready (the default for one run), at random from the seed, by a uniform random walk, by PCT priorities of a depth (`pcty`: with yields lowering the yielding task), by bounded DFS over preemptions, or by the portfolio (the default when exploring). |
 /// | `clock` | `"auto"`, `"manual"`, `"autojump"` or `"autojump(<duration>)"` | How virtual time moves: `auto` advances it when every task is waiting on a timer; `manual` only when the test advances it; `autojump` moves it forward by a fixed step (10ms unless given, like `"autojump(50ms)"`). |
-/// | `timeout` | duration string, like `"30s"` | Wall-clock limit for the whole test. Must be greater than zero. |
+/// | `timeout` | duration string, like `"30s"` | Wall-clock limit for the whole test (default 60s): a run still going at it fails (`wall-clock timeout`), and with `explore` no schedule starts once the test has run that long, which fails too. Must be greater than zero. |
 /// | `virtual_timeout` | duration string, like `"1h"` | Limit on how far virtual time may advance during the test. Must be greater than zero. |
 /// | `leaks` | `"fail"`, `"warn"` or `"ignore"` | What to do about tasks still alive when the test body finishes. |
 /// | `slow_poll` | duration string, like `"100ms"` | A single poll taking longer than this (in real time) counts as a slow poll. Must be greater than zero. |

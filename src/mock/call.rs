@@ -45,6 +45,8 @@ pub(crate) enum Answer<Ret> {
 pub struct MockCall<Args, Ret> {
     pub(crate) shared: Arc<Shared<Args, Ret>>,
     pub(crate) index: usize,
+    /// The record the call is in (a later run of its test starts another).
+    pub(crate) generation: u32,
     pub(crate) gate: Option<GatePass>,
     pub(crate) delay: Duration,
     pub(crate) sleep: Option<Pin<Box<Sleep>>>,
@@ -72,7 +74,8 @@ impl<Args, Ret> fmt::Debug for MockCall<Args, Ret> {
 impl<Args, Ret> MockCall<Args, Ret> {
     fn end(&mut self, outcome: Outcome) {
         self.finished = true;
-        self.shared.end_call(self.index, outcome, !self.awaited);
+        self.shared
+            .end_call(self.generation, self.index, outcome, !self.awaited);
         self.awaited = true;
     }
 }
@@ -98,7 +101,7 @@ impl<Args, Ret> Future for MockCall<Args, Ret> {
         }
         if !this.awaited {
             this.awaited = true;
-            this.shared.mark_awaited(this.index);
+            this.shared.mark_awaited(this.generation, this.index);
         }
         if let Some(gate) = this.gate.as_mut() {
             if gate.poll_pass(cx).is_pending() {
@@ -159,7 +162,7 @@ impl<Args, Ret> Drop for MockCall<Args, Ret> {
                 Outcome::Cancelled
             };
             self.finished = true;
-            self.shared.end_call(self.index, outcome, false);
+            self.shared.end_call(self.generation, self.index, outcome, false);
         }
     }
 }

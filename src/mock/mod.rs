@@ -25,6 +25,13 @@
 //! - **Expectations** ([`expect_calls`](AsyncMock::expect_calls)) are checked by the
 //!   runtime when the test body has returned, so a mock held by a task that panicked is
 //!   still checked; outside a kit run they are checked when the last handle drops.
+//! - **Across runs**: build a mock inside the test's closure, so that each run has its
+//!   own. A mock built outside it is shared by the runs of the test (the schedules of an
+//!   exploration, a failure's replays): each of them starts the mock's calls, counts and
+//!   branch matches afresh, and checks its expectations at its end whether it used the
+//!   mock or not. Values a [`returns_seq`](AsyncMock::returns_seq) gave an earlier run
+//!   are gone (the message of a call that finds none says so); [`Gate`]s and scripts are
+//!   not reset. Separate runs (two `async_testkit::run` calls) add to one record.
 //!
 //! ```
 //! use std::time::Duration;
@@ -71,9 +78,9 @@ pub use log::{Call, Outcome};
 pub use times::Times;
 
 use self::call::Answer;
-use self::state::{Behaviour, Producer, Shared, State, Steady};
+use self::state::{Adopted, Behaviour, Producer, Shared, State, Steady};
 use self::times::Expect;
-use crate::runtime::executor;
+use crate::runtime::{executor, family};
 use crate::schedule::SplitMix64;
 use crate::util::{lock, nanos};
 
@@ -199,6 +206,9 @@ impl<Args: Clone + 'static, Ret: 'static> AsyncMock<Args, Ret> {
                     branches: Vec::new(),
                     waiters: Vec::new(),
                     run: 0,
+                    family: 0,
+                    earlier_runs: 0,
+                    generation: 0,
                     origin: Instant::now(),
                     rng: SplitMix64::new(0),
                 }),
@@ -226,8 +236,26 @@ impl<Args: Clone + fmt::Debug + 'static, Ret: 'static> Default for AsyncMock<Arg
 impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// Has the run `core` check this mock's expectations at its end (once per run).
     fn register(&self, core: &executor::Executor) {
-        if self.shared.adopt(&mut lock(&self.shared.state), core) {
-            self.end_check(core);
+        let adopted = self.shared.adopt(&mut lock(&self.shared.state), core);
+        self.adopted(adopted, core);
+    }
+
+    /// What a run that adopted the mock does: check it at its end, and have the later
+    /// runs of its test adopt it as they start, whether or not they use it.
+    fn adopted(&self, adopted: Adopted, core: &executor::Executor) {
+        if adopted == Adopted::Already {
+            return;
+        }
+        self.end_check(core);
+        if adopted == Adopted::FirstOfFamily {
+            let weak = Arc::downgrade(&self.shared);
+            family::on_each_run(Box::new(move |core| {
+                let Some(shared) = weak.upgrade() else {
+                    return false;
+                };
+                AsyncMock { shared, branch: None }.register(core);
+                true
+            }));
         }
     }
 
@@ -540,10 +568,12 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
         let site = Location::caller();
         let core = executor::try_current();
         let at = Instant::now();
-        let (index, plan, delay, gate, woken, adopted) = {
+        let (index, generation, plan, delay, gate, woken, adopted) = {
             let mut guard = lock(&self.shared.state);
             let state = &mut *guard;
-            let adopted = core.as_deref().is_some_and(|c| self.shared.adopt(state, c));
+            let adopted = core
+                .as_deref()
+                .map_or(Adopted::Already, |c| self.shared.adopt(state, c));
             let now = at.saturating_duration_since(state.origin);
             let index = state.calls.len();
             state.calls.push(Call {
@@ -564,6 +594,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
                 && state.root.seq.is_empty()
                 && matches!(state.root.steady, Steady::Unset);
             let unmatched = unmatched.then(|| self.unmatched(state, index, &args, site));
+            let earlier_runs = state.earlier_runs;
             let behaviour = match matched {
                 Some(i) => &mut state.branches[i],
                 None => &mut state.root,
@@ -571,7 +602,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
             behaviour.matched += 1;
             let plan = match unmatched {
                 Some(message) => Plan::Ready(Answer::Panic(message)),
-                None => self.plan(behaviour, index, &args, site),
+                None => self.plan(behaviour, index, &args, site, earlier_runs),
             };
             let mut delay = behaviour.delay;
             if let Some((low, width)) = behaviour.jitter {
@@ -601,10 +632,10 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
                 state.waiters = waiting;
                 ready.into_iter().map(|w| w.waker).collect()
             };
-            (index, plan, delay, gate, woken, adopted)
+            (index, state.generation, plan, delay, gate, woken, adopted)
         };
-        if let (true, Some(core)) = (adopted, core.as_deref()) {
-            self.end_check(core);
+        if let Some(core) = core.as_deref() {
+            self.adopted(adopted, core);
         }
         for w in woken {
             w.wake();
@@ -616,6 +647,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
         MockCall {
             shared: self.shared.clone(),
             index,
+            generation,
             gate,
             delay,
             sleep: None,
@@ -633,6 +665,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
         index: usize,
         args: &Args,
         site: &Location<'_>,
+        earlier_runs: u32,
     ) -> Plan<Args, Ret> {
         if let Some(v) = b.seq.pop_front() {
             return Plan::Ready(Answer::Value(v));
@@ -648,7 +681,18 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
                     Some(branch) => branch,
                     None => self.shared.label(),
                 };
-                Answer::Panic(if b.seq_given > 0 {
+                Answer::Panic(if b.seq_given > 0 && earlier_runs > 0 {
+                    format!(
+                        "{which} ran out of values: returns_seq gave {} and {what} needed one more.\n\
+                         The mock was built outside the test's closure, and {} earlier run{} of this test \
+                         (the schedules of an exploration, a failure's replays) took values from it: each \
+                         run starts the mock's calls and counts afresh, not its returns_seq. Build the mock \
+                         inside the closure, so that each run has its own.",
+                        b.seq_given,
+                        earlier_runs,
+                        if earlier_runs == 1 { "" } else { "s" }
+                    )
+                } else if b.seq_given > 0 {
                     format!(
                         "{which} ran out of values: returns_seq gave {} and {what} needed one more.\n\
                          Give returns_seq more values, or a fallback after them with returns(..).",

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::gate::Gate;
 use super::log::{self, Call, Outcome};
 use super::times::Expect;
-use crate::runtime::executor;
+use crate::runtime::{executor, family};
 use crate::schedule::SplitMix64;
 use crate::util::lock;
 
@@ -49,6 +49,12 @@ pub(crate) struct State<Args, Ret> {
     pub(crate) waiters: Vec<WaitFor>,
     /// The run whose end check covers this mock (0: none yet).
     pub(crate) run: u64,
+    /// That run's family (`runtime::family`): the runs of one test.
+    pub(crate) family: u64,
+    /// Earlier runs of that family that used this mock: each run of a family starts the
+    /// mock's record afresh (the `generation` of its calls changes).
+    pub(crate) earlier_runs: u32,
+    pub(crate) generation: u32,
     /// Where call times count from: the start of that run, or the mock's creation.
     pub(crate) origin: Instant,
     /// Jitter outside a kit run.
@@ -112,16 +118,24 @@ impl<Args, Ret> Shared<Args, Ret> {
         log::table(&self.label(), &lock(&self.state).calls, self.describe)
     }
 
-    pub(crate) fn mark_awaited(&self, index: usize) {
+    /// Records that call `index` (of `generation`) was awaited.
+    pub(crate) fn mark_awaited(&self, generation: u32, index: usize) {
         let mut state = lock(&self.state);
+        if state.generation != generation {
+            return;
+        }
         state.awaited += 1;
         state.calls[index].awaited = true;
     }
 
-    /// Records how a call ended (and that it was awaited, when `awaited_now`).
-    pub(crate) fn end_call(&self, index: usize, outcome: Outcome, awaited_now: bool) {
+    /// Records how a call ended (and that it was awaited, when `awaited_now`); a call of
+    /// an earlier run's record (`generation`) is not in this one.
+    pub(crate) fn end_call(&self, generation: u32, index: usize, outcome: Outcome, awaited_now: bool) {
         let at = Instant::now();
         let mut state = lock(&self.state);
+        if state.generation != generation {
+            return;
+        }
         let now = at.saturating_duration_since(state.origin);
         if awaited_now {
             state.awaited += 1;
@@ -165,16 +179,55 @@ impl<Args, Ret> Shared<Args, Ret> {
 }
 
 impl<Args, Ret> Shared<Args, Ret> {
-    /// Makes `core`'s run the one this mock belongs to; true if it was not already (the
-    /// caller then registers the end check).
-    pub(crate) fn adopt(&self, state: &mut State<Args, Ret>, core: &executor::Executor) -> bool {
+    /// Makes `core`'s run the one this mock belongs to. When it was not already, the
+    /// caller registers the end check, and, for the first run of a family, has the
+    /// family's later runs adopt the mock as they start.
+    ///
+    /// A mock an earlier run of the same family used (built outside the test's closure,
+    /// and so shared by every schedule of an exploration) starts this run with an empty
+    /// record: calls, counters, branch matches and waiters. Its behaviour stays, and
+    /// values a `returns_seq` gave earlier runs are gone.
+    pub(crate) fn adopt(&self, state: &mut State<Args, Ret>, core: &executor::Executor) -> Adopted {
         if state.run == core.run_id {
-            return false;
+            return Adopted::Already;
+        }
+        let family = family::current();
+        let first_of_family = state.run == 0 || state.family != family;
+        if !first_of_family {
+            state.earlier_runs += 1;
+            state.generation = state.generation.wrapping_add(1);
+            state.calls.clear();
+            state.awaited = 0;
+            state.completed = 0;
+            state.cancelled = 0;
+            state.in_flight = 0;
+            state.max_in_flight = 0;
+            state.waiters.clear();
+            state.root.matched = 0;
+            for b in &mut state.branches {
+                b.matched = 0;
+            }
         }
         state.run = core.run_id;
+        state.family = family;
         state.origin = core.start;
-        true
+        if first_of_family {
+            Adopted::FirstOfFamily
+        } else {
+            Adopted::Again
+        }
     }
+}
+
+/// What [`Shared::adopt`] did.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Adopted {
+    /// The mock was this run's already.
+    Already,
+    /// The first run of its family to use the mock.
+    FirstOfFamily,
+    /// A later run of the family.
+    Again,
 }
 
 impl<Args, Ret> Drop for Shared<Args, Ret> {

@@ -131,8 +131,14 @@ impl Builder {
         self
     }
 
-    /// The wall-clock limit of one run (default 60 s). A run that passes it while waiting
-    /// (on real I/O, a blocking closure) stops with a wall-clock-timeout report. A run stuck
+    /// The wall-clock limit (default 60 s) of each run and of the whole test. A run that
+    /// passes it while waiting (on real I/O, a blocking closure) stops with a wall-clock-timeout report.
+    /// An exploration starts no schedule once the test has run that long: it fails with
+    /// `wall-clock timeout: the exploration ran longer than the test's limit of ..`, naming
+    /// how many schedules ran (each run still gets the whole limit, so a slow last schedule
+    /// can take the test up to twice it; finding and minimising a failure runs more). An
+    /// [`explore_for`](Self::explore_for) budget longer than the limit replaces it for
+    /// the exploration. A run stuck
     /// *inside one poll* (a blocking call or an endless loop in async code) cannot be
     /// stopped: `#[async_testkit::test]` runs each test on its own thread, so that test
     /// fails and the suite goes on; a run started with `Builder::run` on the caller's

@@ -27,6 +27,8 @@ where
     Fut::Output: 'static,
 {
     let name = b.test_name();
+    // Every run of this test is one family: a mock built outside the body starts each afresh.
+    let _family = crate::runtime::family::Family::enter();
     let strategy = env::strategy().or(b.strategy);
     let attempt = |seed: u64, plan: Plan, strategy: Strategy, label: String, replay: String| RunAttempt {
         config: b.config.clone(),
@@ -99,12 +101,19 @@ where
     let mut lean_io = !b.config.io_chosen;
     // One runtime serves schedule after schedule while nothing of a run lives on in it.
     let pool = crate::runtime::pool::RuntimePool::default();
+    // The wall-clock limit bounds each run and the whole exploration: no schedule starts
+    // once the test has run that long (an `explore_for` budget longer than it wins).
+    let started = Instant::now();
+    let limit = b.config.wall_timeout.max(b.explore_for.unwrap_or_default());
     for i in 0..total {
         if i % shards != shard {
             continue;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
+        }
+        if ran > 0 && started.elapsed() >= limit {
+            return Err(exploration_timeout(&name, limit, ran, total, base_seed, strategy));
         }
         let seed = mix64(base_seed ^ u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         // None: DFS has run every schedule within its bound.
@@ -156,6 +165,40 @@ where
                 .map(|r| r.with_schedules(1, exhausted))
         }
     }
+}
+
+/// The failure of an exploration that reached the test's wall-clock limit between
+/// schedules (every schedule it ran passed).
+fn exploration_timeout(
+    name: &str,
+    limit: std::time::Duration,
+    ran: u32,
+    total: u32,
+    seed: u64,
+    strategy: Strategy,
+) -> Failure {
+    let of = if total == u32::MAX {
+        String::new()
+    } else {
+        format!(" of {total}")
+    };
+    let headline = format!(
+        "wall-clock timeout: the exploration ran longer than the test's limit of {limit:?} of real time; \
+         {ran}{of} schedule{} ran, and passed",
+        if ran == 1 { "" } else { "s" }
+    );
+    let lines = format!(
+        "  test: {name}\n  The wall-clock limit (`timeout`, default 60s) is for the whole test: each run \
+         stops at it, and no schedule starts once the test has run that long. Raise `timeout`, lower \
+         `explore`, or give the exploration a time budget with `explore_for` (it stops there and passes).\n"
+    );
+    Failure::of_runner(
+        crate::FailureKind::WallTimeout,
+        headline,
+        &lines,
+        seed,
+        &replay_line(name, seed, strategy),
+    )
 }
 
 /// Whether a replayed schedule fits the run it was replayed on: every listed choice was

@@ -1,9 +1,10 @@
 //! The failure report of a test's runs: what the failing run says, plus where it was
-//! found, how far it was minimised, a traced replay of the minimal schedule (and a second
-//! one that checks the run is deterministic), the Chrome trace file, and the replay line.
+//! found, how far it was minimised, a traced replay of the minimal schedule (and more that
+//! check the run is deterministic), the Chrome trace file, and the replay line.
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use super::builder::Builder;
 use super::env;
@@ -11,7 +12,7 @@ use super::minimise::{Minimiser, Replayed};
 use crate::runtime::RunAttempt;
 use crate::runtime::config::MAX_RECORDED_CHOICES;
 use crate::schedule::{Plan, Schedule, Strategy, preemptions};
-use crate::{Failure, FailureKind};
+use crate::{Failure, FailureKind, Report};
 
 /// Where the first failure was found.
 pub(crate) struct Found {
@@ -25,7 +26,9 @@ pub(crate) struct Found {
 /// What makes two failures "the same": the oracle, and for a panic where it happened
 /// (its message may carry values that differ between schedules), for a broken
 /// expectation its message.
-fn signature(f: &Failure) -> (FailureKind, Option<String>) {
+type Signature = (FailureKind, Option<String>);
+
+fn signature(f: &Failure) -> Signature {
     let detail = match f.kind() {
         FailureKind::Panic => f
             .first_panic_site()
@@ -143,7 +146,7 @@ where
         "chrome trace: {} (open in ui.perfetto.dev or chrome://tracing)",
         trace_path.display()
     ));
-    let (one, two) = (full(notes.clone()), full(notes));
+    let one = full(notes.clone());
     let mut failure = match one {
         Err(f) if signature(&f) == sig => f,
         other => {
@@ -165,8 +168,7 @@ where
             } else {
                 f.add_note(&format!(
                     "nondeterminism: replaying this failure's schedule did not fail the same way ({what}); \
-                     the test escapes the determinism contract: look for HashMap iteration order, \
-                     std::time::Instant or SystemTime, real I/O, or OS threads in the code under test"
+                     {CONTRACT}"
                 ));
             }
             return f;
@@ -178,19 +180,66 @@ where
         }
         let _ = std::fs::write(&trace_path, json);
     }
-    if let Err(second) = &two {
-        if second.trace_hash() != failure.trace_hash() {
-            if let Some(note) = divergence(&failure, second) {
-                failure.add_note(&note);
-            }
+    // The determinism check: more replays of the minimal schedule, each compared with the
+    // first by its outcome and its trace, until one differs. A coin flip
+    // (a hash order, `select!`, a clock reading) that decides a run's path or its failure
+    // differs on one of them in all but about one test in 2^CHECK_REPLAYS.
+    // A failure of a wall-clock oracle (a timeout, a slow poll) depends on the machine's
+    // speed: one more replay only, as its outcome may differ without the code at fault.
+    let timed = matches!(failure.kind(), FailureKind::WallTimeout | FailureKind::SlowPoll);
+    let started = Instant::now();
+    for k in 2..=if timed { 2 } else { CHECK_REPLAYS + 1 } {
+        if k > 2 && started.elapsed() >= CHECK_TIME {
+            break;
         }
-    } else {
-        failure.add_note(
-            "nondeterminism: the minimal schedule failed once and passed on a second replay; the test \
-             escapes the determinism contract (HashMap order, std time, real I/O or threads)",
-        );
+        if let Some(note) = differs(&failure, full(notes.clone()), &sig, k) {
+            failure.add_note(&note);
+            break;
+        }
     }
     failure
+}
+
+/// How many replays of the minimal schedule, besides the one the report comes from, the
+/// determinism check makes at most, and the wall time it may spend past its first.
+const CHECK_REPLAYS: usize = 8;
+const CHECK_TIME: Duration = Duration::from_secs(2);
+
+/// The usual causes of a run that does not replay, for the nondeterminism notes.
+const CONTRACT: &str = "the test escapes the determinism contract: look for HashMap or HashSet iteration \
+                        order (std's RandomState), tokio::select! without `biased;` (it polls its branches in \
+                        a random order), random numbers, std::time::Instant or SystemTime, real I/O, or OS \
+                        threads in the code under test";
+
+/// What replay `k` of the minimal schedule did that the first replay (`first`) did not:
+/// pass, fail another way, or take another path.
+fn differs(
+    first: &Failure,
+    replay: Result<Report<impl Sized>, Failure>,
+    sig: &Signature,
+    k: usize,
+) -> Option<String> {
+    let other = match replay {
+        Ok(_) => {
+            return Some(format!(
+                "nondeterminism: the minimal schedule failed on its first replay and passed on replay {k}; \
+                 {CONTRACT}"
+            ));
+        }
+        Err(other) => other,
+    };
+    if signature(&other) != *sig {
+        Some(format!(
+            "nondeterminism: the minimal schedule failed another way on replay {k}: {}\n{CONTRACT}",
+            other.headline()
+        ))
+    } else if other.trace_hash() != first.trace_hash() {
+        divergence(first, &other, k)
+    } else {
+        // Same steps, same failure. Messages are not compared: they may carry what differs
+        // between runs without the code under test escaping the contract (addresses).
+        None
+    }
 }
 
 /// Names the first event where two replays of one schedule differ.
@@ -199,7 +248,7 @@ where
 /// of a run that hit it differ at their ends whether or not the run is deterministic: for
 /// them only the first events are compared, when both replays ran past them (their traces
 /// were truncated, so those events all come before the stop), and otherwise nothing is said.
-fn divergence(a: &Failure, b: &Failure) -> Option<String> {
+fn divergence(a: &Failure, b: &Failure, k: usize) -> Option<String> {
     let (ea, eb) = (a.events().unwrap_or_default(), b.events().unwrap_or_default());
     // How many events, from the first, each trace kept without a gap; a truncated trace
     // then has a gap and its last events.
@@ -217,8 +266,6 @@ fn divergence(a: &Failure, b: &Failure) -> Option<String> {
         .zip(eb)
         .position(|(x, y)| x != y)
         .unwrap_or(ea.len().min(eb.len()));
-    let contract = "the test escapes the determinism contract: look for HashMap iteration order, \
-                    std::time::Instant or SystemTime, real I/O, or OS threads in the code under test";
     let kept = ca.min(cb);
     if wall && at == ea.len().min(eb.len()) {
         None
@@ -228,8 +275,8 @@ fn divergence(a: &Failure, b: &Failure) -> Option<String> {
                 .map_or_else(|| "(the run had ended)".into(), |(_, line)| line.clone())
         };
         Some(format!(
-            "nondeterminism: two replays of this schedule diverged at event {}:\n  first replay:  {}\n  \
-             second replay: {}\n{contract}",
+            "nondeterminism: replays 1 and {k} of this schedule diverged at event {}:\n  first replay: {}\n  \
+             replay {k}:     {}\n{CONTRACT}",
             at + 1,
             show(ea),
             show(eb)
@@ -238,8 +285,8 @@ fn divergence(a: &Failure, b: &Failure) -> Option<String> {
         // Past the first events, a truncated trace has a gap: the replays may have parted
         // at any step after the last one both kept.
         Some(format!(
-            "nondeterminism: two replays of this schedule diverged after event {kept}, at a step their \
-             truncated traces did not keep;\n{contract}"
+            "nondeterminism: replays 1 and {k} of this schedule diverged after event {kept}, at a step \
+             their truncated traces did not keep;\n{CONTRACT}"
         ))
     }
 }

@@ -1035,22 +1035,56 @@ impl Executor {
     }
 
     /// Drops every remaining task (cancelling it), newest first.
+    ///
+    /// Dropping a task's future runs its `Drop` impls, which may spawn tasks: those are
+    /// cancelled too, round after round, until none is left. A `Drop` that spawns on every
+    /// drop never ends: after [`TEARDOWN_ROUNDS`] rounds the tasks still there are
+    /// forgotten (not dropped) and the run fails with an expectation saying so.
     pub(crate) fn cancel_all(&self) {
-        let ids: Vec<TaskId> = (0..self.tasks.borrow().len()).rev().collect();
-        for id in ids {
-            let taken = self.tasks.borrow_mut().get_mut(id).and_then(|e| e.slot.take());
-            if let Some(mut slot) = taken {
-                self.set_state(id, TaskState::Cancelled);
-                self.record(Some(id), EventKind::Cancelled);
-                if let Some((fut, _)) = slot.fut.take() {
-                    self.drop_future(id, fut);
-                }
-                slot.control.cancelled();
+        let mut done = 0;
+        for round in 0.. {
+            let end = self.tasks.borrow().len();
+            if done == end {
+                break;
             }
+            let last_round = round == TEARDOWN_ROUNDS;
+            // Newest first, as the tasks of the first round were started.
+            for id in (done..end).rev() {
+                let taken = self.tasks.borrow_mut().get_mut(id).and_then(|e| e.slot.take());
+                if let Some(mut slot) = taken {
+                    self.set_state(id, TaskState::Cancelled);
+                    self.record(Some(id), EventKind::Cancelled);
+                    if let Some((fut, _)) = slot.fut.take() {
+                        if last_round {
+                            std::mem::forget(fut);
+                        } else {
+                            self.drop_future(id, fut);
+                        }
+                    }
+                    slot.control.cancelled();
+                }
+            }
+            if last_round {
+                let meta = self.meta(end - 1);
+                self.findings.expectation_failures.borrow_mut().push(format!(
+                    "teardown: dropping the run's tasks at its end spawned new tasks for {TEARDOWN_ROUNDS} \
+                     rounds (the last one: task {} spawned at {}); a Drop impl that calls async_testkit::spawn \
+                     on every drop never ends, so the tasks of the last round were not dropped: spawn from Drop \
+                     only what ends, or stop such tasks before the test returns",
+                    meta.label(),
+                    meta.site
+                ));
+                break;
+            }
+            done = end;
         }
         self.deadline.disarm();
     }
 }
+
+/// How many rounds of tasks spawned while the run's tasks are dropped at its end the
+/// teardown drops (each round's drops may spawn the next).
+pub(crate) const TEARDOWN_ROUNDS: usize = 64;
 
 /// Waits until a kit task is ready, tokio goes quiescent (when intercepting), the
 /// deadline sentinel fires, or the watchdog says the wall deadline passed.

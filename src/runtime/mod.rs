@@ -12,6 +12,7 @@ pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod deadline;
 pub(crate) mod executor;
+pub(crate) mod family;
 pub(crate) mod oracles;
 pub(crate) mod panics;
 pub(crate) mod pool;
@@ -164,6 +165,7 @@ impl RunAttempt<'_> {
             rt.metrics(),
         ));
         let current = CurrentGuard::set(core.clone());
+        family::run_started(&core);
         let watch = watchdog::watch(&shared, self.config.wall_timeout, self.on_stuck.clone());
 
         let (_, waker) = core.new_task(None, self.site, false);

@@ -182,6 +182,33 @@ impl Failure {
         self.0.text.push_str(note);
     }
 
+    /// A failure no single run made (the runner's own limits, such as an exploration's
+    /// wall-clock limit): its kind, headline and lines, and the replay line it ends with.
+    pub(crate) fn of_runner(
+        kind: FailureKind,
+        headline: String,
+        lines: &str,
+        seed: u64,
+        replay: &str,
+    ) -> Failure {
+        let text = format!("async-testkit: {headline}\n{lines}\n{replay}");
+        Failure(Box::new(FailureData {
+            kind,
+            headline,
+            text,
+            seed,
+            panics: Vec::new(),
+            panic_sites: Vec::new(),
+            leaked: Vec::new(),
+            choices: Vec::new(),
+            schedule: Schedule::new("fifo".into(), seed, Vec::new()),
+            unrecorded_choices: 0,
+            trace_hash: 0,
+            events: None,
+            chrome: None,
+        }))
+    }
+
     /// Sets the report's last line, the replay command (replacing the one it had).
     pub(crate) fn set_replay_line(&mut self, line: &str) {
         // The line ends the report; a run started without one (an exploration's) gets it.

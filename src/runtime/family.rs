@@ -1,0 +1,65 @@
+//! The runs of one test: an exploration's schedules, a failure's minimisation and its
+//! replays. What outlives a run and is used by the next ones (a mock built outside the
+//! test's closure) registers here, and is told when each later run of the family starts.
+
+use std::cell::{Cell, RefCell};
+
+use super::executor::Executor;
+
+/// Told of each new run of the family; false once it has nothing left to do (its owner
+/// was dropped), and it is forgotten.
+pub(crate) type Hook = Box<dyn Fn(&Executor) -> bool>;
+
+thread_local! {
+    /// The family of the runs on this thread (0: none).
+    static CURRENT: Cell<u64> = const { Cell::new(0) };
+    static HOOKS: RefCell<Vec<Hook>> = const { RefCell::new(Vec::new()) };
+    static NEXT: Cell<u64> = const { Cell::new(1) };
+}
+
+/// A family of runs, current on this thread until dropped.
+pub(crate) struct Family {
+    outer: u64,
+    outer_hooks: Vec<Hook>,
+}
+
+impl Family {
+    pub(crate) fn enter() -> Family {
+        let id = NEXT.with(|n| n.replace(n.get() + 1));
+        Family {
+            outer: CURRENT.with(|c| c.replace(id)),
+            outer_hooks: HOOKS.with(|h| h.take()),
+        }
+    }
+}
+
+impl Drop for Family {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.outer));
+        let hooks = std::mem::take(&mut self.outer_hooks);
+        // The family's own hooks are dropped here, outside the borrow.
+        drop(HOOKS.with(|h| h.replace(hooks)));
+    }
+}
+
+/// The family of the runs on this thread, 0 outside one.
+pub(crate) fn current() -> u64 {
+    CURRENT.with(Cell::get)
+}
+
+/// Tells `hook` of every later run of the current family (nothing outside one).
+pub(crate) fn on_each_run(hook: Hook) {
+    if current() != 0 {
+        HOOKS.with(|h| h.borrow_mut().push(hook));
+    }
+}
+
+/// A run of the current family has started on `core`.
+pub(crate) fn run_started(core: &Executor) {
+    let mut hooks = HOOKS.with(|h| h.take());
+    hooks.retain(|hook| hook(core));
+    HOOKS.with(|h| {
+        let added = std::mem::replace(&mut *h.borrow_mut(), hooks);
+        h.borrow_mut().extend(added);
+    });
+}

@@ -499,6 +499,7 @@ impl Executor {
         // of the last poll or wait: the kit's own few steps between count too, which is
         // noise next to a slow-poll threshold).
         let wall_start = self.clock.wall_mark.get();
+        let hook_start = self.shared.panics.hook_nanos.load(Acquire);
         self.shared.set_activity(id, wall_start);
         let result = panics::polling_kit_task(|| {
             catch_unwind(AssertUnwindSafe(|| {
@@ -557,7 +558,14 @@ impl Executor {
         // The poll's wall time includes dropping the future of a task that ended: a slow
         // destructor stalls the run as a slow poll does, and is the same task's doing.
         let wall_end = self.clock.mark_wall();
-        let wall = Duration::from_nanos(wall_end.saturating_sub(wall_start));
+        // Less the panic hook's backtrace captures (`RUST_BACKTRACE`): the kit's time.
+        let hook = self
+            .shared
+            .panics
+            .hook_nanos
+            .load(Acquire)
+            .saturating_sub(hook_start);
+        let wall = Duration::from_nanos(wall_end.saturating_sub(wall_start).saturating_sub(hook));
         self.shared.set_activity(ACTIVITY_IDLE, 0);
         if wall >= self.config.slow_poll {
             self.findings.slow_polls.borrow_mut().push(SlowPoll {

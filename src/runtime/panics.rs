@@ -9,7 +9,7 @@ use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::cell::{Cell, RefCell};
 use std::panic::{Location, PanicHookInfo};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
@@ -29,6 +29,12 @@ pub(crate) struct RunPanics {
     foreign: Mutex<Foreign>,
     /// Some code of the run panicked for want of tokio's I/O driver (caught or not).
     pub(crate) io_wanted: AtomicBool,
+    /// Nanoseconds the hook spent capturing backtraces on the run's own thread
+    /// (`RUST_BACKTRACE`): the kit's time, not the test's, so neither a poll's wall time
+    /// (the slow-poll oracle) nor the watchdog's grace counts it.
+    pub(crate) hook_nanos: AtomicU64,
+    /// The run's own thread is in the hook now, capturing a backtrace.
+    pub(crate) in_hook: AtomicBool,
 }
 
 #[derive(Default)]
@@ -45,6 +51,12 @@ impl RunPanics {
         let mut foreign = lock(&self.foreign);
         foreign.closed = true;
         std::mem::take(&mut foreign.panics)
+    }
+
+    /// How many panics have been recorded so far (the run's snapshot tells the panics
+    /// of its teardown from the earlier ones by this count).
+    pub(crate) fn recorded(&self) -> usize {
+        lock(&self.foreign).panics.len()
     }
 }
 
@@ -259,8 +271,15 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
         run.io_wanted.store(true, SeqCst);
     }
     let location = info.location().map(|l| l.to_string());
+    let began = std::time::Instant::now();
+    run.in_hook.store(!blocking, SeqCst);
     let bt = Backtrace::capture();
     let backtrace = (bt.status() == BacktraceStatus::Captured).then(|| user_frames(&bt.to_string()));
+    if !blocking {
+        let spent = u64::try_from(began.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        run.hook_nanos.fetch_add(spent, SeqCst);
+        run.in_hook.store(false, SeqCst);
+    }
     if POLLING_KIT.with(|p| p.get()) {
         LAST.with(|l| {
             *l.borrow_mut() = Some(Seen {

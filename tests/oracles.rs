@@ -876,3 +876,41 @@ fn a_backtrace_capture_is_not_a_slow_poll() {
     assert!(stdout.contains("backtrace (your frames):"), "{stdout}");
     assert!(!stdout.contains("slow poll"), "{stdout}");
 }
+
+#[test]
+fn a_deadlock_among_tokio_tasks_says_what_the_kit_does_not_see() {
+    let f = Builder::new()
+        .try_run(|| async {
+            let (tx_a, rx_a) = tokio::sync::oneshot::channel::<()>();
+            let (tx_b, rx_b) = tokio::sync::oneshot::channel::<()>();
+            // Each waits for the other's sender, which it holds until then.
+            let a = tokio::spawn(async move {
+                tokio::time::sleep(5 * S).await;
+                let _ = rx_b.await;
+                drop(tx_a);
+            });
+            let b = tokio::spawn(async move {
+                tokio::time::sleep(3 * S).await;
+                let _ = rx_a.await;
+                drop(tx_b);
+            });
+            a.await.unwrap();
+            b.await.unwrap();
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Deadlock, "{f}");
+    assert_eq!(
+        f.headline(),
+        "deadlock: every task is waiting and no timer is pending (the kit's own tasks last ran at +0s; \
+         2 tasks started with tokio::spawn are waiting too, and the kit does not see when they last ran)"
+    );
+    let text = f.to_string();
+    assert!(
+        text.contains(
+            "  The kit does not see what tasks started with tokio::spawn wait on, when tokio polls them, or when \
+             they last ran:\n  they are not in the timeline below, which shows the kit's own tasks only. Start \
+             them with\n  async_testkit::spawn to see them in it.\n"
+        ),
+        "{text}"
+    );
+}

@@ -211,6 +211,25 @@ pub(crate) fn describe_panic(p: &PanicRecord) -> String {
     format!("{who} panicked{at}: {}", p.message)
 }
 
+/// The headline of a deadlock. The kit sees every poll of its own tasks, so without
+/// tokio tasks it knows when anything last ran; tokio polls its own tasks inside its
+/// turns, unseen, so with some alive the headline says what it does not know.
+fn deadlock_headline(snap: &Snapshot, core: &Executor) -> String {
+    let last = Vt(core.findings.last_activity.get());
+    match snap.tokio_alive {
+        0 => {
+            format!("deadlock: every task is waiting and no timer is pending (nothing has run since {last})")
+        }
+        n => format!(
+            "deadlock: every task is waiting and no timer is pending (the kit's own tasks last ran at {last}; \
+             {n} task{} started with tokio::spawn {} waiting too, and the kit does not see when {} last ran)",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "is" } else { "are" },
+            if n == 1 { "it" } else { "they" },
+        ),
+    }
+}
+
 fn leak_label(info: &TaskInfo) -> String {
     format!("{} (spawned at {})", info.meta.label(), info.meta.site)
 }
@@ -303,13 +322,9 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
         Some((FailureKind::Expectation, first.clone()))
     } else {
         match &snap.stop {
-            Stop::Deadlock { manual_stall: false } => Some((
-                FailureKind::Deadlock,
-                format!(
-                    "deadlock: every task is waiting and no timer is pending (nothing has run since {})",
-                    Vt(core.findings.last_activity.get())
-                ),
-            )),
+            Stop::Deadlock { manual_stall: false } => {
+                Some((FailureKind::Deadlock, deadlock_headline(snap, core)))
+            }
             Stop::Deadlock { manual_stall: true } => Some((
                 FailureKind::Deadlock,
                 format!(

@@ -596,6 +596,14 @@ pub(crate) fn finish<T>(
                          start them with async_testkit::spawn to see them here)",
                         if n == 1 { "" } else { "s" }
                     );
+                    if kind == FailureKind::Deadlock {
+                        let _ = writeln!(
+                            t,
+                            "  The kit does not see what tasks started with tokio::spawn wait on, when tokio polls \
+                             them, or when they last ran:\n  they are not in the timeline below, which shows the \
+                             kit's own tasks only. Start them with\n  async_testkit::spawn to see them in it."
+                        );
+                    }
                 }
                 if snap.blocking_alive > 0 {
                     let n = snap.blocking_alive;

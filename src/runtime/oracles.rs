@@ -91,7 +91,8 @@ pub enum FailureKind {
     /// ```
     SlowPoll,
     /// A kit component's expectation was broken: an `AsyncMock` called too few or too
-    /// many times, a scripted stream or I/O not followed.
+    /// many times, a scripted stream or I/O not followed, or the paused clock the kit
+    /// runs on set running by `tokio::time::resume()`.
     Expectation,
     /// The test body returned `Err`: a test of `#[async_testkit::test]` that returns
     /// `Result<(), E>` fails on an `Err` from any schedule, as on a panic (found,

@@ -165,8 +165,8 @@ pub(crate) const EXPANDED_BY_ANOTHER: &str = "an attribute written above #[async
 /// macro that expands an async fn into a sync one blocking on a runtime) has already
 /// rewritten the function: the error, pointing at that attribute. Seen as the test
 /// attribute such a macro generates (`#[::core::prelude::v1::test]`, a path nobody
-/// writes by hand), or as a function that is no longer async and whose body calls
-/// `block_on`.
+/// writes by hand), or as a function that is no longer async and whose body builds
+/// tokio's runtime the way tokio's attributes do.
 pub(crate) fn expanded_by_another_test_attribute(function: &ItemFn) -> Option<Error> {
     let generated = function.attrs.iter().find(|attr| {
         let path = attr.path();
@@ -179,17 +179,17 @@ pub(crate) fn expanded_by_another_test_attribute(function: &ItemFn) -> Option<Er
     if let Some(attr) = generated {
         return Some(Error::new_spanned(attr, EXPANDED_BY_ANOTHER));
     }
-    let blocks_on = || {
-        fn calls_block_on(tokens: TokenStream) -> bool {
-            tokens.into_iter().any(|t| match t {
-                TokenTree::Ident(i) => i == "block_on",
-                TokenTree::Group(g) => calls_block_on(g.stream()),
-                _ => false,
-            })
-        }
-        calls_block_on(function.block.to_token_stream())
-    };
-    (function.sig.asyncness.is_none() && blocks_on()).then(|| {
+    // `#[tokio::main]` generates no test attribute: its body, blocking on a runtime it
+    // builds, tells (the message its `expect` gives, so a sync fn of the person's own that
+    // calls `block_on` still hears that it must be async).
+    fn tokio_runtime_body(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|t| match t {
+            TokenTree::Literal(l) => l.to_string() == "\"Failed building the Runtime\"",
+            TokenTree::Group(g) => tokio_runtime_body(g.stream()),
+            _ => false,
+        })
+    }
+    (function.sig.asyncness.is_none() && tokio_runtime_body(function.block.to_token_stream())).then(|| {
         // The span of the body: the rewriting macro's spans point at its attribute.
         Error::new(function.block.brace_token.span.open(), EXPANDED_BY_ANOTHER)
     })

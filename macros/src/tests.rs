@@ -1026,15 +1026,21 @@ fn a_test_attribute_above_that_already_ran_is_named_not_the_code_it_generated() 
                       return tokio::runtime::Builder::new_current_thread().enable_all().build() \
                       .expect(\"Failed building the Runtime\").block_on(body); }";
     assert_fn_error(tokio_test, EXPANDED_BY_ANOTHER, "#[::core::prelude::v1::test]");
-    // #[tokio::main] above generates no test attribute: the body's block_on tells.
+    // #[tokio::main] above generates no test attribute: the body it generates tells.
     let tokio_main = "fn t() { let body = async {}; return tokio::runtime::Builder::new_current_thread() \
-                      .build().unwrap().block_on(body); }";
+                      .build().expect(\"Failed building the Runtime\").block_on(body); }";
     let (message, _) = error("", tokio_main);
     assert_eq!(message, EXPANDED_BY_ANOTHER);
     assert!(message.starts_with(
         "an attribute written above #[async_testkit::test] (#[tokio::test], #[tokio::main]) ran first"
     ));
-    // A sync fn of the person's own is still told to be async.
+    // A sync fn of the person's own is still told to be async, even one that blocks on a
+    // runtime.
+    assert_fn_error(
+        "fn t() { let rt = tokio::runtime::Runtime::new().unwrap(); rt.block_on(async {}) }",
+        "#[async_testkit::test] needs an async fn: write `async fn t()`",
+        "fn",
+    );
     assert_fn_error(
         "fn t() {}",
         "#[async_testkit::test] needs an async fn: write `async fn t()`",

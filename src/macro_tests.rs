@@ -5,6 +5,16 @@
 //! crate; these doctests check that the errors really stop compilation when
 //! the attribute is used through `async-testkit`.
 //!
+//! `#[tokio::test]` written above the attribute (it runs first and rewrites the
+//! function; the error says to remove it):
+//!
+//! ```compile_fail
+//! #[tokio::test]
+//! #[async_testkit::test]
+//! async fn t() {}
+//! # fn main() {}
+//! ```
+//!
 //! An unknown option:
 //!
 //! ```compile_fail

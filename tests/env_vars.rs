@@ -137,6 +137,55 @@ fn replay_variables_override_the_code() {
     })
     .unwrap();
     assert_eq!(r.schedules(), 10);
+    assert!(r.warnings().is_empty(), "{:?}", r.warnings());
+    // The shards together run exactly the schedules of one unsharded exploration, each
+    // in one shard, whatever the strategy learns from earlier runs.
+    for strategy in ["portfolio", "urw", "pct2", "random"] {
+        let strategy = Strategy::from_name(strategy).unwrap();
+        let explore = |shard: Option<&str>| {
+            lock(&SCHEDULES).clear();
+            let b = Builder::new().strategy(strategy).explore(70);
+            let r = match shard {
+                Some(s) => with_var("ASYNC_TESTKIT_SHARD", s, || b.try_run(interleaving)),
+                None => b.try_run(interleaving),
+            }
+            .unwrap();
+            let mut seen = lock(&SCHEDULES).clone();
+            seen.sort();
+            seen.dedup();
+            (r.schedules(), seen)
+        };
+        let (n, unsharded) = explore(None);
+        assert_eq!((n, unsharded.len()), (70, 70));
+        let mut union = Vec::new();
+        let mut total = 0;
+        for s in ["0/3", "1/3", "2/3"] {
+            let (n, seen) = explore(Some(s));
+            total += n;
+            union.extend(seen);
+        }
+        union.sort();
+        union.dedup();
+        assert_eq!(total, 70, "{strategy}");
+        assert!(union == unsharded, "{strategy}: the shards ran other schedules");
+    }
+    // DFS cannot be split: the first shard runs the whole search, and the others say so.
+    let dfs = Builder::new()
+        .strategy(Strategy::Dfs { max_preemptions: 2 })
+        .explore(1000);
+    let whole = dfs.clone().try_run(interleaving).unwrap().schedules();
+    let first = with_var("ASYNC_TESTKIT_SHARD", "0/2", || dfs.clone().try_run(interleaving)).unwrap();
+    assert_eq!(first.schedules(), whole);
+    let other = with_var("ASYNC_TESTKIT_SHARD", "1/2", || dfs.clone().try_run(interleaving)).unwrap();
+    assert_eq!(other.schedules(), 1);
+    assert_eq!(
+        other.warnings(),
+        [
+            "ASYNC_TESTKIT_SHARD=1/2: a DFS exploration cannot be split (each schedule follows from the last \
+          run), so shard 0 runs the whole search and this shard ran the body once, FIFO (the search's first \
+          schedule)"
+        ]
+    );
     let m = support::caught_panic(|| {
         with_var("ASYNC_TESTKIT_SHARD", "4/4", || {
             Builder::new().explore(4).run(|| async {})
@@ -204,4 +253,33 @@ fn replay_variables_override_the_code() {
         ),
         "{m}"
     );
+}
+
+/// Each run of `interleaving`: its seed and the order its tasks' steps ran in.
+static SCHEDULES: std::sync::Mutex<Vec<(u64, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Three tasks of four steps each, a yield point between steps: the order the steps ran
+/// in tells the schedule.
+async fn interleaving() {
+    let order = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let tasks: Vec<_> = (0..3)
+        .map(|t| {
+            let order = order.clone();
+            async_testkit::spawn(async move {
+                for _ in 0..4 {
+                    lock(&order).push(char::from(b'a' + t));
+                    async_testkit::yield_point().await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let order = lock(&order).clone();
+    lock(&SCHEDULES).push((async_testkit::seed(), order));
 }

@@ -806,3 +806,164 @@ fn an_explore_for_budget_longer_than_the_wall_limit_passes() {
         .unwrap();
     assert!(r.schedules() >= 2, "{}", r.schedules());
 }
+
+/// Panics when dropped: a task holding one panics when the run tears it down.
+struct PanicsOnDrop(&'static str);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("{}", self.0);
+        }
+    }
+}
+
+#[test]
+fn a_panic_in_the_teardown_of_a_timed_out_run_does_not_take_the_headline() {
+    let f = Builder::new()
+        .timeout(Duration::from_millis(100))
+        .try_run(|| async {
+            let guard = PanicsOnDrop("tokio task dropped at shutdown");
+            tokio::spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await
+            });
+            let guard = PanicsOnDrop("kit task cancelled");
+            spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await
+            });
+            loop {
+                async_testkit::yield_point().await;
+            }
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::WallTimeout, "{f}");
+    assert_eq!(
+        f.headline(),
+        "wall-clock timeout: the test ran longer than its limit of 100ms of real time (virtual time +0s)"
+    );
+    assert_eq!(
+        f.panic_messages(),
+        [
+            "kit task cancelled (while the task was being dropped)",
+            "tokio task dropped at shutdown"
+        ]
+    );
+    let text = f.to_string();
+    assert!(
+        text.contains(
+            "also, after the run had stopped, while its tasks were cancelled and its runtime shut down (2):\n  \
+             task #1 panicked at tests/oracles.rs:"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(": kit task cancelled (while the task was being dropped) [+0s]\n  a task started with tokio::spawn panicked at tests/oracles.rs:"),
+        "{text}"
+    );
+    assert!(!text.contains("panics ("), "{text}");
+}
+
+#[test]
+fn a_panic_in_the_teardown_fails_the_test_when_nothing_else_did() {
+    let f = Builder::new()
+        .leaks(Policy::Warn)
+        .try_run(|| async {
+            let guard = PanicsOnDrop("dropped at shutdown");
+            tokio::spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await
+            });
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Panic, "{f}");
+    assert!(
+        f.headline()
+            .starts_with("a task started with tokio::spawn panicked at tests/oracles.rs:"),
+        "{f}"
+    );
+    let text = f.to_string();
+    assert!(text.contains("panics (1):"), "{text}");
+    assert!(!text.contains("also, after the run"), "{text}");
+}
+
+/// Run by `a_backtrace_capture_is_not_a_slow_poll` in a child process with
+/// `RUST_BACKTRACE=1`: a failing assertion, with a slow-poll threshold below what
+/// capturing and resolving its backtrace takes.
+#[test]
+fn backtrace_child() {
+    if std::env::var_os("ASYNC_TESTKIT_BACKTRACE_CHILD").is_none() {
+        return;
+    }
+    let f = Builder::new()
+        // Above what unwinding costs in a debug build, well below a backtrace's capture
+        // and symbolization there (hundreds of milliseconds).
+        .slow_poll(Duration::from_millis(50))
+        .try_run(|| async {
+            let started = std::time::Instant::now();
+            let r = std::panic::catch_unwind(|| assert_eq!(1 + 1, 3, "arithmetic"));
+            let hook = started.elapsed();
+            // The hook's own time, for the parent to know the case was really exercised.
+            println!("hook took {}ms", hook.as_millis());
+            std::panic::resume_unwind(r.unwrap_err());
+        })
+        .unwrap_err();
+    println!("{f}");
+}
+
+#[test]
+fn a_backtrace_capture_is_not_a_slow_poll() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "backtrace_child", "--test-threads=1", "--nocapture"])
+        .env("ASYNC_TESTKIT_BACKTRACE_CHILD", "1")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("async-testkit: the test body panicked at tests/oracles.rs:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("backtrace (your frames):"), "{stdout}");
+    assert!(!stdout.contains("slow poll"), "{stdout}");
+}
+
+#[test]
+fn a_deadlock_among_tokio_tasks_says_what_the_kit_does_not_see() {
+    let f = Builder::new()
+        .try_run(|| async {
+            let (tx_a, rx_a) = tokio::sync::oneshot::channel::<()>();
+            let (tx_b, rx_b) = tokio::sync::oneshot::channel::<()>();
+            // Each waits for the other's sender, which it holds until then.
+            let a = tokio::spawn(async move {
+                tokio::time::sleep(5 * S).await;
+                let _ = rx_b.await;
+                drop(tx_a);
+            });
+            let b = tokio::spawn(async move {
+                tokio::time::sleep(3 * S).await;
+                let _ = rx_a.await;
+                drop(tx_b);
+            });
+            a.await.unwrap();
+            b.await.unwrap();
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Deadlock, "{f}");
+    assert_eq!(
+        f.headline(),
+        "deadlock: every task is waiting and no timer is pending (the kit's own tasks last ran at +0s; \
+         2 tasks started with tokio::spawn are waiting too, and the kit does not see when they last ran)"
+    );
+    let text = f.to_string();
+    assert!(
+        text.contains(
+            "  The kit does not see what tasks started with tokio::spawn wait on, when tokio polls them, or when \
+             they last ran:\n  they are not in the timeline below, which shows the kit's own tasks only. Start \
+             them with\n  async_testkit::spawn to see them in it.\n"
+        ),
+        "{text}"
+    );
+}

@@ -342,3 +342,35 @@ fn a_manual_clock_advanced_from_a_tokio_task_moves() {
         .unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(*r.value(), Duration::from_secs(5));
 }
+
+#[test]
+fn tokio_time_resume_in_a_test_fails_it_instead_of_turning_virtual_time_off() {
+    let f = async_testkit::Builder::new()
+        .try_run(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            tokio::time::resume();
+            // Would wait an hour of real time.
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), async_testkit::FailureKind::Expectation, "{f}");
+    assert_eq!(
+        f.headline(),
+        "virtual time was turned off: tokio::time::resume() was called in a poll of task #0 test body at \
+         +1.000s, so tokio's clock ran in real time and every sleep would really wait; remove the call (to \
+         move virtual time, await async_testkit::time::advance, or use clock = \"manual\")"
+    );
+    // In a task the kit does not poll: found when the run next looks, and said so.
+    let f = async_testkit::Builder::new()
+        .try_run(|| async {
+            tokio::spawn(async { tokio::time::resume() }).await.unwrap();
+        })
+        .unwrap_err();
+    assert_eq!(
+        f.headline(),
+        "virtual time was turned off: tokio::time::resume() was called outside the kit's polls (in a task \
+         started with tokio::spawn, or a blocking closure), so tokio's clock ran in real time and every sleep \
+         would really wait; remove the call (to move virtual time, await async_testkit::time::advance, or use \
+         clock = \"manual\")"
+    );
+}

@@ -66,6 +66,12 @@ fn parse_test_fn(item: TokenStream) -> syn::Result<ItemFn> {
         Err(err) => return Err(err),
     };
 
+    // Another test attribute written above this one ran first and rewrote the function:
+    // the errors below would be about code the person never wrote.
+    if let Some(err) = expanded_by_another_test_attribute(&function) {
+        return Err(err);
+    }
+
     let mut errors: Vec<Error> = Vec::new();
     let sig = &function.sig;
     let name = &sig.ident;
@@ -146,6 +152,47 @@ fn parse_test_fn(item: TokenStream) -> syn::Result<ItemFn> {
             Err(first)
         }
     }
+}
+
+/// The message for a function another test attribute (`#[tokio::test]` above this one)
+/// has already rewritten.
+pub(crate) const EXPANDED_BY_ANOTHER: &str = "an attribute written above #[async_testkit::test] \
+     (#[tokio::test], #[tokio::main]) ran first and turned this async fn into a plain function \
+     blocking on a runtime of its own: remove that attribute; #[async_testkit::test] alone makes \
+     the function a test and runs it on the kit's runtime";
+
+/// When a test attribute written above this one (`#[tokio::test]`, `#[tokio::main]`, any
+/// macro that expands an async fn into a sync one blocking on a runtime) has already
+/// rewritten the function: the error, pointing at that attribute. Seen as the test
+/// attribute such a macro generates (`#[::core::prelude::v1::test]`, a path nobody
+/// writes by hand), or as a function that is no longer async and whose body builds
+/// tokio's runtime the way tokio's attributes do.
+pub(crate) fn expanded_by_another_test_attribute(function: &ItemFn) -> Option<Error> {
+    let generated = function.attrs.iter().find(|attr| {
+        let path = attr.path();
+        path.leading_colon.is_some()
+            && path.segments.len() == 4
+            && ["core", "std"].iter().any(|k| path.segments[0].ident == k)
+            && path.segments[1].ident == "prelude"
+            && path.segments[3].ident == "test"
+    });
+    if let Some(attr) = generated {
+        return Some(Error::new_spanned(attr, EXPANDED_BY_ANOTHER));
+    }
+    // `#[tokio::main]` generates no test attribute: its body, blocking on a runtime it
+    // builds, tells (the message its `expect` gives, so a sync fn of the person's own that
+    // calls `block_on` still hears that it must be async).
+    fn tokio_runtime_body(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|t| match t {
+            TokenTree::Literal(l) => l.to_string() == "\"Failed building the Runtime\"",
+            TokenTree::Group(g) => tokio_runtime_body(g.stream()),
+            _ => false,
+        })
+    }
+    (function.sig.asyncness.is_none() && tokio_runtime_body(function.block.to_token_stream())).then(|| {
+        // The span of the body: the rewriting macro's spans point at its attribute.
+        Error::new(function.block.brace_token.span.open(), EXPANDED_BY_ANOTHER)
+    })
 }
 
 /// Whether an attribute is `#[test]` or some other `…::test` attribute, which

@@ -7,7 +7,7 @@
 
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 
-use crate::expand::{NOT_A_FN, expand, expand_or_error};
+use crate::expand::{EXPANDED_BY_ANOTHER, NOT_A_FN, expand, expand_or_error};
 use crate::options::{BARE_FORM, EXPECTED_OPTION, edit_distance};
 
 const OPTION_LIST: &str = "seed, strategy, clock, timeout, virtual_timeout, leaks, slow_poll, \
@@ -1016,4 +1016,34 @@ fn edit_distances() {
     assert_eq!(edit_distance("abc", "xyz"), 3);
     assert_eq!(edit_distance("leak", "leaks"), 1);
     assert_eq!(edit_distance("strat", "strategy"), 3);
+}
+
+#[test]
+fn a_test_attribute_above_that_already_ran_is_named_not_the_code_it_generated() {
+    // What #[tokio::test] written above leaves for this attribute: a sync fn under the
+    // test attribute it generates, blocking on its runtime.
+    let tokio_test = "#[::core::prelude::v1::test] fn t() { let body = async {}; \
+                      return tokio::runtime::Builder::new_current_thread().enable_all().build() \
+                      .expect(\"Failed building the Runtime\").block_on(body); }";
+    assert_fn_error(tokio_test, EXPANDED_BY_ANOTHER, "#[::core::prelude::v1::test]");
+    // #[tokio::main] above generates no test attribute: the body it generates tells.
+    let tokio_main = "fn t() { let body = async {}; return tokio::runtime::Builder::new_current_thread() \
+                      .build().expect(\"Failed building the Runtime\").block_on(body); }";
+    let (message, _) = error("", tokio_main);
+    assert_eq!(message, EXPANDED_BY_ANOTHER);
+    assert!(message.starts_with(
+        "an attribute written above #[async_testkit::test] (#[tokio::test], #[tokio::main]) ran first"
+    ));
+    // A sync fn of the person's own is still told to be async, even one that blocks on a
+    // runtime.
+    assert_fn_error(
+        "fn t() { let rt = tokio::runtime::Runtime::new().unwrap(); rt.block_on(async {}) }",
+        "#[async_testkit::test] needs an async fn: write `async fn t()`",
+        "fn",
+    );
+    assert_fn_error(
+        "fn t() {}",
+        "#[async_testkit::test] needs an async fn: write `async fn t()`",
+        "fn",
+    );
 }

@@ -241,7 +241,9 @@ impl Builder {
     /// `ASYNC_TESTKIT_EXPLORE=N` raises the count of every exploring test to at least
     /// `N` (a value that is not from 1 to `u32::MAX` is an error), and
     /// `ASYNC_TESTKIT_SHARD=i/n` runs only every n-th schedule from the i-th, so machines can
-    /// share one exploration. `ASYNC_TESTKIT_SEED` seeds the exploration.
+    /// share one exploration: together the shards run exactly its schedules (a DFS
+    /// search, which cannot be split, runs whole on shard 0; see the README).
+    /// `ASYNC_TESTKIT_SEED` seeds the exploration.
     ///
     /// ```
     /// let r = async_testkit::Builder::new().explore(20).try_run(|| async {}).unwrap();

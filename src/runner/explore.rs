@@ -12,7 +12,7 @@ use super::builder::Builder;
 use super::env;
 use super::failure::{Found, replay_line, report_failure, token_line};
 use crate::runtime::RunAttempt;
-use crate::schedule::{Choice, Plan, Planner, Strategy, mix64};
+use crate::schedule::{Choice, LEARNING_RUNS, Plan, Planner, Strategy, mix64};
 use crate::{Failure, Report};
 
 /// Runs the body as the builder says: one run, a replay, or an exploration.
@@ -95,6 +95,10 @@ where
         env::explore().map_or(b.explore, |n| n.max(b.explore))
     };
     let (shard, shards) = env::shard();
+    // DFS runs one schedule after another, each following from the last run's choices:
+    // it cannot be split, so the first shard runs the whole search and the others none.
+    let dfs = matches!(strategy, Strategy::Dfs { .. });
+    let owns = |i: u32| if dfs { shard == 0 } else { i % shards == shard };
     let deadline = b.explore_for.map(|d| Instant::now() + d);
     let mut planner = Planner::new(strategy);
     let (mut ran, mut last) = (0u32, None);
@@ -105,8 +109,18 @@ where
     // once the test has run that long (an `explore_for` budget longer than it wins).
     let started = Instant::now();
     let limit = b.config.wall_timeout.max(b.explore_for.unwrap_or_default());
+    // The last schedule this shard owns, the one whose report is returned (traced).
+    let final_index = (total != u32::MAX)
+        .then(|| (0..total).rev().find(|&i| owns(i)))
+        .flatten();
     for i in 0..total {
-        if i % shards != shard {
+        // Another shard's schedule: run only among the first LEARNING_RUNS (what a
+        // learning strategy plans depends on their outcomes), never reported.
+        let own = owns(i);
+        if !own && dfs {
+            break;
+        }
+        if !own && i >= LEARNING_RUNS {
             continue;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -123,7 +137,7 @@ where
         // Without the I/O driver until a schedule needs it; that one runs again with it.
         // Only the last schedule's report is returned, and a failure is reported from a
         // traced replay of its minimal schedule: the others run untraced.
-        let final_one = total != u32::MAX && i.saturating_add(shards) >= total;
+        let final_one = final_index == Some(i);
         let run_one = |io: bool, tracing: bool| {
             let mut a = attempt(seed, plan.clone(), strategy, label.clone(), String::new());
             a.config.io = io;
@@ -136,13 +150,18 @@ where
             lean_io = false;
             run = run_one(true, final_one).0;
         }
-        ran += 1;
         match run {
             Ok(report) => {
-                planner.passed(&report.choices, &report.task_polls);
-                last = Some(report);
+                planner.passed(i, &report.choices, &report.task_polls);
+                if own {
+                    ran += 1;
+                    last = Some(report);
+                }
             }
+            // Another shard's schedule failed: that shard reports it.
+            Err(_) if !own => {}
             Err(failure) => {
+                ran += 1;
                 let found = Found {
                     index: i,
                     total,
@@ -155,16 +174,37 @@ where
         }
     }
     let exhausted = planner.exhausted();
-    match last {
-        Some(report) => Ok(report.with_schedules(ran, exhausted)),
+    let mut report = match last {
+        Some(report) => report.with_schedules(ran, exhausted),
         None => {
             // A shard (or a budget) with nothing to run still runs the body once, FIFO.
             let line = replay_line(&name, base_seed, Strategy::Fifo);
             attempt(base_seed, Plan::Fifo, strategy, "fifo".into(), line)
-                .run(body())
-                .map(|r| r.with_schedules(1, exhausted))
+                .run(body())?
+                .with_schedules(1, exhausted)
+        }
+    };
+    if shards > 1 {
+        let var = env::SHARD;
+        if dfs {
+            report.add_warning(format!(
+                "{var}={shard}/{shards}: a DFS exploration cannot be split (each schedule follows from the \
+                 last run), so shard 0 runs the whole search{}",
+                if shard == 0 {
+                    String::new()
+                } else {
+                    " and this shard ran the body once, FIFO (the search's first schedule)".to_string()
+                }
+            ));
+        }
+        if b.explore_for.is_some() {
+            report.add_warning(format!(
+                "{var}={shard}/{shards} with explore_for: each shard runs its schedules until its own time \
+                 budget runs out, so the shards together are not one unsharded exploration of that budget"
+            ));
         }
     }
+    Ok(report)
 }
 
 /// The failure of an exploration that reached the test's wall-clock limit between

@@ -261,6 +261,28 @@ impl Executor {
         }
     }
 
+    /// Whether tokio's clock still stands still between two readings: a run's clock is
+    /// paused from its start, and only `tokio::time::resume()` sets it running (tokio has
+    /// no public "is paused"). If it runs, virtual time is off (every sleep waits in real
+    /// time): the clock is paused again and the run fails, naming the kit task whose poll
+    /// (at a virtual time) set it running, or else the code the kit does not poll.
+    pub(crate) fn check_paused(&self, poll: Option<(TaskId, Duration)>) {
+        if Instant::now() == Instant::now() {
+            return;
+        }
+        tokio::time::pause();
+        let who = match poll {
+            Some((id, at)) => format!("in a poll of task {} at {}", self.label(id), crate::trace::Vt(at)),
+            None => "outside the kit's polls (in a task started with tokio::spawn, or a blocking closure)"
+                .to_string(),
+        };
+        self.fail(format!(
+            "virtual time was turned off: tokio::time::resume() was called {who}, so tokio's clock ran \
+             in real time and every sleep would really wait; remove the call (to move virtual time, await \
+             async_testkit::time::advance, or use clock = \"manual\")"
+        ));
+    }
+
     /// Reports a broken expectation: the run stops at the next scheduling point and fails
     /// with `message` (kind [`crate::FailureKind::Expectation`]).
     pub(crate) fn fail(&self, message: String) {
@@ -494,11 +516,13 @@ impl Executor {
             .borrow_mut()
             .record(now, Some(id), EventKind::polled(options, chosen));
 
+        self.check_paused(None);
         self.current.set(Some(id));
         // One wall-clock read per poll: the poll is timed from the previous read (the end
         // of the last poll or wait: the kit's own few steps between count too, which is
         // noise next to a slow-poll threshold).
         let wall_start = self.clock.wall_mark.get();
+        let hook_start = self.shared.panics.hook_nanos.load(Acquire);
         self.shared.set_activity(id, wall_start);
         let result = panics::polling_kit_task(|| {
             catch_unwind(AssertUnwindSafe(|| {
@@ -506,6 +530,7 @@ impl Executor {
             }))
         });
         self.current.set(None);
+        self.check_paused(Some((id, now)));
 
         let waits = match result {
             Ok(Poll::Pending) => {
@@ -557,7 +582,14 @@ impl Executor {
         // The poll's wall time includes dropping the future of a task that ended: a slow
         // destructor stalls the run as a slow poll does, and is the same task's doing.
         let wall_end = self.clock.mark_wall();
-        let wall = Duration::from_nanos(wall_end.saturating_sub(wall_start));
+        // Less the panic hook's backtrace captures (`RUST_BACKTRACE`): the kit's time.
+        let hook = self
+            .shared
+            .panics
+            .hook_nanos
+            .load(Acquire)
+            .saturating_sub(hook_start);
+        let wall = Duration::from_nanos(wall_end.saturating_sub(wall_start).saturating_sub(hook));
         self.shared.set_activity(ACTIVITY_IDLE, 0);
         if wall >= self.config.slow_poll {
             self.findings.slow_polls.borrow_mut().push(SlowPoll {

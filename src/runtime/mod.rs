@@ -213,6 +213,8 @@ impl RunAttempt<'_> {
             krt.blocking
                 .alive_after(BLOCKING_POOL_GRACE.min(self.config.wall_timeout))
         };
+        // The clock may have been set running by a task of tokio's since the last kit poll.
+        core.check_paused(None);
         let stopped_in_time = !matches!(stop, Stop::WallTimeout { .. });
         let mut snap = oracles::snapshot(&core, stop, rt.metrics().num_alive_tasks(), blocking);
         core.cancel_all();

@@ -6,7 +6,9 @@
 //! (`#[async_testkit::test]` on a test returning `Result`); a broken expectation; why the
 //! loop stopped (deadlock or manual stall, virtual timeout, wall-clock timeout, a slow
 //! poll under [`Policy::Fail`]); and, for a body that returned, leaked tasks then slow
-//! polls under [`Policy::Fail`]. Leaks and slow polls under [`Policy::Warn`] are warnings.
+//! polls under [`Policy::Fail`]; last, a panic of the run's teardown (once it stopped:
+//! a task's `Drop`, a blocking closure whose runtime was shut down), which otherwise is
+//! listed as "also". Leaks and slow polls under [`Policy::Warn`] are warnings.
 //!
 //! What the oracles see: a leak is a kit task (not `spawn_background`), a task started
 //! with `tokio::spawn` or a `spawn_blocking` closure still alive once the run settled at
@@ -112,7 +114,8 @@ pub enum FailureKind {
     /// ```
     SlowPoll,
     /// A kit component's expectation was broken: an `AsyncMock` called too few or too
-    /// many times, a scripted stream or I/O not followed.
+    /// many times, a scripted stream or I/O not followed, or the paused clock the kit
+    /// runs on set running by `tokio::time::resume()`.
     Expectation,
     /// The test body returned `Err`: a test of `#[async_testkit::test]` that returns
     /// `Result<(), E>` fails on an `Err` from any schedule, as on a panic (found,
@@ -160,8 +163,12 @@ impl fmt::Display for FailureKind {
 pub(crate) struct Verdict {
     /// The oracle that failed the test and the report's headline; `None`: it passed.
     pub(crate) failure: Option<(FailureKind, String)>,
-    /// Panics nobody took (`JoinError::into_panic`), kit tasks' first, in order.
+    /// Panics nobody took (`JoinError::into_panic`) until the run stopped, kit tasks'
+    /// first, in order.
     pub(crate) panics: Vec<PanicRecord>,
+    /// Panics nobody took in the run's teardown (tasks cancelled, the runtime shut
+    /// down): the headline only when nothing else failed.
+    pub(crate) late: Vec<PanicRecord>,
     /// The `Err` the test body returned, told apart from the panics: its message is the
     /// headline, its location the test.
     pub(crate) returned_err: Option<PanicRecord>,
@@ -186,10 +193,14 @@ pub(crate) struct Snapshot {
     pub(crate) saw_tokio_tasks: bool,
     /// The process's panic hook was replaced during the run (and the kit's put back).
     pub(crate) hook_replaced: bool,
+    /// How many panics the executor (kit tasks) and the hook (tokio's tasks, blocking
+    /// closures) had recorded when the run stopped: later ones happened in its teardown.
+    pub(crate) panics_before: (usize, usize),
 }
 
 pub(crate) fn snapshot(core: &Executor, stop: Stop, tokio_alive: usize, blocking_alive: usize) -> Snapshot {
     Snapshot {
+        panics_before: (core.findings.panics.borrow().len(), core.shared.panics.recorded()),
         stop,
         alive: core.alive(),
         tokio_alive,
@@ -228,6 +239,25 @@ pub(crate) fn describe_panic(p: &PanicRecord) -> String {
     format!("{who} panicked{at}: {}", p.message)
 }
 
+/// The headline of a deadlock. The kit sees every poll of its own tasks, so without
+/// tokio tasks it knows when anything last ran; tokio polls its own tasks inside its
+/// turns, unseen, so with some alive the headline says what it does not know.
+fn deadlock_headline(snap: &Snapshot, core: &Executor) -> String {
+    let last = Vt(core.findings.last_activity.get());
+    match snap.tokio_alive {
+        0 => {
+            format!("deadlock: every task is waiting and no timer is pending (nothing has run since {last})")
+        }
+        n => format!(
+            "deadlock: every task is waiting and no timer is pending (the kit's own tasks last ran at {last}; \
+             {n} task{} started with tokio::spawn {} waiting too, and the kit does not see when {} last ran)",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "is" } else { "are" },
+            if n == 1 { "it" } else { "they" },
+        ),
+    }
+}
+
 fn leak_label(info: &TaskInfo) -> String {
     format!("{} (spawned at {})", info.meta.label(), info.meta.site)
 }
@@ -236,9 +266,17 @@ fn leak_label(info: &TaskInfo) -> String {
 /// itself (tokio's tasks, blocking closures), collected once the runtime is shut down.
 pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>) -> Verdict {
     let config = &core.config;
-    let mut panics: Vec<PanicRecord> = core.findings.panics.take();
-    panics.extend(foreign);
-    panics.retain(|p| !p.handled.load(SeqCst));
+    // The panics of the run, then those of its teardown (the kit's tasks cancelled, the
+    // runtime shut down): a panic there follows from the stop (a blocking closure whose
+    // runtime went away), so it never takes the headline from why the run stopped.
+    let (kit_before, foreign_before) = snap.panics_before;
+    let mut kit: Vec<PanicRecord> = core.findings.panics.take();
+    let mut foreign = foreign;
+    let kit_late = kit.split_off(kit_before.min(kit.len()));
+    let foreign_late = foreign.split_off(foreign_before.min(foreign.len()));
+    let unhandled = |v: Vec<PanicRecord>| v.into_iter().filter(|p| !p.handled.load(SeqCst));
+    let mut panics: Vec<PanicRecord> = unhandled(kit).chain(unhandled(foreign)).collect();
+    let late: Vec<PanicRecord> = unhandled(kit_late).chain(unhandled(foreign_late)).collect();
     let returned_err = panics
         .iter()
         .position(|p| p.returned_err)
@@ -304,7 +342,7 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
     };
 
     let expectations = core.findings.expectation_failures.borrow().clone();
-    let failure: Option<(FailureKind, String)> = if let Some(first) = panics.first() {
+    let mut failure: Option<(FailureKind, String)> = if let Some(first) = panics.first() {
         Some((FailureKind::Panic, describe_panic(first)))
     } else if let Some(err) = &returned_err {
         Some((FailureKind::ReturnedErr, err.message.clone()))
@@ -312,13 +350,9 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
         Some((FailureKind::Expectation, first.clone()))
     } else {
         match &snap.stop {
-            Stop::Deadlock { manual_stall: false } => Some((
-                FailureKind::Deadlock,
-                format!(
-                    "deadlock: every task is waiting and no timer is pending (nothing has run since {})",
-                    Vt(core.findings.last_activity.get())
-                ),
-            )),
+            Stop::Deadlock { manual_stall: false } => {
+                Some((FailureKind::Deadlock, deadlock_headline(snap, core)))
+            }
             Stop::Deadlock { manual_stall: true } => Some((
                 FailureKind::Deadlock,
                 format!(
@@ -365,6 +399,9 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
             }
         }
     };
+    if failure.is_none() {
+        failure = late.first().map(|p| (FailureKind::Panic, describe_panic(p)));
+    }
 
     let mut warnings = Vec::new();
     if snap.hook_replaced {
@@ -387,6 +424,7 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
     Verdict {
         failure,
         panics,
+        late,
         returned_err,
         expectations,
         leaked: leak_lines,

@@ -45,6 +45,12 @@ pub(crate) struct RunPanics {
     foreign: Mutex<Foreign>,
     /// Some code of the run panicked for want of tokio's I/O driver (caught or not).
     pub(crate) io_wanted: AtomicBool,
+    /// Nanoseconds the hook spent capturing backtraces on the run's own thread
+    /// (`RUST_BACKTRACE`): the kit's time, not the test's, so neither a poll's wall time
+    /// (the slow-poll oracle) nor the watchdog's grace counts it.
+    pub(crate) hook_nanos: AtomicU64,
+    /// The run's own thread is in the hook now, capturing a backtrace.
+    pub(crate) in_hook: AtomicBool,
 }
 
 #[derive(Default)]
@@ -61,6 +67,12 @@ impl RunPanics {
         let mut foreign = lock(&self.foreign);
         foreign.closed = true;
         std::mem::take(&mut foreign.panics)
+    }
+
+    /// How many panics have been recorded so far (the run's snapshot tells the panics
+    /// of its teardown from the earlier ones by this count).
+    pub(crate) fn recorded(&self) -> usize {
+        lock(&self.foreign).panics.len()
     }
 }
 
@@ -363,8 +375,12 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
     let tokio_task = tokio::task::try_id();
     let polling_kit = POLLING_KIT.with(Cell::get);
     let in_kit_task = polling_kit == Some(tokio_task);
+    // Time spent capturing backtraces here is not the poll's own time.
+    let began = std::time::Instant::now();
+    run.in_hook.store(!blocking, SeqCst);
     let bt = Backtrace::capture();
     let captured = bt.status() == BacktraceStatus::Captured;
+    let mut caught = false;
     if !in_kit_task && tokio_task.is_some() {
         // A tokio task's panic: tokio will not say whether it ended the task.
         let frames = if captured {
@@ -372,12 +388,18 @@ fn hook(info: &PanicHookInfo<'_>) -> bool {
         } else {
             Backtrace::force_capture().to_string()
         };
-        if caught_inside_task(&frames) {
-            return true;
-        }
+        caught = caught_inside_task(&frames);
+    }
+    let backtrace = (captured && !caught).then(|| user_frames(&bt.to_string()));
+    if !blocking {
+        let spent = u64::try_from(began.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        run.hook_nanos.fetch_add(spent, SeqCst);
+        run.in_hook.store(false, SeqCst);
+    }
+    if caught {
+        return true;
     }
     let location = info.location().map(|l| l.to_string());
-    let backtrace = captured.then(|| user_frames(&bt.to_string()));
     if in_kit_task {
         LAST.with(|l| {
             *l.borrow_mut() = Some(Seen {

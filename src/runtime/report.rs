@@ -522,6 +522,7 @@ pub(crate) fn finish<T>(
     let Verdict {
         failure,
         panics,
+        late,
         returned_err,
         expectations,
         leaked: leak_lines,
@@ -622,6 +623,14 @@ pub(crate) fn finish<T>(
                          start them with async_testkit::spawn to see them here)",
                         if n == 1 { "" } else { "s" }
                     );
+                    if kind == FailureKind::Deadlock {
+                        let _ = writeln!(
+                            t,
+                            "  The kit does not see what tasks started with tokio::spawn wait on, when tokio polls \
+                             them, or when they last ran:\n  they are not in the timeline below, which shows the \
+                             kit's own tasks only. Start them with\n  async_testkit::spawn to see them in it."
+                        );
+                    }
                 }
                 if snap.blocking_alive > 0 {
                     let n = snap.blocking_alive;
@@ -636,6 +645,13 @@ pub(crate) fn finish<T>(
                 }
                 let _ = writeln!(t);
             }
+            // Teardown panics join the list when one of them is the headline, else they
+            // follow it as "also".
+            let (panics, late) = if panics.is_empty() && kind == FailureKind::Panic {
+                (late, Vec::new())
+            } else {
+                (panics, late)
+            };
             if !panics.is_empty() {
                 let _ = writeln!(t, "panics ({}):", panics.len());
                 for p in &panics {
@@ -658,6 +674,18 @@ pub(crate) fn finish<T>(
                 };
                 if panics.iter().any(|p| p.task.as_ref().is_none_or(|m| m.id != 0)) {
                     let _ = writeln!(t, "{hint}");
+                }
+                let _ = writeln!(t);
+            }
+            if !late.is_empty() {
+                let _ = writeln!(
+                    t,
+                    "also, after the run had stopped, while its tasks were cancelled and its runtime shut down ({}):",
+                    late.len()
+                );
+                for p in &late {
+                    let at = p.at.map(|a| format!(" [{}]", Vt(a))).unwrap_or_default();
+                    let _ = writeln!(t, "  {}{at}", describe_panic(p));
                 }
                 let _ = writeln!(t);
             }
@@ -722,8 +750,8 @@ pub(crate) fn finish<T>(
                 headline,
                 text: t,
                 seed: attempt.seed,
-                panics: panics.iter().map(|p| p.message.clone()).collect(),
-                panic_sites: panics.iter().map(|p| p.location.clone()).collect(),
+                panics: panics.iter().chain(&late).map(|p| p.message.clone()).collect(),
+                panic_sites: panics.iter().chain(&late).map(|p| p.location.clone()).collect(),
                 leaked: if kind == FailureKind::Leak {
                     leak_lines
                 } else {

@@ -42,6 +42,8 @@ struct Entry {
     fired: bool,
     limit: Duration,
     on_stuck: OnStuck,
+    /// The run thread's time in the panic hook (backtrace captures) when last looked at.
+    hook_seen: u64,
 }
 
 struct Watchdog {
@@ -100,6 +102,7 @@ pub(crate) fn watch(shared: &Arc<Shared>, limit: Duration, on_stuck: OnStuck) ->
         fired: false,
         limit,
         on_stuck,
+        hook_seen: shared.panics.hook_nanos.load(SeqCst),
     });
     let wake = guard.next_look.is_none_or(|t| deadline < t);
     drop(guard);
@@ -133,6 +136,16 @@ fn watch_loop() {
             };
             if shared.finished.load(SeqCst) {
                 return false;
+            }
+            // Time the run thread spent capturing backtraces in the panic hook is the
+            // kit's, not the test's: it moves the grace's end (never the limit).
+            let hook = shared.panics.hook_nanos.load(SeqCst);
+            if e.fired && hook > e.hook_seen {
+                e.deadline += Duration::from_nanos(hook - e.hook_seen);
+            }
+            e.hook_seen = hook;
+            if e.fired && shared.panics.in_hook.load(SeqCst) {
+                e.deadline = e.deadline.max(now + grace(e.limit));
             }
             if !e.fired && now >= e.deadline {
                 e.fired = true;

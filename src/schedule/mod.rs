@@ -58,7 +58,7 @@ mod urw; // the uniform random walk
 
 pub(crate) use choice::{Choice, Chooser, Step, preemptions};
 pub(crate) use dfs::Dfs;
-pub(crate) use planner::{Plan, Planner};
+pub(crate) use planner::{LEARNING_RUNS, Plan, Planner};
 pub(crate) use rng::{SplitMix64, mix64};
 pub use strategy::Strategy;
 pub(crate) use strategy::strategy_names;

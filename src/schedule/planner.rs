@@ -78,7 +78,14 @@ impl Plan {
     }
 }
 
-/// Plans the schedules of one exploration, learning from each passing run.
+/// How many schedules, from the first, the strategies that learn (PCT's step count,
+/// URW's expected polls) learn from. Fixed, so that what schedule `i` runs depends only on
+/// the outcomes of these: a shard of an exploration runs them all (those of other shards
+/// only to learn), and the shards together run exactly the schedules of one unsharded
+/// exploration.
+pub(crate) const LEARNING_RUNS: u32 = 32;
+
+/// Plans the schedules of one exploration, learning from its first passing runs.
 pub(crate) struct Planner {
     /// The strategy the exploration runs; fixed.
     strategy: Strategy,
@@ -120,18 +127,22 @@ impl Planner {
         }
     }
 
-    /// A run passed, making `choices` and polling task `t` `task_polls[t]` times: learn
-    /// the run's length and polls, and advance DFS past it.
-    pub(crate) fn passed(&mut self, choices: &[Choice], task_polls: &[u64]) {
+    /// Schedule `i` passed, making `choices` and polling task `t` `task_polls[t]` times:
+    /// learn the run's length and polls (from the first [`LEARNING_RUNS`] schedules only),
+    /// and advance DFS past it.
+    pub(crate) fn passed(&mut self, i: u32, choices: &[Choice], task_polls: &[u64]) {
+        if let Strategy::Dfs { .. } = self.strategy {
+            self.dfs.advance(choices);
+        }
+        if i >= LEARNING_RUNS {
+            return;
+        }
         self.steps_seen = self.steps_seen.max(choices.len() as u64);
         if self.polls_seen.len() < task_polls.len() {
             self.polls_seen.resize(task_polls.len(), 0);
         }
         for (seen, &p) in self.polls_seen.iter_mut().zip(task_polls) {
             *seen = (*seen).max(p);
-        }
-        if let Strategy::Dfs { .. } = self.strategy {
-            self.dfs.advance(choices);
         }
     }
 
@@ -171,7 +182,7 @@ mod tests {
                     ..fifo(2)
                 })
                 .collect();
-            planner.passed(&run, &[1, 1]);
+            planner.passed(i, &run, &[1, 1]);
             prefixes.push(prefix);
             labels.push(label);
             i += 1;
@@ -188,8 +199,10 @@ mod tests {
             planner.new_execution(0),
             Some((Plan::PctYield { depth: 1, steps: 8 }, _))
         ));
-        planner.passed(&[fifo(2); 5], &[3, 1]);
-        planner.passed(&[fifo(2); 2], &[1, 4, 2]);
+        planner.passed(0, &[fifo(2); 5], &[3, 1]);
+        planner.passed(1, &[fifo(2); 2], &[1, 4, 2]);
+        // Past the learning runs, nothing more is learnt.
+        planner.passed(LEARNING_RUNS, &[fifo(2); 9], &[9, 9, 9, 9]);
         assert!(matches!(
             planner.new_execution(1),
             Some((Plan::PctYield { depth: 2, steps: 5 }, _))

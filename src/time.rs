@@ -246,6 +246,10 @@ pub struct Advance {
     run_id: u64,
     target: Instant,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// The exact last step, under a millisecond (`tokio::time::advance`).
+    step: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// Settling at the instant before that step.
+    before_step: Option<Settle>,
     moving: bool,
     settle: Settle,
     site: &'static Location<'static>,
@@ -266,6 +270,8 @@ impl Advance {
             run_id: core.run_id,
             target,
             sleep: None,
+            step: None,
+            before_step: None,
             moving: false,
             settle: Settle {
                 run_id: core.run_id,
@@ -276,21 +282,70 @@ impl Advance {
     }
 }
 
+/// Where a sleep must end for tokio's jump to it to land at or before `target`, and
+/// as close to it as whole milliseconds allow.
+///
+/// tokio's timer wheel counts whole milliseconds from its origin (the run's `start`:
+/// a fresh runtime's, or one the pool aligned to a multiple of the wheel's reach): it
+/// rounds a deadline up to its millisecond, and jumps the clock by whole milliseconds
+/// from its reading rounded down, so the clock keeps its sub-millisecond part `frac`
+/// across jumps. The sleep ends on the last millisecond `t` with `t + frac <= target`.
+fn jump_point(start: Instant, now: Instant, target: Instant) -> Instant {
+    const MS: u128 = 1_000_000;
+    let since = |t: Instant| t.saturating_duration_since(start).as_nanos();
+    let frac = since(now) % MS;
+    let whole_ms = since(target).saturating_sub(frac) / MS;
+    let nanos = u64::try_from(whole_ms * MS).unwrap_or(u64::MAX);
+    start.checked_add(Duration::from_nanos(nanos)).unwrap_or(target)
+}
+
 impl Future for Advance {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let core = executor::same_run(self.run_id, &"time::advance()");
         if self.settle.generation.is_none() {
-            if self.target > Instant::now() {
-                if self.sleep.is_none() {
-                    self.sleep = Some(Box::pin(tokio::time::sleep_until(self.target)));
-                    self.moving = true;
-                    core.advancing_started();
+            if !self.moving {
+                self.moving = true;
+                core.advancing_started();
+            }
+            // Timers fire at their own instants on the way (tokio jumps to each); the last
+            // part of a millisecond, which tokio's wheel cannot sleep, is moved exactly.
+            loop {
+                let now = Instant::now();
+                if self.target <= now {
+                    break;
                 }
-                let sleep = self.sleep.as_mut().expect("set above");
-                if sleep.as_mut().poll(cx).is_pending() {
+                if let Some(step) = self.step.as_mut() {
+                    if step.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    self.step = None;
+                    continue;
+                }
+                let until = jump_point(core.start, now, self.target);
+                if until > now && self.sleep.is_none() {
+                    self.sleep = Some(Box::pin(tokio::time::sleep_until(until)));
+                }
+                if let Some(sleep) = self.sleep.as_mut() {
+                    if sleep.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    self.sleep = None;
+                    if Instant::now() > now {
+                        continue;
+                    }
+                }
+                // What the last jump woke runs at its own instant first.
+                let run_id = self.run_id;
+                let settle = self.before_step.get_or_insert(Settle {
+                    run_id,
+                    generation: None,
+                });
+                if Pin::new(settle).poll(cx).is_pending() {
                     return Poll::Pending;
                 }
+                self.before_step = None;
+                self.step = Some(Box::pin(tokio::time::advance(self.target - Instant::now())));
             }
             if self.moving {
                 self.moving = false;

@@ -477,7 +477,8 @@ pub fn write_chrome_trace(run: &impl ChromeTrace, path: impl AsRef<std::path::Pa
     std::fs::write(path, json)
 }
 
-/// Formats a virtual elapsed time compactly: `0s`, `1.5ms`, `2.000s`, `1h02m03.004s`.
+/// Formats a virtual elapsed time compactly: `0s`, `1.5ms`, `2.000s`, `1h02m03.004s`,
+/// `3y0d00h00m00.000s` (years of 365 days).
 pub(crate) struct Vt(pub(crate) Duration);
 
 /// A span of virtual time written like the crate's virtual instants, without the `+`:
@@ -495,7 +496,12 @@ impl fmt::Display for Vt {
             return f.write_str("+0s");
         }
         let (h, m, s) = (total / 3600, (total / 60) % 60, total % 60);
-        if h > 0 {
+        // Past a year (of 365 days), years and days instead of thousands of hours.
+        const YEAR_H: u64 = 365 * 24;
+        if h >= YEAR_H {
+            let (y, d, h) = (h / YEAR_H, (h % YEAR_H) / 24, h % 24);
+            write!(f, "+{y}y{d}d{h:02}h{m:02}m{s:02}.{:03}s", nanos / 1_000_000)
+        } else if h > 0 {
             write!(f, "+{h}h{m:02}m{s:02}.{:03}s", nanos / 1_000_000)
         } else if m > 0 {
             write!(f, "+{m}m{s:02}.{:03}s", nanos / 1_000_000)
@@ -529,6 +535,16 @@ mod tests {
             "+1h02m03.004s"
         );
         assert_eq!(Vt(Duration::from_secs(61)).to_string(), "+1m01.000s");
+        assert_eq!(
+            Vt(Duration::from_secs(8759 * 3600)).to_string(),
+            "+8759h00m00.000s"
+        );
+        let year = Duration::from_secs(365 * 86_400);
+        assert_eq!(
+            Vt(year * 3 + Duration::from_secs(86_400 + 3723)).to_string(),
+            "+3y1d01h02m03.000s"
+        );
+        assert_eq!(Vt(Duration::MAX).to_string(), "+584942417355y26d07h00m15.999s");
     }
 
     #[test]

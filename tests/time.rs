@@ -206,7 +206,8 @@ fn advancing_past_the_virtual_limit_is_a_virtual_timeout() {
     assert_eq!(
         f.headline(),
         "virtual timeout: the test did not finish within its virtual time limit of +10.000s: \
-         a task was still waiting on a timer past it, woken at +11.000s"
+         a task was still waiting on a timer past it, woken at +11.000s; raise the limit with \
+         #[async_testkit::test(virtual_timeout = \"..\")] if the test really waits that long"
     );
 }
 
@@ -373,4 +374,60 @@ fn tokio_time_resume_in_a_test_fails_it_instead_of_turning_virtual_time_off() {
          would really wait; remove the call (to move virtual time, await async_testkit::time::advance, or use \
          clock = \"manual\")"
     );
+}
+
+const YEAR: Duration = Duration::from_secs(365 * 86_400);
+
+/// A timer past the reach of tokio's wheel (about 2.2 years) is still a timer: with a
+/// limit it is a virtual timeout, never a deadlock.
+#[test]
+fn a_timer_years_away_is_a_virtual_timeout_not_a_deadlock() {
+    let f = Builder::new()
+        .try_run(|| async { tokio::time::sleep(YEAR * 3).await })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::VirtualTimeout, "{f}");
+    assert_eq!(
+        f.headline(),
+        "virtual timeout: the test did not finish within its virtual time limit of +1h00m00.000s: \
+         a task was still waiting on a timer past it, woken at +3y0d00h00m00.000s; raise the limit with \
+         #[async_testkit::test(virtual_timeout = \"..\")] if the test really waits that long"
+    );
+}
+
+/// tokio cuts a sleep to 30 years; `advance` is not cut, and a settling advance a
+/// century away passes the kit's far sentinel without a deadlock.
+#[test]
+fn far_timers_without_a_limit_are_waited_for() {
+    let r = Builder::new()
+        .virtual_timeout(Duration::MAX)
+        .try_run(|| async {
+            tokio::time::sleep(YEAR * 100).await;
+            let slept = time::elapsed();
+            time::advance(YEAR * 100).await;
+            (slept, time::elapsed())
+        })
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(*r.value(), (YEAR * 30, YEAR * 130));
+}
+
+/// `advance` moves the clock by exactly its duration, though tokio's timers count whole
+/// milliseconds; timers on the way still fire at their own instants.
+#[test]
+fn advance_is_exact_to_the_nanosecond() {
+    let (first, seen, last) = async_testkit::run(async {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let s = seen.clone();
+        spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            s.borrow_mut().push(time::elapsed());
+        });
+        time::advance(Duration::from_micros(1500)).await;
+        let first = time::elapsed();
+        time::advance(Duration::from_nanos(1)).await;
+        let last = time::elapsed();
+        (first, seen.take(), last)
+    });
+    assert_eq!(first, Duration::from_micros(1500));
+    assert_eq!(seen, vec![Duration::from_millis(1)]);
+    assert_eq!(last, Duration::from_nanos(1_500_001));
 }

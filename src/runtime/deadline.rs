@@ -3,10 +3,15 @@
 //! Every wait of the executor also waits on a *sentinel*: a tokio sleep until the
 //! run's virtual deadline. When it fires with nothing else woken, the run is over, and
 //! the probe tells why: it lets the clock run on toward a far point
-//! ([`PROBE_SPAN`] past the deadline), one stop of tokio's timer wheel at a time. No
-//! stop at all means no timer is pending anywhere (a deadlock); a task woken on the way,
-//! or timers still firing after [`PROBE_STOP_LIMIT`] stops, mean the run was waiting on
-//! time past its deadline (a virtual timeout).
+//! ([`PROBE_SPAN`] past the deadline), one stop of tokio's timer wheel at a time. Reaching
+//! that point with no task woken means no timer is pending anywhere (a deadlock); a task
+//! woken on the way, or timers still firing after [`PROBE_STOP_LIMIT`] stops, mean the
+//! run was waiting on time past its deadline (a virtual timeout).
+//!
+//! tokio's wheel reaches 2^36 ms (about 2.2 years) in one go; a timer farther away is
+//! filed in its top level and refiled each time round, so the clock stops about every
+//! 2.2 years on its way there. Those stops are cheap (a few microseconds each), so the
+//! probe looks a thousand years ahead: a timer that far is still a timer.
 
 use std::cell::{Cell, RefCell};
 use std::pin::Pin;
@@ -39,13 +44,13 @@ pub(crate) enum Probed {
     WallTimeout,
 }
 
-/// How many stops of the clock after the virtual deadline still count as "no timer
-/// pending": tokio's timer wheel may stop a few times on its way to a far timer
-/// (one per wheel level), never more than this.
-const PROBE_STOP_LIMIT: u32 = 16;
-/// How far the deadlock probe looks past the virtual deadline (about the reach of
-/// tokio's timer wheel).
-const PROBE_SPAN: Duration = Duration::from_secs(2 * 365 * 24 * 3600);
+/// How many stops of the clock after the virtual deadline the probe makes before it
+/// concludes that timers keep firing (a ticker past the deadline). On its way to a far
+/// timer tokio's wheel stops about once every 2.2 years (and once a level near the
+/// end): [`PROBE_SPAN`] takes some 460 such stops, well under this.
+const PROBE_STOP_LIMIT: u32 = 4096;
+/// How far the deadlock probe looks past the virtual deadline: 1000 years of 365 days.
+const PROBE_SPAN: Duration = Duration::from_secs(1000 * 365 * 24 * 3600);
 
 /// The sentinel and the probe's state for one run.
 pub(crate) struct DeadlineProbe {
@@ -62,6 +67,9 @@ pub(crate) struct DeadlineProbe {
     /// Set once a deadlock is found: the instant the run went idle, which the run then
     /// reports as its virtual time (the probe moved the clock on past it).
     frozen_at: Cell<Option<Duration>>,
+    /// The run has no virtual limit (its deadline is past what the clock can represent):
+    /// a timer the probe finds is not a timeout, the run goes on.
+    unlimited: Cell<bool>,
 }
 
 impl DeadlineProbe {
@@ -71,6 +79,7 @@ impl DeadlineProbe {
             armed: Cell::new(false),
             probing: Cell::new(false),
             frozen_at: Cell::new(None),
+            unlimited: Cell::new(false),
         }
     }
 
@@ -78,9 +87,13 @@ impl DeadlineProbe {
     /// Give it back with [`DeadlineProbe::put_back`] when the wait ends.
     pub(crate) fn take(&self, start: Instant, limit: Duration) -> Pin<Box<Sleep>> {
         self.sentinel.take().unwrap_or_else(|| {
-            // A limit past what tokio's clock can reach (`Duration::MAX`: no limit) puts
-            // the sentinel as far as tokio's timers go.
-            let deadline = start.checked_add(limit).unwrap_or_else(|| start + FAR_FUTURE);
+            // A limit past what the clock can represent (`Duration::MAX`: no limit) puts
+            // the sentinel at a far point: reaching it only starts the probe, and a timer
+            // the probe finds lets the run go on.
+            let deadline = start.checked_add(limit).unwrap_or_else(|| {
+                self.unlimited.set(true);
+                start + FAR_FUTURE
+            });
             Box::pin(tokio::time::sleep_until(deadline))
         })
     }
@@ -97,6 +110,11 @@ impl DeadlineProbe {
         } else {
             sentinel.poll(cx).is_ready()
         }
+    }
+
+    /// Whether the run has no virtual limit (see `unlimited`).
+    pub(crate) fn unlimited(&self) -> bool {
+        self.unlimited.get()
     }
 
     /// Whether the probe is stepping the clock now.
@@ -124,7 +142,11 @@ impl DeadlineProbe {
         mut wait: impl FnMut() -> WaitOutcome,
         now: impl Fn() -> Duration,
     ) -> Probed {
-        *self.sentinel.borrow_mut() = Some(Box::pin(tokio::time::sleep(PROBE_SPAN)));
+        // Not `sleep(PROBE_SPAN)`: tokio cuts a sleep's duration to 30 years. Where the
+        // platform's clock cannot reach that far, as far as it can.
+        let from = Instant::now();
+        let far = from.checked_add(PROBE_SPAN).unwrap_or_else(|| from + FAR_FUTURE);
+        *self.sentinel.borrow_mut() = Some(Box::pin(tokio::time::sleep_until(far)));
         self.armed.set(false);
         self.probing.set(true);
         let mut stops = 0;

@@ -845,7 +845,7 @@ impl Executor {
         match self.wait(rt, self.wants_intercept(), inline) {
             WaitOutcome::Woken => None,
             WaitOutcome::WallTimeout => Some(Stop::WallTimeout { after_body: false }),
-            WaitOutcome::Deadline => Some(self.probe(rt, idle_since)),
+            WaitOutcome::Deadline => self.probe(rt, idle_since),
             WaitOutcome::Quiescent => {
                 if !self.settling.waiters.borrow().is_empty() {
                     self.settle();
@@ -963,8 +963,9 @@ impl Executor {
 
     /// The virtual deadline passed with nothing woken: tell a deadlock (no timer pending
     /// at all) from a timeout (timers pending beyond the deadline) by letting the clock
-    /// run on toward a far probe, one stop at a time.
-    fn probe(&self, rt: &tokio::runtime::Runtime, idle_since: Duration) -> Stop {
+    /// run on toward a far probe, one stop at a time. Without a virtual limit, a timer
+    /// found on the way is no timeout: the run goes on (`None`).
+    fn probe(&self, rt: &tokio::runtime::Runtime, idle_since: Duration) -> Option<Stop> {
         let wait = || {
             self.shared.jump_once.store(true, Relaxed);
             self.wait(rt, true, None)
@@ -973,11 +974,12 @@ impl Executor {
             .deadline
             .probe(self.config.virtual_timeout, idle_since, wait, || self.elapsed())
         {
-            Probed::Deadlock => Stop::Deadlock { manual_stall: false },
-            Probed::WallTimeout => Stop::WallTimeout { after_body: false },
+            Probed::Deadlock => Some(Stop::Deadlock { manual_stall: false }),
+            Probed::WallTimeout => Some(Stop::WallTimeout { after_body: false }),
             Probed::Timeout { why } => {
                 self.record(None, EventKind::clock_moved(idle_since));
-                Stop::VirtualTimeout { why }
+                self.clock.last_seen.set(self.elapsed());
+                (!self.deadline.unlimited()).then_some(Stop::VirtualTimeout { why })
             }
         }
     }

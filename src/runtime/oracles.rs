@@ -364,7 +364,9 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
             Stop::VirtualTimeout { why } => Some((
                 FailureKind::VirtualTimeout,
                 format!(
-                    "virtual timeout: the test did not finish within its virtual time limit of {}: {why}",
+                    "virtual timeout: the test did not finish within its virtual time limit of {}: {why}; \
+                     raise the limit with #[async_testkit::test(virtual_timeout = \"..\")] if the test really \
+                     waits that long",
                     Vt(config.virtual_timeout)
                 ),
             )),

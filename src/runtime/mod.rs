@@ -13,6 +13,7 @@ pub(crate) mod config;
 pub(crate) mod deadline;
 pub(crate) mod executor;
 pub(crate) mod oracles;
+pub(crate) mod outside;
 pub(crate) mod panics;
 pub(crate) mod pool;
 pub(crate) mod report;
@@ -162,6 +163,10 @@ impl RunAttempt<'_> {
             self.plan.chooser(self.seed),
             self.seed,
             rt.metrics(),
+            {
+                let blocking = krt.blocking.clone();
+                outside::Outside::new(Box::new(move || blocking.alive()), self.config.io)
+            },
         ));
         let current = CurrentGuard::set(core.clone());
         let watch = watchdog::watch(&shared, self.config.wall_timeout, self.on_stuck.clone());

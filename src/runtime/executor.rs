@@ -36,6 +36,7 @@ use tokio::time::{Instant, Sleep};
 use super::clock::{Clock, ClockReadings, MANUAL_STALL_GRACE};
 use super::config::{MAX_RECORDED_CHOICES, Policy, RunConfig};
 use super::deadline::{DeadlineProbe, Probed, WaitOutcome};
+use super::outside::{Outside, Pending};
 use super::panics::{self, PanicRecord};
 use super::shared::{ACTIVITY_IDLE, ACTIVITY_TOKIO, Shared, TaskWaker, parked};
 use super::table::{BoxFuture, Slot, TaskEntry, TaskTable};
@@ -62,6 +63,8 @@ pub(crate) enum Stop {
     BodyDone,
     Deadlock {
         manual_stall: bool,
+        /// Outside work still pending when the run was judged (see `outside`).
+        outside: Pending,
     },
     VirtualTimeout {
         why: String,
@@ -93,12 +96,29 @@ enum InlinePass {
     Decide,
 }
 
+/// How a grace for outside work ended.
+#[derive(PartialEq, Eq)]
+enum Grace {
+    /// Nothing outside is pending (any more).
+    NothingOutside,
+    /// Something happened: a task woke, or the wait has something to decide.
+    Woken,
+    /// The grace ran out with the work still pending and nothing woken.
+    RanOut,
+}
+
 /// A choice the scheduler made.
 enum Pick {
     /// A task, with the number of options and the index chosen.
     Task(TaskId, usize, usize),
     Tokio,
 }
+
+/// How long (wall time) the clock is held still for outside work that may still wake a
+/// task (an OS thread the test started, a child process) before it may jump, or before
+/// a manual clock's run is judged stalled. A thread that replies later than this under a
+/// pending timer lets the clock jump first: `Clock::AutoJump` waits longer.
+pub(crate) const OUTSIDE_GRACE: Duration = Duration::from_millis(200);
 
 /// Polls of kit tasks in a row before tokio's own queue gets a turn (FIFO), or, when
 /// tokio has no task, its drivers do (as tokio turns them every 61 tasks it runs).
@@ -128,6 +148,8 @@ pub(crate) struct Executor {
     settling: Settling,
     /// The virtual deadline's sentinel and the deadlock probe.
     deadline: DeadlineProbe,
+    /// Work outside the runtime that may still wake a task.
+    outside: Outside,
     /// What the run saw, for the oracles.
     pub(crate) findings: Findings,
 }
@@ -172,6 +194,8 @@ struct WaitState {
     /// round once before it decides anything (tokio drops such wakes when `block_on`
     /// returns, and delivers them on its way round).
     inline_unflushed: Cell<bool>,
+    /// The park hook held the clock still for outside work (see [`OUTSIDE_GRACE`]).
+    outside_hold: Cell<bool>,
 }
 
 /// Settling: waiters for the next quiescence, and `advance` calls in progress.
@@ -212,6 +236,7 @@ impl Executor {
         chooser: Box<dyn Chooser>,
         seed: u64,
         metrics: tokio::runtime::RuntimeMetrics,
+        outside: Outside,
     ) -> Self {
         let (capacity, tracing) = (config.trace_capacity, config.tracing);
         let coarse_wall = wall::coarse_enough(config.slow_poll);
@@ -242,6 +267,7 @@ impl Executor {
                 body_done: RefCell::new(None),
                 inline_wait: Cell::new(false),
                 inline_unflushed: Cell::new(false),
+                outside_hold: Cell::new(false),
             },
             settling: Settling {
                 waiters: RefCell::new(Vec::new()),
@@ -249,6 +275,7 @@ impl Executor {
                 advancing: Cell::new(0),
             },
             deadline: DeadlineProbe::new(),
+            outside,
             findings: Findings {
                 panics: RefCell::new(Vec::new()),
                 slow_polls: RefCell::new(Vec::new()),
@@ -845,16 +872,30 @@ impl Executor {
         match self.wait(rt, self.wants_intercept(), inline) {
             WaitOutcome::Woken => None,
             WaitOutcome::WallTimeout => Some(Stop::WallTimeout { after_body: false }),
+            // The clock reached the deadline with nothing woken. The park hook looks for
+            // outside work only once a coarse tick: before judging, look afresh, and let
+            // a wake on its way arrive (the run then goes on from the deadline).
+            WaitOutcome::Deadline if self.outside_grace(rt) == Grace::Woken => None,
             WaitOutcome::Deadline => self.probe(rt, idle_since),
             WaitOutcome::Quiescent => {
                 if !self.settling.waiters.borrow().is_empty() {
                     self.settle();
                     return None;
                 }
+                if self.waits.outside_hold.replace(false) {
+                    // Auto: the clock jumps once the grace is over with nothing woken.
+                    if self.outside_grace(rt) == Grace::RanOut {
+                        self.shared.jump_once.store(true, Relaxed);
+                    }
+                    return self.check_virtual_deadline();
+                }
                 match self.config.clock {
-                    Clock::Manual => self
-                        .cushion(rt, MANUAL_STALL_GRACE)
-                        .then_some(Stop::Deadlock { manual_stall: true }),
+                    Clock::Manual => (self.cushion(rt, MANUAL_STALL_GRACE)
+                        && self.outside_grace(rt) != Grace::Woken)
+                        .then(|| Stop::Deadlock {
+                            manual_stall: true,
+                            outside: self.outside.pending(),
+                        }),
                     Clock::AutoJump(threshold) => {
                         if self.cushion(rt, threshold) {
                             self.shared.jump_once.store(true, Relaxed);
@@ -891,6 +932,45 @@ impl Executor {
         for w in self.settling.waiters.take() {
             w.wake();
         }
+    }
+
+    /// While outside work is pending (see [`Outside`]), waits for it with time standing
+    /// still, up to [`OUTSIDE_GRACE`] of wall time, looking after steps that grow from
+    /// 0.1 ms to 5 ms.
+    fn outside_grace(&self, rt: &tokio::runtime::Runtime) -> Grace {
+        let until = std::time::Instant::now() + OUTSIDE_GRACE;
+        let mut step = Duration::from_micros(100);
+        loop {
+            if !self.outside.pending().any() {
+                return Grace::NothingOutside;
+            }
+            if std::time::Instant::now() >= until {
+                return Grace::RanOut;
+            }
+            std::thread::sleep(step);
+            step = (step * 2).min(Duration::from_millis(5));
+            // The sentinel may have fired already (a grace at the deadline): that is
+            // nothing new.
+            if !matches!(
+                self.wait(rt, true, None),
+                WaitOutcome::Quiescent | WaitOutcome::Deadline
+            ) {
+                return Grace::Woken;
+            }
+        }
+    }
+
+    /// tokio is about to park and may jump the clock (auto mode, not intercepting):
+    /// whether the park hook must hold the clock still for outside work instead.
+    fn holds_for_outside(&self) -> bool {
+        let shared = &*self.shared;
+        matches!(self.config.clock, Clock::Auto)
+            && shared.waiting.load(SeqCst)
+            && !shared.intercept.load(Relaxed)
+            && self.settling.advancing.get() == 0
+            && !self.deadline.probing()
+            && !shared.jump_once.swap(false, Relaxed)
+            && self.outside.pending_at_park().any()
     }
 
     /// Waits up to `cushion` of wall time for an outside event while time stands still.
@@ -974,7 +1054,10 @@ impl Executor {
             .deadline
             .probe(self.config.virtual_timeout, idle_since, wait, || self.elapsed())
         {
-            Probed::Deadlock => Some(Stop::Deadlock { manual_stall: false }),
+            Probed::Deadlock => Some(Stop::Deadlock {
+                manual_stall: false,
+                outside: self.outside.pending(),
+            }),
             Probed::WallTimeout => Some(Stop::WallTimeout { after_body: false }),
             Probed::Timeout { why } => {
                 self.record(None, EventKind::clock_moved(idle_since));
@@ -1269,6 +1352,14 @@ pub(crate) fn on_park() {
             return;
         };
         let shared = &*core.shared;
+        // Outside work may still wake a task: hold the clock still (the wait ends
+        // quiescent and the executor waits out a grace) instead of letting tokio jump.
+        if core.holds_for_outside() {
+            core.waits.outside_hold.set(true);
+            shared.quiescent.store(true, Relaxed);
+            shared.wake_waiter();
+            return;
+        }
         shared.on_park();
         // Under an inline wait that lets tokio park and move its clock, the wakes of this
         // park are handled after it (see `on_unpark`).

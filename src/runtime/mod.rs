@@ -14,6 +14,7 @@ pub(crate) mod deadline;
 pub(crate) mod executor;
 pub(crate) mod family;
 pub(crate) mod oracles;
+pub(crate) mod outside;
 pub(crate) mod panics;
 pub(crate) mod pool;
 pub(crate) mod report;
@@ -163,6 +164,10 @@ impl RunAttempt<'_> {
             self.plan.chooser(self.seed),
             self.seed,
             rt.metrics(),
+            {
+                let blocking = krt.blocking.clone();
+                outside::Outside::new(Box::new(move || blocking.alive()), self.config.io)
+            },
         ));
         let current = CurrentGuard::set(core.clone());
         family::run_started(&core);

@@ -22,7 +22,8 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use super::config::Policy;
-use super::executor::{Executor, Stop};
+use super::executor::{Executor, OUTSIDE_GRACE, Stop};
+use super::outside::Pending;
 use super::panics::{HOOK_REPLACED, PanicRecord};
 use super::tasks::TaskInfo;
 use crate::trace::Vt;
@@ -350,15 +351,23 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
         Some((FailureKind::Expectation, first.clone()))
     } else {
         match &snap.stop {
-            Stop::Deadlock { manual_stall: false } => {
-                Some((FailureKind::Deadlock, deadlock_headline(snap, core)))
-            }
-            Stop::Deadlock { manual_stall: true } => Some((
+            Stop::Deadlock {
+                manual_stall: false,
+                outside,
+            } => Some((
+                FailureKind::Deadlock,
+                format!("{}{}", deadlock_headline(snap, core), outside_note(outside)),
+            )),
+            Stop::Deadlock {
+                manual_stall: true,
+                outside,
+            } => Some((
                 FailureKind::Deadlock,
                 format!(
                     "stalled: every task is waiting and the clock is manual, so nothing can move time (at {}); \
-                     call async_testkit::time::advance from the test, or use clock = \"auto\"",
-                    Vt(core.findings.last_activity.get())
+                     call async_testkit::time::advance from the test, or use clock = \"auto\"{}",
+                    Vt(core.findings.last_activity.get()),
+                    outside_note(outside)
                 ),
             )),
             Stop::VirtualTimeout { why } => Some((
@@ -432,4 +441,18 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
         leaked: leak_lines,
         warnings,
     }
+}
+
+/// What a deadlock's headline adds when work outside the runtime was still pending: the
+/// wake the run waited for may have been on its way, later than the kit waited.
+fn outside_note(outside: &Pending) -> String {
+    if !outside.any() {
+        return String::new();
+    }
+    format!(
+        "; {} still running after {} of real time: if a task waits for it, it did not wake one in that \
+         time; let it answer sooner, or use clock = \"autojump(5s)\" to wait longer before the clock moves",
+        outside.describe(),
+        crate::trace::span(OUTSIDE_GRACE)
+    )
 }

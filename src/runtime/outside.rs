@@ -1,0 +1,171 @@
+//! Work outside the runtime that may still wake a task of the run: OS threads the test
+//! started, child processes, `spawn_blocking` closures.
+//!
+//! tokio's paused clock jumps to the next timer as soon as its thread has nothing to run,
+//! so a wake on its way from outside (a thread's reply, a child's exit) would come after
+//! the jump, or, with no timer of the test's pending, after the kit's deadline sentinel
+//! fired and the run was judged a deadlock. The executor asks [`Outside::pending`]
+//! before it lets the clock jump in `auto` mode (and before a manual clock's stall), and
+//! while something is pending it holds virtual time still for a real-time grace.
+//!
+//! What can be seen, and how (all of it cheap enough to look at every park):
+//! - `spawn_blocking` closures: the blocking pool's count of live threads (`pool.rs`).
+//!   tokio itself keeps its paused clock still while one runs.
+//! - Child processes (Linux): the children of the run's thread,
+//!   `/proc/thread-self/children`, as `tokio::process` spawns on the calling thread.
+//! - OS threads the test started (Linux): threads whose name is the run thread's. An
+//!   unnamed thread inherits its parent's name, and the test's thread is named after the
+//!   test, so a thread given a name of its own is not seen, and another test whose name
+//!   starts with the same 15 bytes (the kernel keeps no more) may be mistaken for this
+//!   one's (its threads then only cost this run some waiting). Only threads started
+//!   since the run began are looked at (the kernel numbers threads in increasing order,
+//!   until its numbers wrap around).
+//!
+//! Elsewhere only the blocking pool is seen.
+
+use std::cell::Cell;
+
+use super::wall;
+
+/// What outside work is pending now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Pending {
+    threads: usize,
+    children: usize,
+    blocking: usize,
+}
+
+impl Pending {
+    pub(crate) fn any(&self) -> bool {
+        self.threads + self.children + self.blocking > 0
+    }
+
+    /// `1 OS thread the test started, 2 child processes` (empty when nothing is pending).
+    pub(crate) fn describe(&self) -> String {
+        let count = |n: usize, one: &str, many: &str| match n {
+            0 => None,
+            1 => Some(format!("1 {one}")),
+            n => Some(format!("{n} {many}")),
+        };
+        [
+            count(
+                self.threads,
+                "OS thread the test started",
+                "OS threads the test started",
+            ),
+            count(self.children, "child process", "child processes"),
+            count(self.blocking, "spawn_blocking closure", "spawn_blocking closures"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+}
+
+/// The run's view of outside work; made and asked on the run's thread.
+pub(crate) struct Outside {
+    /// The coarse wall clock's reading at the last look for the park hook, and what
+    /// that look found (see [`Outside::pending_at_park`]).
+    looked: Cell<Option<(u64, Pending)>>,
+    /// The blocking pool's live threads (`pool::BlockingThreads::alive`).
+    blocking: Box<dyn Fn() -> usize>,
+    /// Whether child processes are looked for (they need tokio's I/O driver).
+    children: bool,
+    #[cfg(target_os = "linux")]
+    threads: linux::Threads,
+}
+
+impl Outside {
+    pub(crate) fn new(blocking: Box<dyn Fn() -> usize>, io: bool) -> Self {
+        Outside {
+            looked: Cell::new(None),
+            blocking,
+            children: io,
+            #[cfg(target_os = "linux")]
+            threads: linux::Threads::new(),
+        }
+    }
+
+    /// What is pending, for the park hook, which runs before every jump of the clock:
+    /// a look costs some microseconds of system calls, a jump one or two, so the hook
+    /// looks again only once the coarse wall clock has ticked (a few milliseconds) since
+    /// its last look, or when that look found something. Work started and awaited within
+    /// one tick of a look is not seen here; the deadline and a manual clock's stall look
+    /// afresh.
+    pub(crate) fn pending_at_park(&self) -> Pending {
+        let now = wall::coarse();
+        match self.looked.get() {
+            Some((at, found)) if at == now && !found.any() => found,
+            _ => {
+                let found = self.pending();
+                self.looked.set(Some((now, found)));
+                found
+            }
+        }
+    }
+
+    /// What is pending now.
+    pub(crate) fn pending(&self) -> Pending {
+        #[cfg(target_os = "linux")]
+        let (threads, children) = (
+            self.threads.started(),
+            if self.children { linux::children() } else { 0 },
+        );
+        #[cfg(not(target_os = "linux"))]
+        let (threads, children) = (0, 0);
+        Pending {
+            threads,
+            children,
+            blocking: (self.blocking)(),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::fs;
+
+    /// The run thread's name, and where thread ids stood when the run began.
+    pub(super) struct Threads {
+        /// The run thread's name (`None` if `/proc` cannot be read).
+        comm: Option<Vec<u8>>,
+        /// The highest thread id of the process when the run began: the kernel hands out
+        /// ids in increasing order, so a thread started since has a higher one.
+        max_at_start: u32,
+    }
+
+    impl Threads {
+        pub(super) fn new() -> Self {
+            Threads {
+                comm: fs::read("/proc/thread-self/comm").ok(),
+                max_at_start: tids().max().unwrap_or(u32::MAX),
+            }
+        }
+
+        /// Threads started since the run began that carry the run thread's name.
+        pub(super) fn started(&self) -> usize {
+            let Some(comm) = &self.comm else {
+                return 0;
+            };
+            tids()
+                .filter(|&tid| tid > self.max_at_start)
+                .filter(|tid| fs::read(format!("/proc/self/task/{tid}/comm")).is_ok_and(|c| &c == comm))
+                .count()
+        }
+    }
+
+    /// The ids of the process's threads.
+    fn tids() -> impl Iterator<Item = u32> {
+        fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+    }
+
+    /// Child processes of this thread, exited ones not yet reaped included.
+    pub(super) fn children() -> usize {
+        fs::read_to_string("/proc/thread-self/children").map_or(0, |s| s.split_whitespace().count())
+    }
+}

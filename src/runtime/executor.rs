@@ -373,6 +373,9 @@ impl Executor {
     fn tokio_ran(&self) {
         self.clock.sched_now.set(None);
         self.clock.mark_wall();
+        // Only tokio's turns run code the kit does not poll: a resume() there is seen here,
+        // not by a check before every kit poll.
+        self.check_paused(None);
     }
 
     /// Records an event at the current virtual time. Outside a kit task's poll (in a
@@ -543,7 +546,6 @@ impl Executor {
             .borrow_mut()
             .record(now, Some(id), EventKind::polled(options, chosen));
 
-        self.check_paused(None);
         self.current.set(Some(id));
         // One wall-clock read per poll: the poll is timed from the previous read (the end
         // of the last poll or wait: the kit's own few steps between count too, which is

@@ -208,3 +208,22 @@ async fn an_exploring_test_is_bounded_by_its_timeout() {
         .await
         .unwrap();
 }
+
+/// tokio's options that the kit always honours are accepted: a migration from
+/// `#[tokio::test(flavor = "current_thread", start_paused = true)]` is a rename.
+#[async_testkit::test(flavor = "current_thread", start_paused = true)]
+async fn tokio_s_runtime_options_are_accepted() {
+    let start = tokio::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(start.elapsed(), Duration::from_secs(3600));
+}
+
+/// The kit reached through another path, as with a renamed dependency.
+mod renamed {
+    pub use async_testkit::*;
+}
+
+#[async_testkit::test(crate = "crate::renamed", seed = 4)]
+async fn the_crate_option_reaches_the_kit_by_its_path() {
+    assert_eq!(async_testkit::time::elapsed(), Duration::ZERO);
+}

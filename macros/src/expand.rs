@@ -5,17 +5,17 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, Error, Item, ItemFn, ReturnType, Type};
 
-use crate::options::parse_options;
+use crate::options::{Options, parse_options};
 
 /// Expands `#[async_testkit::test(args)] item`, or explains why it cannot.
 ///
 /// Problems with the options and problems with the function are reported
 /// together, options first.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let calls = parse_options(args);
+    let options = parse_options(args);
     let function = parse_test_fn(item);
-    match (calls, function) {
-        (Ok(calls), Ok(function)) => Ok(generate(&calls, function)),
+    match (options, function) {
+        (Ok(options), Ok(function)) => Ok(generate(&options, function)),
         (Err(mut first), Err(second)) => {
             first.combine(second);
             Err(first)
@@ -229,7 +229,8 @@ pub(crate) fn first_token_after_attributes(item: &TokenStream) -> Span {
 }
 
 /// Builds the synchronous `#[test]` function that runs the async body.
-fn generate(calls: &TokenStream, function: ItemFn) -> TokenStream {
+fn generate(options: &Options, function: ItemFn) -> TokenStream {
+    let Options { calls, krate } = options;
     let ItemFn {
         attrs,
         vis,
@@ -251,7 +252,7 @@ fn generate(calls: &TokenStream, function: ItemFn) -> TokenStream {
         ReturnType::Type(_, ty) => (ty.to_token_stream(), ty.span()),
     };
     let typed = Ident::new("__async_testkit_output", Span::mixed_site());
-    let builder = quote!(::async_testkit::Builder::new() #calls);
+    let builder = quote!(__async_testkit::Builder::new() #calls);
     let test_name = quote!(::core::concat!(
         ::core::module_path!(),
         "::",
@@ -262,13 +263,15 @@ fn generate(calls: &TokenStream, function: ItemFn) -> TokenStream {
     // type the runtime does not accept (say `-> u8`) points at that type
     // rather than at the attribute.
     let run_test = quote_spanned! {output_span=>
-        ::async_testkit::__private::run_test(#builder, #test_name, #closure)
+        __async_testkit::__private::run_test(#builder, #test_name, #closure)
     };
 
     quote! {
         #[::core::prelude::v1::test]
         #(#attrs)*
         #vis fn #name() {
+            // The kit, by the path `crate = "..."` names (a renamed dependency).
+            use #krate as __async_testkit;
             fn #typed<F: ::core::future::Future<Output = #output>>(future: F) -> F {
                 future
             }

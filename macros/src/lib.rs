@@ -95,13 +95,23 @@ use proc_macro::TokenStream;
 /// | `io` | `true` or `false` | Whether the runtime has real I/O (such as sockets) enabled. Unset: yes, except that an exploration runs schedules without it until one needs it. |
 /// | `explore` | integer `>= 1` (`u32`), like `explore = 1000` | Number of schedules to run the test under. |
 /// | `explore_for` | duration string, like `explore_for = "10s"` | Explore for this much wall time (with `explore`, whichever ends first). |
+/// | `crate` | a path as a string, like `crate = "my_kit"` | The path of the `async-testkit` crate, when the dependency is renamed (as tokio's option of the same name names tokio). |
 ///
-/// Each option becomes one call on the builder, in the order written:
-/// `seed = 7` becomes `.seed(7u64)`, `strategy = "random"` becomes
-/// `.strategy(::async_testkit::Strategy::Random)`, `clock = "manual"`
-/// becomes `.clock(::async_testkit::Clock::Manual)`, `leaks = "warn"` becomes
-/// `.leaks(::async_testkit::Policy::Warn)`, a duration becomes a
-/// `::core::time::Duration`, and so on.
+/// tokio's own runtime options are accepted where the kit always does what
+/// they ask, so that migrating from `#[tokio::test(...)]` is a rename:
+/// `start_paused = true` (the kit's clock is always paused) and
+/// `flavor = "current_thread"` (its only flavor) need no call.
+/// `start_paused = false`, `flavor = "multi_thread"` (or `"local"`) and
+/// `worker_threads` are compile errors that say why the kit cannot honour
+/// them and what to write instead.
+///
+/// Each of the kit's options becomes one call on the builder, in the order
+/// written: `seed = 7` becomes `.seed(7u64)`, `strategy = "random"` becomes
+/// `.strategy(__async_testkit::Strategy::Random)`, `clock = "manual"`
+/// becomes `.clock(__async_testkit::Clock::Manual)`, `leaks = "warn"` becomes
+/// `.leaks(__async_testkit::Policy::Warn)`, a duration becomes a
+/// `::core::time::Duration`, and so on (`__async_testkit` is the kit, by the
+/// path `crate` names).
 ///
 /// ## Duration strings
 ///
@@ -126,12 +136,13 @@ use proc_macro::TokenStream;
 /// #[::core::prelude::v1::test]
 /// #[should_panic]
 /// fn name() {
+///     use ::async_testkit as __async_testkit;
 ///     // Pins the output of the async block to the declared return type.
 ///     fn output<F: ::core::future::Future<Output = Result<(), Error>>>(future: F) -> F {
 ///         future
 ///     }
-///     ::async_testkit::__private::run_test(
-///         ::async_testkit::Builder::new()
+///     __async_testkit::__private::run_test(
+///         __async_testkit::Builder::new()
 ///             .seed(7u64)
 ///             .timeout(::core::time::Duration::from_nanos(30000000000u64)),
 ///         ::core::concat!(::core::module_path!(), "::", ::core::stringify!(name)),

@@ -23,10 +23,16 @@ enum Opt {
     Io,
     Explore,
     ExploreFor,
+    // tokio's own options, accepted where the kit can honour them (a migration from
+    // `#[tokio::test]` is a rename) and refused with the reason where it cannot.
+    StartPaused,
+    Flavor,
+    WorkerThreads,
+    Crate,
 }
 
 /// All options, in the order they are listed in error messages.
-const ALL: [Opt; 11] = [
+const ALL: [Opt; 15] = [
     Opt::Seed,
     Opt::Strategy,
     Opt::Clock,
@@ -38,6 +44,10 @@ const ALL: [Opt; 11] = [
     Opt::Io,
     Opt::Explore,
     Opt::ExploreFor,
+    Opt::StartPaused,
+    Opt::Flavor,
+    Opt::WorkerThreads,
+    Opt::Crate,
 ];
 
 /// The kind of literal an option takes.
@@ -66,6 +76,10 @@ impl Opt {
             Opt::Io => "io",
             Opt::Explore => "explore",
             Opt::ExploreFor => "explore_for",
+            Opt::StartPaused => "start_paused",
+            Opt::Flavor => "flavor",
+            Opt::WorkerThreads => "worker_threads",
+            Opt::Crate => "crate",
         }
     }
 
@@ -83,13 +97,17 @@ impl Opt {
             Opt::Io => "io = true",
             Opt::Explore => "explore = 1000",
             Opt::ExploreFor => "explore_for = \"10s\"",
+            Opt::StartPaused => "start_paused = true",
+            Opt::Flavor => "flavor = \"current_thread\"",
+            Opt::WorkerThreads => "worker_threads = 2",
+            Opt::Crate => "crate = \"async_testkit\"",
         }
     }
 
     fn kind(self) -> Kind {
         match self {
-            Opt::Seed | Opt::Explore => Kind::Int,
-            Opt::Io => Kind::Bool,
+            Opt::Seed | Opt::Explore | Opt::WorkerThreads => Kind::Int,
+            Opt::Io | Opt::StartPaused => Kind::Bool,
             _ => Kind::Str,
         }
     }
@@ -99,13 +117,18 @@ impl Opt {
         let name = self.name();
         let example = self.example();
         match self {
-            Opt::Seed | Opt::Explore => format!("`{name}` takes an integer, like `{example}`"),
-            Opt::Io => format!("`{name}` takes `true` or `false`, like `{example}`"),
+            Opt::Seed | Opt::Explore | Opt::WorkerThreads => {
+                format!("`{name}` takes an integer, like `{example}`")
+            }
+            Opt::Io | Opt::StartPaused => format!("`{name}` takes `true` or `false`, like `{example}`"),
             Opt::Timeout | Opt::VirtualTimeout | Opt::SlowPoll | Opt::ExploreFor => {
                 format!("`{name}` takes a duration string, like `{example}`")
             }
-            Opt::Strategy | Opt::Clock | Opt::Leaks | Opt::SlowPollPolicy => {
+            Opt::Strategy | Opt::Clock | Opt::Leaks | Opt::SlowPollPolicy | Opt::Flavor => {
                 format!("`{name}` takes a string, like `{example}`")
+            }
+            Opt::Crate => {
+                format!("`{name}` takes the path of the async-testkit crate as a string, like `{example}`")
             }
         }
     }
@@ -125,14 +148,33 @@ pub(crate) const EXPECTED_OPTION: &str = "expected an option like `seed = 7`: op
 pub(crate) const BARE_FORM: &str = "options go in parentheses, not after `=`: write \
      `#[async_testkit::test]` or `#[async_testkit::test(seed = 7, timeout = \"30s\")]`";
 
+/// What the attribute's options stand for.
+pub(crate) struct Options {
+    /// The builder method calls, in source order, ready to be appended to
+    /// `Builder::new()`; they name the kit's items through `__async_testkit`.
+    pub(crate) calls: TokenStream,
+    /// The path the kit is reached by (`crate = "..."`), `::async_testkit` by default.
+    pub(crate) krate: TokenStream,
+}
+
+/// The kit's start: in tokio's runtime, `flavor = "multi_thread"` and `worker_threads`
+/// cannot be honoured.
+const ONE_THREAD: &str = "the kit runs each test on one thread, on a current-thread tokio runtime under \
+     its own scheduler (that is what makes every run replayable), so it cannot honour";
+
+/// What to do instead of a multi-threaded runtime.
+const ONE_THREAD_CURE: &str = "Remove the option: races between tasks are found by exploring their orders \
+     (`explore = 1000`); or keep this test on `#[tokio::test]` if it needs threads running in parallel.";
+
 /// Parses the attribute arguments and returns the builder method calls they
 /// stand for, in source order, ready to be appended to `Builder::new()`.
 ///
 /// Syntax errors stop at the first problem; problems with individual options
 /// (unknown names, duplicates, bad values) are all collected and reported
 /// together.
-pub(crate) fn parse_options(args: TokenStream) -> syn::Result<TokenStream> {
+pub(crate) fn parse_options(args: TokenStream) -> syn::Result<Options> {
     let raw = parse_raw.parse2(args)?;
+    let mut krate = quote!(::async_testkit);
 
     let mut calls = TokenStream::new();
     let mut errors: Option<Error> = None;
@@ -153,6 +195,13 @@ pub(crate) fn parse_options(args: TokenStream) -> syn::Result<TokenStream> {
             continue;
         }
         seen.push(opt);
+        if opt == Opt::Crate {
+            match crate_path(&value) {
+                Ok(path) => krate = path,
+                Err(err) => push_error(err),
+            }
+            continue;
+        }
         match builder_call(opt, &name, &value) {
             Ok(call) => calls.extend(call),
             Err(err) => push_error(err),
@@ -161,8 +210,18 @@ pub(crate) fn parse_options(args: TokenStream) -> syn::Result<TokenStream> {
 
     match errors {
         Some(err) => Err(err),
-        None => Ok(calls),
+        None => Ok(Options { calls, krate }),
     }
+}
+
+/// The value of `crate = "path"`: a path, as tokio's option of that name takes.
+fn crate_path(value: &Expr) -> syn::Result<TokenStream> {
+    let wrong = || Error::new_spanned(value, Opt::Crate.wrong_kind_message());
+    let Some(Lit::Str(text)) = literal_of(value) else {
+        return Err(wrong());
+    };
+    let path: syn::Path = text.parse().map_err(|_| wrong())?;
+    Ok(quote!(#path))
 }
 
 /// The syntax pass: a comma separated list of `name = expression`.
@@ -340,6 +399,14 @@ fn builder_call(opt: Opt, name: &Ident, value: &Expr) -> syn::Result<TokenStream
     }
     let lit = literal_of(value).ok_or_else(wrong_kind)?;
     let span = lit.span();
+    if matches!(opt, Opt::StartPaused | Opt::Flavor | Opt::WorkerThreads) {
+        return match (opt.kind(), lit) {
+            (Kind::Int, Lit::Int(_)) | (Kind::Bool, Lit::Bool(_)) | (Kind::Str, Lit::Str(_)) => {
+                tokio_option(opt, lit, span)
+            }
+            _ => Err(wrong_kind()),
+        };
+    }
     let method = Ident::new(opt.name(), name.span());
 
     let arg = match (opt.kind(), lit) {
@@ -398,6 +465,36 @@ fn builder_call(opt: Opt, name: &Ident, value: &Expr) -> syn::Result<TokenStream
     Ok(quote!(.#method(#arg)))
 }
 
+/// tokio's runtime options: what the kit always does is accepted (and needs no call);
+/// the rest is refused with the reason and the cure.
+fn tokio_option(opt: Opt, lit: &Lit, span: Span) -> syn::Result<TokenStream> {
+    match (opt, lit) {
+        (Opt::StartPaused, Lit::Bool(b)) if b.value => Ok(TokenStream::new()),
+        (Opt::StartPaused, _) => Err(Error::new(
+            span,
+            "`start_paused = false` asks for tokio's clock to run in real time, but the kit's clock is \
+             always virtual: time moves only when every task waits (or by `async_testkit::time::advance`). \
+             Remove the option (`clock = \"manual\"` stops time until the test advances it), or keep this \
+             test on `#[tokio::test]` if it must see real time pass.",
+        )),
+        (Opt::Flavor, Lit::Str(s)) if s.value() == "current_thread" => Ok(TokenStream::new()),
+        (Opt::Flavor, Lit::Str(s)) if matches!(s.value().as_str(), "multi_thread" | "local") => {
+            Err(Error::new(
+                span,
+                format!("{ONE_THREAD} `flavor = \"{}\"`. {ONE_THREAD_CURE}", s.value()),
+            ))
+        }
+        (Opt::Flavor, _) => Err(Error::new(
+            span,
+            "unknown flavor: the kit has one, `flavor = \"current_thread\"` (the option may be left out)",
+        )),
+        _ => Err(Error::new(
+            span,
+            format!("{ONE_THREAD} `worker_threads`. {ONE_THREAD_CURE}"),
+        )),
+    }
+}
+
 /// Integer options accept no suffix or the suffix of their own type.
 fn check_suffix(int: &syn::LitInt, expected: &str, opt: Opt) -> syn::Result<()> {
     let suffix = int.suffix();
@@ -429,13 +526,13 @@ fn strategy(text: &str, span: Span) -> syn::Result<TokenStream> {
     };
     let unknown = || Error::new(span, format!("unknown strategy {text:?}; expected {STRATEGIES}"));
     match text {
-        "fifo" => Ok(quote!(::async_testkit::Strategy::Fifo)),
-        "random" => Ok(quote!(::async_testkit::Strategy::Random)),
-        "urw" => Ok(quote!(::async_testkit::Strategy::Urw)),
-        "portfolio" => Ok(quote!(::async_testkit::Strategy::Portfolio)),
-        "pct" => Ok(quote!(::async_testkit::Strategy::Pct { depth: 3u32 })),
-        "pcty" => Ok(quote!(::async_testkit::Strategy::PctYield { depth: 1u32 })),
-        "dfs" => Ok(quote!(::async_testkit::Strategy::Dfs {
+        "fifo" => Ok(quote!(__async_testkit::Strategy::Fifo)),
+        "random" => Ok(quote!(__async_testkit::Strategy::Random)),
+        "urw" => Ok(quote!(__async_testkit::Strategy::Urw)),
+        "portfolio" => Ok(quote!(__async_testkit::Strategy::Portfolio)),
+        "pct" => Ok(quote!(__async_testkit::Strategy::Pct { depth: 3u32 })),
+        "pcty" => Ok(quote!(__async_testkit::Strategy::PctYield { depth: 1u32 })),
+        "dfs" => Ok(quote!(__async_testkit::Strategy::Dfs {
             max_preemptions: 2u32
         })),
         _ => {
@@ -451,13 +548,13 @@ fn strategy(text: &str, span: Span) -> syn::Result<TokenStream> {
             };
             if let Some(rest) = text.strip_prefix("pcty") {
                 let depth = depth(rest)?;
-                Ok(quote!(::async_testkit::Strategy::PctYield { depth: #depth }))
+                Ok(quote!(__async_testkit::Strategy::PctYield { depth: #depth }))
             } else if let Some(rest) = text.strip_prefix("pct") {
                 let depth = depth(rest)?;
-                Ok(quote!(::async_testkit::Strategy::Pct { depth: #depth }))
+                Ok(quote!(__async_testkit::Strategy::Pct { depth: #depth }))
             } else if let Some(rest) = text.strip_prefix("dfs") {
                 let bound = Literal::u32_suffixed(number(rest).ok_or_else(unknown)?);
-                Ok(quote!(::async_testkit::Strategy::Dfs { max_preemptions: #bound }))
+                Ok(quote!(__async_testkit::Strategy::Dfs { max_preemptions: #bound }))
             } else {
                 Err(unknown())
             }
@@ -467,10 +564,10 @@ fn strategy(text: &str, span: Span) -> syn::Result<TokenStream> {
 
 fn clock(text: &str, span: Span) -> syn::Result<TokenStream> {
     match text {
-        "auto" => return Ok(quote!(::async_testkit::Clock::Auto)),
-        "manual" => return Ok(quote!(::async_testkit::Clock::Manual)),
+        "auto" => return Ok(quote!(__async_testkit::Clock::Auto)),
+        "manual" => return Ok(quote!(__async_testkit::Clock::Manual)),
         "autojump" => {
-            return Ok(quote!(::async_testkit::Clock::AutoJump(
+            return Ok(quote!(__async_testkit::Clock::AutoJump(
                 ::core::time::Duration::from_millis(10)
             )));
         }
@@ -496,14 +593,14 @@ fn clock(text: &str, span: Span) -> syn::Result<TokenStream> {
         ));
     }
     let step = duration_tokens(nanos);
-    Ok(quote!(::async_testkit::Clock::AutoJump(#step)))
+    Ok(quote!(__async_testkit::Clock::AutoJump(#step)))
 }
 
 fn policy(opt: Opt, text: &str, span: Span) -> syn::Result<TokenStream> {
     match text {
-        "fail" => Ok(quote!(::async_testkit::Policy::Fail)),
-        "warn" => Ok(quote!(::async_testkit::Policy::Warn)),
-        "ignore" => Ok(quote!(::async_testkit::Policy::Ignore)),
+        "fail" => Ok(quote!(__async_testkit::Policy::Fail)),
+        "warn" => Ok(quote!(__async_testkit::Policy::Warn)),
+        "ignore" => Ok(quote!(__async_testkit::Policy::Ignore)),
         _ => Err(Error::new(
             span,
             format!(

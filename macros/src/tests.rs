@@ -11,7 +11,8 @@ use crate::expand::{EXPANDED_BY_ANOTHER, NOT_A_FN, expand, expand_or_error};
 use crate::options::{BARE_FORM, EXPECTED_OPTION, edit_distance};
 
 const OPTION_LIST: &str = "seed, strategy, clock, timeout, virtual_timeout, leaks, slow_poll, \
-                           slow_poll_policy, io, explore, explore_for";
+                           slow_poll_policy, io, explore, explore_for, start_paused, flavor, \
+                           worker_threads, crate";
 
 pub(crate) fn tokens(text: &str) -> TokenStream {
     text.parse()
@@ -107,7 +108,7 @@ fn assert_fn_error(item: &str, message: &str, covers: &str) {
 /// The builder calls produced for `args`, normalized.
 fn builder_calls(args: &str) -> String {
     let output = expand_ok(args, "async fn t() {}");
-    let start = normalized(":: async_testkit :: Builder :: new ()");
+    let start = normalized("__async_testkit :: Builder :: new ()");
     let end = normalized(", :: core :: concat !");
     let from = output.find(&start).expect("builder call in output") + start.len();
     let to = output.find(&end).expect("test name in output");
@@ -129,11 +130,12 @@ fn plain_test_expands_to_run_test() {
         r#"
         #[::core::prelude::v1::test]
         fn works() {
+            use ::async_testkit as __async_testkit;
             fn __async_testkit_output<F: ::core::future::Future<Output = ()>>(future: F) -> F {
                 future
             }
-            ::async_testkit::__private::run_test(
-                ::async_testkit::Builder::new(),
+            __async_testkit::__private::run_test(
+                __async_testkit::Builder::new(),
                 ::core::concat!(::core::module_path!(), "::", ::core::stringify!(works)),
                 move || __async_testkit_output(async move { assert!(true); })
             )
@@ -158,11 +160,12 @@ fn declared_return_type_is_the_output_of_the_async_block() {
         r#"
         #[::core::prelude::v1::test]
         fn fallible() {
+            use ::async_testkit as __async_testkit;
             fn __async_testkit_output<F: ::core::future::Future<Output = Result<(), std::io::Error>>>(future: F) -> F {
                 future
             }
-            ::async_testkit::__private::run_test(
-                ::async_testkit::Builder::new(),
+            __async_testkit::__private::run_test(
+                __async_testkit::Builder::new(),
                 ::core::concat!(::core::module_path!(), "::", ::core::stringify!(fallible)),
                 move || __async_testkit_output(async move { thing()?; Ok(()) })
             )
@@ -223,11 +226,12 @@ fn attributes_and_visibility_are_preserved_after_the_test_attribute() {
         #[ignore = "slow"]
         #[cfg_attr(miri, ignore)]
         pub(crate) fn panics() {
+            use ::async_testkit as __async_testkit;
             fn __async_testkit_output<F: ::core::future::Future<Output = ()>>(future: F) -> F {
                 future
             }
-            ::async_testkit::__private::run_test(
-                ::async_testkit::Builder::new().seed(1u64),
+            __async_testkit::__private::run_test(
+                __async_testkit::Builder::new().seed(1u64),
                 ::core::concat!(::core::module_path!(), "::", ::core::stringify!(panics)),
                 move || __async_testkit_output(async move { panic!("boom") })
             )
@@ -247,13 +251,13 @@ fn every_option_becomes_a_builder_call_in_source_order() {
     let expected = normalized(&format!(
         ".explore(1000u32)
          .io(true)
-         .slow_poll_policy(::async_testkit::Policy::Warn)
+         .slow_poll_policy(__async_testkit::Policy::Warn)
          .slow_poll({})
-         .leaks(::async_testkit::Policy::Fail)
+         .leaks(__async_testkit::Policy::Fail)
          .virtual_timeout({})
          .timeout({})
-         .clock(::async_testkit::Clock::Manual)
-         .strategy(::async_testkit::Strategy::Random)
+         .clock(__async_testkit::Clock::Manual)
+         .strategy(__async_testkit::Strategy::Random)
          .seed(7u64)",
         nanos(100_000_000),
         nanos(3_600_000_000_000),
@@ -283,11 +287,11 @@ fn seed_values() {
 fn strategy_values() {
     assert_eq!(
         builder_calls(r#"strategy = "fifo""#),
-        normalized(".strategy(::async_testkit::Strategy::Fifo)")
+        normalized(".strategy(__async_testkit::Strategy::Fifo)")
     );
     assert_eq!(
         builder_calls(r#"strategy = "random""#),
-        normalized(".strategy(::async_testkit::Strategy::Random)")
+        normalized(".strategy(__async_testkit::Strategy::Random)")
     );
 }
 
@@ -295,27 +299,27 @@ fn strategy_values() {
 fn clock_values() {
     assert_eq!(
         builder_calls(r#"clock = "auto""#),
-        normalized(".clock(::async_testkit::Clock::Auto)")
+        normalized(".clock(__async_testkit::Clock::Auto)")
     );
     assert_eq!(
         builder_calls(r#"clock = "manual""#),
-        normalized(".clock(::async_testkit::Clock::Manual)")
+        normalized(".clock(__async_testkit::Clock::Manual)")
     );
     assert_eq!(
         builder_calls(r#"clock = "autojump""#),
-        normalized(".clock(::async_testkit::Clock::AutoJump(::core::time::Duration::from_millis(10)))")
+        normalized(".clock(__async_testkit::Clock::AutoJump(::core::time::Duration::from_millis(10)))")
     );
     assert_eq!(
         builder_calls(r#"clock = "autojump(250ms)""#),
         normalized(&format!(
-            ".clock(::async_testkit::Clock::AutoJump({}))",
+            ".clock(__async_testkit::Clock::AutoJump({}))",
             nanos(250_000_000)
         ))
     );
     assert_eq!(
         builder_calls(r#"clock = "autojump(1m30s)""#),
         normalized(&format!(
-            ".clock(::async_testkit::Clock::AutoJump({}))",
+            ".clock(__async_testkit::Clock::AutoJump({}))",
             nanos(90_000_000_000)
         ))
     );
@@ -326,11 +330,11 @@ fn policy_values() {
     for (text, variant) in [("fail", "Fail"), ("warn", "Warn"), ("ignore", "Ignore")] {
         assert_eq!(
             builder_calls(&format!("leaks = {text:?}")),
-            normalized(&format!(".leaks(::async_testkit::Policy::{variant})"))
+            normalized(&format!(".leaks(__async_testkit::Policy::{variant})"))
         );
         assert_eq!(
             builder_calls(&format!("slow_poll_policy = {text:?}")),
-            normalized(&format!(".slow_poll_policy(::async_testkit::Policy::{variant})"))
+            normalized(&format!(".slow_poll_policy(__async_testkit::Policy::{variant})"))
         );
     }
 }
@@ -419,9 +423,9 @@ fn unknown_option_with_suggestion() {
 #[test]
 fn unknown_option_without_suggestion() {
     assert_option_error(
-        r#"flavor = "multi_thread""#,
-        &format!("unknown option `flavor`; expected one of: {OPTION_LIST}"),
-        "flavor",
+        r#"runtime = "multi_thread""#,
+        &format!("unknown option `runtime`; expected one of: {OPTION_LIST}"),
+        "runtime",
     );
     // Too short to be a misspelling of `io`.
     assert_option_error(
@@ -648,7 +652,7 @@ fn exploring_strategies() {
     for (text, strategy) in cases {
         assert_eq!(
             builder_calls(&format!("strategy = {text:?}")),
-            normalized(&format!(".strategy(::async_testkit::Strategy::{strategy})")),
+            normalized(&format!(".strategy(__async_testkit::Strategy::{strategy})")),
             "{text}"
         );
     }
@@ -1046,4 +1050,94 @@ fn a_test_attribute_above_that_already_ran_is_named_not_the_code_it_generated() 
         "#[async_testkit::test] needs an async fn: write `async fn t()`",
         "fn",
     );
+}
+
+/// The message that refuses a multi-threaded runtime, for `what`.
+fn one_thread(what: &str) -> String {
+    format!(
+        "the kit runs each test on one thread, on a current-thread tokio runtime under its own scheduler \
+         (that is what makes every run replayable), so it cannot honour {what}. Remove the option: races \
+         between tasks are found by exploring their orders (`explore = 1000`); or keep this test on \
+         `#[tokio::test]` if it needs threads running in parallel."
+    )
+}
+
+#[test]
+fn tokio_options_the_kit_always_honours_need_no_call() {
+    assert_eq!(builder_calls("start_paused = true"), "");
+    assert_eq!(builder_calls(r#"flavor = "current_thread""#), "");
+    assert_eq!(
+        builder_calls(r#"flavor = "current_thread", start_paused = true, seed = 3"#),
+        normalized(".seed(3u64)")
+    );
+}
+
+#[test]
+fn tokio_options_the_kit_cannot_honour_say_why_and_what_to_do() {
+    assert_option_error(
+        r#"flavor = "multi_thread""#,
+        &one_thread("`flavor = \"multi_thread\"`"),
+        r#""multi_thread""#,
+    );
+    assert_option_error(
+        r#"flavor = "local""#,
+        &one_thread("`flavor = \"local\"`"),
+        r#""local""#,
+    );
+    assert_option_error("worker_threads = 4", &one_thread("`worker_threads`"), "4");
+    assert_option_error(
+        r#"flavor = "threaded""#,
+        "unknown flavor: the kit has one, `flavor = \"current_thread\"` (the option may be left out)",
+        r#""threaded""#,
+    );
+    assert_option_error(
+        "start_paused = false",
+        "`start_paused = false` asks for tokio's clock to run in real time, but the kit's clock is always \
+         virtual: time moves only when every task waits (or by `async_testkit::time::advance`). Remove the \
+         option (`clock = \"manual\"` stops time until the test advances it), or keep this test on \
+         `#[tokio::test]` if it must see real time pass.",
+        "false",
+    );
+    assert_option_error(
+        "start_paused = 1",
+        "`start_paused` takes `true` or `false`, like `start_paused = true`",
+        "1",
+    );
+    assert_option_error(
+        "flavor = 1",
+        "`flavor` takes a string, like `flavor = \"current_thread\"`",
+        "1",
+    );
+    assert_option_error(
+        "start_paused = true, start_paused = true",
+        "option `start_paused` is given twice",
+        "start_paused",
+    );
+}
+
+#[test]
+fn crate_option_names_the_path_of_the_kit() {
+    let output = expand_ok(r#"crate = "my_kit", seed = 2"#, "async fn t() {}");
+    assert!(
+        output.contains(&normalized("use my_kit as __async_testkit;")),
+        "{output}"
+    );
+    assert!(
+        output.contains(&normalized("__async_testkit::Builder::new().seed(2u64)")),
+        "{output}"
+    );
+    let output = expand_ok(r#"crate = "::deps::kit""#, "async fn t() {}");
+    assert!(
+        output.contains(&normalized("use ::deps::kit as __async_testkit;")),
+        "{output}"
+    );
+    let default = expand_ok("", "async fn t() {}");
+    assert!(
+        default.contains(&normalized("use ::async_testkit as __async_testkit;")),
+        "{default}"
+    );
+    let message =
+        "`crate` takes the path of the async-testkit crate as a string, like `crate = \"async_testkit\"`";
+    assert_option_error(r#"crate = "not a path""#, message, r#""not a path""#);
+    assert_option_error("crate = my_kit", message, "my_kit");
 }

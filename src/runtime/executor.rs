@@ -4,15 +4,20 @@
 //! (`table`, `shared`, `clock`, `deadline`); what the run saw is kept in
 //! [`Findings`] for the oracles.
 //!
-//! Kit tasks are polled here, outside tokio's scheduler but with the runtime entered, so
-//! `tokio::task::yield_now()` wakes a task at once and the scheduler may pick it again
-//! before any other ready task. `Runtime::block_on` is entered only to wait: tokio then
-//! runs its own tasks, turns its drivers and, with a paused clock, jumps to the next timer.
+//! Kit tasks are polled here, outside tokio's scheduler, each poll through the runtime's
+//! `Handle::block_on` (which gives it tokio's cooperative budget and makes tokio refuse
+//! blocking calls, as in a tokio task), so `tokio::task::yield_now()` wakes a task at
+//! once and the scheduler may pick it again before any other ready task; only while
+//! tokio may have work of its own (live tasks, timers due at a clock the poll moved) does
+//! a yielding task wait for tokio's next turn, as it would under tokio. `Runtime::block_on`
+//! is entered only to wait: tokio then runs its own tasks, turns its drivers and, with a
+//! paused clock, jumps to the next timer.
 //!
 //! One exception keeps waiting cheap: a task that wakes alone while the kit waits (the
-//! only option, so no choice is made) is polled inside the wait, or right after tokio's
-//! park from its `on_thread_unpark` hook. There a `yield_now()` is deferred by tokio, so
-//! after such a poll the wait lets tokio's loop come round (delivering deferred wakes)
+//! only option, so no choice is made) is polled inside the wait, one such poll per poll
+//! of the wait's own `block_on` future (so each has a whole cooperative budget, as tokio
+//! gives `block_on`'s future at each poll). There a `yield_now()` is deferred by tokio,
+//! so after such a poll the wait lets tokio's loop come round (delivering deferred wakes)
 //! before anything is decided, and a choice source that watches yields turns it off.
 //!
 //! tokio calls its `on_thread_park` hook exactly when its queue is empty and it is about
@@ -38,7 +43,7 @@ use super::config::{MAX_RECORDED_CHOICES, Policy, RunConfig};
 use super::deadline::{DeadlineProbe, Probed, WaitOutcome};
 use super::outside::{Outside, Pending};
 use super::panics::{self, PanicRecord};
-use super::shared::{ACTIVITY_IDLE, ACTIVITY_TOKIO, Shared, TaskWaker, parked};
+use super::shared::{ACTIVITY_IDLE, ACTIVITY_TOKIO, Shared, TaskWaker};
 use super::table::{BoxFuture, Slot, TaskEntry, TaskTable};
 use super::tasks::{JoinControl, TaskInfo, TaskMeta, TaskState, TaskStats};
 use super::wall;
@@ -108,6 +113,17 @@ enum Grace {
 }
 
 /// A choice the scheduler made.
+/// How a poll left its task.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Polled {
+    /// It returned `Pending` without waking itself (it may have left a wake with tokio).
+    Waits,
+    /// It returned `Pending` and woke itself during the poll: it is ready again.
+    Yielded,
+    /// It completed, panicked or was cancelled.
+    Ended,
+}
+
 enum Pick {
     /// A task, with the number of options and the index chosen.
     Task(TaskId, usize, usize),
@@ -138,6 +154,9 @@ pub(crate) struct Executor {
     pub(crate) current: Cell<Option<TaskId>>,
     pub(crate) trace: RefCell<Trace>,
     metrics: tokio::runtime::RuntimeMetrics,
+    /// The run's runtime: kit tasks are polled through its `Handle::block_on` (see
+    /// [`Executor::poll_task`]).
+    handle: tokio::runtime::Handle,
     /// Who runs next, and what was chosen.
     pub(crate) choosing: Choosing,
     /// The executor's readings of the virtual and the wall clock.
@@ -168,6 +187,10 @@ pub(crate) struct Choosing {
     rng: RefCell<SplitMix64>,
     /// tokio had its turn and no kit task has been polled since.
     tokio_turned: Cell<bool>,
+    /// Tasks that yielded while tokio had work (tasks of its own ready, or timers due at
+    /// a clock a poll moved): as under tokio, where a yield is deferred until the queue
+    /// has run and the drivers have turned, they wait for tokio's next turn.
+    deferred: RefCell<Vec<TaskId>>,
 }
 
 impl Choosing {
@@ -184,11 +207,6 @@ impl Choosing {
 
 /// The state of a wait inside `block_on` (see the module doc).
 struct WaitState {
-    /// Whether the run's body has finished (set once the body task is spawned).
-    body_done: RefCell<Option<Rc<dyn Fn() -> bool>>>,
-    /// A wait that polls lone ready tasks itself is in progress: while tokio parks under
-    /// it, wakes on the run thread are handled by [`on_unpark`].
-    inline_wait: Cell<bool>,
     /// A task polled inside the wait went back to waiting and may have left a
     /// `tokio::task::yield_now()` wake with tokio: the wait must let tokio's loop come
     /// round once before it decides anything (tokio drops such wakes when `block_on`
@@ -235,7 +253,7 @@ impl Executor {
         config: RunConfig,
         chooser: Box<dyn Chooser>,
         seed: u64,
-        metrics: tokio::runtime::RuntimeMetrics,
+        handle: tokio::runtime::Handle,
         outside: Outside,
     ) -> Self {
         let (capacity, tracing) = (config.trace_capacity, config.tracing);
@@ -253,7 +271,8 @@ impl Executor {
             } else {
                 Trace::off()
             }),
-            metrics,
+            metrics: handle.metrics(),
+            handle,
             choosing: Choosing {
                 watch_yields: chooser.watches_yields(),
                 chooser: RefCell::new(chooser),
@@ -261,11 +280,10 @@ impl Executor {
                 unrecorded: Cell::new(0),
                 rng: RefCell::new(SplitMix64::new(seed ^ 0x005E_ED0F_7E57_C0DE)),
                 tokio_turned: Cell::new(false),
+                deferred: RefCell::new(Vec::new()),
             },
             clock: ClockReadings::new(coarse_wall),
             waits: WaitState {
-                body_done: RefCell::new(None),
-                inline_wait: Cell::new(false),
                 inline_unflushed: Cell::new(false),
                 outside_hold: Cell::new(false),
             },
@@ -371,11 +389,39 @@ impl Executor {
 
     /// After tokio ran (it may have moved its clock and spent wall time).
     fn tokio_ran(&self) {
+        self.release_deferred();
         self.clock.sched_now.set(None);
         self.clock.mark_wall();
         // Only tokio's turns run code the kit does not poll: a resume() there is seen here,
         // not by a check before every kit poll.
         self.check_paused(None);
+    }
+
+    /// tokio has turned: the tasks that yielded for it are ready again, in yield order.
+    fn release_deferred(&self) {
+        let mut deferred = self.choosing.deferred.borrow_mut();
+        if !deferred.is_empty() {
+            lock(&self.shared.ready).extend(deferred.drain(..));
+        }
+    }
+
+    /// After task `id` yielded in a poll that began at `before`: when tokio may have work
+    /// a yield would let it do (tasks of its own, which may be ready, or timers due at a
+    /// clock the poll moved, as `tokio::time::advance` does), the task waits for tokio's
+    /// next turn, as a `tokio::task::yield_now()` waits under tokio for the queue to run
+    /// and the drivers to turn. Otherwise nothing is deferred: the yield stays an
+    /// immediate wake and a choice. (tokio does not tell whether its local queue holds
+    /// tasks, such as those its last park woke: any live task of its own counts.)
+    fn defer_if_tokio_owed(&self, id: TaskId, before: Duration) {
+        let owed = self.tokio_alive() || self.elapsed() != before;
+        if !owed {
+            return;
+        }
+        let mut ready = lock(&self.shared.ready);
+        if let Some(at) = ready.iter().rposition(|&queued| queued == id) {
+            ready.remove(at);
+            self.choosing.deferred.borrow_mut().push(id);
+        }
     }
 
     /// Records an event at the current virtual time. Outside a kit task's poll (in a
@@ -460,14 +506,17 @@ impl Executor {
     /// two or more options asks the choice source and is recorded.
     fn pick(&self) -> Option<Pick> {
         let mut ready = lock(&self.shared.ready);
+        let deferred = !self.choosing.deferred.borrow().is_empty();
         loop {
             if ready.is_empty() {
-                return None;
+                // Tasks that yielded for tokio: its turn is the only option.
+                return deferred.then_some(Pick::Tokio);
             }
-            // tokio is an option when it has tasks, but not twice in a row: its turn runs
-            // everything it has ready, and a turn does not move the clock, so a strategy
-            // that kept choosing it would spin while kit tasks wait.
-            let tokio = !self.choosing.tokio_turned.get() && self.tokio_alive();
+            // tokio is an option when it has tasks (or tasks yielded for its turn), but
+            // not twice in a row: its turn runs everything it has ready, and a turn does
+            // not move the clock, so a strategy that kept choosing it would spin while kit
+            // tasks wait.
+            let tokio = !self.choosing.tokio_turned.get() && (deferred || self.tokio_alive());
             let options = ready.len() + usize::from(tokio);
             let k = if options == 1 {
                 0
@@ -494,9 +543,15 @@ impl Executor {
         }
     }
 
-    /// Polls one task once. Returns true when the task went back to waiting: it returned
-    /// `Pending` without waking itself (it may have left a wake with tokio to deliver).
-    fn poll_task(&self, id: TaskId, options: usize, chosen: usize, now: Duration) -> bool {
+    /// Polls one task once, and says how the poll left it.
+    ///
+    /// From the main loop (`in_wait` false) the poll goes through the runtime's
+    /// `Handle::block_on`, which returns after this one poll: the poll then runs as a
+    /// tokio task's does, with tokio's cooperative budget (a loop over always-ready
+    /// tokio resources yields after the budget's worth of work) and inside the runtime
+    /// (tokio refuses blocking calls there, with its own messages). Inside a wait
+    /// (`in_wait`), the poll is already inside tokio's `block_on` and shares its budget.
+    fn poll_task(&self, id: TaskId, options: usize, chosen: usize, now: Duration, in_wait: bool) -> Polled {
         self.choosing.tokio_turned.set(false);
         // A jump of the clock allowed after an autojump cushion is stale once a task runs.
         self.shared.jump_once.store(false, Relaxed);
@@ -507,7 +562,7 @@ impl Executor {
                 stats,
             }) = tasks.get_mut(id)
             else {
-                return false;
+                return Polled::Ended;
             };
             slot.waker.queued.store(false, Release);
             let aborted = slot.waker.aborted.load(Acquire);
@@ -519,7 +574,7 @@ impl Executor {
             taken.map(|(f, w)| (f, w, aborted))
         };
         let Some((mut fut, waker, aborted)) = taken else {
-            return false;
+            return Polled::Ended;
         };
         // Looked up only on the rare paths (slow poll, panic, abort).
         let meta = || self.meta(id);
@@ -536,7 +591,7 @@ impl Executor {
             }
             // Whatever its destructor took is nobody's poll.
             self.clock.mark_wall();
-            return false;
+            return Polled::Ended;
         }
 
         self.clock.last_seen.set(now);
@@ -555,13 +610,18 @@ impl Executor {
         self.shared.set_activity(id, wall_start);
         let result = panics::polling_kit_task(|| {
             catch_unwind(AssertUnwindSafe(|| {
-                fut.as_mut().poll(&mut Context::from_waker(&waker))
+                let mut cx = Context::from_waker(&waker);
+                if in_wait {
+                    fut.as_mut().poll(&mut cx)
+                } else {
+                    self.handle.block_on(PollOnce(|| fut.as_mut().poll(&mut cx)))
+                }
             }))
         });
         self.current.set(None);
         self.check_paused(Some((id, now)));
 
-        let waits = match result {
+        let polled = match result {
             Ok(Poll::Pending) => {
                 self.trace.borrow_mut().record(now, Some(id), EventKind::Pending);
                 let mut still_queued = false;
@@ -581,8 +641,10 @@ impl Executor {
                 if still_queued {
                     self.clock.sched_now.set(None);
                     self.choosing.chooser.borrow_mut().yielded(id);
+                    Polled::Yielded
+                } else {
+                    Polled::Waits
                 }
-                !still_queued
             }
             // A poll that moved the clock (`tokio::time::advance`) yielded after moving it:
             // one that completes moved nothing.
@@ -591,7 +653,7 @@ impl Executor {
                     .borrow_mut()
                     .record(now, Some(id), EventKind::Completed);
                 self.finish(id, fut, TaskState::Completed);
-                false
+                Polled::Ended
             }
             Err(payload) => {
                 self.clock.sched_now.set(None);
@@ -605,7 +667,7 @@ impl Executor {
                 if let Some(c) = control {
                     c.panicked(payload, handled, message);
                 }
-                false
+                Polled::Ended
             }
         };
         // The poll's wall time includes dropping the future of a task that ended: a slow
@@ -627,7 +689,7 @@ impl Executor {
                 at: now,
             });
         }
-        waits
+        polled
     }
 
     /// Removes a task and drops its future (catching a panic in its destructors).
@@ -674,11 +736,6 @@ impl Executor {
         alive
     }
 
-    /// Tells the core how to see that the run's body has finished.
-    pub(crate) fn set_body_done(&self, done: Rc<dyn Fn() -> bool>) {
-        *self.waits.body_done.borrow_mut() = Some(done);
-    }
-
     /// Runs the loop until the body is done or an oracle stops it.
     pub(crate) fn run_loop(&self, rt: &tokio::runtime::Runtime, body_done: &dyn Fn() -> bool) -> Stop {
         let mut in_a_row = 0u32;
@@ -703,7 +760,10 @@ impl Executor {
     fn step(&self, rt: &tokio::runtime::Runtime, in_a_row: &mut u32, now: fn(&Self) -> Duration) -> bool {
         match self.pick() {
             Some(Pick::Task(id, options, chosen)) => {
-                self.poll_task(id, options, chosen, now(self));
+                let before = now(self);
+                if self.poll_task(id, options, chosen, before, false) == Polled::Yielded {
+                    self.defer_if_tokio_owed(id, before);
+                }
                 *in_a_row += 1;
                 if *in_a_row >= TOKIO_TURN_EVERY {
                     *in_a_row = 0;
@@ -779,8 +839,7 @@ impl Executor {
                 if self.may_poll_inline(done) {
                     // The one option: what `pick` would take, with no choice to record.
                     if self.is_live(id) {
-                        let waits = self.poll_task(id, 1, 0, now);
-                        if waits {
+                        if self.poll_task(id, 1, 0, now, true) == Polled::Waits {
                             // Inside tokio's loop a yield is deferred, so a poll that moved
                             // the clock (`tokio::time::advance` yields after moving it) ends
                             // looking like a wait: read the clock again.
@@ -802,33 +861,6 @@ impl Executor {
                 lock(&shared.ready).push_front(id);
             }
             return InlinePass::Decide;
-        }
-    }
-
-    /// Right after a park of tokio's under an inline wait, in which kit tasks were woken
-    /// on the run thread: does what the waiting `Idle` future would do if woken for them
-    /// (polls the lone ready task while that is the only option), and wakes it only when
-    /// there is something to decide. tokio has come round (the park delivered every wake
-    /// it held), so nothing is left to flush on entry.
-    fn after_parked_wakes(&self) {
-        let Some(done) = self.waits.body_done.borrow().clone() else {
-            return;
-        };
-        let shared = &*self.shared;
-        self.tokio_ran();
-        shared.waiting.store(false, Relaxed);
-        self.waits.inline_unflushed.set(false);
-        // At the virtual deadline or past it the wait decides (its sentinel may have fired).
-        let fired = self.sched_elapsed() >= self.config.virtual_timeout;
-        let decide = matches!(self.inline_pass(Some(&*done), fired), InlinePass::Decide)
-            || self.stop_now(&*done).is_some();
-        // As the wait leaves it: from here on a wake must reach tokio (see `Idle::poll`).
-        // `inline_unflushed` stays as the polls here left it: the wait may be polled
-        // before tokio comes round (woken from another thread meanwhile), and must then
-        // let tokio deliver a deferred yield first.
-        shared.waiting.store(true, SeqCst);
-        if decide || !lock(&shared.ready).is_empty() || shared.wall_expired.load(SeqCst) {
-            shared.wake_waiter();
         }
     }
 
@@ -997,9 +1029,7 @@ impl Executor {
     /// With `inline` (the main loop's `body_done`), a lone ready task that the main loop
     /// would poll next with no choice to make is polled right here, without leaving
     /// `block_on`: waiting, waking and polling one task then cost what they cost under
-    /// tokio alone. A task woken while tokio parks (a timer, an I/O event) is polled
-    /// after the park by [`on_unpark`], without waking `block_on` at all. The wait
-    /// returns to the main loop as soon as there is a choice.
+    /// tokio alone. The wait returns to the main loop as soon as there is a choice.
     fn wait(
         &self,
         rt: &tokio::runtime::Runtime,
@@ -1012,21 +1042,17 @@ impl Executor {
         self.shared.intercept.store(intercept, Relaxed);
         self.shared.set_activity(ACTIVITY_TOKIO, 0);
         self.waits.inline_unflushed.set(false);
-        self.waits
-            .inline_wait
-            .set(inline.is_some() && self.waits.body_done.borrow().is_some());
-        // tokio's cooperative budget does not apply to kit tasks: polled inside the wait
-        // they would share the budget of `block_on`'s future, while the main loop and the
-        // unpark hook have none, and a task must not yield on one path and not another.
-        let outcome = rt.block_on(tokio::task::unconstrained(Idle {
+        // tokio gives `block_on`'s future a fresh cooperative budget at each poll, and the
+        // wait polls at most one task inline per poll of its own: that task gets a whole
+        // budget, as one polled by the main loop does (see `poll_task`).
+        let idle = Idle {
             core: self,
             sentinel: sentinel.as_mut(),
             inline,
             registered: None,
-        }));
-        self.waits.inline_wait.set(false);
+        };
+        let outcome = rt.block_on(idle);
         self.waits.inline_unflushed.set(false);
-        parked::clear();
         self.tokio_ran();
         self.choosing.tokio_turned.set(false);
         self.shared.set_activity(ACTIVITY_IDLE, 0);
@@ -1308,6 +1334,17 @@ impl Idle<'_> {
 /// Returns Pending once (waking itself), then Ready: one pass of tokio's loop.
 struct TurnOnce(bool);
 
+/// A future that runs `f` once and is ready with its result, whatever the waker: it
+/// gives a kit task's poll the context of a poll by tokio (see `Executor::poll_task`).
+struct PollOnce<F>(F);
+
+impl<F: FnMut() -> R + Unpin, R> Future for PollOnce<F> {
+    type Output = R;
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<R> {
+        Poll::Ready((self.0)())
+    }
+}
+
 impl Future for TurnOnce {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -1363,27 +1400,7 @@ pub(crate) fn on_park() {
             return;
         }
         shared.on_park();
-        // Under an inline wait that lets tokio park and move its clock, the wakes of this
-        // park are handled after it (see `on_unpark`).
-        if core.waits.inline_wait.get() && shared.waiting.load(SeqCst) && !shared.intercept.load(Relaxed) {
-            let at = core.config.io.then(Instant::now);
-            parked::arm(at);
-        }
     });
-}
-
-/// tokio's `on_thread_unpark` hook: if kit tasks were woken during the park, the run
-/// sees to them now (see `Executor::after_parked_wakes`).
-pub(crate) fn on_unpark() {
-    if parked::take_woken() {
-        // The borrow is shared: code polled from here may read the current run too (only
-        // starting or ending a run takes it mutably, never from inside one).
-        let _ = CURRENT.try_with(|c| {
-            if let Some(core) = &*c.borrow() {
-                core.after_parked_wakes();
-            }
-        });
-    }
 }
 
 /// The current run, or a panic naming `what` and telling how to fix it.

@@ -163,7 +163,7 @@ impl RunAttempt<'_> {
             self.config.clone(),
             self.plan.chooser(self.seed),
             self.seed,
-            rt.metrics(),
+            rt.handle().clone(),
             {
                 let blocking = krt.blocking.clone();
                 outside::Outside::new(Box::new(move || blocking.alive()), self.config.io)
@@ -188,7 +188,6 @@ impl RunAttempt<'_> {
             let body = body.clone();
             Rc::new(move || body.is_finished())
         };
-        core.set_body_done(body_done.clone());
         let mut stop = core.run_loop(rt, &*body_done);
 
         // Settle at the final instant so work that can still finish now does, then judge.

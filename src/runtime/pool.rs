@@ -109,7 +109,6 @@ impl KitRuntime {
         }
         // Called on the thread that drives the runtime, which is the run's own thread.
         b.on_thread_park(executor::on_park);
-        b.on_thread_unpark(executor::on_unpark);
         let run = RunSlot::default();
         let threads_started = Arc::new(AtomicBool::new(false));
         let blocking = Arc::new(BlockingThreads::default());

@@ -121,13 +121,7 @@ impl Shared {
             }
             ready.push_back(id);
         }
-        // Woken on the run thread while tokio parks under an inline wait: [`on_unpark`]
-        // (see [`parked`]) sees to it right after the park, so `block_on` need not be woken (such a wake
-        // makes tokio's next park skip its clock jump: one more round of its loop, with
-        // the I/O driver one more `epoll_wait`).
-        if !parked::note_wake() {
-            self.wake_waiter();
-        }
+        self.wake_waiter();
     }
 
     /// Wakes the executor if it waits inside `block_on`.
@@ -206,63 +200,5 @@ impl Wake for TaskWaker {
         if !self.queued.swap(true, AcqRel) {
             self.shared.push_ready(self.id, &self.finished);
         }
-    }
-}
-
-/// Where the run thread is with respect to tokio's park under an inline wait: a kit
-/// task woken on the run thread while tokio parks there is seen to by the executor's
-/// `on_unpark` hook right after the park, instead of waking `block_on`.
-pub(crate) mod parked {
-    use std::cell::Cell;
-
-    use tokio::time::Instant;
-
-    #[derive(Clone, Copy)]
-    enum Parked {
-        /// Not inside a park under an inline wait.
-        Off,
-        /// Inside one: a kit task woken on this thread waits for the hook. With the I/O
-        /// driver, only once the clock has moved past this instant (see [`note_wake`]).
-        Armed(Option<Instant>),
-        /// Inside one, and a kit task was woken that the hook must see to.
-        Woken,
-    }
-
-    thread_local! {
-        static PARKED: Cell<Parked> = const { Cell::new(Parked::Off) };
-    }
-
-    /// tokio is about to park under an inline wait (`io_from`: with the I/O driver, the
-    /// instant before which a wake must still wake `block_on`).
-    pub(crate) fn arm(io_from: Option<Instant>) {
-        PARKED.with(|p| p.set(Parked::Armed(io_from)));
-    }
-
-    /// The wait is over: wakes go to `block_on` again.
-    pub(crate) fn clear() {
-        PARKED.with(|p| p.set(Parked::Off));
-    }
-
-    /// The park is over: whether a kit task was woken during it (and clears the state).
-    pub(crate) fn take_woken() -> bool {
-        matches!(PARKED.with(|p| p.replace(Parked::Off)), Parked::Woken)
-    }
-
-    /// A kit task was woken on this thread: whether the wake is left to the unpark hook
-    /// (instead of waking `block_on`).
-    pub(crate) fn note_wake() -> bool {
-        PARKED.with(|p| match p.get() {
-            Parked::Off => false,
-            Parked::Woken => true,
-            // tokio turns its I/O driver before it moves its paused clock to the next
-            // timer, and a wake of `block_on` during that turn is what stops the move. A
-            // task woken then (by an I/O event) must stop it too, or the clock would jump
-            // past a ready task; one woken after the clock moved was woken by a timer.
-            Parked::Armed(Some(at)) if Instant::now() <= at => false,
-            Parked::Armed(_) => {
-                p.set(Parked::Woken);
-                true
-            }
-        })
     }
 }

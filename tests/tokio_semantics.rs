@@ -1,0 +1,247 @@
+//! tokio's semantics, kept where a test can observe them: each case pins one behaviour of
+//! tokio's paused current-thread runtime that a test migrated from
+//! `#[tokio::test(start_paused = true)]` relies on. `both!` runs a case on tokio's own
+//! paused runtime and under the kit (one schedule, and an exploration), so a case that
+//! pinned a guess instead of tokio's behaviour fails on tokio's side.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
+
+use tokio::time::{Instant, sleep};
+
+/// Runs `$body` as `#[tokio::test(start_paused = true)]`, `#[async_testkit::test]`, and
+/// `#[async_testkit::test(explore = 20)]`.
+macro_rules! both {
+    ($(#[doc = $doc:literal])* $name:ident $([$(#[$attr:meta])*])? $(($($opt:tt)*))? $body:block) => {
+        $(#[doc = $doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(start_paused = true)]
+            $($(#[$attr])*)?
+            async fn on_tokio() $body
+            #[async_testkit::test($($($opt)*)?)]
+            $($(#[$attr])*)?
+            async fn on_the_kit() $body
+            #[async_testkit::test(explore = 20 $(, $($opt)*)?)]
+            $($(#[$attr])*)?
+            async fn explored() $body
+        }
+    };
+}
+
+both! {
+    /// A `yield_now()` in the body lets a task just spawned on tokio run to completion.
+    yield_now_lets_a_spawned_tokio_task_run {
+        let h = tokio::spawn(async {});
+        tokio::task::yield_now().await;
+        assert!(h.is_finished());
+    }
+}
+
+both! {
+    /// All of tokio's ready tasks run during one yield.
+    yield_now_lets_every_ready_tokio_task_run {
+        let n = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let n = n.clone();
+                tokio::spawn(async move {
+                    n.fetch_add(1, SeqCst);
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        assert_eq!(n.load(SeqCst), 3);
+        assert!(handles.iter().all(|h| h.is_finished()));
+    }
+}
+
+both! {
+    /// A yield lets a tokio task woken by the body (a channel send) run before the body
+    /// goes on.
+    yield_now_lets_a_woken_tokio_task_run {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+        let got = Arc::new(AtomicUsize::new(0));
+        let seen = got.clone();
+        let consumer = tokio::spawn(async move {
+            while let Some(v) = rx.recv().await {
+                seen.fetch_add(v, SeqCst);
+            }
+        });
+        tokio::task::yield_now().await; // the consumer waits on the channel
+        tx.send(5).unwrap();
+        tokio::task::yield_now().await;
+        assert_eq!(got.load(SeqCst), 5, "the consumer ran during the yield");
+        drop(tx);
+        consumer.await.unwrap();
+    }
+}
+
+both! {
+    /// A yield fires the timers due at the current instant that the driver has not
+    /// fired yet (here: due after a `tokio::time::advance` from another task's view).
+    yield_now_fires_due_timers {
+        let mut s = tokio_test::task::spawn(sleep(Duration::from_millis(10)));
+        assert!(s.poll().is_pending());
+        tokio::time::advance(Duration::from_millis(10)).await;
+        tokio::task::yield_now().await;
+        assert!(s.is_woken());
+        assert!(s.poll().is_ready());
+    }
+}
+
+both! {
+    /// `tokio::time::advance` returns after the timers due at the new instant have fired:
+    /// a sleep polled by hand is woken by then.
+    tokio_advance_fires_the_timers_it_reaches {
+        let mut s = tokio_test::task::spawn(sleep(Duration::from_millis(10)));
+        assert!(s.poll().is_pending());
+        tokio::time::advance(Duration::from_millis(10)).await;
+        assert!(s.is_woken(), "the sleep's timer fired within advance");
+        assert!(s.poll().is_ready());
+    }
+}
+
+both! {
+    /// ... and a tokio task woken by such a timer runs at the next yield, at the instant
+    /// its timer fired.
+    tokio_advance_then_yield_runs_the_woken_task {
+        let start = Instant::now();
+        let h = tokio::spawn(async move {
+            sleep(Duration::from_secs(3)).await;
+            start.elapsed()
+        });
+        tokio::task::yield_now().await; // the task registers its timer
+        tokio::time::advance(Duration::from_secs(3)).await;
+        tokio::task::yield_now().await;
+        assert!(h.is_finished());
+        assert_eq!(h.await.unwrap(), Duration::from_secs(3));
+    }
+}
+
+both! {
+    /// `advance` fires no timer early.
+    tokio_advance_fires_nothing_early {
+        let mut s = tokio_test::task::spawn(sleep(Duration::from_millis(10)));
+        assert!(s.poll().is_pending());
+        tokio::time::advance(Duration::from_millis(9)).await;
+        assert!(!s.is_woken());
+        assert!(s.poll().is_pending());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(s.is_woken());
+    }
+}
+
+/// A kit task's yield lets tokio's woken tasks run too, as a tokio task's would.
+#[async_testkit::test(explore = 20)]
+async fn yield_in_a_kit_task_lets_a_woken_tokio_task_run() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let got = Arc::new(AtomicUsize::new(0));
+    let seen = got.clone();
+    let consumer = tokio::spawn(async move {
+        while let Some(v) = rx.recv().await {
+            seen.fetch_add(v, SeqCst);
+        }
+    });
+    async_testkit::spawn(async move {
+        tokio::task::yield_now().await; // the consumer waits on the channel
+        tx.send(5).unwrap();
+        tokio::task::yield_now().await;
+        assert_eq!(got.load(SeqCst), 5, "the consumer ran during the yield");
+    })
+    .await
+    .unwrap();
+    consumer.await.unwrap();
+}
+
+both! {
+    /// tokio's cooperative budget applies to the body as to a tokio task: a loop over an
+    /// always-ready tokio resource (a closed `watch` channel) yields once the budget is
+    /// spent, so the task that ends the loop gets to run. Without the budget the loop
+    /// would spin until the wall-clock limit.
+    coop_budget_makes_a_busy_loop_yield (timeout = "20s") {
+        let (tx, mut rx) = tokio::sync::watch::channel(());
+        drop(tx);
+        let stop = Arc::new(AtomicUsize::new(0));
+        let setter = stop.clone();
+        tokio::spawn(async move { setter.store(1, SeqCst) });
+        let mut spins = 0u64;
+        while stop.load(SeqCst) == 0 {
+            assert!(rx.changed().await.is_err());
+            spins += 1;
+        }
+        // The budget (128 units) ran out once: the loop went round about that many times.
+        assert!(spins <= 129, "{spins} spins");
+    }
+}
+
+both! {
+    /// Each poll starts with a fresh budget, which `consume_budget` spends.
+    coop_budget_is_fresh_at_each_poll {
+        assert!(tokio::task::coop::has_budget_remaining());
+        let mut polls = 0;
+        for _ in 0..300 {
+            tokio::task::coop::consume_budget().await;
+            polls += 1;
+        }
+        assert_eq!(polls, 300);
+        assert!(tokio::task::coop::has_budget_remaining());
+    }
+}
+
+/// Polled by the kit's main loop or inside its wait, a kit task spends the budget alike.
+#[async_testkit::test(explore = 20)]
+async fn coop_budget_applies_to_spawned_kit_tasks() {
+    let (tx, mut rx) = tokio::sync::watch::channel(());
+    drop(tx);
+    let stop = Arc::new(AtomicUsize::new(0));
+    let setter = stop.clone();
+    let spinner = async_testkit::spawn(async move {
+        while stop.load(SeqCst) == 0 {
+            assert!(rx.changed().await.is_err());
+        }
+    });
+    tokio::spawn(async move { setter.store(1, SeqCst) });
+    spinner.await.unwrap();
+}
+
+both! {
+    /// `blocking_recv` inside the runtime is refused with tokio's message.
+    blocking_recv_is_refused [#[should_panic(expected = "Cannot block the current thread from within a runtime")]] {
+        let (_tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
+        let _ = rx.blocking_recv();
+    }
+}
+
+both! {
+    /// `blocking_send` likewise.
+    blocking_send_is_refused [#[should_panic(expected = "Cannot block the current thread from within a runtime")]] {
+        let (tx, _rx) = tokio::sync::mpsc::channel::<()>(1);
+        let _ = tx.blocking_send(());
+    }
+}
+
+both! {
+    /// `Handle::block_on` inside the runtime is refused with tokio's message.
+    handle_block_on_is_refused [#[should_panic(expected = "Cannot start a runtime from within a runtime")]] {
+        tokio::runtime::Handle::current().block_on(async {});
+    }
+}
+
+/// `block_in_place` on tokio's current-thread runtime panics; under the kit the closure
+/// runs in place (tokio gives no way to refuse it from outside its scheduler), a
+/// difference the README lists. A long closure then shows as a slow poll.
+#[tokio::test(start_paused = true)]
+#[should_panic(expected = "can call blocking only when running on the multi-threaded runtime")]
+async fn block_in_place_is_refused_by_tokio() {
+    tokio::task::block_in_place(|| {});
+}
+
+#[async_testkit::test]
+async fn block_in_place_runs_in_place_under_the_kit() {
+    let thread = std::thread::current().id();
+    let ran_on = tokio::task::block_in_place(|| std::thread::current().id());
+    assert_eq!(ran_on, thread);
+}

@@ -20,8 +20,8 @@
 //!   time, and fails the test (never hangs) when the code does not follow the script.
 //! - **Scripted streams**: [`stream::StreamScript`] yields items with waits between them,
 //!   and fails the test if items are left untaken.
-//! - **mockall**: with the `mockall` feature, `mock::mockall` has futures for
-//!   mockall expectations of methods that return futures.
+//! - **mockall**: `mock::mockall` has futures for mockall expectations of methods that
+//!   return futures (with any mockall version: they need nothing from it).
 //! - **Expectations** ([`expect_calls`](AsyncMock::expect_calls)) are checked by the
 //!   runtime when the test body has returned, so a mock held by a task that panicked is
 //!   still checked; outside a kit run they are checked when the last handle drops.
@@ -55,7 +55,6 @@ mod call;
 mod gate;
 pub mod io;
 mod log;
-#[cfg(feature = "mockall")]
 pub mod mockall;
 mod script;
 mod state;

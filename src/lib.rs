@@ -230,6 +230,8 @@ pub mod __private {
     use crate::runtime::panics::ReturnedErr;
     use crate::util::lock;
 
+    pub use crate::probe::PollAssertions;
+
     /// Describes a mocked method's arguments in `#[async_testkit::mock]` mocks: with
     /// `Debug` when the type has it (through autoref), as opaque otherwise.
     pub struct Describe<'a, T>(pub &'a T);

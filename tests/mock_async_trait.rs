@@ -21,6 +21,10 @@ pub trait Store: Send + Sync {
 pub trait Queue: Send + Sync {
     async fn pop(&self, from: &str, max: &usize) -> Result<Vec<u32>, BoxError>;
     async fn depth(&self) -> usize;
+    /// A default body: the mock replaces it, as for traits without async-trait.
+    async fn is_idle(&self) -> bool {
+        self.depth().await == 0
+    }
 }
 
 /// `?Send` futures, mock first.
@@ -67,9 +71,11 @@ async fn mock_below_async_trait_works_with_box_error() {
     let queue = MockQueue::new();
     queue.pop.returns_ok(vec![7]);
     queue.depth.returns(0);
+    queue.is_idle.returns(false);
     let err = copy(&store, &queue).await.unwrap_err();
     assert_eq!(err.to_string(), "disk full");
     assert_eq!(queue.depth().await, 0);
+    assert!(!queue.is_idle().await);
     store.ping.assert_not_called();
 }
 

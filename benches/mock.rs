@@ -1,9 +1,11 @@
-//! Mock benchmark: an `AsyncMock` returning a ready value against a hand-written async fn
-//! returning the same value, side by side in one process, both awaited in a kit run.
+//! Mock benchmark: an `AsyncMock` returning a ready value against a mockall expectation
+//! returning the same value, and against a hand-written async fn, side by side in one
+//! process, all awaited in a kit run.
 //!
 //! Run with `cargo bench --bench mock` (add `-- --quick` for a fast smoke run). Each case
-//! alternates the two and reports medians over the rounds. The mock records every call
-//! (arguments, virtual start and end time, outcome), which is most of its cost.
+//! alternates the three and reports medians over the rounds. The mock records every call
+//! (arguments, virtual start and end time, outcome), which is most of its cost; mockall
+//! matches the call against its expectations and counts it.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -15,18 +17,24 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Runs `a` and `b` alternately `rounds` times; returns their medians.
-fn side_by_side(
+/// Runs the cases one after the other, `rounds` times; returns their medians.
+fn side_by_side<const N: usize>(
     rounds: usize,
-    mut a: impl FnMut() -> Duration,
-    mut b: impl FnMut() -> Duration,
-) -> (Duration, Duration) {
-    let (mut x, mut y) = (Vec::new(), Vec::new());
+    mut cases: [&mut dyn FnMut() -> Duration; N],
+) -> [Duration; N] {
+    let mut times: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::new());
     for _ in 0..rounds {
-        x.push(a());
-        y.push(b());
+        for (case, t) in cases.iter_mut().zip(&mut times) {
+            t.push(case());
+        }
     }
-    (median(x), median(y))
+    times.map(median)
+}
+
+/// The same dependency mocked with mockall.
+#[mockall::automock]
+trait Backend {
+    async fn get(&self, n: u64) -> u64;
 }
 
 /// The hand-written stand-in: what a test double without a mock library looks like.
@@ -49,17 +57,30 @@ async fn time_calls<Fut: std::future::Future<Output = u64>>(
     t.elapsed()
 }
 
+/// A run for one case: no I/O driver, and no slow-poll warning (a case is one long poll).
+fn kit() -> async_testkit::Builder {
+    async_testkit::Builder::new()
+        .io(false)
+        .slow_poll(Duration::from_secs(3600))
+}
+
 fn mock_run(calls: u64) -> Duration {
-    async_testkit::Builder::new().io(false).run(move || async move {
+    kit().run(move || async move {
         let mock = AsyncMock::<u64, u64>::new().returns(7);
         time_calls(calls, |i| mock.call(i)).await
     })
 }
 
+fn mockall_run(calls: u64) -> Duration {
+    kit().run(move || async move {
+        let mut backend = MockBackend::new();
+        backend.expect_get().return_const(7u64);
+        time_calls(calls, |i| backend.get(i)).await
+    })
+}
+
 fn hand_run(calls: u64) -> Duration {
-    async_testkit::Builder::new()
-        .io(false)
-        .run(move || async move { time_calls(calls, hand_written).await })
+    kit().run(move || async move { time_calls(calls, hand_written).await })
 }
 
 fn main() {
@@ -67,15 +88,22 @@ fn main() {
     let rounds = if quick { 3 } else { 7 };
     let calls: u64 = if quick { 100_000 } else { 1_000_000 };
 
-    let (mock, hand) = side_by_side(rounds, || mock_run(calls), || hand_run(calls));
+    let [mock, mockall, hand] = side_by_side(
+        rounds,
+        [&mut || mock_run(calls), &mut || mockall_run(calls), &mut || {
+            hand_run(calls)
+        }],
+    );
     let per = |d: Duration| d.as_secs_f64() * 1e9 / calls as f64;
     println!(
-        "{:<48} mock {:>10.3?} ({:.1} ns/call)   hand-written {:>10.3?} ({:.1} ns/call)   ratio {:.1}x",
-        format!("{calls} calls returning a ready value"),
-        mock,
+        "{calls} calls returning a ready value, medians of {rounds} rounds:\n\
+         \x20 AsyncMock::returns   {mock:>10.3?} ({:.1} ns/call)\n\
+         \x20 mockall return_const {mockall:>10.3?} ({:.1} ns/call)\n\
+         \x20 hand-written fn      {hand:>10.3?} ({:.1} ns/call)\n\
+         \x20 AsyncMock / mockall  {:.2}x",
         per(mock),
-        hand,
+        per(mockall),
         per(hand),
-        mock.as_secs_f64() / hand.as_secs_f64()
+        mock.as_secs_f64() / mockall.as_secs_f64()
     );
 }

@@ -1,7 +1,7 @@
 //! mockall with a trait whose methods return futures, made to wait on virtual time with
 //! `async_testkit::mock::mockall::{delayed, pending, gated}`.
 //!
-//! Run the tests with `cargo test --example mockall_futures --features mockall`.
+//! Run the tests with `cargo test --example mockall_futures`.
 
 use std::future::Future;
 use std::time::Duration;

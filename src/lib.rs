@@ -148,9 +148,37 @@ pub use async_testkit_macros::test;
 /// named `Trait::method` in messages. `MockRepo` is `Clone` (clones share the mocks) and
 /// `Default`.
 ///
-/// Generic methods, `&mut self`, `self` and associated functions, generic traits,
-/// associated types and consts, and outputs that borrow are rejected at compile time
-/// with a message naming the method.
+/// Traits under `#[async_trait::async_trait]` work with the attribute above or below
+/// async-trait's (with `(?Send)` too): the mock implements the trait as async-trait wrote
+/// it, so `Box<dyn Trait>` and `Arc<dyn Trait>` take the mock. Method lifetimes and `where`
+/// clauses on lifetimes and `Self` (what async-trait generates) are accepted.
+///
+/// Generic methods, `where` bounds on other types, `&mut self`, `self` and associated
+/// functions, generic traits, associated types and consts, and outputs that borrow are
+/// rejected at compile time with a message naming the method.
+///
+/// Outputs need not be `Clone`: [`mock::AsyncMock::returns_once`] gives a value for one
+/// call, [`mock::AsyncMock::returns_with`] builds one per call, and for a
+/// `Result<T, Box<dyn Error + Send + Sync>>` (tower's `BoxError`)
+/// [`mock::AsyncMock::returns_ok`] and [`mock::AsyncMock::fails_with`] need no `Clone` error.
+///
+/// ```
+/// type BoxError = Box<dyn std::error::Error + Send + Sync>;
+///
+/// #[async_testkit::mock]
+/// #[async_trait::async_trait]
+/// trait Fetch: Send + Sync {
+///     async fn fetch(&self, url: &str) -> Result<Vec<u8>, BoxError>;
+/// }
+///
+/// async_testkit::run(async {
+///     let fetch = MockFetch::new();
+///     fetch.fetch.returns_once(Ok(b"page".to_vec())).fails_with(|| "offline".into());
+///     let client: Box<dyn Fetch> = Box::new(fetch.clone());
+///     assert_eq!(client.fetch("a").await.unwrap(), b"page");
+///     assert_eq!(client.fetch("b").await.unwrap_err().to_string(), "offline");
+/// });
+/// ```
 ///
 /// ```
 /// use std::future::Future;
@@ -201,6 +229,8 @@ pub mod __private {
 
     use crate::runtime::panics::ReturnedErr;
     use crate::util::lock;
+
+    pub use crate::probe::PollAssertions;
 
     /// Describes a mocked method's arguments in `#[async_testkit::mock]` mocks: with
     /// `Debug` when the type has it (through autoref), as opaque otherwise.

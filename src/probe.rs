@@ -22,6 +22,22 @@
 //!     assert_ready!(sleep);
 //! });
 //! ```
+//!
+//! **With tokio-test.** The macros also take a `std::task::Poll`, as tokio-test's
+//! macros of the same names do, so code written for tokio-test keeps working when it
+//! imports the kit's macros instead (a `Probe` adds the call sites and counters to the
+//! messages):
+//!
+//! ```
+//! use async_testkit::{assert_pending, assert_ready_eq};
+//!
+//! let (tx, rx) = tokio::sync::oneshot::channel();
+//! let mut task = tokio_test::task::spawn(rx);
+//! assert_pending!(task.poll());
+//! tx.send(1).unwrap();
+//! assert!(task.is_woken());
+//! assert_ready_eq!(task.poll(), Ok(1));
+//! ```
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -292,11 +308,122 @@ impl<F: Future> Probe<F> {
     }
 }
 
+/// The `assert_ready!` family on a `std::task::Poll`, as tokio-test's macros take one:
+/// `assert_pending!(task.poll())` works with a tokio-test `task::spawn` or any poll
+/// result. A [`Probe`]'s own methods come first (they are inherent), so the macros take
+/// both. Not a public API: the macros bring it into scope.
+#[doc(hidden)]
+pub trait PollAssertions {
+    /// The `T` of `Poll<T>`.
+    type Output;
+    #[track_caller]
+    fn __assert_ready(&mut self, message: Option<String>) -> Self::Output;
+    #[track_caller]
+    fn __assert_pending(&mut self, message: Option<String>);
+    #[track_caller]
+    fn __assert_ready_eq<E>(&mut self, expected: E, message: Option<String>)
+    where
+        Self::Output: PartialEq<E> + fmt::Debug,
+        E: fmt::Debug;
+    #[track_caller]
+    fn __assert_ready_ok<T, E>(&mut self, message: Option<String>) -> T
+    where
+        Self: PollAssertions<Output = Result<T, E>>,
+        E: fmt::Debug;
+    #[track_caller]
+    fn __assert_ready_err<T, E>(&mut self, message: Option<String>) -> E
+    where
+        Self: PollAssertions<Output = Result<T, E>>,
+        T: fmt::Debug;
+}
+
+impl<O> PollAssertions for Poll<O> {
+    type Output = O;
+
+    #[track_caller]
+    fn __assert_ready(&mut self, message: Option<String>) -> O {
+        poll_ready("assert_ready!", self, message)
+    }
+
+    #[track_caller]
+    fn __assert_pending(&mut self, message: Option<String>) {
+        if self.is_ready() {
+            panic!(
+                "assert_pending! failed at {}: the poll returned Ready, expected Pending{}",
+                Location::caller(),
+                extra(message)
+            );
+        }
+    }
+
+    #[track_caller]
+    fn __assert_ready_eq<E>(&mut self, expected: E, message: Option<String>)
+    where
+        O: PartialEq<E> + fmt::Debug,
+        E: fmt::Debug,
+    {
+        let v = poll_ready("assert_ready_eq!", self, message.clone());
+        if v != expected {
+            panic!(
+                "assert_ready_eq! failed at {}: the poll returned Ready({v:?}), expected Ready({expected:?}){}",
+                Location::caller(),
+                extra(message)
+            );
+        }
+    }
+
+    #[track_caller]
+    fn __assert_ready_ok<T, E>(&mut self, message: Option<String>) -> T
+    where
+        Self: PollAssertions<Output = Result<T, E>>,
+        E: fmt::Debug,
+    {
+        match PollAssertions::__assert_ready(self, message.clone()) {
+            Ok(v) => v,
+            Err(e) => panic!(
+                "assert_ready_ok! failed at {}: the poll returned Ready(Err({e:?})), expected Ready(Ok(_)){}",
+                Location::caller(),
+                extra(message)
+            ),
+        }
+    }
+
+    #[track_caller]
+    fn __assert_ready_err<T, E>(&mut self, message: Option<String>) -> E
+    where
+        Self: PollAssertions<Output = Result<T, E>>,
+        T: fmt::Debug,
+    {
+        match PollAssertions::__assert_ready(self, message.clone()) {
+            Err(e) => e,
+            Ok(v) => panic!(
+                "assert_ready_err! failed at {}: the poll returned Ready(Ok({v:?})), expected Ready(Err(_)){}",
+                Location::caller(),
+                extra(message)
+            ),
+        }
+    }
+}
+
+/// Takes the value out of a ready poll, or panics naming the assertion.
+#[track_caller]
+fn poll_ready<O>(what: &str, poll: &mut Poll<O>, message: Option<String>) -> O {
+    match std::mem::replace(poll, Poll::Pending) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!(
+            "{what} failed at {}: the poll returned Pending, expected Ready{}",
+            Location::caller(),
+            extra(message)
+        ),
+    }
+}
+
 fn extra(message: Option<String>) -> String {
     message.map(|m| format!(": {m}")).unwrap_or_default()
 }
 
-/// Polls a [`Probe`] once and asserts that its future is ready, giving back the output.
+/// Polls a [`Probe`] once (or takes a `Poll`, such as tokio-test's `task.poll()`) and
+/// asserts that its future is ready, giving back the output.
 /// An optional message (with format arguments) is added to the failure.
 ///
 /// ```
@@ -314,15 +441,18 @@ fn extra(message: Option<String>) -> String {
 /// ```
 #[macro_export]
 macro_rules! assert_ready {
-    ($probe:expr $(,)?) => {
+    ($probe:expr $(,)?) => {{
+        use $crate::__private::PollAssertions as _;
         ($probe).__assert_ready(::std::option::Option::None)
-    };
-    ($probe:expr, $($msg:tt)+) => {
+    }};
+    ($probe:expr, $($msg:tt)+) => {{
+        use $crate::__private::PollAssertions as _;
         ($probe).__assert_ready(::std::option::Option::Some(::std::format!($($msg)+)))
-    };
+    }};
 }
 
-/// Polls a [`Probe`] once and asserts that its future is still pending.
+/// Polls a [`Probe`] once (or takes a `Poll`, such as tokio-test's `task.poll()`) and
+/// asserts that its future is still pending.
 ///
 /// ```
 /// use async_testkit::{Probe, assert_pending};
@@ -338,15 +468,18 @@ macro_rules! assert_ready {
 /// ```
 #[macro_export]
 macro_rules! assert_pending {
-    ($probe:expr $(,)?) => {
+    ($probe:expr $(,)?) => {{
+        use $crate::__private::PollAssertions as _;
         ($probe).__assert_pending(::std::option::Option::None)
-    };
-    ($probe:expr, $($msg:tt)+) => {
+    }};
+    ($probe:expr, $($msg:tt)+) => {{
+        use $crate::__private::PollAssertions as _;
         ($probe).__assert_pending(::std::option::Option::Some(::std::format!($($msg)+)))
-    };
+    }};
 }
 
-/// Polls a [`Probe`] once and asserts that its future is ready with a value equal to the
+/// Polls a [`Probe`] once (or takes a `Poll`, such as tokio-test's `task.poll()`) and
+/// asserts that its future is ready with a value equal to the
 /// expected one.
 ///
 /// ```
@@ -362,15 +495,18 @@ macro_rules! assert_pending {
 /// ```
 #[macro_export]
 macro_rules! assert_ready_eq {
-    ($probe:expr, $expected:expr $(,)?) => {
+    ($probe:expr, $expected:expr $(,)?) => {{
+        use $crate::__private::PollAssertions as _;
         ($probe).__assert_ready_eq($expected, ::std::option::Option::None)
-    };
-    ($probe:expr, $expected:expr, $($msg:tt)+) => {
+    }};
+    ($probe:expr, $expected:expr, $($msg:tt)+) => {{
+        use $crate::__private::PollAssertions as _;
         ($probe).__assert_ready_eq($expected, ::std::option::Option::Some(::std::format!($($msg)+)))
-    };
+    }};
 }
 
-/// Polls a [`Probe`] once and asserts that its future is ready with `Ok`, giving back
+/// Polls a [`Probe`] once (or takes a `Poll`, such as tokio-test's `task.poll()`) and
+/// asserts that its future is ready with `Ok`, giving back
 /// the value.
 ///
 /// ```
@@ -386,15 +522,18 @@ macro_rules! assert_ready_eq {
 /// ```
 #[macro_export]
 macro_rules! assert_ready_ok {
-    ($probe:expr $(,)?) => {
+    ($probe:expr $(,)?) => {{
+        use $crate::__private::PollAssertions as _;
         ($probe).__assert_ready_ok(::std::option::Option::None)
-    };
-    ($probe:expr, $($msg:tt)+) => {
+    }};
+    ($probe:expr, $($msg:tt)+) => {{
+        use $crate::__private::PollAssertions as _;
         ($probe).__assert_ready_ok(::std::option::Option::Some(::std::format!($($msg)+)))
-    };
+    }};
 }
 
-/// Polls a [`Probe`] once and asserts that its future is ready with `Err`, giving back
+/// Polls a [`Probe`] once (or takes a `Poll`, such as tokio-test's `task.poll()`) and
+/// asserts that its future is ready with `Err`, giving back
 /// the error.
 ///
 /// ```
@@ -410,10 +549,12 @@ macro_rules! assert_ready_ok {
 /// ```
 #[macro_export]
 macro_rules! assert_ready_err {
-    ($probe:expr $(,)?) => {
+    ($probe:expr $(,)?) => {{
+        use $crate::__private::PollAssertions as _;
         ($probe).__assert_ready_err(::std::option::Option::None)
-    };
-    ($probe:expr, $($msg:tt)+) => {
+    }};
+    ($probe:expr, $($msg:tt)+) => {{
+        use $crate::__private::PollAssertions as _;
         ($probe).__assert_ready_err(::std::option::Option::Some(::std::format!($($msg)+)))
-    };
+    }};
 }

@@ -65,6 +65,41 @@ fn replay_variables_override_the_code() {
         "{f}"
     );
 
+    // Under cargo-nextest (it sets NEXTEST=1 in each test process) the replay lines say
+    // how to run the one test with nextest.
+    let f = with_var("NEXTEST", "1", || Builder::new().explore(1000).try_run(racy)).unwrap_err();
+    let text = f.to_string();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("replay: ASYNC_TESTKIT_REPLAY=atk1:"))
+        .unwrap_or_else(|| panic!("no replay line in {text}"));
+    assert!(
+        line.ends_with(" cargo nextest run -E 'test(=replay_variables_override_the_code)'"),
+        "{line}"
+    );
+    let f = with_var("NEXTEST", "1", || {
+        Builder::new().seed(3).try_run(|| async { panic!("boom") })
+    })
+    .unwrap_err();
+    assert!(
+        f.to_string().contains(
+            "replay: ASYNC_TESTKIT_SEED=3 cargo nextest run -E 'test(=replay_variables_override_the_code)'"
+        ),
+        "{f}"
+    );
+    if std::env::var_os("NEXTEST").is_none() && std::env::var_os("NEXTEST_RUN_ID").is_none() {
+        let f = Builder::new()
+            .seed(3)
+            .try_run(|| async { panic!("boom") })
+            .unwrap_err();
+        assert!(
+            f.to_string().contains(
+                "replay: ASYNC_TESTKIT_SEED=3 cargo test -- --exact replay_variables_override_the_code"
+            ),
+            "{f}"
+        );
+    }
+
     let r = with_var("ASYNC_TESTKIT_STRATEGY", "random", || {
         Builder::new().try_run(|| async {})
     })

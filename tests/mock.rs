@@ -72,7 +72,7 @@ fn a_mock_without_behaviour_says_how_to_give_it_one() {
     assert_eq!(
         panic_of(&f),
         "mock `load` has no behaviour for call #1 with arguments \"k\" (called at <site>).\n\
-         Give it one with returns(..), returns_seq(..), returns_with(..), fails(..), panics(..) or hangs()."
+         Give it one with returns(..), returns_seq(..), returns_once(..), returns_with(..), fails(..), panics(..) or hangs()."
     );
 }
 
@@ -299,8 +299,8 @@ fn a_branch_without_behaviour_is_named_in_the_failure() {
     assert_eq!(
         panic_of(&f),
         "the branch when(..) at <site> of mock `m` has no behaviour for call #1 with arguments 1 (called at \
-         <site>).\nGive it one with returns(..), returns_seq(..), returns_with(..), fails(..), panics(..) or \
-         hangs()."
+         <site>).\nGive it one with returns(..), returns_seq(..), returns_once(..), returns_with(..), fails(..), \
+         panics(..) or hangs()."
     );
 }
 
@@ -715,7 +715,7 @@ fn a_returns_seq_spent_by_an_earlier_schedule_says_to_build_the_mock_inside() {
             // replay of it, the fourth run.
             ") needed one more.\nThe mock was built outside the test's closure, and 3 earlier runs of this \
              test (the schedules of an exploration, a failure's replays) took values from it: each run starts \
-             the mock's calls and counts afresh, not its returns_seq. Build the mock inside the closure, so \
+             the mock's calls and counts afresh, not its queued values. Build the mock inside the closure, so \
              that each run has its own."
         ),
         "{f}"
@@ -733,4 +733,74 @@ fn separate_runs_add_to_a_mock_record() {
         });
     }
     assert_eq!(m.call_count(), 2);
+}
+
+/// A value that is not `Clone`.
+#[derive(Debug, PartialEq)]
+struct Token(u32);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[async_testkit::test]
+async fn returns_once_hands_out_non_clone_values_in_order_then_the_fallback() {
+    let mock = AsyncMock::<(), Token>::new()
+        .returns_once(Token(1))
+        .returns_once(Token(2))
+        .returns_with(|()| async { Token(0) });
+    let got = [mock.call(()).await, mock.call(()).await, mock.call(()).await];
+    assert_eq!(got, [Token(1), Token(2), Token(0)]);
+}
+
+#[test]
+fn a_second_call_after_returns_once_fails_naming_the_mock_and_the_call_site() {
+    let f = fails(|| async {
+        let mock = AsyncMock::<u32, Token>::named("lease").returns_once(Token(1));
+        mock.call(1).await;
+        mock.call(2).await;
+    });
+    assert_eq!(
+        panic_of(&f),
+        "mock `lease` ran out of values: returns_once gave 1 and call #2 with arguments 2 (called at <site>) \
+         needed one more.\nGive each call its value with returns_once(..), or answer every call with \
+         returns_with(..), which builds a fresh value per call (returns(..) needs a Clone value)."
+    );
+    assert!(
+        f.panic_messages()[0].contains(&format!("(called at {}:{}:", file!(), line!() - 9)),
+        "{f}"
+    );
+}
+
+#[test]
+fn returns_seq_and_returns_once_count_together_when_they_run_out() {
+    let f = fails(|| async {
+        let mock = AsyncMock::<(), u8>::named("m")
+            .returns_seq([1, 2])
+            .returns_once(3);
+        for _ in 0..4 {
+            mock.call(()).await;
+        }
+    });
+    assert_eq!(
+        panic_of(&f),
+        "mock `m` ran out of values: returns_seq and returns_once gave 3 and call #4 with arguments () \
+         (called at <site>) needed one more.\nGive each call its value with returns_once(..), or answer \
+         every call with returns_with(..), which builds a fresh value per call (returns(..) needs a Clone \
+         value)."
+    );
+}
+
+#[async_testkit::test]
+async fn box_error_results_need_no_workaround() {
+    let ok = AsyncMock::<u32, Result<String, BoxError>>::new().returns_ok("up".to_string());
+    assert_eq!(ok.call(1).await.unwrap(), "up");
+    assert_eq!(ok.call(2).await.unwrap(), "up");
+    let failing = AsyncMock::<u32, Result<String, BoxError>>::new().fails_with(|| "refused".into());
+    assert_eq!(failing.call(1).await.unwrap_err().to_string(), "refused");
+    assert_eq!(failing.call(2).await.unwrap_err().to_string(), "refused");
+    failing.assert_called_times(2);
+    let once = AsyncMock::<(), Result<u8, BoxError>>::new()
+        .returns_once(Err("first".into()))
+        .returns_ok(1);
+    assert_eq!(once.call(()).await.unwrap_err().to_string(), "first");
+    assert_eq!(once.call(()).await.unwrap(), 1);
 }

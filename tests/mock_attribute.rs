@@ -61,7 +61,7 @@ fn a_failing_call_names_the_method_and_the_call_site() {
         *message,
         format!(
             "mock `Clock::tick` has no behaviour for call #1 with arguments 1 (called at {}:{line}:30).\n\
-             Give it one with returns(..), returns_seq(..), returns_with(..), fails(..), panics(..) or hangs().",
+             Give it one with returns(..), returns_seq(..), returns_once(..), returns_with(..), fails(..), panics(..) or hangs().",
             file!()
         )
     );

@@ -204,3 +204,94 @@ fn a_probe_works_with_tokio_test_style_channels_outside_a_kit_run() {
     assert!(recv.is_woken());
     assert_ready_eq!(recv, Some(4));
 }
+
+/// tokio-test's `task::spawn` gives `Poll`s: the kit's macros take them as tokio-test's do.
+#[test]
+fn the_macros_take_a_poll_from_tokio_test_task_spawn() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+    let mut t = tokio_test::task::spawn(rx);
+    assert_pending!(t.poll());
+    assert_pending!(t.poll(), "nothing sent yet");
+    tx.send(4).unwrap();
+    assert!(t.is_woken());
+    assert_eq!(assert_ready_ok!(t.poll()), 4);
+
+    let mut t = tokio_test::task::spawn(async { Err::<(), _>("refused") });
+    assert_eq!(assert_ready_err!(t.poll()), "refused");
+    let mut t = tokio_test::task::spawn(async { 7 });
+    assert_ready_eq!(t.poll(), 7);
+    let mut t = tokio_test::task::spawn(async { "v" });
+    assert_eq!(assert_ready!(t.poll(), "at once"), "v");
+    // Any `Poll` does, as with tokio-test.
+    assert_ready_eq!(Poll::Ready(1), 1);
+    assert_pending!(Poll::<u8>::Pending);
+}
+
+#[test]
+fn a_poll_that_is_pending_fails_assert_ready_naming_the_site() {
+    let message = support::caught_panic(|| {
+        let mut t = tokio_test::task::spawn(std::future::pending::<()>());
+        assert_ready!(t.poll(), "the reply is {}", "missing"); // @poll-ready
+    });
+    assert_eq!(
+        message,
+        format!(
+            "assert_ready! failed at {}: the poll returned Pending, expected Ready: the reply is missing",
+            site("@poll-ready", 9)
+        )
+    );
+}
+
+#[test]
+fn every_poll_assertion_says_what_the_poll_returned() {
+    let pending = support::caught_panic(|| {
+        assert_pending!(Poll::Ready(3)); // @poll-pending
+    });
+    assert_eq!(
+        pending,
+        format!(
+            "assert_pending! failed at {}: the poll returned Ready, expected Pending",
+            site("@poll-pending", 9)
+        )
+    );
+    let eq = support::caught_panic(|| {
+        assert_ready_eq!(Poll::Ready(3), 4, "sum"); // @poll-eq
+    });
+    assert_eq!(
+        eq,
+        format!(
+            "assert_ready_eq! failed at {}: the poll returned Ready(3), expected Ready(4): sum",
+            site("@poll-eq", 9)
+        )
+    );
+    let eq_pending = support::caught_panic(|| {
+        assert_ready_eq!(Poll::<u8>::Pending, 4); // @pending-poll-eq
+    });
+    assert_eq!(
+        eq_pending,
+        format!(
+            "assert_ready_eq! failed at {}: the poll returned Pending, expected Ready",
+            site("@pending-poll-eq", 9)
+        )
+    );
+    let ok = support::caught_panic(|| {
+        assert_ready_ok!(Poll::Ready(Err::<u8, _>("refused"))); // @poll-ok
+    });
+    assert_eq!(
+        ok,
+        format!(
+            "assert_ready_ok! failed at {}: the poll returned Ready(Err(\"refused\")), expected Ready(Ok(_))",
+            site("@poll-ok", 9)
+        )
+    );
+    let err = support::caught_panic(|| {
+        assert_ready_err!(Poll::Ready(Ok::<u8, ()>(1))); // @poll-err
+    });
+    assert_eq!(
+        err,
+        format!(
+            "assert_ready_err! failed at {}: the poll returned Ready(Ok(1)), expected Ready(Err(_))",
+            site("@poll-err", 9)
+        )
+    );
+}

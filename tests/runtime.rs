@@ -1022,3 +1022,51 @@ fn a_drop_that_spawns_on_every_drop_ends_the_teardown_with_a_report() {
         "{f}"
     );
 }
+
+/// `async_testkit::run` takes a future that borrows, as tokio's `block_on` does.
+#[test]
+fn run_takes_a_future_that_borrows_from_the_caller() {
+    let names = vec!["ada".to_string(), "grace".to_string()];
+    let mut seen = Vec::new();
+    let total = async_testkit::run(async {
+        for n in &names {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            seen.push(n.len());
+        }
+        time::elapsed()
+    });
+    assert_eq!(total, Duration::from_secs(2));
+    assert_eq!(seen, [3, 5]);
+}
+
+/// A failing run drops the borrowing future before `run` unwinds: the caller's data is
+/// intact, and the failure is the run's report.
+#[test]
+fn a_borrowing_run_that_fails_drops_its_future_before_unwinding() {
+    struct Flag<'a>(&'a std::cell::Cell<u32>);
+    impl Drop for Flag<'_> {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    let drops = std::cell::Cell::new(0);
+    let message = support::caught_panic(std::panic::AssertUnwindSafe(|| {
+        async_testkit::run(async {
+            let _flag = Flag(&drops);
+            let _never = spawn(std::future::pending::<()>()); // left running: a leak too
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            panic!("borrowed and failed");
+        });
+    }));
+    assert!(message.contains("borrowed and failed"), "{message}");
+    assert_eq!(drops.get(), 1);
+    // A body stuck for ever is dropped at the run's end too (a deadlock).
+    let message = support::caught_panic(std::panic::AssertUnwindSafe(|| {
+        async_testkit::run(async {
+            let _flag = Flag(&drops);
+            std::future::pending::<()>().await;
+        });
+    }));
+    assert!(message.contains("deadlock"), "{message}");
+    assert_eq!(drops.get(), 2);
+}

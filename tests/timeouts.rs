@@ -327,6 +327,50 @@ async fn assert_elapsed_of_a_block_that_never_waits_is_zero() {
     assert_elapsed!(Duration::ZERO);
 }
 
+/// tokio-test's form: an `Instant` and a duration, with tokio-test's millisecond of slack.
+#[async_testkit::test]
+async fn assert_elapsed_takes_tokio_tests_instant_form() {
+    let start = tokio::time::Instant::now();
+    tokio::time::sleep(ms(250)).await;
+    assert_elapsed!(start, ms(250));
+    let std_start = std::time::Instant::now();
+    assert_elapsed!(std_start, Duration::ZERO);
+}
+
+#[test]
+fn assert_elapsed_in_tokio_tests_form_works_on_a_plain_paused_runtime_too() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let start = tokio::time::Instant::now();
+        tokio::time::sleep(secs(3)).await;
+        assert_elapsed!(start, secs(3));
+    });
+}
+
+#[test]
+fn assert_elapsed_in_tokio_tests_form_fails_with_both_times() {
+    for (slept, why) in [(100, "0.050s too short"), (160, "0.009s too long")] {
+        let message = panic_message(move || async move {
+            let start = tokio::time::Instant::now();
+            tokio::time::sleep(ms(slept)).await;
+            assert_elapsed!(start, ms(150)); // @instant-form
+        });
+        assert_eq!(
+            message,
+            format!(
+                "assert_elapsed! failed at {}:{}:13: 0.{slept}s passed since the start instant, expected 0.150s \
+                 to 0.151s (tokio-test's form allows a millisecond more; {why})",
+                file!(),
+                line_of("@instant-form")
+            )
+        );
+    }
+}
+
 #[test]
 fn assert_elapsed_fails_when_the_block_takes_longer() {
     let message = panic_message(|| async {

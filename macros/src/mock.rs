@@ -8,7 +8,7 @@ use crate::expand::first_token_after_attributes;
 use syn::visit::Visit;
 use syn::{
     Error, FnArg, GenericArgument, GenericParam, ItemTrait, Lifetime, PathArguments, ReturnType, Signature,
-    TraitItem, TraitItemFn, Type, TypeParamBound,
+    TraitItem, TraitItemFn, Type, TypeParamBound, WherePredicate,
 };
 
 /// The message for an item that is not a trait.
@@ -24,13 +24,26 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
             "#[async_testkit::mock] takes no arguments: write `#[async_testkit::mock]`",
         ));
     }
-    let item: ItemTrait = match syn::parse2(item.clone()) {
+    let mut item: ItemTrait = match syn::parse2(item.clone()) {
         Ok(t) => t,
         Err(_) => {
             errors.push(Error::new(first_token_after_attributes(&item), NOT_A_TRAIT));
             return Err(combine(errors).expect("at least one error"));
         }
     };
+    if errors.is_empty() {
+        if let Some(i) = item.attrs.iter().position(is_async_trait) {
+            // `#[mock]` above `#[async_trait]`: let async-trait rewrite the trait first, then
+            // mock the trait it made (whose methods return boxed futures), so that the mock's
+            // impl has the very signatures async-trait gave the trait.
+            let async_trait = item.attrs.remove(i);
+            return Ok(quote! {
+                #async_trait
+                #[::async_testkit::mock]
+                #item
+            });
+        }
+    }
     let methods = check_trait(&item, &mut errors);
     match combine(errors) {
         Some(err) => Err(err),
@@ -48,6 +61,14 @@ pub(crate) fn expand_or_error(args: TokenStream, item: TokenStream) -> TokenStre
             tokens
         }
     }
+}
+
+/// `#[async_trait]`, `#[async_trait::async_trait]`, `#[async_trait(?Send)]`.
+fn is_async_trait(attr: &syn::Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "async_trait")
 }
 
 fn combine(errors: Vec<Error>) -> Option<Error> {
@@ -163,7 +184,24 @@ fn check_method<'a>(
              take a concrete type or `&dyn Trait`",
         ));
     } else if let Some(w) = &sig.generics.where_clause {
-        errors.push(err(w, "`where` clauses are not supported"));
+        // Lifetime bounds and bounds on `Self` (what async-trait writes) hold for the mock
+        // as they do for the trait: the impl repeats them.
+        for p in &w.predicates {
+            let supported = match p {
+                WherePredicate::Lifetime(_) => true,
+                WherePredicate::Type(t) => {
+                    matches!(peel(&t.bounded_ty), Type::Path(tp) if tp.qself.is_none() && tp.path.is_ident("Self"))
+                }
+                _ => false,
+            };
+            if !supported {
+                errors.push(err(
+                    p,
+                    "`where` clauses are supported on lifetimes and `Self` only (as async-trait writes them); \
+                     a bound on a type cannot be mocked",
+                ));
+            }
+        }
     }
     if let Some(c) = &sig.constness {
         errors.push(err(c, "`const fn` cannot be mocked"));

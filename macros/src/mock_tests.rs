@@ -220,3 +220,46 @@ fn reports_every_unsupported_method_at_once() {
         .collect();
     assert_eq!(methods, ["Repo::a", "Repo::b", "Repo::c"]);
 }
+
+#[test]
+fn above_async_trait_it_lets_async_trait_expand_first() {
+    let out = expand_ok(
+        "#[doc = \"d\"] #[async_trait::async_trait(?Send)] pub trait Repo { async fn get(&self) -> u8; }",
+    );
+    assert_eq!(
+        out,
+        "# [async_trait :: async_trait (? Send)] # [:: async_testkit :: mock] # [doc = \"d\"] \
+         pub trait Repo { async fn get (& self) -> u8 ; }"
+    );
+}
+
+#[test]
+fn accepts_the_lifetimes_and_where_clauses_async_trait_writes() {
+    let out = expand_ok(
+        "trait Repo { fn get<'life0, 'life1, 'async_trait>(&'life0 self, key: &'life1 str) \
+         -> Pin<Box<dyn Future<Output = u8> + Send + 'async_trait>> \
+         where 'life0: 'async_trait, 'life1: 'async_trait, Self: Sync + 'async_trait; }",
+    );
+    assert!(
+        out.contains(
+            "fn get < 'life0 , 'life1 , 'async_trait > (& 'life0 self , __arg0 : & 'life1 str) \
+             -> Pin < Box < dyn Future < Output = u8 > + Send + 'async_trait > > \
+             where 'life0 : 'async_trait , 'life1 : 'async_trait , Self : Sync + 'async_trait \
+             { :: std :: boxed :: Box :: pin (self . get . call (:: std :: borrow :: ToOwned :: to_owned (__arg0))) }"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn rejects_where_clauses_on_types() {
+    assert_error(
+        "trait Repo { async fn get<'a>(&'a self) -> u8 where Vec<&'a u8>: Clone; }",
+        &method_error(
+            "get",
+            "`where` clauses are supported on lifetimes and `Self` only (as async-trait writes them); a bound on \
+             a type cannot be mocked",
+        ),
+        "Vec<&'a u8>: Clone",
+    );
+}

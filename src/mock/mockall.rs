@@ -1,11 +1,17 @@
 //! Futures for [mockall](https://docs.rs/mockall) expectations of trait methods that
-//! return futures: [`delayed`], [`pending`] and [`gated`] (feature `mockall`).
+//! return futures: [`delayed`], [`pending`] and [`gated`].
 //!
 //! mockall mocks a method declared `fn get(&self) -> impl Future<Output = T>` (or
 //! returning a boxed future) with an expectation whose `returning` closure must give
 //! back a `Pin<Box<dyn Future<Output = T> ..>>`. These helpers build such futures, on the
 //! run's virtual time: a value after a delay, a future that never completes, or a value
 //! held at a [`Gate`] until the test releases it.
+//!
+//! **No mockall dependency.** The helpers return plain boxed futures and use nothing
+//! from mockall, so the kit does not depend on it: they work with the mockall your crate
+//! uses (0.13 to 0.15 are tested to fit), and add no second copy of it to your tree. The
+//! crate feature `mockall` is kept so that manifests naming it still build; it enables
+//! nothing (the helpers are always there).
 //!
 //! **Why not `async fn`?** For a trait method written `async fn get(&self) -> T`,
 //! mockall's generated method is itself an `async fn` whose body calls your `returning`

@@ -20,8 +20,8 @@
 //!   time, and fails the test (never hangs) when the code does not follow the script.
 //! - **Scripted streams**: [`stream::StreamScript`] yields items with waits between them,
 //!   and fails the test if items are left untaken.
-//! - **mockall**: with the `mockall` feature, `mock::mockall` has futures for
-//!   mockall expectations of methods that return futures.
+//! - **mockall**: `mock::mockall` has futures for mockall expectations of methods that
+//!   return futures (with any mockall version: they need nothing from it).
 //! - **Expectations** ([`expect_calls`](AsyncMock::expect_calls)) are checked by the
 //!   runtime when the test body has returned, so a mock held by a task that panicked is
 //!   still checked; outside a kit run they are checked when the last handle drops.
@@ -55,7 +55,6 @@ mod call;
 mod gate;
 pub mod io;
 mod log;
-#[cfg(feature = "mockall")]
 pub mod mockall;
 mod script;
 mod state;
@@ -348,9 +347,41 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
         })
     }
 
+    /// The next call answers with `value`, once: for a value that is not `Clone` (a
+    /// stream, a channel's receiver, a `Box<dyn Error>`). Several `returns_once` queue
+    /// their values in order, after any [`returns_seq`](Self::returns_seq) values given
+    /// before. When they are used up, the steady behaviour answers; without one, the next
+    /// call fails, naming the mock and the call's site. For a non-`Clone` value on every
+    /// call, build one per call with [`returns_with`](Self::returns_with).
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// use tokio::sync::mpsc;
+    ///
+    /// async_testkit::run(async {
+    ///     let (tx, rx) = mpsc::channel::<u32>(1);
+    ///     let subscribe = AsyncMock::<(), mpsc::Receiver<u32>>::new().returns_once(rx);
+    ///     let mut events = subscribe.call(()).await;
+    ///     tx.send(7).await.unwrap();
+    ///     assert_eq!(events.recv().await, Some(7));
+    /// });
+    /// ```
+    pub fn returns_once(&self, value: Ret) -> Self {
+        self.configure(|b| {
+            b.seq.push_back(value);
+            b.seq_given += 1;
+            b.once_given += 1;
+        })
+    }
+
     /// Every call answers with the future `f(args)` returns: it runs on virtual time, so
     /// it may sleep, wait on channels, or call other mocks. The closure and its futures
     /// must be `Send`, so that the mock's calls can run on `tokio::spawn`ed tasks too.
+    ///
+    /// The closure makes a fresh value for each call, so `Ret` need not be `Clone`: this
+    /// is how to answer every call with a channel, a stream or a boxed error (see also
+    /// [`returns_once`](Self::returns_once), [`returns_ok`](Self::returns_ok) and
+    /// [`fails_with`](Self::fails_with)).
     ///
     /// ```
     /// use std::time::Duration;
@@ -681,28 +712,37 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
                     Some(branch) => branch,
                     None => self.shared.label(),
                 };
+                let gave = match (b.seq_given - b.once_given, b.once_given) {
+                    (0, once) => format!("returns_once gave {once}"),
+                    (_, 0) => format!("returns_seq gave {}", b.seq_given),
+                    (seq, once) => format!("returns_seq and returns_once gave {}", seq + once),
+                };
                 Answer::Panic(if b.seq_given > 0 && earlier_runs > 0 {
                     format!(
-                        "{which} ran out of values: returns_seq gave {} and {what} needed one more.\n\
+                        "{which} ran out of values: {gave} and {what} needed one more.\n\
                          The mock was built outside the test's closure, and {} earlier run{} of this test \
                          (the schedules of an exploration, a failure's replays) took values from it: each \
-                         run starts the mock's calls and counts afresh, not its returns_seq. Build the mock \
+                         run starts the mock's calls and counts afresh, not its queued values. Build the mock \
                          inside the closure, so that each run has its own.",
-                        b.seq_given,
                         earlier_runs,
                         if earlier_runs == 1 { "" } else { "s" }
                     )
+                } else if b.once_given > 0 {
+                    format!(
+                        "{which} ran out of values: {gave} and {what} needed one more.\n\
+                         Give each call its value with returns_once(..), or answer every call with \
+                         returns_with(..), which builds a fresh value per call (returns(..) needs a Clone value)."
+                    )
                 } else if b.seq_given > 0 {
                     format!(
-                        "{which} ran out of values: returns_seq gave {} and {what} needed one more.\n\
-                         Give returns_seq more values, or a fallback after them with returns(..).",
-                        b.seq_given
+                        "{which} ran out of values: {gave} and {what} needed one more.\n\
+                         Give returns_seq more values, or a fallback after them with returns(..)."
                     )
                 } else {
                     format!(
                         "{which} has no behaviour for {what}.\n\
-                         Give it one with returns(..), returns_seq(..), returns_with(..), fails(..), \
-                         panics(..) or hangs()."
+                         Give it one with returns(..), returns_seq(..), returns_once(..), returns_with(..), \
+                         fails(..), panics(..) or hangs()."
                     )
                 })
             }
@@ -1067,6 +1107,56 @@ impl<Args: 'static, T: 'static, E: Clone + 'static> AsyncMock<Args, Result<T, E>
             }
         }
         self.configure(|b| b.steady = Steady::Value(Err(error), clone_err))
+    }
+}
+
+impl<Args: 'static, T: 'static, E: 'static> AsyncMock<Args, Result<T, E>> {
+    /// Every call answers `Ok` with a clone of `value`; the error type need not be
+    /// `Clone`, so this works with tower's `BoxError` (`Box<dyn Error + Send + Sync>`).
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// type BoxError = Box<dyn std::error::Error + Send + Sync>;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), Result<u8, BoxError>>::new().returns_ok(4);
+    ///     assert_eq!(mock.call(()).await.unwrap(), 4);
+    /// });
+    /// ```
+    pub fn returns_ok(&self, value: T) -> Self
+    where
+        T: Clone,
+    {
+        fn clone_ok<T: Clone, E>(r: &Result<T, E>) -> Result<T, E> {
+            match r {
+                Ok(v) => Ok(v.clone()),
+                Err(_) => unreachable!("returns_ok(..) stores an Ok"),
+            }
+        }
+        self.configure(|b| b.steady = Steady::Value(Ok(value), clone_ok))
+    }
+
+    /// Every call answers `Err(make())`: for an error that is not `Clone`, such as
+    /// tower's `BoxError` (`Box<dyn Error + Send + Sync>`). A `Clone` error can use
+    /// [`fails`](Self::fails).
+    ///
+    /// ```
+    /// use async_testkit::mock::AsyncMock;
+    /// type BoxError = Box<dyn std::error::Error + Send + Sync>;
+    /// async_testkit::run(async {
+    ///     let mock = AsyncMock::<(), Result<u8, BoxError>>::new().fails_with(|| "refused".into());
+    ///     assert_eq!(mock.call(()).await.unwrap_err().to_string(), "refused");
+    /// });
+    /// ```
+    pub fn fails_with(&self, make: impl Fn() -> E + Send + Sync + 'static) -> Self
+    where
+        T: Send,
+        E: Send,
+    {
+        let producer: Producer<Args, Result<T, E>> = Arc::new(move |_| {
+            let e = make();
+            Box::pin(std::future::ready(Err(e)))
+        });
+        self.configure(|b| b.steady = Steady::With(producer))
     }
 }
 

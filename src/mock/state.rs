@@ -79,6 +79,8 @@ pub(crate) struct Behaviour<Args, Ret> {
     pub(crate) site: &'static Location<'static>,
     pub(crate) seq: VecDeque<Ret>,
     pub(crate) seq_given: usize,
+    /// How many of those values came from `returns_once`.
+    pub(crate) once_given: usize,
     pub(crate) steady: Steady<Args, Ret>,
     pub(crate) delay: Duration,
     /// Lowest extra delay and the width of the range, in nanoseconds (inclusive).
@@ -95,6 +97,7 @@ impl<Args, Ret> Behaviour<Args, Ret> {
             site,
             seq: VecDeque::new(),
             seq_given: 0,
+            once_given: 0,
             steady: Steady::Unset,
             delay: Duration::ZERO,
             jitter: None,

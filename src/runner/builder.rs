@@ -310,7 +310,8 @@ impl Builder {
     }
 
     /// The name used in reports and in the replay command (the attribute sets it to the
-    /// test's path).
+    /// test's path). The command is `cargo test -- --exact <name>`, or under
+    /// cargo-nextest (`NEXTEST=1` in the environment) `cargo nextest run -E 'test(=<name>)'`.
     ///
     /// ```
     /// let f = async_testkit::Builder::new()

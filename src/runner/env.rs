@@ -20,6 +20,30 @@ pub(crate) const EXPLORE: &str = "ASYNC_TESTKIT_EXPLORE";
 pub(crate) const SHARD: &str = "ASYNC_TESTKIT_SHARD";
 /// Where cargo builds: a failing exploration's Chrome trace is written under it.
 pub(crate) const CARGO_TARGET_DIR: &str = "CARGO_TARGET_DIR";
+/// Set to `1` by cargo-nextest in the tests it runs.
+pub(crate) const NEXTEST: &str = "NEXTEST";
+/// Set by cargo-nextest to the id of its run.
+pub(crate) const NEXTEST_RUN_ID: &str = "NEXTEST_RUN_ID";
+
+/// The test runner running this process: what a replay line tells the user to type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TestRunner {
+    /// `cargo test` (libtest), and anything else.
+    Cargo,
+    /// cargo-nextest: it sets `NEXTEST=1` and `NEXTEST_RUN_ID` in each test process.
+    Nextest,
+}
+
+/// Which runner runs the tests: nextest when it has said so in the environment.
+pub(crate) fn test_runner() -> TestRunner {
+    let nextest =
+        std::env::var(NEXTEST).is_ok_and(|v| v.trim() == "1") || std::env::var_os(NEXTEST_RUN_ID).is_some();
+    if nextest {
+        TestRunner::Nextest
+    } else {
+        TestRunner::Cargo
+    }
+}
 
 /// `ASYNC_TESTKIT_SEED`, if set.
 ///

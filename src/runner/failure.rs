@@ -40,25 +40,40 @@ fn signature(f: &Failure) -> Signature {
     (f.kind(), detail)
 }
 
-/// `replay: ASYNC_TESTKIT_SEED=.. cargo test -- --exact name`.
+/// `replay: ASYNC_TESTKIT_SEED=.. cargo test -- --exact name` (or the nextest command).
 pub(crate) fn replay_line(name: &str, seed: u64, strategy: Strategy) -> String {
+    replay_line_for(env::test_runner(), name, seed, strategy)
+}
+
+fn replay_line_for(runner: env::TestRunner, name: &str, seed: u64, strategy: Strategy) -> String {
     let strategy = match strategy {
         Strategy::Fifo => String::new(),
         other => format!("{}={other} ", env::STRATEGY),
     };
+    format!("replay: {}={seed} {strategy}{}", env::SEED, run_one(runner, name))
+}
+
+/// `replay: ASYNC_TESTKIT_REPLAY=<token> cargo test -- --exact name` (or the nextest
+/// command).
+pub(crate) fn token_line(name: &str, schedule: &Schedule) -> String {
+    token_line_for(env::test_runner(), name, schedule)
+}
+
+fn token_line_for(runner: env::TestRunner, name: &str, schedule: &Schedule) -> String {
     format!(
-        "replay: {}={seed} {strategy}cargo test -- --exact {name}",
-        env::SEED
+        "replay: {}={} {}",
+        env::REPLAY,
+        schedule.to_token(),
+        run_one(runner, name)
     )
 }
 
-/// `replay: ASYNC_TESTKIT_REPLAY=<token> cargo test -- --exact name`.
-pub(crate) fn token_line(name: &str, schedule: &Schedule) -> String {
-    format!(
-        "replay: {}={} cargo test -- --exact {name}",
-        env::REPLAY,
-        schedule.to_token()
-    )
+/// The command that runs exactly the test `name` under `runner`.
+fn run_one(runner: env::TestRunner, name: &str) -> String {
+    match runner {
+        env::TestRunner::Cargo => format!("cargo test -- --exact {name}"),
+        env::TestRunner::Nextest => format!("cargo nextest run -E 'test(={name})'"),
+    }
 }
 
 /// Minimises a failing schedule and assembles its report.
@@ -319,6 +334,29 @@ fn chrome_trace_path(name: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replay_lines_name_the_runner_in_use() {
+        use env::TestRunner::{Cargo, Nextest};
+        assert_eq!(
+            replay_line_for(Cargo, "tests::races", 7, Strategy::Fifo),
+            "replay: ASYNC_TESTKIT_SEED=7 cargo test -- --exact tests::races"
+        );
+        assert_eq!(
+            replay_line_for(Nextest, "tests::races", 7, Strategy::Random),
+            "replay: ASYNC_TESTKIT_SEED=7 ASYNC_TESTKIT_STRATEGY=random cargo nextest run -E 'test(=tests::races)'"
+        );
+        let schedule = Schedule::from_choices(vec![1, 0]);
+        let token = schedule.to_token();
+        assert_eq!(
+            token_line_for(Cargo, "races", &schedule),
+            format!("replay: ASYNC_TESTKIT_REPLAY={token} cargo test -- --exact races")
+        );
+        assert_eq!(
+            token_line_for(Nextest, "races", &schedule),
+            format!("replay: ASYNC_TESTKIT_REPLAY={token} cargo nextest run -E 'test(=races)'")
+        );
+    }
 
     #[test]
     fn trace_paths_are_file_names() {

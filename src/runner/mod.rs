@@ -13,8 +13,12 @@ mod explore;
 mod failure;
 mod minimise;
 
+use std::cell::Cell;
 use std::future::Future;
 use std::panic::Location;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 
 pub use self::builder::Builder;
 pub(crate) use self::builder::isolated;
@@ -123,18 +127,100 @@ impl Builder {
 /// });
 /// assert_eq!(v, Duration::from_secs(3600));
 /// ```
+///
+/// Like tokio's `block_on`, it takes a future that borrows from the caller: the run ends,
+/// and the future is dropped, before `run` returns or unwinds. Tasks the future spawns
+/// still need `'static` (they may outlive the body; the leak oracle reports those that
+/// do), and so does the value it returns.
+///
+/// ```
+/// let names = vec!["ada".to_string(), "grace".to_string()];
+/// let total = async_testkit::run(async {
+///     async_testkit::yield_point().await;
+///     names.iter().map(String::len).sum::<usize>()
+/// });
+/// assert_eq!((total, names.len()), (8, 2));
+/// ```
+///
+/// A task spawned by the body cannot borrow (it may outlive the body); move owned data
+/// into it instead:
+///
+/// ```compile_fail
+/// let name = String::from("ada");
+/// async_testkit::run(async {
+///     async_testkit::spawn(async { name.len() }).await.unwrap();
+/// });
+/// ```
 #[track_caller]
-pub fn run<Fut>(fut: Fut) -> Fut::Output
+pub fn run<'a, Fut>(fut: Fut) -> Fut::Output
 where
-    Fut: Future + 'static,
+    Fut: Future + 'a,
     Fut::Output: 'static,
 {
-    let cell = std::cell::Cell::new(Some(fut));
-    Builder::new().run(move || {
-        cell.take().expect(
-            "async_testkit::run runs its future once; use Builder::run with a closure to run several times",
-        )
-    })
+    let dropped = Rc::new(Cell::new(false));
+    let body: Pin<Box<dyn Future<Output = Fut::Output> + 'a>> = Box::pin(DropFlag {
+        fut: Box::pin(fut),
+        dropped: dropped.clone(),
+    });
+    // SAFETY: only the lifetime changes (same layout). The future is polled and dropped on
+    // this thread, by the run below, which owns it until it drops it: the run cancels
+    // every task it has left (task 0, the body, in the first round of `cancel_all`, never
+    // forgotten) before `run_at` returns or unwinds, and the closure that holds the future
+    // before the run starts is dropped with `run_at`'s frame. `Scope` checks this on the
+    // way out, returning or unwinding, and aborts the process if the future is still
+    // alive, so that no borrow `'a` is used after it ends.
+    let body: Pin<Box<dyn Future<Output = Fut::Output>>> = unsafe {
+        std::mem::transmute::<
+            Pin<Box<dyn Future<Output = Fut::Output> + 'a>>,
+            Pin<Box<dyn Future<Output = Fut::Output> + 'static>>,
+        >(body)
+    };
+    let scope = Scope(dropped);
+    let cell = Cell::new(Some(body));
+    let value = Builder::new().run_at(
+        move || {
+            cell.take().expect(
+                "async_testkit::run runs its future once; use Builder::run with a closure to run several times",
+            )
+        },
+        Location::caller(),
+    );
+    drop(scope);
+    value
+}
+
+/// A future that says when it is dropped.
+struct DropFlag<F> {
+    fut: Pin<Box<F>>,
+    dropped: Rc<Cell<bool>>,
+}
+
+impl<F: Future> Future for DropFlag<F> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.fut.as_mut().poll(cx)
+    }
+}
+
+impl<F> Drop for DropFlag<F> {
+    fn drop(&mut self) {
+        self.dropped.set(true);
+    }
+}
+
+/// Checks, as `run` returns or unwinds, that its future was dropped.
+struct Scope(Rc<Cell<bool>>);
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        if !self.0.get() {
+            eprintln!(
+                "async-testkit: internal error: the future given to async_testkit::run outlived the run; \
+                 aborting, as it may borrow from the caller. Please report this with the test."
+            );
+            std::process::abort();
+        }
+    }
 }
 
 /// Runs the body under `schedules` schedules from the default portfolio and returns the

@@ -163,6 +163,32 @@ pub fn __elapsed_since_start(expected: Duration) {
     }
 }
 
+/// tokio-test's form, `assert_elapsed!(start, d)`: `elapsed` is `start.elapsed()`, and
+/// may be up to a millisecond longer than `expected`, as tokio-test allows.
+#[doc(hidden)]
+#[track_caller]
+pub fn __elapsed_since_instant(elapsed: Duration, expected: Duration) {
+    let slack = Duration::from_millis(1);
+    if elapsed < expected || elapsed > expected + slack {
+        panic!(
+            "assert_elapsed! failed at {}: {} passed since the start instant, expected {} to {} \
+             (tokio-test's form allows a millisecond more; {})",
+            Location::caller(),
+            span(elapsed),
+            span(expected),
+            span(expected + slack),
+            difference(
+                elapsed,
+                if elapsed < expected {
+                    expected
+                } else {
+                    expected + slack
+                }
+            )
+        );
+    }
+}
+
 fn difference(actual: Duration, expected: Duration) -> String {
     if actual > expected {
         format!("{} too long", span(actual - expected))
@@ -179,8 +205,12 @@ fn difference(actual: Duration, expected: Duration) -> String {
 /// - `assert_elapsed!(d)` checks that exactly `d` of virtual time has passed since the
 ///   run began.
 ///
+/// - `assert_elapsed!(start, d)`, tokio-test's form: `start` is an `Instant` (tokio's or
+///   std's), and the time since it must be `d` to `d` + 1 ms, as tokio-test checks it; it
+///   works outside a kit run too, so a tokio-test import can be swapped for this one.
+///
 /// tokio's `assert_elapsed!` allows a millisecond of slack because real clocks jitter;
-/// virtual time does not, so this one is exact.
+/// virtual time does not, so the kit's own forms are exact.
 ///
 /// # Panics
 ///
@@ -224,6 +254,9 @@ macro_rules! assert_elapsed {
         __async_testkit_watch.check($expected);
         __async_testkit_value
     }};
+    ($start:expr, $expected:expr $(,)?) => {
+        $crate::timeout::__elapsed_since_instant(($start).elapsed(), $expected)
+    };
 }
 
 /// Awaits a future and asserts that it completes within a virtual duration, giving back

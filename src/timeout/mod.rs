@@ -45,8 +45,8 @@ mod within;
 
 #[doc(hidden)]
 pub use assertions::{
-    __Stopwatch, __completed, __completes_within, __elapsed_since_start, __pending_for, __still_pending,
-    Completed, PendingFor,
+    __Stopwatch, __completed, __completes_within, __elapsed_since_instant, __elapsed_since_start,
+    __pending_for, __still_pending, Completed, PendingFor,
 };
 pub use eventually::{Eventually, Verdict, eventually};
 pub use timed_out::TimedOut;

@@ -226,6 +226,9 @@ pub(crate) struct Findings {
     /// tokio had tasks of its own at some point of the run (seen whenever the executor
     /// looks: before a choice, a wait, a turn). Their polls are not timed.
     pub(crate) saw_tokio_tasks: Cell<bool>,
+    /// tokio's clock was found running (`tokio::time::resume()`): the times of the
+    /// events from then on are real-time readings, not virtual ones.
+    pub(crate) clock_ran: Cell<bool>,
 }
 
 impl Executor {
@@ -284,6 +287,7 @@ impl Executor {
                 polls: Cell::new(0),
                 last_activity: Cell::new(Duration::ZERO),
                 saw_tokio_tasks: Cell::new(false),
+                clock_ran: Cell::new(false),
             },
         }
     }
@@ -298,6 +302,7 @@ impl Executor {
             return;
         }
         tokio::time::pause();
+        self.findings.clock_ran.set(true);
         let who = match poll {
             Some((id, at)) => format!("in a poll of task {} at {}", self.label(id), crate::trace::Vt(at)),
             None => "outside the kit's polls (in a task started with tokio::spawn, or a blocking closure)"

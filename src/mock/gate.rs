@@ -3,16 +3,21 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use crate::runtime::executor::{self, Executor};
+use crate::runtime::family::{self, Adopted, Owner};
 use crate::util::lock;
 
 /// A gate on a mock's calls, from [`AsyncMock::gate`](super::AsyncMock::gate): each call
 /// that reaches it waits until the test lets it through with [`Gate::release`] (one call,
 /// oldest first) or [`Gate::release_all`] (every call, now and later).
 ///
-/// Cloning gives another handle to the same gate.
+/// Cloning gives another handle to the same gate. A gate made outside a test's closure
+/// (of a mock built there) starts each run of the test (each explored schedule) as the
+/// first run to use it found it: released or closed, with the same permits, and no call
+/// at it.
 ///
 /// ```
 /// use async_testkit::mock::{AsyncMock, Outcome};
@@ -48,9 +53,45 @@ struct GateState {
     entered: usize,
     entered_seen: usize,
     entered_waiters: Vec<Waker>,
+    /// The run using the gate, and what each later run of its test starts from: `open`
+    /// and `permits` as the first run found them.
+    owner: Owner,
+    start: (bool, usize),
+}
+
+/// The gate's state, made the current run's first (see [`GateState::adopt`]).
+fn state(inner: &Arc<Mutex<GateState>>) -> MutexGuard<'_, GateState> {
+    let mut g = lock(inner);
+    if let Some(core) = executor::try_current() {
+        if g.adopt(&core) == Adopted::FirstOfFamily {
+            family::adopt_each_run(inner, |inner, core| {
+                lock(&inner).adopt(core);
+            });
+        }
+    }
+    g
 }
 
 impl GateState {
+    /// Makes `core`'s run the gate's: the first run of a test to use it keeps what it
+    /// finds, each later run starts from that again.
+    fn adopt(&mut self, core: &Executor) -> Adopted {
+        let adopted = self.owner.adopt(core);
+        match adopted {
+            Adopted::FirstOfFamily => self.start = (self.open, self.permits),
+            Adopted::Again => {
+                (self.open, self.permits) = self.start;
+                self.waiting.clear();
+                self.granted.clear();
+                self.entered = 0;
+                self.entered_seen = 0;
+                self.entered_waiters.clear();
+            }
+            Adopted::Already => {}
+        }
+        adopted
+    }
+
     /// Lets the oldest waiting call through, or keeps the permit for the next call.
     fn grant_one(&mut self) -> Option<Waker> {
         match self.waiting.pop_front() {
@@ -92,7 +133,7 @@ impl Gate {
     /// });
     /// ```
     pub fn release(&self) {
-        let waker = lock(&self.inner).grant_one();
+        let waker = state(&self.inner).grant_one();
         if let Some(w) = waker {
             w.wake();
         }
@@ -110,7 +151,7 @@ impl Gate {
     /// ```
     pub fn release_all(&self) {
         let waiting = {
-            let mut g = lock(&self.inner);
+            let mut g = state(&self.inner);
             g.open = true;
             std::mem::take(&mut g.waiting)
         };
@@ -150,7 +191,7 @@ impl Gate {
     /// assert_eq!(gate.waiting(), 0);
     /// ```
     pub fn waiting(&self) -> usize {
-        lock(&self.inner).waiting.len()
+        state(&self.inner).waiting.len()
     }
 
     /// How many calls have reached the gate so far (released or not).
@@ -166,7 +207,7 @@ impl Gate {
     /// });
     /// ```
     pub fn entered_count(&self) -> usize {
-        lock(&self.inner).entered
+        state(&self.inner).entered
     }
 
     pub(crate) fn pass(&self) -> GatePass {
@@ -201,7 +242,7 @@ pub struct Entered {
 impl Future for Entered {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut g = lock(&self.inner);
+        let mut g = state(&self.inner);
         if g.entered > g.entered_seen {
             g.entered_seen += 1;
             Poll::Ready(())
@@ -226,7 +267,7 @@ impl GatePass {
     pub(crate) fn poll_pass(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut wake = Vec::new();
         let ready = {
-            let mut g = lock(&self.inner);
+            let mut g = state(&self.inner);
             let id = match self.id {
                 Some(id) => id,
                 None => {

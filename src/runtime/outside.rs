@@ -105,6 +105,11 @@ impl Outside {
         }
     }
 
+    /// The blocking pool's live threads: `spawn_blocking` closures running.
+    pub(crate) fn blocking(&self) -> usize {
+        (self.blocking)()
+    }
+
     /// What is pending now.
     pub(crate) fn pending(&self) -> Pending {
         #[cfg(target_os = "linux")]
@@ -117,7 +122,7 @@ impl Outside {
         Pending {
             threads,
             children,
-            blocking: (self.blocking)(),
+            blocking: self.blocking(),
         }
     }
 }

@@ -240,3 +240,19 @@ fn a_schedule_that_leaves_a_shared_script_unfinished_fails() {
         "{f}"
     );
 }
+
+/// A script built inside the closure belongs to its run: kept alive past it (forgotten),
+/// it is not played again, nor checked, by the later schedules.
+#[test]
+fn a_script_built_inside_and_kept_alive_is_not_checked_by_later_schedules() {
+    let r = Builder::new()
+        .explore(4)
+        .try_run(|| async {
+            let mut io = IoScript::named("conn").read(b"ping").build();
+            let mut buf = [0; 4];
+            io.read_exact(&mut buf).await.unwrap();
+            std::mem::forget(io);
+        })
+        .unwrap();
+    assert_eq!(r.schedules(), 4);
+}

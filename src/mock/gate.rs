@@ -34,12 +34,12 @@ use crate::util::lock;
 ///     assert_eq!(task.await.unwrap(), 1);
 /// });
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Gate {
     inner: Arc<Mutex<GateState>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct GateState {
     open: bool,
     /// Releases not yet taken by a call.
@@ -63,7 +63,7 @@ struct GateState {
 fn state(inner: &Arc<Mutex<GateState>>) -> MutexGuard<'_, GateState> {
     let mut g = lock(inner);
     if let Some(core) = executor::try_current() {
-        if g.adopt(&core) == Adopted::FirstOfFamily {
+        if g.adopt(&core) == Adopted::FirstOfFamily && g.owner.outlives_runs() {
             family::adopt_each_run(inner, |inner, core| {
                 lock(&inner).adopt(core);
             });
@@ -107,6 +107,17 @@ impl GateState {
     }
 }
 
+/// A closed gate: [`Gate::new`].
+///
+/// ```
+/// assert_eq!(async_testkit::mock::Gate::default().waiting(), 0);
+/// ```
+impl Default for Gate {
+    fn default() -> Self {
+        Gate::new()
+    }
+}
+
 impl Gate {
     /// A closed gate of its own, for futures built by hand (see
     /// `mock::mockall::gated`); [`AsyncMock::gate`](super::AsyncMock::gate) makes one for a
@@ -117,7 +128,20 @@ impl Gate {
     /// assert_eq!(gate.entered_count(), 0);
     /// ```
     pub fn new() -> Self {
-        Gate::default()
+        Gate {
+            inner: Arc::new(Mutex::new(GateState {
+                open: false,
+                permits: 0,
+                waiting: VecDeque::new(),
+                granted: Vec::new(),
+                next_id: 0,
+                entered: 0,
+                entered_seen: 0,
+                entered_waiters: Vec::new(),
+                owner: Owner::here(),
+                start: (false, 0),
+            })),
+        }
     }
 
     /// Lets one call through: the oldest call waiting at the gate, or, if none waits, the

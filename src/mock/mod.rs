@@ -206,7 +206,7 @@ impl<Args: Clone + 'static, Ret: 'static> AsyncMock<Args, Ret> {
                     root: Behaviour::new(None, site),
                     branches: Vec::new(),
                     waiters: Vec::new(),
-                    owner: Owner::default(),
+                    owner: Owner::here(),
                     earlier_runs: 0,
                     generation: 0,
                     origin: Instant::now(),
@@ -247,7 +247,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
             return;
         }
         self.end_check(core);
-        if adopted == Adopted::FirstOfFamily {
+        if adopted == Adopted::FirstOfFamily && lock(&self.shared.state).owner.outlives_runs() {
             family::adopt_each_run(&self.shared, |shared, core| {
                 AsyncMock { shared, branch: None }.register(core);
             });

@@ -65,7 +65,7 @@ impl<S: ScriptStep + 'static> Script<S> {
             left,
             reported: false,
             waker: None,
-            owner: Owner::default(),
+            owner: Owner::here(),
             clone_step,
             restart: VecDeque::new(),
             restart_len: 0,
@@ -86,11 +86,16 @@ pub(crate) fn adopt_current<S>(script: &Arc<Mutex<Script<S>>>) {
 }
 
 fn adopt<S: ScriptStep + 'static>(script: &Arc<Mutex<Script<S>>>, core: &Executor) {
-    let adopted = lock(script).restart(core);
+    let (adopted, outlives) = {
+        let mut s = lock(script);
+        (s.restart(core), s.owner.outlives_runs())
+    };
     match adopted {
         Adopted::Already => return,
-        Adopted::FirstOfFamily => family::adopt_each_run(script, |script, core| adopt(&script, core)),
-        Adopted::Again => {}
+        Adopted::FirstOfFamily if outlives => {
+            family::adopt_each_run(script, |script, core| adopt(&script, core));
+        }
+        Adopted::FirstOfFamily | Adopted::Again => {}
     }
     let s = script.clone();
     core.at_end(Box::new(move || lock(&s).leftover().map_or(Ok(()), Err)));

@@ -70,12 +70,18 @@ pub(crate) fn run_started(core: &Executor) {
 /// first run of a family to use the object takes it as it is ([`Adopted::FirstOfFamily`],
 /// and the object remembers what it starts from), each later run of the family starts it
 /// again from there ([`Adopted::Again`]).
+///
+/// Only an object made outside every run is told of each run of a family as it starts:
+/// one made inside a run belongs to it, and a later run that uses it (kept alive, say,
+/// with `mem::forget`) still starts it afresh, but one that does not is not checked by it.
 #[derive(Default, Debug)]
 pub(crate) struct Owner {
     /// The run (0: none yet).
     run: u64,
     /// That run's family.
     family: u64,
+    /// Made inside a run.
+    made_in_run: bool,
 }
 
 /// What [`Owner::adopt`] did.
@@ -90,6 +96,20 @@ pub(crate) enum Adopted {
 }
 
 impl Owner {
+    /// The owner of an object made now, inside a run or not.
+    pub(crate) fn here() -> Owner {
+        Owner {
+            made_in_run: super::executor::try_current().is_some(),
+            ..Owner::default()
+        }
+    }
+
+    /// Whether the runs of a family should be told of the object as each starts (see
+    /// [`adopt_each_run`]): only when it was made outside every run.
+    pub(crate) fn outlives_runs(&self) -> bool {
+        !self.made_in_run
+    }
+
     /// Makes `core`'s run the object's.
     pub(crate) fn adopt(&mut self, core: &Executor) -> Adopted {
         if self.run == core.run_id {

@@ -18,10 +18,10 @@
 //!   test, so a thread given a name of its own is not seen, and another test whose name
 //!   starts with the same 15 bytes (the kernel keeps no more) may be mistaken for this
 //!   one's (its threads then only cost this run some waiting). Only threads started
-//!   since the run began are looked at: after the run's thread (the kernel numbers
-//!   threads in increasing order, until its numbers wrap around) and at or after the
-//!   run's start, by the kernel's start times (in ticks of a hundredth of a second).
-//!   Nothing is read from `/proc` when a run starts, only when it looks.
+//!   since the run began are looked at: those with an id above the last the kernel had
+//!   handed out when the run began (it numbers threads in increasing order, until its
+//!   numbers wrap around). A run reads that one number when it starts
+//!   (`/proc/sys/kernel/ns_last_pid`); the rest only when it looks.
 //!
 //! Elsewhere only the blocking pool is seen.
 
@@ -134,86 +134,40 @@ mod linux {
     use std::cell::OnceCell;
     use std::fs;
 
-    /// When the run began, to tell the threads it started from older ones by what the
-    /// kernel keeps of each: its id and its start time. Nothing is read from `/proc`
-    /// until a look needs it.
+    /// Where thread ids stood when the run began: the kernel hands ids out in increasing
+    /// order, so a thread started since has a higher one.
     pub(super) struct Threads {
-        /// The kernel's clock ticks since boot when the run began, rounded down.
-        start_tick: u64,
+        /// The last id the kernel handed out (in the process's pid namespace) when the run
+        /// began, read from one small file; where that cannot be read, the highest id of
+        /// the process's threads.
+        max_at_start: u32,
     }
 
     thread_local! {
-        /// The run thread's id and name (`None` if `/proc` cannot be read), read once per
-        /// thread, when a look first needs them.
-        static ME: OnceCell<(u32, Option<Vec<u8>>)> = const { OnceCell::new() };
-    }
-
-    fn me<R>(f: impl FnOnce(u32, Option<&[u8]>) -> R) -> R {
-        ME.with(|me| {
-            let (tid, comm) = me.get_or_init(|| {
-                // SAFETY: gettid takes no argument and cannot fail.
-                let tid = u32::try_from(unsafe { libc::gettid() }).unwrap_or(0);
-                (tid, fs::read("/proc/thread-self/comm").ok())
-            });
-            f(*tid, comm.as_deref())
-        })
-    }
-
-    /// Clock ticks since boot (the unit of a thread's start time in `/proc`), rounded down.
-    fn ticks_now() -> u64 {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid timespec to write; CLOCK_BOOTTIME is what the kernel's
-        // start times count from.
-        unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-        let hz = ticks_per_second();
-        (ts.tv_sec as u64) * hz + (ts.tv_nsec as u64) * hz / 1_000_000_000
-    }
-
-    fn ticks_per_second() -> u64 {
-        static HZ: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-        // SAFETY: sysconf only reads a configuration value.
-        *HZ.get_or_init(|| {
-            u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
-                .unwrap_or(100)
-                .max(1)
-        })
-    }
-
-    /// A thread's start time in clock ticks since boot (field 22 of its `stat`, after
-    /// the name in parentheses, which may hold anything).
-    fn start_tick(tid: u32) -> Option<u64> {
-        let stat = fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
-        stat[stat.rfind(')')? + 1..]
-            .split_whitespace()
-            .nth(19)?
-            .parse()
-            .ok()
+        /// The run thread's name (`None` if `/proc` cannot be read), read once per thread,
+        /// when a look first needs it.
+        static COMM: OnceCell<Option<Vec<u8>>> = const { OnceCell::new() };
     }
 
     impl Threads {
         pub(super) fn new() -> Self {
+            let last = fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
             Threads {
-                start_tick: ticks_now(),
+                max_at_start: last.unwrap_or_else(|| tids().max().unwrap_or(u32::MAX)),
             }
         }
 
-        /// Threads started since the run began that carry the run thread's name: started
-        /// after the run thread (a higher id: the kernel hands ids out in increasing
-        /// order) and not before the run's clock tick. A thread an earlier run on this
-        /// thread started within the same tick (a hundredth of a second) and left running
-        /// counts too: it only costs this run some waiting.
+        /// Threads started since the run began that carry the run thread's name.
         pub(super) fn started(&self) -> usize {
-            me(|me, comm| {
-                let Some(comm) = comm else {
+            COMM.with(|comm| {
+                let Some(comm) = comm.get_or_init(|| fs::read("/proc/thread-self/comm").ok()) else {
                     return 0;
                 };
                 tids()
-                    .filter(|&tid| tid > me)
-                    .filter(|tid| fs::read(format!("/proc/self/task/{tid}/comm")).is_ok_and(|c| c == comm))
-                    .filter(|&tid| start_tick(tid).is_some_and(|t| t >= self.start_tick))
+                    .filter(|&tid| tid > self.max_at_start)
+                    .filter(|tid| fs::read(format!("/proc/self/task/{tid}/comm")).is_ok_and(|c| &c == comm))
                     .count()
             })
         }

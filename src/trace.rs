@@ -178,16 +178,24 @@ impl Trace {
             EventKind::Completed => 4,
             EventKind::Panicked => 5,
             EventKind::Cancelled => 6,
-            EventKind::Yielded { at } => 7 ^ ((at.line() as u64) << 8) ^ ((at.column() as u64) << 40),
+            EventKind::Yielded { at } => {
+                let file = at
+                    .file()
+                    .bytes()
+                    .fold(0u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3));
+                7 ^ ((at.line() as u64) << 8) ^ ((at.column() as u64) << 40) ^ file.rotate_left(13)
+            }
             EventKind::TokioTurn => 8,
-            EventKind::ClockMoved { .. } => 9,
+            EventKind::ClockMoved { from } => 9 ^ from.rotate_left(8),
             EventKind::Settled => 10,
             EventKind::ReturnedErr => 11,
         };
         let task = task.map_or(NO_TASK, |t| t as u32);
         let at = nanos(at);
         // One multiply-rotate round per word: order-sensitive, and cheap enough to run on
-        // every event of every traced run.
+        // every event of every traced run. The words cover every field of the event, all
+        // that its exact line ([`Trace::lines`]) shows but the task's name: two events
+        // fold alike exactly when their exact lines read alike.
         let mut h = self.hash;
         for word in [code, u64::from(task), at] {
             h = (h ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
@@ -255,10 +263,13 @@ impl Trace {
         })
     }
 
-    /// Every kept event as a numbered line: `(7, "+1.000s  #1 \"worker\": polled")`.
+    /// Every kept event as a numbered line, exact to the nanosecond and showing every
+    /// field the hash covers: `(7, "+1.000s  #1 \"worker\": polled")`, and
+    /// `+1.000000250s` where a time is not a whole millisecond. Two runs' lines read alike
+    /// where their events are alike for the hash, so a difference of hashes shows in them.
     pub(crate) fn lines(&self, name: &dyn Fn(TaskId) -> String) -> Vec<(u64, String)> {
         self.recent()
-            .map(|(seq, e)| (seq, format!("{}  {}", Vt(e.at()), describe(e, name))))
+            .map(|(seq, e)| (seq, format!("{:#}  {}", Vt(e.at()), describe(e, name, true))))
             .collect()
     }
 
@@ -316,14 +327,14 @@ impl Trace {
             }
             match (&e.kind, e.task()) {
                 (EventKind::Polled { .. }, Some(t)) => {
-                    open.insert(t, (ts, describe(e, name)));
+                    open.insert(t, (ts, describe(e, name, false)));
                 }
                 (
                     EventKind::Pending | EventKind::Completed | EventKind::Panicked | EventKind::ReturnedErr,
                     Some(t),
                 ) => {
                     let (start, label) = open.remove(&t).unwrap_or((ts, String::new()));
-                    let outcome = describe(e, name);
+                    let outcome = describe(e, name, false);
                     push(
                         &mut out,
                         format!(
@@ -339,7 +350,7 @@ impl Trace {
                     &mut out,
                     format!(
                         "{{\"name\":{},\"ph\":\"i\",\"s\":\"t\",\"ts\":{ts},\"pid\":1,\"tid\":{tid},\"args\":{{\"virtual time\":{}}}}}",
-                        json_string(&describe(e, name)),
+                        json_string(&describe(e, name, false)),
                         json_string(&Vt(e.at()).to_string())
                     ),
                 ),
@@ -380,23 +391,23 @@ impl Trace {
                 "    {:>5}  {:>12}  {who}: {}",
                 seq,
                 Vt(e.at()).to_string(),
-                what(e, name)
+                what(e, name, false)
             );
         }
         out
     }
 }
 
-/// `#1 "worker": polled`: who did what.
-fn describe(e: &Event, name: &dyn Fn(TaskId) -> String) -> String {
+/// `#1 "worker": polled`: who did what (with `exact`, times to the nanosecond).
+fn describe(e: &Event, name: &dyn Fn(TaskId) -> String, exact: bool) -> String {
     let who = match e.task() {
         Some(t) => name(t),
         None => "tokio".to_string(),
     };
-    format!("{who}: {}", what(e, name))
+    format!("{who}: {}", what(e, name, exact))
 }
 
-fn what(e: &Event, name: &dyn Fn(TaskId) -> String) -> String {
+fn what(e: &Event, name: &dyn Fn(TaskId) -> String, exact: bool) -> String {
     match &e.kind {
         EventKind::Spawned { child } => format!("spawned {}", name(*child as TaskId)),
         EventKind::Polled { options, chosen: 0 } if *options > 1 => {
@@ -413,6 +424,11 @@ fn what(e: &Event, name: &dyn Fn(TaskId) -> String) -> String {
         EventKind::Cancelled => "cancelled".to_string(),
         EventKind::Yielded { at } => format!("yield point at {at}"),
         EventKind::TokioTurn => "tokio's own tasks ran".to_string(),
+        EventKind::ClockMoved { from } if exact => format!(
+            "clock moved from {:#} to {:#}",
+            Vt(Duration::from_nanos(*from)),
+            Vt(e.at())
+        ),
         EventKind::ClockMoved { from } => format!(
             "clock moved from {} to {}",
             Vt(Duration::from_nanos(*from)),
@@ -478,7 +494,8 @@ pub fn write_chrome_trace(run: &impl ChromeTrace, path: impl AsRef<std::path::Pa
 }
 
 /// Formats a virtual elapsed time compactly: `0s`, `1.5ms`, `2.000s`, `1h02m03.004s`,
-/// `3y0d00h00m00.000s` (years of 365 days).
+/// `3y0d00h00m00.000s` (years of 365 days). The alternate form (`{:#}`) is exact: a time
+/// that is not a whole millisecond gets nine decimals (`+2.000000250s`).
 pub(crate) struct Vt(pub(crate) Duration);
 
 /// A span of virtual time written like the crate's virtual instants, without the `+`:
@@ -496,17 +513,23 @@ impl fmt::Display for Vt {
             return f.write_str("+0s");
         }
         let (h, m, s) = (total / 3600, (total / 60) % 60, total % 60);
+        // Milliseconds, or in the exact form every nanosecond when they are not whole.
+        let frac = if f.alternate() && nanos % 1_000_000 != 0 {
+            format!("{nanos:09}")
+        } else {
+            format!("{:03}", nanos / 1_000_000)
+        };
         // Past a year (of 365 days), years and days instead of thousands of hours.
         const YEAR_H: u64 = 365 * 24;
         if h >= YEAR_H {
             let (y, d, h) = (h / YEAR_H, (h % YEAR_H) / 24, h % 24);
-            write!(f, "+{y}y{d}d{h:02}h{m:02}m{s:02}.{:03}s", nanos / 1_000_000)
+            write!(f, "+{y}y{d}d{h:02}h{m:02}m{s:02}.{frac}s")
         } else if h > 0 {
-            write!(f, "+{h}h{m:02}m{s:02}.{:03}s", nanos / 1_000_000)
+            write!(f, "+{h}h{m:02}m{s:02}.{frac}s")
         } else if m > 0 {
-            write!(f, "+{m}m{s:02}.{:03}s", nanos / 1_000_000)
+            write!(f, "+{m}m{s:02}.{frac}s")
         } else if total > 0 || nanos % 1_000_000 == 0 {
-            write!(f, "+{s}.{:03}s", nanos / 1_000_000)
+            write!(f, "+{s}.{frac}s")
         } else {
             write!(f, "+{:?}", d)
         }
@@ -545,6 +568,11 @@ mod tests {
             "+3y1d01h02m03.000s"
         );
         assert_eq!(Vt(Duration::MAX).to_string(), "+584942417355y26d07h00m15.999s");
+        assert_eq!(format!("{:#}", Vt(Duration::from_millis(1500))), "+1.500s");
+        assert_eq!(
+            format!("{:#}", Vt(Duration::from_secs(61) + Duration::from_nanos(7))),
+            "+1m01.000000007s"
+        );
     }
 
     #[test]
@@ -627,6 +655,47 @@ mod tests {
         }
         assert_eq!(t.lines(&|t| format!("#{t}")).len(), KEPT_EVENTS);
         assert!(!t.keeps_all() && t.truncation().is_none());
+    }
+
+    /// The hash and the exact lines cover the same fields: events that fold alike read
+    /// alike, and events that read alike fold alike.
+    #[test]
+    fn hash_and_exact_lines_cover_the_same_fields() {
+        let here = Location::caller();
+        let kinds = [
+            (Duration::from_secs(5), EventKind::Pending),
+            (
+                Duration::from_secs(5) + Duration::from_nanos(1),
+                EventKind::Pending,
+            ),
+            (
+                Duration::from_secs(5),
+                EventKind::clock_moved(Duration::from_secs(1)),
+            ),
+            (
+                Duration::from_secs(5),
+                EventKind::clock_moved(Duration::from_secs(1) + Duration::from_nanos(3)),
+            ),
+            (Duration::from_secs(5), EventKind::Yielded { at: here }),
+            (Duration::from_secs(5), EventKind::polled(2, 1)),
+            (Duration::from_secs(5), EventKind::polled(3, 1)),
+        ];
+        let one = |(at, kind): &(Duration, EventKind)| {
+            let mut t = Trace::new(usize::MAX);
+            t.record(*at, Some(1), kind.clone());
+            (t.hash(), t.lines(&|t| format!("#{t}"))[0].1.clone())
+        };
+        for a in &kinds {
+            for b in &kinds {
+                let ((ha, la), (hb, lb)) = (one(a), one(b));
+                assert_eq!(ha == hb, la == lb, "{la} / {lb}");
+            }
+        }
+        assert_eq!(one(&kinds[1]).1, "+5.000000001s  #1: waits");
+        assert_eq!(
+            one(&kinds[3]).1,
+            "+5.000s  #1: clock moved from +1.000000003s to +5.000s"
+        );
     }
 
     #[test]

@@ -108,6 +108,14 @@ fn a_livelock_until_the_wall_limit_is_not_called_nondeterministic() {
     let text = f.to_string();
     assert_eq!(f.kind(), FailureKind::WallTimeout, "{text}");
     assert!(!text.contains("nondeterminism"), "{text}");
+    // Not minimised: each replay would run until the wall limit.
+    assert!(
+        text.contains(
+            "not minimised: a wall-clock timeout depends on the machine's speed, and each replay would take \
+             its wall time, so the schedule is the one found ("
+        ),
+        "{text}"
+    );
     assert!(f.chrome_trace().unwrap().matches("\"ph\":").count() <= KEPT_EVENTS + 3 + 1);
     assert!(f.schedule().choices().len() <= RECORDED_CHOICES);
 }

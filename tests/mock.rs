@@ -722,6 +722,45 @@ fn a_returns_seq_spent_by_an_earlier_schedule_says_to_build_the_mock_inside() {
     );
 }
 
+/// A gate of a mock built outside the test's closure starts each schedule closed, with no
+/// call at it, as the first schedule found it.
+#[test]
+fn a_gate_built_outside_an_exploration_starts_each_schedule_as_the_first_found_it() {
+    let m = AsyncMock::<u32, u32>::named("fetch").returns(7);
+    let gate = m.gate();
+    let r = Builder::new()
+        .explore(5)
+        .try_run(move || {
+            let (m, gate) = (m.clone(), gate.clone());
+            async move {
+                assert_eq!((gate.waiting(), gate.entered_count()), (0, 0));
+                let call = async_testkit::spawn(m.call(1));
+                gate.entered().await;
+                assert_eq!(gate.waiting(), 1, "the call waits at the closed gate");
+                gate.release_all();
+                assert_eq!(call.await.unwrap(), 7);
+            }
+        })
+        .unwrap();
+    assert_eq!(r.schedules(), 5);
+}
+
+/// A gate opened before the runs stays open in each of them: that is how they found it.
+#[test]
+fn a_gate_opened_outside_an_exploration_is_open_in_each_schedule() {
+    let m = AsyncMock::<u32, u32>::named("fetch").returns(7);
+    let gate = m.gate();
+    gate.release();
+    let r = Builder::new()
+        .explore(5)
+        .try_run(move || {
+            let m = m.clone();
+            async move { m.call(1).await }
+        })
+        .unwrap();
+    assert_eq!((r.schedules(), *r.value()), (5, 7));
+}
+
 /// Separate runs (not one test's schedules) keep adding to a mock's record, as before.
 #[test]
 fn separate_runs_add_to_a_mock_record() {

@@ -187,3 +187,72 @@ fn outside_a_run_a_broken_script_panics() {
         "{leftover:?}"
     );
 }
+
+/// A scripted object built outside the test's closure is shared by every schedule of an
+/// exploration: each schedule plays the script from its start, and is checked at its end.
+#[test]
+fn a_script_built_outside_an_exploration_plays_afresh_in_each_schedule() {
+    let io = std::sync::Arc::new(tokio::sync::Mutex::new(
+        IoScript::named("conn").read(b"ping").write(b"pong").build(),
+    ));
+    let r = Builder::new()
+        .explore(5)
+        .try_run(move || {
+            let io = io.clone();
+            async move {
+                let mut io = io.lock().await;
+                let mut buf = [0; 4];
+                io.read_exact(&mut buf).await.unwrap();
+                assert_eq!(&buf, b"ping");
+                io.write_all(b"pong").await.unwrap();
+            }
+        })
+        .unwrap();
+    assert_eq!(r.schedules(), 5);
+}
+
+/// Each schedule checks the shared script: one that stops half way fails.
+#[test]
+fn a_schedule_that_leaves_a_shared_script_unfinished_fails() {
+    let io = std::sync::Arc::new(tokio::sync::Mutex::new(
+        IoScript::named("conn").read(b"ping").write(b"pong").build(),
+    ));
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let f = Builder::new()
+        .explore(5)
+        .try_run(move || {
+            let (io, runs) = (io.clone(), runs.clone());
+            async move {
+                let mut io = io.lock().await;
+                let mut buf = [0; 4];
+                io.read_exact(&mut buf).await.unwrap();
+                if runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) != 2 {
+                    io.write_all(b"pong").await.unwrap();
+                }
+            }
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Expectation, "{f}");
+    assert!(
+        f.headline().starts_with(
+            "I/O script `conn` was not followed to its end: 1 of 2 steps left, the next is: write b\"pong\""
+        ),
+        "{f}"
+    );
+}
+
+/// A script built inside the closure belongs to its run: kept alive past it (forgotten),
+/// it is not played again, nor checked, by the later schedules.
+#[test]
+fn a_script_built_inside_and_kept_alive_is_not_checked_by_later_schedules() {
+    let r = Builder::new()
+        .explore(4)
+        .try_run(|| async {
+            let mut io = IoScript::named("conn").read(b"ping").build();
+            let mut buf = [0; 4];
+            io.read_exact(&mut buf).await.unwrap();
+            std::mem::forget(io);
+        })
+        .unwrap();
+    assert_eq!(r.schedules(), 4);
+}

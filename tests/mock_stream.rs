@@ -83,3 +83,31 @@ fn outside_a_run_items_left_panic_on_drop() {
         "{err:?}"
     );
 }
+
+/// A scripted stream built outside the test's closure cannot give its items to a second
+/// schedule: that schedule fails saying why and what to do, rather than seeing the stream
+/// end at once.
+#[test]
+fn a_stream_spent_by_an_earlier_schedule_says_to_build_it_inside() {
+    let s = std::sync::Arc::new(tokio::sync::Mutex::new(
+        StreamScript::named("events").next(1).next(2).build(),
+    ));
+    let f = async_testkit::Builder::new()
+        .explore(5)
+        .try_run(move || {
+            let s = s.clone();
+            async move {
+                let mut s = s.lock().await;
+                while next(&mut s).await.is_some() {}
+            }
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Expectation, "{f}");
+    assert_eq!(
+        f.headline(),
+        "stream script `events` was built outside the test's closure, and an earlier run of this test (the \
+         schedules of an exploration, a failure's replays) took 2 of its 2 steps: its items are handed to the \
+         code and cannot be given again, so this run would find them gone. Build the script inside the \
+         closure, so that each run has its own."
+    );
+}

@@ -969,3 +969,23 @@ fn a_deadlock_among_tokio_tasks_says_what_the_kit_does_not_see() {
         "{text}"
     );
 }
+
+/// A slow poll found by an exploration is not minimised (each replay would take its wall
+/// time, and whether it is slow depends on the machine): the report says so.
+#[test]
+fn a_slow_poll_found_by_an_exploration_is_not_minimised_and_says_so() {
+    let f = Builder::new()
+        .explore(3)
+        .slow_poll(Duration::from_millis(60))
+        .slow_poll_policy(Policy::Fail)
+        .try_run(|| async { std::thread::sleep(Duration::from_millis(100)) })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::SlowPoll, "{f}");
+    assert!(
+        f.to_string().contains(
+            "not minimised: a slow poll depends on the machine's speed, and each replay would take its wall \
+             time, so the schedule is the one found (0 preemptions); the failing run makes 0 scheduling choices"
+        ),
+        "{f}"
+    );
+}

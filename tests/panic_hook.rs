@@ -13,9 +13,9 @@ use support::line_of;
 const SRC: &str = include_str!("panic_hook.rs");
 
 const WARNING: &str = "panic hook: the process's panic hook was replaced during this run (std::panic::set_hook, \
-     by the test or by a library such as an error-report crate); until the end of the run, panics in tasks started \
-     with tokio::spawn or spawn_local and in spawn_blocking closures went to that hook and may have gone unseen \
-     (kit tasks' panics were still caught). The kit has installed its hook again, in front of the new one: install \
+     by the test or by a library such as an error-report crate); until the kit noticed (before tokio ran its \
+     tasks, at most once a millisecond, or at the end of the run), panics in tasks started with tokio::spawn or \
+     spawn_local and in spawn_blocking closures went to that hook and may have gone unseen (kit tasks' panics were still caught). The kit has installed its hook again, in front of the new one: install \
      panic hooks before the test's run starts and the kit passes on to them what it does not take";
 
 /// Installs a hook that counts the panics it is given and prints nothing.
@@ -64,5 +64,28 @@ fn a_replaced_panic_hook_is_put_back_and_the_run_that_replaced_it_warns() {
     assert_eq!(r.warnings(), [WARNING]);
     let f = tokio_task_panics();
     assert_eq!(f.headline(), headline);
+    assert!(!f.to_string().contains("panic hook:"), "{f}");
+
+    // Swapped and put back within one run, around a tokio task's panic (the hook at the
+    // run's end is the kit's again): the kit looks before tokio runs its tasks, so the
+    // panic is seen, and the run says the hook was replaced.
+    let line = line_of(SRC, "swapped-panic");
+    let f = Builder::new()
+        .try_run(|| async {
+            let old = std::panic::take_hook();
+            std::panic::set_hook(Box::new(|_| {}));
+            tokio::spawn(async { panic!("swapped") }); // swapped-panic
+            // tokio runs the task while the body sleeps, under the test's hook.
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            std::panic::set_hook(old);
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Panic, "{f}");
+    assert_eq!(
+        f.headline(),
+        format!("a task started with tokio::spawn panicked at tests/panic_hook.rs:{line}:34: swapped")
+    );
+    assert!(f.to_string().contains(WARNING), "{f}");
+    let f = tokio_task_panics();
     assert!(!f.to_string().contains("panic hook:"), "{f}");
 }

@@ -3,16 +3,21 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use crate::runtime::executor::{self, Executor};
+use crate::runtime::family::{self, Adopted, Owner};
 use crate::util::lock;
 
 /// A gate on a mock's calls, from [`AsyncMock::gate`](super::AsyncMock::gate): each call
 /// that reaches it waits until the test lets it through with [`Gate::release`] (one call,
 /// oldest first) or [`Gate::release_all`] (every call, now and later).
 ///
-/// Cloning gives another handle to the same gate.
+/// Cloning gives another handle to the same gate. A gate made outside a test's closure
+/// (of a mock built there) starts each run of the test (each explored schedule) as the
+/// first run to use it found it: released or closed, with the same permits, and no call
+/// at it.
 ///
 /// ```
 /// use async_testkit::mock::{AsyncMock, Outcome};
@@ -29,12 +34,12 @@ use crate::util::lock;
 ///     assert_eq!(task.await.unwrap(), 1);
 /// });
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Gate {
     inner: Arc<Mutex<GateState>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct GateState {
     open: bool,
     /// Releases not yet taken by a call.
@@ -48,9 +53,45 @@ struct GateState {
     entered: usize,
     entered_seen: usize,
     entered_waiters: Vec<Waker>,
+    /// The run using the gate, and what each later run of its test starts from: `open`
+    /// and `permits` as the first run found them.
+    owner: Owner,
+    start: (bool, usize),
+}
+
+/// The gate's state, made the current run's first (see [`GateState::adopt`]).
+fn state(inner: &Arc<Mutex<GateState>>) -> MutexGuard<'_, GateState> {
+    let mut g = lock(inner);
+    if let Some(core) = executor::try_current() {
+        if g.adopt(&core) == Adopted::FirstOfFamily && g.owner.outlives_runs() {
+            family::adopt_each_run(inner, |inner, core| {
+                lock(&inner).adopt(core);
+            });
+        }
+    }
+    g
 }
 
 impl GateState {
+    /// Makes `core`'s run the gate's: the first run of a test to use it keeps what it
+    /// finds, each later run starts from that again.
+    fn adopt(&mut self, core: &Executor) -> Adopted {
+        let adopted = self.owner.adopt(core);
+        match adopted {
+            Adopted::FirstOfFamily => self.start = (self.open, self.permits),
+            Adopted::Again => {
+                (self.open, self.permits) = self.start;
+                self.waiting.clear();
+                self.granted.clear();
+                self.entered = 0;
+                self.entered_seen = 0;
+                self.entered_waiters.clear();
+            }
+            Adopted::Already => {}
+        }
+        adopted
+    }
+
     /// Lets the oldest waiting call through, or keeps the permit for the next call.
     fn grant_one(&mut self) -> Option<Waker> {
         match self.waiting.pop_front() {
@@ -66,6 +107,17 @@ impl GateState {
     }
 }
 
+/// A closed gate: [`Gate::new`].
+///
+/// ```
+/// assert_eq!(async_testkit::mock::Gate::default().waiting(), 0);
+/// ```
+impl Default for Gate {
+    fn default() -> Self {
+        Gate::new()
+    }
+}
+
 impl Gate {
     /// A closed gate of its own, for futures built by hand (see
     /// `mock::mockall::gated`); [`AsyncMock::gate`](super::AsyncMock::gate) makes one for a
@@ -76,7 +128,20 @@ impl Gate {
     /// assert_eq!(gate.entered_count(), 0);
     /// ```
     pub fn new() -> Self {
-        Gate::default()
+        Gate {
+            inner: Arc::new(Mutex::new(GateState {
+                open: false,
+                permits: 0,
+                waiting: VecDeque::new(),
+                granted: Vec::new(),
+                next_id: 0,
+                entered: 0,
+                entered_seen: 0,
+                entered_waiters: Vec::new(),
+                owner: Owner::here(),
+                start: (false, 0),
+            })),
+        }
     }
 
     /// Lets one call through: the oldest call waiting at the gate, or, if none waits, the
@@ -92,7 +157,7 @@ impl Gate {
     /// });
     /// ```
     pub fn release(&self) {
-        let waker = lock(&self.inner).grant_one();
+        let waker = state(&self.inner).grant_one();
         if let Some(w) = waker {
             w.wake();
         }
@@ -110,7 +175,7 @@ impl Gate {
     /// ```
     pub fn release_all(&self) {
         let waiting = {
-            let mut g = lock(&self.inner);
+            let mut g = state(&self.inner);
             g.open = true;
             std::mem::take(&mut g.waiting)
         };
@@ -150,7 +215,7 @@ impl Gate {
     /// assert_eq!(gate.waiting(), 0);
     /// ```
     pub fn waiting(&self) -> usize {
-        lock(&self.inner).waiting.len()
+        state(&self.inner).waiting.len()
     }
 
     /// How many calls have reached the gate so far (released or not).
@@ -166,7 +231,7 @@ impl Gate {
     /// });
     /// ```
     pub fn entered_count(&self) -> usize {
-        lock(&self.inner).entered
+        state(&self.inner).entered
     }
 
     pub(crate) fn pass(&self) -> GatePass {
@@ -201,7 +266,7 @@ pub struct Entered {
 impl Future for Entered {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut g = lock(&self.inner);
+        let mut g = state(&self.inner);
         if g.entered > g.entered_seen {
             g.entered_seen += 1;
             Poll::Ready(())
@@ -226,7 +291,7 @@ impl GatePass {
     pub(crate) fn poll_pass(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut wake = Vec::new();
         let ready = {
-            let mut g = lock(&self.inner);
+            let mut g = state(&self.inner);
             let id = match self.id {
                 Some(id) => id,
                 None => {

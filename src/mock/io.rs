@@ -15,6 +15,9 @@
 //! (in virtual time) and fails naming the step the script was waiting for, instead of
 //! hanging. A read after the script's end reads end-of-file.
 //!
+//! A `ScriptedIo` built outside a test's closure and shared by the runs of an exploration
+//! plays its script from the start in each run, and each run checks it at its end.
+//!
 //! ```
 //! use std::time::Duration;
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -230,7 +233,13 @@ impl IoScript {
             (s, d)
         });
         ScriptedIo {
-            script: Script::start("I/O", self.name.as_deref(), self.site, steps.collect()),
+            script: Script::start(
+                "I/O",
+                self.name.as_deref(),
+                self.site,
+                steps.collect(),
+                Some(IoStep::clone),
+            ),
             sleep: None,
         }
     }
@@ -290,6 +299,7 @@ impl fmt::Debug for ScriptedIo {
 impl AsyncRead for ScriptedIo {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        script::adopt_current(&this.script);
         if script::poll_wait(&this.script, &mut this.sleep, cx).is_pending() {
             return Poll::Pending;
         }
@@ -322,6 +332,7 @@ impl AsyncRead for ScriptedIo {
 impl AsyncWrite for ScriptedIo {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, got: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        script::adopt_current(&this.script);
         if script::poll_wait(&this.script, &mut this.sleep, cx).is_pending() {
             return Poll::Pending;
         }

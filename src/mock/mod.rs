@@ -77,9 +77,10 @@ pub use log::{Call, Outcome};
 pub use times::Times;
 
 use self::call::Answer;
-use self::state::{Adopted, Behaviour, Producer, Shared, State, Steady};
+use self::state::{Behaviour, Producer, Shared, State, Steady};
 use self::times::Expect;
-use crate::runtime::{executor, family};
+use crate::runtime::executor;
+use crate::runtime::family::{self, Adopted, Owner};
 use crate::schedule::SplitMix64;
 use crate::util::{lock, nanos};
 
@@ -204,8 +205,7 @@ impl<Args: Clone + 'static, Ret: 'static> AsyncMock<Args, Ret> {
                     root: Behaviour::new(None, site),
                     branches: Vec::new(),
                     waiters: Vec::new(),
-                    run: 0,
-                    family: 0,
+                    owner: Owner::here(),
                     earlier_runs: 0,
                     generation: 0,
                     origin: Instant::now(),
@@ -246,15 +246,10 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
             return;
         }
         self.end_check(core);
-        if adopted == Adopted::FirstOfFamily {
-            let weak = Arc::downgrade(&self.shared);
-            family::on_each_run(Box::new(move |core| {
-                let Some(shared) = weak.upgrade() else {
-                    return false;
-                };
+        if adopted == Adopted::FirstOfFamily && lock(&self.shared.state).owner.outlives_runs() {
+            family::adopt_each_run(&self.shared, |shared, core| {
                 AsyncMock { shared, branch: None }.register(core);
-                true
-            }));
+            });
         }
     }
 

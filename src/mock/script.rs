@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use tokio::time::Sleep;
 
-use crate::runtime::executor;
+use crate::runtime::executor::{self, Executor};
+use crate::runtime::family::{self, Adopted, Owner};
 use crate::util::lock;
 
 /// A step that may be a wait.
@@ -29,16 +30,30 @@ pub(crate) struct Script<S> {
     reported: bool,
     /// A task waiting for the script to move on.
     pub(crate) waker: Option<Waker>,
+    /// The run playing the script. The first run of a test to play it keeps what it
+    /// finds; each later run (another explored schedule, a replay) starts from that
+    /// again, when its steps can be cloned (`restart`), and otherwise fails saying why.
+    owner: Owner,
+    clone_step: Option<fn(&S) -> S>,
+    restart: VecDeque<S>,
+    restart_len: usize,
+    /// [`adopt`] for these steps, chosen where they are known to be `'static`.
+    adopter: Adopter<S>,
 }
+
+type Adopter<S> = fn(&Arc<Mutex<Script<S>>>, &Executor);
 
 impl<S: ScriptStep + 'static> Script<S> {
     /// A script of `steps` (each with its description), checked by the current run at
     /// its end if there is one.
+    /// Steps that can be cloned (`clone_step`) let each run of a test start the script
+    /// afresh.
     pub(crate) fn start(
         kind: &str,
         name: Option<&str>,
         site: &'static Location<'static>,
         steps: Vec<(S, String)>,
+        clone_step: Option<fn(&S) -> S>,
     ) -> Arc<Mutex<Self>> {
         let (left, described) = steps.into_iter().unzip();
         let script = Arc::new(Mutex::new(Script {
@@ -50,16 +65,71 @@ impl<S: ScriptStep + 'static> Script<S> {
             left,
             reported: false,
             waker: None,
+            owner: Owner::here(),
+            clone_step,
+            restart: VecDeque::new(),
+            restart_len: 0,
+            adopter: adopt::<S>,
         }));
-        if let Some(core) = executor::try_current() {
-            let s = script.clone();
-            core.at_end(Box::new(move || lock(&s).leftover().map_or(Ok(()), Err)));
-        }
+        adopt_current(&script);
         script
     }
 }
 
+/// Makes the current run, if any, the one playing `script` (what every use of a
+/// scripted object does first): it checks the script at its end.
+pub(crate) fn adopt_current<S>(script: &Arc<Mutex<Script<S>>>) {
+    if let Some(core) = executor::try_current() {
+        let adopt = lock(script).adopter;
+        adopt(script, &core);
+    }
+}
+
+fn adopt<S: ScriptStep + 'static>(script: &Arc<Mutex<Script<S>>>, core: &Executor) {
+    let (adopted, outlives) = {
+        let mut s = lock(script);
+        (s.restart(core), s.owner.outlives_runs())
+    };
+    match adopted {
+        Adopted::Already => return,
+        Adopted::FirstOfFamily if outlives => {
+            family::adopt_each_run(script, |script, core| adopt(&script, core));
+        }
+        Adopted::FirstOfFamily | Adopted::Again => {}
+    }
+    let s = script.clone();
+    core.at_end(Box::new(move || lock(&s).leftover().map_or(Ok(()), Err)));
+}
+
 impl<S> Script<S> {
+    /// Makes `core`'s run the script's: see [`Script::owner`].
+    fn restart(&mut self, core: &Executor) -> Adopted {
+        let adopted = self.owner.adopt(core);
+        match (adopted, self.clone_step) {
+            (Adopted::FirstOfFamily, Some(clone)) => self.restart = self.left.iter().map(clone).collect(),
+            (Adopted::FirstOfFamily, None) => self.restart_len = self.left.len(),
+            (Adopted::Again, Some(clone)) => {
+                self.left = self.restart.iter().map(clone).collect();
+                self.reported = false;
+                self.waker = None;
+            }
+            (Adopted::Again, None) if self.left.len() < self.restart_len => {
+                self.reported = true;
+                core.fail(format!(
+                    "{} was built outside the test's closure, and an earlier run of this test (the \
+                     schedules of an exploration, a failure's replays) took {} of its {} steps: its items \
+                     are handed to the code and cannot be given again, so this run would find them gone. \
+                     Build the script inside the closure, so that each run has its own.",
+                    self.label,
+                    self.restart_len - self.left.len(),
+                    self.restart_len
+                ));
+            }
+            _ => {}
+        }
+        adopted
+    }
+
     fn total(&self) -> usize {
         self.described.len()
     }

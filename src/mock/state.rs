@@ -16,7 +16,8 @@ use tokio::time::Instant;
 use super::gate::Gate;
 use super::log::{self, Call, Outcome};
 use super::times::Expect;
-use crate::runtime::{executor, family};
+use crate::runtime::executor;
+use crate::runtime::family::{Adopted, Owner};
 use crate::schedule::SplitMix64;
 use crate::util::lock;
 
@@ -47,10 +48,9 @@ pub(crate) struct State<Args, Ret> {
     pub(crate) root: Behaviour<Args, Ret>,
     pub(crate) branches: Vec<Behaviour<Args, Ret>>,
     pub(crate) waiters: Vec<WaitFor>,
-    /// The run whose end check covers this mock (0: none yet).
-    pub(crate) run: u64,
-    /// That run's family (`runtime::family`): the runs of one test.
-    pub(crate) family: u64,
+    /// The run whose end check covers this mock, and its family (`runtime::family`):
+    /// the runs of one test.
+    pub(crate) owner: Owner,
     /// Earlier runs of that family that used this mock: each run of a family starts the
     /// mock's record afresh (the `generation` of its calls changes).
     pub(crate) earlier_runs: u32,
@@ -191,12 +191,8 @@ impl<Args, Ret> Shared<Args, Ret> {
     /// record: calls, counters, branch matches and waiters. Its behaviour stays, and
     /// values a `returns_seq` gave earlier runs are gone.
     pub(crate) fn adopt(&self, state: &mut State<Args, Ret>, core: &executor::Executor) -> Adopted {
-        if state.run == core.run_id {
-            return Adopted::Already;
-        }
-        let family = family::current();
-        let first_of_family = state.run == 0 || state.family != family;
-        if !first_of_family {
+        let adopted = state.owner.adopt(core);
+        if adopted == Adopted::Again {
             state.earlier_runs += 1;
             state.generation = state.generation.wrapping_add(1);
             state.calls.clear();
@@ -211,32 +207,17 @@ impl<Args, Ret> Shared<Args, Ret> {
                 b.matched = 0;
             }
         }
-        state.run = core.run_id;
-        state.family = family;
-        state.origin = core.start;
-        if first_of_family {
-            Adopted::FirstOfFamily
-        } else {
-            Adopted::Again
+        if adopted != Adopted::Already {
+            state.origin = core.start;
         }
+        adopted
     }
-}
-
-/// What [`Shared::adopt`] did.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Adopted {
-    /// The mock was this run's already.
-    Already,
-    /// The first run of its family to use the mock.
-    FirstOfFamily,
-    /// A later run of the family.
-    Again,
 }
 
 impl<Args, Ret> Drop for Shared<Args, Ret> {
     fn drop(&mut self) {
         // Mocks used in a kit run were checked by the run; others are checked here.
-        let checked = lock(&self.state).run != 0;
+        let checked = lock(&self.state).owner.used();
         if !checked && !std::thread::panicking() {
             if let Err(message) = self.verify() {
                 panic!("{message}");

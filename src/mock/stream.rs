@@ -6,6 +6,10 @@
 //! with the script and the first item left, instead of a panic inside a `Drop`. After the
 //! last step the stream ends (`None`).
 //!
+//! Its items are handed to the code, so a `ScriptedStream` cannot be played twice: one
+//! built outside a test's closure fails each later run of an exploration that would find
+//! its items taken, saying to build it inside the closure.
+//!
 //! ```
 //! use std::future::poll_fn;
 //! use std::pin::Pin;
@@ -154,7 +158,7 @@ impl<T: fmt::Debug + Send + 'static> StreamScript<T> {
     /// ```
     pub fn build(self) -> ScriptedStream<T> {
         ScriptedStream {
-            script: Script::start("stream", self.name.as_deref(), self.site, self.steps),
+            script: Script::start("stream", self.name.as_deref(), self.site, self.steps, None),
             sleep: None,
         }
     }
@@ -203,6 +207,7 @@ impl<T> Stream for ScriptedStream<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
+        script::adopt_current(&this.script);
         if script::poll_wait(&this.script, &mut this.sleep, cx).is_pending() {
             return Poll::Pending;
         }

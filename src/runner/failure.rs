@@ -110,7 +110,14 @@ where
         Err(f) => Replayed::Other(f.choices().to_vec()),
         Ok(report) => Replayed::Other(report.choices),
     };
-    let (best, replays) = Minimiser::new(&mut replay, first.choices().to_vec()).run();
+    // A failure of a wall-clock oracle is not minimised: each replay would run until the
+    // wall limit (or the slow poll), and whether it fails depends on the machine's speed.
+    let timed = matches!(first.kind(), FailureKind::WallTimeout | FailureKind::SlowPoll);
+    let (best, replays) = if timed {
+        (first.choices().to_vec(), 0)
+    } else {
+        Minimiser::new(&mut replay, first.choices().to_vec()).run()
+    };
     let minimal = Schedule::recorded(found.label.clone(), found.seed, &best);
 
     // Replay the minimal schedule twice, keeping every event: the report comes from the
@@ -142,12 +149,25 @@ where
             if found.ran == 2 { "" } else { "s" }
         ),
         format!(
-            "minimised to {} preemption{} (from {}) in {} replay{}; the failing run makes {} scheduling choice{}{}",
-            minimal.preemptions(),
-            if minimal.preemptions() == 1 { "" } else { "s" },
-            preemptions(first.choices()),
-            replays,
-            if replays == 1 { "" } else { "s" },
+            "{}; the failing run makes {} scheduling choice{}{}",
+            if timed {
+                format!(
+                    "not minimised: a {} depends on the machine's speed, and each replay would take its \
+                     wall time, so the schedule is the one found ({} preemption{})",
+                    first.kind().name(),
+                    minimal.preemptions(),
+                    if minimal.preemptions() == 1 { "" } else { "s" },
+                )
+            } else {
+                format!(
+                    "minimised to {} preemption{} (from {}) in {} replay{}",
+                    minimal.preemptions(),
+                    if minimal.preemptions() == 1 { "" } else { "s" },
+                    preemptions(first.choices()),
+                    replays,
+                    if replays == 1 { "" } else { "s" },
+                )
+            },
             best.len(),
             if best.len() == 1 { "" } else { "s" },
             if best.len() >= MAX_RECORDED_CHOICES {
@@ -201,7 +221,6 @@ where
     // differs on one of them in all but about one test in 2^CHECK_REPLAYS.
     // A failure of a wall-clock oracle (a timeout, a slow poll) depends on the machine's
     // speed: one more replay only, as its outcome may differ without the code at fault.
-    let timed = matches!(failure.kind(), FailureKind::WallTimeout | FailureKind::SlowPoll);
     let started = Instant::now();
     for k in 2..=if timed { 2 } else { CHECK_REPLAYS + 1 } {
         if k > 2 && started.elapsed() >= CHECK_TIME {
@@ -248,6 +267,11 @@ fn differs(
             "nondeterminism: the minimal schedule failed another way on replay {k}: {}\n{CONTRACT}",
             other.headline()
         ))
+    } else if first.clock_ran() || other.clock_ran() {
+        // tokio's clock ran in real time (the failure says so and where): the times of
+        // the events from then on are real-time readings, which differ between replays
+        // whether or not the code under test is deterministic.
+        None
     } else if other.trace_hash() != first.trace_hash() {
         divergence(first, &other, k)
     } else {

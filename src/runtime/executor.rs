@@ -244,7 +244,16 @@ pub(crate) struct Findings {
     /// tokio had tasks of its own at some point of the run (seen whenever the executor
     /// looks: before a choice, a wait, a turn). Their polls are not timed.
     pub(crate) saw_tokio_tasks: Cell<bool>,
+    /// tokio's clock was found running (`tokio::time::resume()`): the times of the
+    /// events from then on are real-time readings, not virtual ones.
+    pub(crate) clock_ran: Cell<bool>,
+    /// The wall reading of the last check of the panic hook in this run (0: none).
+    hook_checked_at: Cell<u64>,
 }
+
+/// How often, at most, a run with tokio tasks or blocking closures checks that the kit's
+/// panic hook is still installed (a check costs a caught panic, about 10 µs).
+const HOOK_CHECK_EVERY: Duration = Duration::from_millis(1);
 
 impl Executor {
     pub(crate) fn new(
@@ -302,6 +311,8 @@ impl Executor {
                 polls: Cell::new(0),
                 last_activity: Cell::new(Duration::ZERO),
                 saw_tokio_tasks: Cell::new(false),
+                clock_ran: Cell::new(false),
+                hook_checked_at: Cell::new(0),
             },
         }
     }
@@ -316,6 +327,7 @@ impl Executor {
             return;
         }
         tokio::time::pause();
+        self.findings.clock_ran.set(true);
         let who = match poll {
             Some((id, at)) => format!("in a poll of task {} at {}", self.label(id), crate::trace::Vt(at)),
             None => "outside the kit's polls (in a task started with tokio::spawn, or a blocking closure)"
@@ -385,6 +397,24 @@ impl Executor {
     /// have moved (see `sched_now`).
     fn sched_elapsed(&self) -> Duration {
         self.clock.sched_now.get().unwrap_or_else(|| self.elapsed())
+    }
+
+    /// Before tokio may run its tasks: while some are alive, or `spawn_blocking` closures
+    /// run, makes sure the kit's panic hook is still installed (a test may have replaced
+    /// it and not yet put it back, and those panics reach the kit only through it), the
+    /// first time in the run and then at most every [`HOOK_CHECK_EVERY`] of wall time. A
+    /// replaced hook gets the kit's in front of it again, and the run warns at its end.
+    fn check_hook(&self) {
+        if self.metrics.num_alive_tasks() == 0 && self.outside.blocking() == 0 {
+            return;
+        }
+        let now = self.clock.read_wall();
+        let last = self.findings.hook_checked_at.get();
+        if last != 0 && now.saturating_sub(last) < crate::util::nanos(HOOK_CHECK_EVERY) {
+            return;
+        }
+        self.findings.hook_checked_at.set(now.max(1));
+        panics::hook_generation();
     }
 
     /// After tokio ran (it may have moved its clock and spent wall time).
@@ -849,6 +879,8 @@ impl Executor {
                         // own waker or another (a child's, in a combinator): the wait lets
                         // tokio come round before it decides anything.
                         self.waits.inline_unflushed.set(true);
+                        // tokio runs its tasks next, in this wait.
+                        self.check_hook();
                         shared.set_activity(ACTIVITY_TOKIO, 0);
                         shared.intercept.store(self.wants_intercept(), Relaxed);
                         // The poll may have made work for tokio (a spawned task): a
@@ -880,6 +912,7 @@ impl Executor {
     /// Lets tokio run its queue once (and turn its drivers) without waiting or moving time.
     fn tokio_turn(&self, rt: &tokio::runtime::Runtime) {
         self.record(None, EventKind::TokioTurn);
+        self.check_hook();
         self.shared.set_activity(ACTIVITY_TOKIO, 0);
         rt.block_on(TurnOnce(false));
         self.tokio_ran();
@@ -893,6 +926,7 @@ impl Executor {
     /// a kit task can see changes (no timer is due: the clock stands still), so this is
     /// not a choice and is not traced; real I/O events may be taken in a little earlier.
     fn driver_turn(&self, rt: &tokio::runtime::Runtime) {
+        self.check_hook();
         self.shared.set_activity(ACTIVITY_TOKIO, 0);
         rt.block_on(TurnOnce(false));
         self.tokio_ran();
@@ -1036,6 +1070,7 @@ impl Executor {
         intercept: bool,
         inline: Option<&dyn Fn() -> bool>,
     ) -> WaitOutcome {
+        self.check_hook();
         // Out of its cell while the wait runs user code (inline polls), put back after.
         let mut sentinel = self.deadline.take(self.start, self.config.virtual_timeout);
         self.shared.quiescent.store(false, Relaxed);

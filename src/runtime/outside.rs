@@ -18,8 +18,10 @@
 //!   test, so a thread given a name of its own is not seen, and another test whose name
 //!   starts with the same 15 bytes (the kernel keeps no more) may be mistaken for this
 //!   one's (its threads then only cost this run some waiting). Only threads started
-//!   since the run began are looked at (the kernel numbers threads in increasing order,
-//!   until its numbers wrap around).
+//!   since the run began are looked at: those with an id above the last the kernel had
+//!   handed out when the run began (it numbers threads in increasing order, until its
+//!   numbers wrap around). A run reads that one number when it starts
+//!   (`/proc/sys/kernel/ns_last_pid`); the rest only when it looks.
 //!
 //! Elsewhere only the blocking pool is seen.
 
@@ -105,6 +107,11 @@ impl Outside {
         }
     }
 
+    /// The blocking pool's live threads: `spawn_blocking` closures running.
+    pub(crate) fn blocking(&self) -> usize {
+        (self.blocking)()
+    }
+
     /// What is pending now.
     pub(crate) fn pending(&self) -> Pending {
         #[cfg(target_os = "linux")]
@@ -117,41 +124,52 @@ impl Outside {
         Pending {
             threads,
             children,
-            blocking: (self.blocking)(),
+            blocking: self.blocking(),
         }
     }
 }
 
 #[cfg(target_os = "linux")]
 mod linux {
+    use std::cell::OnceCell;
     use std::fs;
 
-    /// The run thread's name, and where thread ids stood when the run began.
+    /// Where thread ids stood when the run began: the kernel hands ids out in increasing
+    /// order, so a thread started since has a higher one.
     pub(super) struct Threads {
-        /// The run thread's name (`None` if `/proc` cannot be read).
-        comm: Option<Vec<u8>>,
-        /// The highest thread id of the process when the run began: the kernel hands out
-        /// ids in increasing order, so a thread started since has a higher one.
+        /// The last id the kernel handed out (in the process's pid namespace) when the run
+        /// began, read from one small file; where that cannot be read, the highest id of
+        /// the process's threads.
         max_at_start: u32,
+    }
+
+    thread_local! {
+        /// The run thread's name (`None` if `/proc` cannot be read), read once per thread,
+        /// when a look first needs it.
+        static COMM: OnceCell<Option<Vec<u8>>> = const { OnceCell::new() };
     }
 
     impl Threads {
         pub(super) fn new() -> Self {
+            let last = fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
             Threads {
-                comm: fs::read("/proc/thread-self/comm").ok(),
-                max_at_start: tids().max().unwrap_or(u32::MAX),
+                max_at_start: last.unwrap_or_else(|| tids().max().unwrap_or(u32::MAX)),
             }
         }
 
         /// Threads started since the run began that carry the run thread's name.
         pub(super) fn started(&self) -> usize {
-            let Some(comm) = &self.comm else {
-                return 0;
-            };
-            tids()
-                .filter(|&tid| tid > self.max_at_start)
-                .filter(|tid| fs::read(format!("/proc/self/task/{tid}/comm")).is_ok_and(|c| &c == comm))
-                .count()
+            COMM.with(|comm| {
+                let Some(comm) = comm.get_or_init(|| fs::read("/proc/thread-self/comm").ok()) else {
+                    return 0;
+                };
+                tids()
+                    .filter(|&tid| tid > self.max_at_start)
+                    .filter(|tid| fs::read(format!("/proc/self/task/{tid}/comm")).is_ok_and(|c| &c == comm))
+                    .count()
+            })
         }
     }
 

@@ -17,7 +17,9 @@
 //! Not seen: `std::panic::resume_unwind` calls no hook, so a payload re-raised that way
 //! in a tokio task ends it unseen (in a kit task the executor still catches it). A test
 //! or a library that replaces the hook (`std::panic::set_hook`) hides panics of tokio's
-//! tasks until the kit checks its hook again, at the start and at the end of every run:
+//! tasks until the kit checks its hook again, at the start and at the end of every run,
+//! and while tokio tasks or blocking closures may panic (before tokio runs its tasks, at
+//! most once a millisecond):
 //! it installs itself again in front of the new hook, and the run that saw the
 //! replacement warns ([`hook_generation`]).
 
@@ -329,9 +331,9 @@ pub(crate) fn hook_generation() -> u64 {
 
 /// The warning of a run during which the hook was replaced.
 pub(crate) const HOOK_REPLACED: &str = "panic hook: the process's panic hook was replaced during this run \
-     (std::panic::set_hook, by the test or by a library such as an error-report crate); until the end of the \
-     run, panics in tasks started with tokio::spawn or spawn_local and in spawn_blocking closures went to that \
-     hook and may have gone unseen (kit tasks' panics were still caught). The kit has installed its hook again, \
+     (std::panic::set_hook, by the test or by a library such as an error-report crate); until the kit noticed \
+     (before tokio ran its tasks, at most once a millisecond, or at the end of the run), panics in tasks started \
+     with tokio::spawn or spawn_local and in spawn_blocking closures went to that hook and may have gone unseen (kit tasks' panics were still caught). The kit has installed its hook again, \
      in front of the new one: install panic hooks before the test's run starts and the kit passes on to them \
      what it does not take";
 

@@ -53,6 +53,9 @@ struct FailureData {
     /// For a run that kept every event: the kept ones, numbered (a long run's first and
     /// last ones only).
     events: Option<Vec<(u64, String)>>,
+    /// tokio's clock ran in real time during the run: its events' times are not
+    /// reproducible.
+    clock_ran: bool,
     chrome: Option<String>,
 }
 
@@ -171,6 +174,12 @@ impl Failure {
         self.0.events.as_deref()
     }
 
+    /// Whether tokio's clock ran in real time during the run (`tokio::time::resume()`),
+    /// which makes its events' times differ between replays.
+    pub(crate) fn clock_ran(&self) -> bool {
+        self.0.clock_ran
+    }
+
     /// Choices the run made and did not record (past the most a run records).
     pub(crate) fn unrecorded_choices(&self) -> u64 {
         self.0.unrecorded_choices
@@ -205,6 +214,7 @@ impl Failure {
             unrecorded_choices: 0,
             trace_hash: 0,
             events: None,
+            clock_ran: false,
             chrome: None,
         }))
     }
@@ -762,6 +772,7 @@ pub(crate) fn finish<T>(
                 unrecorded_choices: unrecorded,
                 trace_hash: trace.hash(),
                 events: trace.keeps_all().then(|| trace.lines(&name_of)),
+                clock_ran: core.findings.clock_ran.get(),
                 chrome,
             })))
         }

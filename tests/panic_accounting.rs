@@ -26,6 +26,41 @@ fn a_panic_a_tokio_task_catches_itself_does_not_fail_the_test() {
     assert!(r.is_ok(), "{}", r.unwrap_err());
 }
 
+/// An output whose destructor panics.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("output dropped");
+    }
+}
+
+/// tokio catches and discards a panic in the output of a finished task that a
+/// `JoinHandle`'s drop drops: it ends no task, and the test passes as on tokio.
+#[test]
+fn a_panic_tokio_catches_while_a_join_handle_drops_the_output_does_not_fail_the_test() {
+    let r = Builder::new().try_run(|| async {
+        let h = tokio::spawn(async { PanicsOnDrop });
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        assert!(h.is_finished());
+        drop(h);
+    });
+    assert!(r.is_ok(), "{}", r.unwrap_err());
+}
+
+/// The same destructor panicking in a task's own code still ends that task.
+#[test]
+fn a_panic_in_a_destructor_inside_a_tokio_task_still_fails_the_test() {
+    let f = Builder::new()
+        .try_run(|| async {
+            let _ = tokio::spawn(async { drop(PanicsOnDrop) }).await;
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Panic);
+    assert!(f.to_string().contains("panicked at tests/panic_accounting.rs:"), "{f}");
+    assert!(f.to_string().contains("output dropped"), "{f}");
+}
+
 #[test]
 fn a_panic_a_spawn_blocking_closure_catches_itself_does_not_fail_the_test() {
     let r = Builder::new().try_run(|| async {

@@ -343,13 +343,31 @@ pub(crate) const HOOK_REPLACED: &str = "panic hook: the process's panic hook was
 /// `__rust_try` before the first frame of tokio's task code, when that frame is
 /// `Core::poll`, is the task's own catch. Anything else (no such frame: `Core::poll`
 /// inlined into tokio's catch in an optimised build, no symbols, a panic while tokio drops
-/// the task) counts as ending the task: a test may fail for a panic it caught, never pass
-/// for one it did not.
+/// a future it cancels) counts as ending the task, but for one more catch of tokio's own:
+/// a panic while a `JoinHandle`'s drop drops the output of a task that had completed
+/// (`drop_join_handle_slow`), which tokio discards and which ends no task. A test may fail
+/// for a panic it caught, never pass for one it did not.
 fn caught_inside_task(backtrace: &str) -> bool {
     let mut catches = 0;
-    for symbol in backtrace.lines().filter_map(frame_symbol) {
+    let mut symbols = backtrace.lines().filter_map(frame_symbol);
+    for symbol in symbols.by_ref() {
         if symbol.starts_with("tokio::runtime::task::") {
-            return catches > 0 && symbol.starts_with("tokio::runtime::task::core::Core<T,S>::poll");
+            if symbol.starts_with("tokio::runtime::task::core::Core<T,S>::poll") {
+                return catches > 0;
+            }
+            // A panic while a `JoinHandle`'s drop drops the finished task's output: tokio
+            // catches it and drops it; the task had already completed.
+            let machinery = |s: &&str| {
+                ["tokio::", "std::", "core::", "__rust_try", "<tokio::", "<core::", "<alloc::"]
+                    .iter()
+                    .any(|m| s.starts_with(m))
+            };
+            let (mut output, mut join_handle) = (false, false);
+            for s in std::iter::once(symbol).chain(symbols).take_while(machinery) {
+                output |= s.starts_with("tokio::runtime::task::core::Core<T,S>::drop_future_or_output");
+                join_handle |= s.starts_with("tokio::runtime::task::harness::Harness<T,S>::drop_join_handle_slow");
+            }
+            return output && join_handle;
         }
         if symbol.starts_with("__rust_try") {
             catches += 1;

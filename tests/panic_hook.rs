@@ -88,4 +88,31 @@ fn a_replaced_panic_hook_is_put_back_and_the_run_that_replaced_it_warns() {
     assert!(f.to_string().contains(WARNING), "{f}");
     let f = tokio_task_panics();
     assert!(!f.to_string().contains("panic hook:"), "{f}");
+
+    // Replaced right after a run, before the next on the same thread (runs of one
+    // exploration reuse the check between them; separate runs do not): a spawn_local
+    // task's panic, which reaches the kit only through its hook and runs in no tokio
+    // turn, is still seen.
+    Builder::new().run(|| async {});
+    let _ = counting_hook();
+    let line = line_of(SRC, "local-panic");
+    let f = Builder::new()
+        .try_run(|| async {
+            let local = tokio::task::LocalSet::new();
+            local
+                .run_until(async {
+                    let _ = tokio::task::spawn_local(async { panic!("local") }).await; // local-panic
+                })
+                .await;
+        })
+        .unwrap_err();
+    // The test's own assertions print through the default hook.
+    drop(std::panic::take_hook());
+    assert_eq!(
+        f.headline(),
+        format!(
+            "a task started with tokio::task::spawn_local panicked at tests/panic_hook.rs:{line}:62: local"
+        )
+    );
+    assert!(!f.to_string().contains("panic hook:"), "{f}");
 }

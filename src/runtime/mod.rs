@@ -142,7 +142,7 @@ impl RunAttempt<'_> {
                 self.site
             );
         }
-        let hook_at_start = panics::hook_generation();
+        let hook_at_start = panics::hook_generation_at_start(family::current());
         let shared = Shared::new();
         *lock(&shared.replay_line) = self.replay.clone();
         *lock(&shared.test_name) = self.name.to_string();
@@ -236,7 +236,7 @@ impl RunAttempt<'_> {
         }
         // Checked once the runtime is down (its blocking closures could panic until then):
         // a hook replaced during the run may have kept panics from the kit.
-        snap.hook_replaced = panics::hook_generation() != hook_at_start;
+        snap.hook_replaced = panics::hook_generation_at_end(family::current()) != hook_at_start;
         let foreign = shared.panics.close();
         if !self.config.io {
             self.io_missing.set(shared.panics.io_wanted.load(SeqCst));

@@ -329,6 +329,38 @@ pub(crate) fn hook_generation() -> u64 {
     GENERATION.load(SeqCst)
 }
 
+/// How recent a run's closing check stands in for the next run's opening one, in the same
+/// family of runs (an exploration's schedules run back to back, and a check, a panic and
+/// its unwinding of about 10 µs, at both ends of each was most of a short run's cost).
+const CHECK_REUSED_WITHIN: std::time::Duration = std::time::Duration::from_millis(1);
+
+thread_local! {
+    /// The closing check of the last run on this thread: its family, the generation it
+    /// read, and when.
+    static LAST_CHECK: Cell<Option<(u64, u64, std::time::Instant)>> = const { Cell::new(None) };
+}
+
+/// [`hook_generation`] at the start of a run of `family` (0: none): the closing check of
+/// the family's previous run on this thread, when it was made less than
+/// [`CHECK_REUSED_WITHIN`] ago. Between the two only the kit ran on this thread; a hook
+/// another thread replaced meanwhile is found by this run's own checks (before tokio runs
+/// its tasks, and at the run's end).
+pub(crate) fn hook_generation_at_start(family: u64) -> u64 {
+    match LAST_CHECK.with(Cell::get) {
+        Some((f, generation, at)) if family != 0 && f == family && at.elapsed() < CHECK_REUSED_WITHIN => {
+            generation
+        }
+        _ => hook_generation(),
+    }
+}
+
+/// [`hook_generation`] at the end of a run of `family`, kept for the next run's start.
+pub(crate) fn hook_generation_at_end(family: u64) -> u64 {
+    let generation = hook_generation();
+    LAST_CHECK.with(|c| c.set(Some((family, generation, std::time::Instant::now()))));
+    generation
+}
+
 /// The warning of a run during which the hook was replaced.
 pub(crate) const HOOK_REPLACED: &str = "panic hook: the process's panic hook was replaced during this run \
      (std::panic::set_hook, by the test or by a library such as an error-report crate); until the kit noticed \

@@ -431,3 +431,73 @@ fn advance_is_exact_to_the_nanosecond() {
     assert_eq!(seen, vec![Duration::from_millis(1)]);
     assert_eq!(last, Duration::from_nanos(1_500_001));
 }
+
+#[test]
+fn try_elapsed_is_none_outside_a_run() {
+    assert_eq!(time::try_elapsed(), None);
+    // Nor after one: a thread that outlives its run does not read a finished clock.
+    let late = async_testkit::run(async {
+        std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_millis(1));
+        })
+    });
+    late.join().unwrap();
+    assert_eq!(time::try_elapsed(), None);
+}
+
+#[test]
+fn try_elapsed_reads_the_virtual_clock_on_the_run_thread() {
+    async_testkit::run(async {
+        assert_eq!(time::try_elapsed(), Some(Duration::ZERO));
+        tokio::time::sleep(S * 3600).await;
+        assert_eq!(time::try_elapsed(), Some(S * 3600));
+    });
+}
+
+#[test]
+fn try_elapsed_reads_the_virtual_clock_in_a_blocking_closure() {
+    async_testkit::run(async {
+        tokio::time::sleep(S * 90).await;
+        let seen = tokio::task::spawn_blocking(time::try_elapsed).await.unwrap();
+        assert_eq!(seen, Some(S * 90));
+    });
+}
+
+#[test]
+fn elapsed_in_a_blocking_closure_fails_the_test_and_says_to_use_try_elapsed() {
+    let failure = Builder::new()
+        .try_run(|| async {
+            tokio::task::spawn_blocking(time::elapsed).await.ok();
+        })
+        .unwrap_err();
+    assert_eq!(failure.kind(), FailureKind::Panic);
+    let message = &failure.panic_messages()[0];
+    assert!(
+        message.contains("async_testkit::time::elapsed was called outside an async-testkit run"),
+        "{message}"
+    );
+    assert!(
+        message.contains("To read the virtual clock from another thread of the run (a spawn_blocking closure, a thread the test started), use async_testkit::time::try_elapsed()"),
+        "{message}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+// Its name's first 15 bytes (all the kernel keeps) are its own: a thread is matched to
+// the one live run whose thread has its name.
+fn thread_started_by_the_test_reads_try_elapsed() {
+    async_testkit::run(async {
+        tokio::time::sleep(S * 5).await;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || tx.send(time::try_elapsed()).unwrap());
+        assert_eq!(rx.await.unwrap(), Some(S * 5));
+        // A thread with a name of its own is not recognised.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("named-by-the-test".into())
+            .spawn(move || tx.send(time::try_elapsed()).unwrap())
+            .unwrap();
+        assert_eq!(rx.await.unwrap(), None);
+    });
+}

@@ -501,3 +501,37 @@ fn thread_started_by_the_test_reads_try_elapsed() {
         assert_eq!(rx.await.unwrap(), None);
     });
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn deadlocked_runs_threads_read_the_instant_it_was_found_at() {
+    struct OnDrop(std::sync::Arc<std::sync::Mutex<Option<Option<Duration>>>>);
+    impl Drop for OnDrop {
+        // Runs when the kit cancels the deadlocked body, after the deadlock probe moved
+        // tokio's clock far on.
+        fn drop(&mut self) {
+            let seen = std::thread::spawn(time::try_elapsed).join().unwrap();
+            *self.0.lock().unwrap() = Some(seen);
+        }
+    }
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let failure = {
+        let seen = seen.clone();
+        Builder::new()
+            .try_run(move || {
+                let guard = OnDrop(seen.clone());
+                async move {
+                    let _guard = guard;
+                    tokio::time::sleep(S * 5).await;
+                    let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+                    rx.await.unwrap();
+                }
+            })
+            .unwrap_err()
+    };
+    assert_eq!(failure.kind(), FailureKind::Deadlock);
+    // The run thread reads it too: the body's cancellation is at the deadlock's instant.
+    let report = failure.to_string();
+    assert!(report.contains("+5.000s  #0 test body: cancelled"), "{report}");
+    assert_eq!(*seen.lock().unwrap(), Some(Some(S * 5)));
+}

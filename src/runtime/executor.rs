@@ -1145,6 +1145,8 @@ impl Executor {
     /// run on toward a far probe, one stop at a time. Without a virtual limit, a timer
     /// found on the way is no timeout: the run goes on (`None`).
     fn probe(&self, rt: &tokio::runtime::Runtime, idle_since: Duration) -> Option<Stop> {
+        // A task polled inline in the last wait ran after `idle_since` was read.
+        let idle_since = idle_since.max(self.findings.last_activity.get());
         let wait = || {
             self.shared.jump_once.store(true, Relaxed);
             self.wait(rt, true, None)
@@ -1153,10 +1155,14 @@ impl Executor {
             .deadline
             .probe(self.config.virtual_timeout, idle_since, wait, || self.elapsed())
         {
-            Probed::Deadlock => Some(Stop::Deadlock {
-                manual_stall: false,
-                outside: self.outside.pending(),
-            }),
+            Probed::Deadlock => {
+                // Other threads read the instant it was found at, as the run thread does.
+                self.link.freeze(idle_since);
+                Some(Stop::Deadlock {
+                    manual_stall: false,
+                    outside: self.outside.pending(),
+                })
+            }
             Probed::WallTimeout => Some(Stop::WallTimeout { after_body: false }),
             Probed::Timeout { why } => {
                 self.record(None, EventKind::clock_moved(idle_since));

@@ -29,6 +29,9 @@ pub(crate) struct RunLink {
     handle: tokio::runtime::Handle,
     /// The run has ended: its clock is no longer "the run's".
     ended: AtomicBool,
+    /// Once a deadlock is found, the instant it was found at: the deadlock probe moves
+    /// tokio's clock on, but that is the kit's business (as `Executor::elapsed`).
+    frozen: Mutex<Option<Duration>>,
     /// The run thread's name, to recognise the threads the test started (Linux).
     comm: Option<Vec<u8>>,
     /// Log lines from threads other than the run's, waiting for the executor to record
@@ -51,6 +54,7 @@ impl RunLink {
             start,
             handle,
             ended: AtomicBool::new(false),
+            frozen: Mutex::new(None),
             comm: thread_comm(),
             logs: Mutex::new(Vec::new()),
             has_logs: AtomicBool::new(false),
@@ -70,6 +74,9 @@ impl RunLink {
     pub(crate) fn elapsed(&self) -> Option<Duration> {
         if self.ended.load(SeqCst) {
             return None;
+        }
+        if let Some(at) = *lock(&self.frozen) {
+            return Some(at);
         }
         let _entered = self.handle.enter();
         Some(tokio::time::Instant::now().saturating_duration_since(self.start))
@@ -92,6 +99,11 @@ impl RunLink {
         }
         self.has_logs.store(false, SeqCst);
         std::mem::take(&mut *lock(&self.logs))
+    }
+
+    /// A deadlock was found: time reads `at` from now on.
+    pub(crate) fn freeze(&self, at: Duration) {
+        *lock(&self.frozen) = Some(at);
     }
 
     /// The run is over: no thread reads its clock or posts to it any more.

@@ -487,19 +487,21 @@ fn elapsed_in_a_blocking_closure_fails_the_test_and_says_to_use_try_elapsed() {
 // Its name's first 15 bytes (all the kernel keeps) are its own: a thread is matched to
 // the one live run whose thread has its name.
 fn thread_started_by_the_test_reads_try_elapsed() {
-    async_testkit::run(async {
-        tokio::time::sleep(S * 5).await;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        std::thread::spawn(move || tx.send(time::try_elapsed()).unwrap());
-        assert_eq!(rx.await.unwrap(), Some(S * 5));
-        // A thread with a name of its own is not recognised.
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
-            .name("named-by-the-test".into())
-            .spawn(move || tx.send(time::try_elapsed()).unwrap())
-            .unwrap();
-        assert_eq!(rx.await.unwrap(), None);
-    });
+    // The body waits for the threads in its poll (join), so the clock cannot move
+    // meanwhile, however slowly they start: the poll's wall time is not the test's point.
+    Builder::new()
+        .slow_poll_policy(async_testkit::Policy::Ignore)
+        .run(|| async {
+            tokio::time::sleep(S * 5).await;
+            let seen = std::thread::spawn(time::try_elapsed).join().unwrap();
+            assert_eq!(seen, Some(S * 5));
+            // A thread with a name of its own is not recognised.
+            let named = std::thread::Builder::new()
+                .name("named-by-the-test".into())
+                .spawn(time::try_elapsed)
+                .unwrap();
+            assert_eq!(named.join().unwrap(), None);
+        });
 }
 
 #[cfg(target_os = "linux")]

@@ -75,6 +75,8 @@ pub mod task;
 pub mod time;
 pub mod timeout;
 pub mod trace;
+#[cfg(feature = "tracing")]
+pub mod tracing;
 mod util;
 
 pub use probe::Probe;

@@ -38,6 +38,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::{Instant, Sleep};
 
 use crate::runtime::executor::{self, Executor};
+use crate::runtime::link;
 use crate::trace::Vt;
 
 /// The current virtual instant (tokio's `Instant`, which the paused clock drives).
@@ -74,6 +75,34 @@ pub fn now() -> Instant {
 #[track_caller]
 pub fn elapsed() -> Duration {
     executor::current("async_testkit::time::elapsed").elapsed()
+}
+
+/// Virtual time since the run began, or `None` outside a run (it never panics).
+///
+/// Unlike [`elapsed`], it works from every thread of the run, not only the one the
+/// executor runs on: `spawn_blocking` closures, and on Linux the OS threads the test
+/// started while the run lasts (an unnamed thread is recognised by the name it inherits
+/// from the test's thread; a thread given a name of its own is not, and gets `None`, as
+/// does such a thread on other systems). Log timers and other code that may run anywhere
+/// use it (`async_testkit::tracing::VirtualTime` does, with feature `tracing`).
+///
+/// ```
+/// use std::time::Duration;
+/// use async_testkit::time::try_elapsed;
+///
+/// assert_eq!(try_elapsed(), None); // outside a run
+/// async_testkit::run(async {
+///     tokio::time::sleep(Duration::from_secs(60)).await;
+///     let seen = tokio::task::spawn_blocking(try_elapsed).await.unwrap();
+///     assert_eq!(seen, Some(Duration::from_secs(60)));
+///     assert_eq!(try_elapsed(), Some(Duration::from_secs(60)));
+/// });
+/// ```
+pub fn try_elapsed() -> Option<Duration> {
+    match executor::try_current() {
+        Some(core) => Some(core.elapsed()),
+        None => link::current()?.elapsed(),
+    }
 }
 
 /// The virtual calendar's starting point: 2000-01-01T00:00:00Z. Every run's

@@ -11,7 +11,9 @@
 //! keeps the first 50,000 and the last 50,000 of a longer run (100,000 events, a Chrome
 //! trace of about 10 MB), and says what it left out (the report has a `trace:` line, the
 //! Chrome trace an event in the gap); a ring of recent events keeps at most 100,000. The
-//! hash and the count always cover every event.
+//! count always covers every event, and the hash every event of the schedule: not the
+//! lines the code under test logged (feature `tracing`), which other threads emit in an
+//! order no schedule fixes.
 //!
 //! ```
 //! let report = async_testkit::Builder::new()
@@ -65,6 +67,22 @@ pub(crate) enum EventKind {
         from: u64,
     },
     Settled,
+    /// A line the code under test logged (feature `tracing`). Not folded into the hash:
+    /// lines from other threads race with the schedule, and the hash is the schedule's.
+    Log(Box<LogLine>),
+}
+
+/// A logged event: its level, target, message and other fields, and the thread it came
+/// from when that was not the run's own (a `spawn_blocking` closure, a thread the test
+/// started).
+#[derive(Clone, Debug)]
+pub(crate) struct LogLine {
+    pub(crate) level: &'static str,
+    pub(crate) target: String,
+    /// The message, then ` key=value` for each other field.
+    pub(crate) text: String,
+    /// `thread "name"`, or `an unnamed thread`; `None` on the run's own thread.
+    pub(crate) thread: Option<String>,
 }
 
 impl EventKind {
@@ -169,6 +187,8 @@ impl Trace {
         if !self.on {
             return;
         }
+        let task = task.map_or(NO_TASK, |t| t as u32);
+        let at = nanos(at);
         let code: u64 = match &kind {
             EventKind::Spawned { child } => 1 ^ (u64::from(*child) << 8),
             EventKind::Polled { options, chosen } => {
@@ -189,9 +209,8 @@ impl Trace {
             EventKind::ClockMoved { from } => 9 ^ from.rotate_left(8),
             EventKind::Settled => 10,
             EventKind::ReturnedErr => 11,
+            EventKind::Log(_) => return self.keep(at, task, kind),
         };
-        let task = task.map_or(NO_TASK, |t| t as u32);
-        let at = nanos(at);
         // One multiply-rotate round per word: order-sensitive, and cheap enough to run on
         // every event of every traced run. The words cover every field of the event, all
         // that its exact line ([`Trace::lines`]) shows but the task's name: two events
@@ -201,6 +220,11 @@ impl Trace {
             h = (h ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
         }
         self.hash = h;
+        self.keep(at, task, kind);
+    }
+
+    /// Keeps an event (counted already) in the first events or the ring.
+    fn keep(&mut self, at: u64, task: u32, kind: EventKind) {
         if self.capacity == 0 {
             return;
         }
@@ -269,6 +293,7 @@ impl Trace {
     /// where their events are alike for the hash, so a difference of hashes shows in them.
     pub(crate) fn lines(&self, name: &dyn Fn(TaskId) -> String) -> Vec<(u64, String)> {
         self.recent()
+            .filter(|(_, e)| !matches!(e.kind, EventKind::Log(_)))
             .map(|(seq, e)| (seq, format!("{:#}  {}", Vt(e.at()), describe(e, name, true))))
             .collect()
     }
@@ -382,10 +407,7 @@ impl Trace {
             );
         }
         for (seq, e) in self.recent().skip(skip) {
-            let who = match e.task() {
-                Some(t) => name(t),
-                None => "tokio".to_string(),
-            };
+            let who = who(e, name);
             let _ = writeln!(
                 out,
                 "    {:>5}  {:>12}  {who}: {}",
@@ -400,11 +422,19 @@ impl Trace {
 
 /// `#1 "worker": polled`: who did what (with `exact`, times to the nanosecond).
 fn describe(e: &Event, name: &dyn Fn(TaskId) -> String, exact: bool) -> String {
-    let who = match e.task() {
-        Some(t) => name(t),
-        None => "tokio".to_string(),
-    };
-    format!("{who}: {}", what(e, name, exact))
+    format!("{}: {}", who(e, name), what(e, name, exact))
+}
+
+/// The task an event is of; for a log line of another thread, that thread.
+fn who(e: &Event, name: &dyn Fn(TaskId) -> String) -> String {
+    match (e.task(), &e.kind) {
+        (Some(t), _) => name(t),
+        (None, EventKind::Log(line)) => match &line.thread {
+            Some(thread) => thread.clone(),
+            None => "tokio".to_string(),
+        },
+        (None, _) => "tokio".to_string(),
+    }
 }
 
 fn what(e: &Event, name: &dyn Fn(TaskId) -> String, exact: bool) -> String {
@@ -435,6 +465,7 @@ fn what(e: &Event, name: &dyn Fn(TaskId) -> String, exact: bool) -> String {
             Vt(e.at())
         ),
         EventKind::Settled => "settled: nothing more runnable now".to_string(),
+        EventKind::Log(line) => format!("{} {}: {}", line.level, line.target, line.text),
     }
 }
 
@@ -695,6 +726,45 @@ mod tests {
         assert_eq!(
             one(&kinds[3]).1,
             "+5.000s  #1: clock moved from +1.000000003s to +5.000s"
+        );
+    }
+
+    /// Log lines show in the timeline, by task or by thread, and leave the hash and the
+    /// exact lines (the schedule's) alone: lines from other threads race with it.
+    #[test]
+    fn log_lines_show_in_the_timeline_and_leave_the_hash_alone() {
+        let log = |thread: Option<&str>| {
+            EventKind::Log(Box::new(LogLine {
+                level: "WARN",
+                target: "app::client".into(),
+                text: "retrying attempt=2".into(),
+                thread: thread.map(str::to_string),
+            }))
+        };
+        let (mut plain, mut logged) = (Trace::new(100), Trace::new(100));
+        plain.record(Duration::ZERO, Some(1), EventKind::Pending);
+        logged.record(Duration::ZERO, Some(1), EventKind::Pending);
+        logged.record(Duration::from_secs(3600), Some(1), log(None));
+        logged.record(
+            Duration::from_secs(3600),
+            None,
+            log(Some("thread \"tokio-rt-worker\"")),
+        );
+        logged.record(Duration::from_secs(3600), None, log(None));
+        assert_eq!(plain.hash(), logged.hash());
+        assert_eq!(logged.count(), 4);
+        let name = |t: TaskId| format!("#{t}");
+        assert_eq!(logged.lines(&name), plain.lines(&name));
+        let text = logged.render(&name, 10);
+        let rows: Vec<&str> = text.lines().map(str::trim).collect();
+        assert_eq!(
+            rows,
+            [
+                "1           +0s  #1: waits",
+                "2  +1h00m00.000s  #1: WARN app::client: retrying attempt=2",
+                "3  +1h00m00.000s  thread \"tokio-rt-worker\": WARN app::client: retrying attempt=2",
+                "4  +1h00m00.000s  tokio: WARN app::client: retrying attempt=2",
+            ]
         );
     }
 

@@ -431,3 +431,109 @@ fn advance_is_exact_to_the_nanosecond() {
     assert_eq!(seen, vec![Duration::from_millis(1)]);
     assert_eq!(last, Duration::from_nanos(1_500_001));
 }
+
+#[test]
+fn try_elapsed_is_none_outside_a_run() {
+    assert_eq!(time::try_elapsed(), None);
+    // Nor after one: a thread that outlives its run does not read a finished clock.
+    let late = async_testkit::run(async {
+        std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_millis(1));
+        })
+    });
+    late.join().unwrap();
+    assert_eq!(time::try_elapsed(), None);
+}
+
+#[test]
+fn try_elapsed_reads_the_virtual_clock_on_the_run_thread() {
+    async_testkit::run(async {
+        assert_eq!(time::try_elapsed(), Some(Duration::ZERO));
+        tokio::time::sleep(S * 3600).await;
+        assert_eq!(time::try_elapsed(), Some(S * 3600));
+    });
+}
+
+#[test]
+fn try_elapsed_reads_the_virtual_clock_in_a_blocking_closure() {
+    async_testkit::run(async {
+        tokio::time::sleep(S * 90).await;
+        let seen = tokio::task::spawn_blocking(time::try_elapsed).await.unwrap();
+        assert_eq!(seen, Some(S * 90));
+    });
+}
+
+#[test]
+fn elapsed_in_a_blocking_closure_fails_the_test_and_says_to_use_try_elapsed() {
+    let failure = Builder::new()
+        .try_run(|| async {
+            tokio::task::spawn_blocking(time::elapsed).await.ok();
+        })
+        .unwrap_err();
+    assert_eq!(failure.kind(), FailureKind::Panic);
+    let message = &failure.panic_messages()[0];
+    assert!(
+        message.contains("async_testkit::time::elapsed was called outside an async-testkit run"),
+        "{message}"
+    );
+    assert!(
+        message.contains("To read the virtual clock from another thread of the run (a spawn_blocking closure, a thread the test started), use async_testkit::time::try_elapsed()"),
+        "{message}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+// Its name's first 15 bytes (all the kernel keeps) are its own: a thread is matched to
+// the one live run whose thread has its name.
+fn thread_started_by_the_test_reads_try_elapsed() {
+    // The body waits for the threads in its poll (join), so the clock cannot move
+    // meanwhile, however slowly they start: the poll's wall time is not the test's point.
+    Builder::new()
+        .slow_poll_policy(async_testkit::Policy::Ignore)
+        .run(|| async {
+            tokio::time::sleep(S * 5).await;
+            let seen = std::thread::spawn(time::try_elapsed).join().unwrap();
+            assert_eq!(seen, Some(S * 5));
+            // A thread with a name of its own is not recognised.
+            let named = std::thread::Builder::new()
+                .name("named-by-the-test".into())
+                .spawn(time::try_elapsed)
+                .unwrap();
+            assert_eq!(named.join().unwrap(), None);
+        });
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn deadlocked_runs_threads_read_the_instant_it_was_found_at() {
+    struct OnDrop(std::sync::Arc<std::sync::Mutex<Option<Option<Duration>>>>);
+    impl Drop for OnDrop {
+        // Runs when the kit cancels the deadlocked body, after the deadlock probe moved
+        // tokio's clock far on.
+        fn drop(&mut self) {
+            let seen = std::thread::spawn(time::try_elapsed).join().unwrap();
+            *self.0.lock().unwrap() = Some(seen);
+        }
+    }
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let failure = {
+        let seen = seen.clone();
+        Builder::new()
+            .try_run(move || {
+                let guard = OnDrop(seen.clone());
+                async move {
+                    let _guard = guard;
+                    tokio::time::sleep(S * 5).await;
+                    let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+                    rx.await.unwrap();
+                }
+            })
+            .unwrap_err()
+    };
+    assert_eq!(failure.kind(), FailureKind::Deadlock);
+    // The run thread reads it too: the body's cancellation is at the deadlock's instant.
+    let report = failure.to_string();
+    assert!(report.contains("+5.000s  #0 test body: cancelled"), "{report}");
+    assert_eq!(*seen.lock().unwrap(), Some(Some(S * 5)));
+}

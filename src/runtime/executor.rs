@@ -41,6 +41,7 @@ use tokio::time::{Instant, Sleep};
 use super::clock::{Clock, ClockReadings, MANUAL_STALL_GRACE};
 use super::config::{MAX_RECORDED_CHOICES, Policy, RunConfig};
 use super::deadline::{DeadlineProbe, Probed, WaitOutcome};
+use super::link::RunLink;
 use super::outside::{Outside, Pending};
 use super::panics::{self, PanicRecord};
 use super::shared::{ACTIVITY_IDLE, ACTIVITY_TOKIO, Shared, TaskWaker};
@@ -48,7 +49,7 @@ use super::table::{BoxFuture, Slot, TaskEntry, TaskTable};
 use super::tasks::{JoinControl, TaskInfo, TaskMeta, TaskState, TaskStats};
 use super::wall;
 use crate::schedule::{Choice, Chooser, SplitMix64, Step};
-use crate::trace::{EventKind, TaskId, Trace};
+use crate::trace::{EventKind, LogLine, TaskId, Trace};
 use crate::util::lock;
 
 /// A check run when the body has returned; `Err(message)` fails the test.
@@ -153,6 +154,8 @@ pub(crate) struct Executor {
     /// The kit task being polled (or dropped) now.
     pub(crate) current: Cell<Option<TaskId>>,
     pub(crate) trace: RefCell<Trace>,
+    /// What the run's other threads reach: the clock, and their log lines.
+    pub(crate) link: Arc<RunLink>,
     metrics: tokio::runtime::RuntimeMetrics,
     /// The run's runtime: kit tasks are polled through its `Handle::block_on` (see
     /// [`Executor::poll_task`]).
@@ -262,10 +265,11 @@ impl Executor {
         config: RunConfig,
         chooser: Box<dyn Chooser>,
         seed: u64,
-        handle: tokio::runtime::Handle,
         outside: Outside,
+        link: Arc<RunLink>,
     ) -> Self {
         let (capacity, tracing) = (config.trace_capacity, config.tracing);
+        let handle = link.handle().clone();
         let coarse_wall = wall::coarse_enough(config.slow_poll);
         Executor {
             run_id,
@@ -280,6 +284,7 @@ impl Executor {
             } else {
                 Trace::off()
             }),
+            link,
             metrics: handle.metrics(),
             handle,
             choosing: Choosing {
@@ -462,7 +467,38 @@ impl Executor {
         } else {
             self.elapsed()
         };
+        self.record_posted_logs();
         self.trace.borrow_mut().record(now, task, kind);
+    }
+
+    /// Records a line the code under test logged (feature `tracing`), at the current
+    /// virtual time, as the event of the kit task being polled (or of tokio's, or of no
+    /// task, outside the kit's polls). Nothing when the run is untraced, or its trace is
+    /// in use (a log line emitted by the kit's own rendering).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn log(&self, line: impl FnOnce() -> LogLine) {
+        if !self.trace.try_borrow().is_ok_and(|t| t.is_on()) {
+            return;
+        }
+        let line = line();
+        let now = self.elapsed();
+        self.record_posted_logs();
+        if let Ok(mut trace) = self.trace.try_borrow_mut() {
+            trace.record(now, self.current.get(), EventKind::Log(Box::new(line)));
+        }
+    }
+
+    /// Records the log lines the run's other threads left (see [`RunLink::post`]).
+    pub(crate) fn record_posted_logs(&self) {
+        let posted = self.link.take_logs();
+        if posted.is_empty() {
+            return;
+        }
+        if let Ok(mut trace) = self.trace.try_borrow_mut() {
+            for (at, line) in posted {
+                trace.record(at, None, EventKind::Log(Box::new(line)));
+            }
+        }
     }
 
     pub(crate) fn label(&self, id: TaskId) -> String {
@@ -1109,6 +1145,8 @@ impl Executor {
     /// run on toward a far probe, one stop at a time. Without a virtual limit, a timer
     /// found on the way is no timeout: the run goes on (`None`).
     fn probe(&self, rt: &tokio::runtime::Runtime, idle_since: Duration) -> Option<Stop> {
+        // A task polled inline in the last wait ran after `idle_since` was read.
+        let idle_since = idle_since.max(self.findings.last_activity.get());
         let wait = || {
             self.shared.jump_once.store(true, Relaxed);
             self.wait(rt, true, None)
@@ -1117,10 +1155,14 @@ impl Executor {
             .deadline
             .probe(self.config.virtual_timeout, idle_since, wait, || self.elapsed())
         {
-            Probed::Deadlock => Some(Stop::Deadlock {
-                manual_stall: false,
-                outside: self.outside.pending(),
-            }),
+            Probed::Deadlock => {
+                // Other threads read the instant it was found at, as the run thread does.
+                self.link.freeze(idle_since);
+                Some(Stop::Deadlock {
+                    manual_stall: false,
+                    outside: self.outside.pending(),
+                })
+            }
             Probed::WallTimeout => Some(Stop::WallTimeout { after_body: false }),
             Probed::Timeout { why } => {
                 self.record(None, EventKind::clock_moved(idle_since));
@@ -1446,7 +1488,15 @@ pub(crate) fn current(what: &str) -> Rc<Executor> {
         None => panic!(
             "{what} was called outside an async-testkit run.\n\
              It needs the kit's runtime: call it from inside an #[async_testkit::test] function, \
-             or from a future passed to async_testkit::run / Builder::run."
+             or from a future passed to async_testkit::run / Builder::run.{}",
+            if what.starts_with("async_testkit::time::") {
+                // The executor is the run thread's: blocking closures and other threads
+                // read the clock through the run's link.
+                " To read the virtual clock from another thread of the run (a spawn_blocking \
+                 closure, a thread the test started), use async_testkit::time::try_elapsed()."
+            } else {
+                ""
+            }
         ),
     }
 }

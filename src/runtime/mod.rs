@@ -13,6 +13,7 @@ pub(crate) mod config;
 pub(crate) mod deadline;
 pub(crate) mod executor;
 pub(crate) mod family;
+pub(crate) mod link;
 pub(crate) mod oracles;
 pub(crate) mod outside;
 pub(crate) mod panics;
@@ -154,7 +155,9 @@ impl RunAttempt<'_> {
         let rt = &krt.rt;
         let enter = rt.enter();
         let start = tokio::time::Instant::now();
-        krt.begin(&shared, start);
+        let link = link::RunLink::new(rt.handle().clone(), start);
+        let run_link = link::LinkGuard::enter(link.clone());
+        krt.begin(&shared, start, &link);
         let _run_thread = panics::RunThreadGuard::enter(shared.panics.clone(), start);
         let run_id = RUN_IDS.fetch_add(1, SeqCst);
         let core = Rc::new(Executor::new(
@@ -163,11 +166,11 @@ impl RunAttempt<'_> {
             self.config.clone(),
             self.plan.chooser(self.seed),
             self.seed,
-            rt.handle().clone(),
             {
                 let blocking = krt.blocking.clone();
                 outside::Outside::new(Box::new(move || blocking.alive()), self.config.io)
             },
+            link,
         ));
         let current = CurrentGuard::set(core.clone());
         family::run_started(&core);
@@ -222,6 +225,9 @@ impl RunAttempt<'_> {
         let stopped_in_time = !matches!(stop, Stop::WallTimeout { .. });
         let mut snap = oracles::snapshot(&core, stop, rt.metrics().num_alive_tasks(), blocking);
         core.cancel_all();
+        // What other threads logged until now belongs to the run; nothing after.
+        core.record_posted_logs();
+        drop(run_link);
         shared.finished.store(true, SeqCst);
         drop(watch);
         drop(current);

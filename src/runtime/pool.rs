@@ -25,6 +25,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use super::executor;
+use super::link::{self, RunLink};
 use super::panics;
 use super::panics::RunPanics;
 use super::shared::Shared;
@@ -38,7 +39,7 @@ const MAX_ORIGIN_MS: u128 = 1 << 62;
 
 /// The run a runtime serves now, as its threads need it: the run's shared state and the
 /// virtual instant it started at.
-type RunSlot = Arc<Mutex<Option<(Arc<RunPanics>, tokio::time::Instant)>>>;
+type RunSlot = Arc<Mutex<Option<(Arc<RunPanics>, tokio::time::Instant, Arc<RunLink>)>>>;
 
 /// A paused current-thread tokio runtime with the kit's hooks.
 pub(crate) struct KitRuntime {
@@ -133,8 +134,9 @@ impl KitRuntime {
             let threads_started = threads_started.clone();
             b.on_thread_start(move || {
                 threads_started.store(true, SeqCst);
-                if let Some((panics, start)) = lock(&run).clone() {
+                if let Some((panics, start, run)) = lock(&run).clone() {
                     panics::adopt_thread(panics, start);
+                    link::adopt(run);
                 }
             });
         }
@@ -156,8 +158,8 @@ impl KitRuntime {
     }
 
     /// Marks the start of a run on this runtime.
-    pub(crate) fn begin(&self, shared: &Arc<Shared>, start: tokio::time::Instant) {
-        *lock(&self.run) = Some((shared.panics.clone(), start));
+    pub(crate) fn begin(&self, shared: &Arc<Shared>, start: tokio::time::Instant, run: &Arc<RunLink>) {
+        *lock(&self.run) = Some((shared.panics.clone(), start, run.clone()));
     }
 
     /// Marks the end of the run.

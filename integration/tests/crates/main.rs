@@ -1,0 +1,3 @@
+//! One test binary for every real crate (one link instead of one per file keeps CI short).
+
+mod tower;

@@ -2,5 +2,6 @@
 
 mod clocks;
 mod hyper;
+mod race;
 mod tokio_util;
 mod tower;

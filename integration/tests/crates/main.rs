@@ -3,5 +3,6 @@
 mod clocks;
 mod hyper;
 mod race;
+mod runners;
 mod tokio_util;
 mod tower;

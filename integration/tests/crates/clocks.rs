@@ -13,6 +13,20 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+fn backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(ms(100))
+        .with_factor(2.0)
+        .with_max_times(2)
+}
+
+#[test]
+fn backon_multiplies_delays_in_f32_seconds() {
+    use backon::BackoffBuilder;
+    let delays: Vec<Duration> = backoff().build().collect();
+    assert_eq!(delays, [ms(100), Duration::from_nanos(200_000_003)]);
+}
+
 #[async_testkit::test]
 async fn backon_retries_on_virtual_time_with_its_f32_rounding() {
     let mut attempts = Vec::new();

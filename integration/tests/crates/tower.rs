@@ -119,18 +119,28 @@ async fn rate_limit_spaces_calls_by_its_period() {
     );
 }
 
+/// Calls `svc` with `0..n` from `n` tasks spawned at once; each gets its own number back.
+async fn call_at_once<S>(svc: &S, n: u32)
+where
+    S: Service<u32, Response = u32> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: std::fmt::Debug + Send,
+{
+    let calls: Vec<_> = (0..n)
+        .map(|i| async_testkit::spawn(svc.clone().oneshot(i)))
+        .collect();
+    for (i, call) in (0..n).zip(calls) {
+        assert_eq!(call.await.unwrap().unwrap(), i);
+    }
+}
+
 #[async_testkit::test]
 async fn concurrency_limit_runs_two_at_a_time() {
     let starts = Arc::new(Mutex::new(Vec::new()));
     let svc = ServiceBuilder::new()
         .concurrency_limit(2)
         .service(slow_echo(ms(100), starts.clone()));
-    let calls: Vec<_> = (0..5)
-        .map(|i| async_testkit::spawn(svc.clone().oneshot(i)))
-        .collect();
-    for (i, call) in calls.into_iter().enumerate() {
-        assert_eq!(call.await.unwrap().unwrap(), i as u32);
-    }
+    call_at_once(&svc, 5).await;
     assert_eq!(*starts.lock().unwrap(), [ms(0), ms(0), ms(100), ms(100), ms(200)]);
     assert_eq!(elapsed(), ms(300));
 }
@@ -144,12 +154,7 @@ async fn buffer_serves_callers_in_order_and_its_worker_ends_with_the_last_handle
         .buffer(8)
         .concurrency_limit(1)
         .service(slow_echo(ms(50), starts.clone()));
-    let calls: Vec<_> = (0..3)
-        .map(|i| async_testkit::spawn(svc.clone().oneshot(i)))
-        .collect();
-    for (i, call) in calls.into_iter().enumerate() {
-        assert_eq!(call.await.unwrap().unwrap(), i as u32);
-    }
+    call_at_once(&svc, 3).await;
     assert_eq!(*starts.lock().unwrap(), [ms(0), ms(50), ms(100)]);
     // Dropping the last handle ends the worker: the leak oracle has nothing to report.
     drop(svc);

@@ -159,3 +159,21 @@ async fn buffer_serves_callers_in_order_and_its_worker_ends_with_the_last_handle
     // Dropping the last handle ends the worker: the leak oracle has nothing to report.
     drop(svc);
 }
+
+#[test]
+fn a_buffer_handle_kept_past_the_test_leaks_its_worker() {
+    let outcome = async_testkit::Builder::new().try_run(|| async {
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let svc = ServiceBuilder::new().buffer(8).service(slow_echo(ms(50), starts));
+        call_at_once(&svc, 1).await;
+        svc // still alive when the body returns, and so is the buffer's worker
+    });
+    let Err(failure) = outcome else {
+        panic!("the buffer's worker leaked unseen")
+    };
+    assert_eq!(failure.kind(), async_testkit::FailureKind::Leak);
+    assert_eq!(
+        failure.headline(),
+        "leak: 1 task started with tokio::spawn was still alive when the test body returned"
+    );
+}

@@ -28,9 +28,13 @@ async fn handler(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infall
     }
 }
 
-/// Serves one connection on a loopback port, then sends `/slow` and `/missing` over one
-/// client connection; returns what came back and when.
-async fn round_trips() -> Vec<(StatusCode, String, Duration)> {
+type Client = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+type Conn = async_testkit::JoinHandle<hyper::Result<()>>;
+
+/// A server for one connection on a loopback port (a task named "server", which returns
+/// how the connection ended) and a client connected to it (its connection driven by a
+/// task named "client conn").
+async fn serve_and_connect() -> (Client, Conn, Conn) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = async_testkit::task::Builder::new()
@@ -40,24 +44,31 @@ async fn round_trips() -> Vec<(StatusCode, String, Duration)> {
             hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), hyper::service::service_fn(handler))
                 .await
-                .unwrap();
         });
-
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .unwrap();
     let client_conn = async_testkit::task::Builder::new()
         .name("client conn")
         .spawn(conn);
+    (sender, client_conn, server)
+}
 
+fn get(path: &str) -> Request<Full<Bytes>> {
+    Request::get(path)
+        .header("host", "localhost")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+/// Sends `/slow` and `/missing` over one client connection; returns what came back and
+/// when.
+async fn round_trips() -> Vec<(StatusCode, String, Duration)> {
+    let (mut sender, client_conn, server) = serve_and_connect().await;
     let mut answers = Vec::new();
     for path in ["/slow", "/missing"] {
-        let req = Request::get(path)
-            .header("host", "localhost")
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        let resp = sender.send_request(req).await.unwrap();
+        let resp = sender.send_request(get(path)).await.unwrap();
         let status = resp.status();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         answers.push((status, String::from_utf8(body.to_vec()).unwrap(), elapsed()));
@@ -65,7 +76,7 @@ async fn round_trips() -> Vec<(StatusCode, String, Duration)> {
     // Closing the client ends both connections: nothing leaks.
     drop(sender);
     client_conn.await.unwrap().unwrap();
-    server.await.unwrap();
+    server.await.unwrap().unwrap();
     answers
 }
 
@@ -88,24 +99,8 @@ async fn hyper_over_loopback_on_the_autojump_clock() {
 
 #[async_testkit::test]
 async fn a_client_timeout_shorter_than_the_handler_fires_at_its_virtual_deadline() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = async_testkit::spawn(async move {
-        let (stream, _) = listener.accept().await.unwrap();
-        // The client gives up mid-request: the connection ends with an error, ignored here.
-        let _ = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(stream), hyper::service::service_fn(handler))
-            .await;
-    });
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    let client_conn = async_testkit::spawn(conn);
-    let req = Request::get("/slow")
-        .header("host", "localhost")
-        .body(Full::new(Bytes::new()))
-        .unwrap();
+    let (mut sender, client_conn, server) = serve_and_connect().await;
+    let req = get("/slow");
     let outcome = tokio::time::timeout(ms(40), sender.send_request(req)).await;
     assert!(
         outcome.is_err(),
@@ -113,6 +108,9 @@ async fn a_client_timeout_shorter_than_the_handler_fires_at_its_virtual_deadline
     );
     assert_eq!(elapsed(), ms(40));
     drop(sender);
-    let _ = client_conn.await.unwrap();
-    server.await.unwrap();
+    client_conn.await.unwrap().unwrap();
+    // The server sees the client go at once: the handler is dropped mid-sleep.
+    let served = server.await.unwrap().unwrap_err();
+    assert!(served.is_incomplete_message(), "{served:?}");
+    assert_eq!(elapsed(), ms(40));
 }

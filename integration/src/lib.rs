@@ -117,8 +117,8 @@ pub type VirtualLimiter = RateLimiter<NotKeyed, InMemoryState, VirtualClock, NoO
 ///     for _ in 0..3 {
 ///         until_ready(&limiter).await;
 ///     }
-///     // 2 per second: a cell every 500 ms, the first one at once.
-///     assert_eq!(async_testkit::time::elapsed(), Duration::from_millis(1000));
+///     // 2 per second with a burst of 2: two cells at once, the third 500 ms later.
+///     assert_eq!(async_testkit::time::elapsed(), Duration::from_millis(500));
 /// });
 /// ```
 pub async fn until_ready(limiter: &VirtualLimiter) {

@@ -57,7 +57,10 @@ fn a_panic_in_a_destructor_inside_a_tokio_task_still_fails_the_test() {
         })
         .unwrap_err();
     assert_eq!(f.kind(), FailureKind::Panic);
-    assert!(f.to_string().contains("panicked at tests/panic_accounting.rs:"), "{f}");
+    assert!(
+        f.to_string().contains("panicked at tests/panic_accounting.rs:"),
+        "{f}"
+    );
     assert!(f.to_string().contains("output dropped"), "{f}");
 }
 

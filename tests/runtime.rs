@@ -843,7 +843,8 @@ fn replays_that_differ_below_a_millisecond_name_the_event_exactly() {
     assert!(
         text.contains(
             "nondeterminism: replays 1 and 2 of this schedule diverged at event 9:\n  first replay: \
-             +1.000000500s  #0 test body: polled\n  replay 2:     +1.000000250s  #0 test body: polled\n"
+             +1.000000500s  tokio: tokio's own tasks ran\n  replay 2:     +1.000000250s  tokio: tokio's own \
+             tasks ran\n"
         ),
         "{text}"
     );

@@ -245,3 +245,20 @@ async fn block_in_place_runs_in_place_under_the_kit() {
     let ran_on = tokio::task::block_in_place(|| std::thread::current().id());
     assert_eq!(ran_on, thread);
 }
+
+/// A test written for a plain `#[tokio::test]` that pauses the clock itself meets tokio's
+/// panic (as it would under `start_paused = true`); the report says what to do.
+#[test]
+fn pausing_the_clock_again_says_to_remove_the_call() {
+    let f = async_testkit::Builder::new()
+        .try_run(|| async { tokio::time::pause() })
+        .unwrap_err();
+    assert_eq!(f.kind(), async_testkit::FailureKind::Panic);
+    assert!(
+        f.headline().ends_with(
+            "time is already frozen (the kit's clock is always paused, as with \
+             #[tokio::test(start_paused = true)]: remove the call to tokio::time::pause())"
+        ),
+        "{f}"
+    );
+}

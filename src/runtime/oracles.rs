@@ -237,7 +237,17 @@ pub(crate) fn describe_panic(p: &PanicRecord) -> String {
         .as_deref()
         .map(|l| format!(" at {l}"))
         .unwrap_or_default();
-    format!("{who} panicked{at}: {}", p.message)
+    format!("{who} panicked{at}: {}{}", p.message, hint(&p.message))
+}
+
+/// What to do about a panic the kit itself causes a test to meet.
+fn hint(message: &str) -> &'static str {
+    if message == "time is already frozen" {
+        " (the kit's clock is always paused, as with #[tokio::test(start_paused = true)]: remove the call to \
+         tokio::time::pause())"
+    } else {
+        ""
+    }
 }
 
 /// The headline of a deadlock. The kit sees every poll of its own tasks, so without

@@ -9,6 +9,9 @@
 # Each round builds both crates from an empty target directory, one after the other.
 # Needs the registry already fetched (run `cargo fetch` in the repository first).
 set -euo pipefail
+# Each crate builds into its own target directory: a CARGO_TARGET_DIR from the caller's
+# shell would send both builds into one warm directory and time nothing cold.
+unset CARGO_TARGET_DIR
 rounds=${1:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)

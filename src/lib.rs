@@ -42,6 +42,13 @@
 //! assert!(failure.headline().starts_with("deadlock: every task is waiting and no timer is pending"));
 //! ```
 //!
+//! # Guide
+//!
+//! New to the kit? The [`guide`] walks from a first test to virtual time, mocks, timeouts
+//! and cancellation, exploration and proptest, one runnable example per step, and
+//! explains each failure report ([`guide::why_did_my_test_fail`]). The cargo features,
+//! what each adds and costs, are in [`guide::features`].
+//!
 //! # Map
 //!
 //! - [`test`], [`run`], [`Builder`]: start runs; [`Report`] and [`Failure`] say how they went.
@@ -64,6 +71,7 @@
 #![warn(missing_docs)]
 
 pub mod cancel;
+pub mod guide;
 pub mod mock;
 pub mod probe;
 #[cfg(feature = "proptest")]
@@ -352,5 +360,31 @@ pub mod __private {
             assert_eq!(super::test_name("my_crate::tests::t"), "tests::t");
             assert_eq!(super::test_name("t"), "t");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The attribute crate's expansions call this crate's hidden API, so the manifest pins
+    /// it to exactly this version: a release that bumps one must bump the pin.
+    #[test]
+    fn the_attribute_crate_is_pinned_to_this_version() {
+        let manifest = include_str!("../Cargo.toml");
+        // Either `async-testkit-macros = { path = .., version = ".." }` (the repository's)
+        // or `[dependencies.async-testkit-macros]` then `version = ".."` (a package's).
+        let dep = manifest
+            .find("async-testkit-macros")
+            .expect("Cargo.toml names async-testkit-macros");
+        let rest = &manifest[dep..];
+        let at = rest
+            .find("version = \"")
+            .expect("a version for async-testkit-macros")
+            + "version = \"".len();
+        let version = &rest[at..at + rest[at..].find('"').unwrap()];
+        assert_eq!(
+            version,
+            format!("={}", env!("CARGO_PKG_VERSION")),
+            "Cargo.toml must pin async-testkit-macros to this crate's version exactly"
+        );
     }
 }

@@ -10,6 +10,23 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep};
 
+/// A tokio task that adds up what it receives on the returned sender; `got` is its sum.
+fn consumer() -> (
+    tokio::sync::mpsc::UnboundedSender<usize>,
+    Arc<AtomicUsize>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let got = Arc::new(AtomicUsize::new(0));
+    let seen = got.clone();
+    let consumer = tokio::spawn(async move {
+        while let Some(v) = rx.recv().await {
+            seen.fetch_add(v, SeqCst);
+        }
+    });
+    (tx, got, consumer)
+}
+
 /// Runs `$body` as `#[tokio::test(start_paused = true)]`, `#[async_testkit::test]`, and
 /// `#[async_testkit::test(explore = 20)]`.
 macro_rules! both {
@@ -62,14 +79,7 @@ both! {
     /// A yield lets a tokio task woken by the body (a channel send) run before the body
     /// goes on.
     yield_now_lets_a_woken_tokio_task_run {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
-        let got = Arc::new(AtomicUsize::new(0));
-        let seen = got.clone();
-        let consumer = tokio::spawn(async move {
-            while let Some(v) = rx.recv().await {
-                seen.fetch_add(v, SeqCst);
-            }
-        });
+        let (tx, got, consumer) = consumer();
         tokio::task::yield_now().await; // the consumer waits on the channel
         tx.send(5).unwrap();
         tokio::task::yield_now().await;
@@ -137,14 +147,7 @@ both! {
 /// A kit task's yield lets tokio's woken tasks run too, as a tokio task's would.
 #[async_testkit::test(explore = 20)]
 async fn yield_in_a_kit_task_lets_a_woken_tokio_task_run() {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
-    let got = Arc::new(AtomicUsize::new(0));
-    let seen = got.clone();
-    let consumer = tokio::spawn(async move {
-        while let Some(v) = rx.recv().await {
-            seen.fetch_add(v, SeqCst);
-        }
-    });
+    let (tx, got, consumer) = consumer();
     async_testkit::spawn(async move {
         tokio::task::yield_now().await; // the consumer waits on the channel
         tx.send(5).unwrap();

@@ -389,19 +389,7 @@ fn caught_inside_task(backtrace: &str) -> bool {
             }
             // A panic while a `JoinHandle`'s drop drops the finished task's output: tokio
             // catches it and drops it; the task had already completed.
-            let machinery = |s: &&str| {
-                [
-                    "tokio::",
-                    "std::",
-                    "core::",
-                    "__rust_try",
-                    "<tokio::",
-                    "<core::",
-                    "<alloc::",
-                ]
-                .iter()
-                .any(|m| s.starts_with(m))
-            };
+            let machinery = |s: &&str| MACHINERY.iter().any(|m| s.starts_with(m));
             let (mut output, mut join_handle) = (false, false);
             for s in std::iter::once(symbol).chain(symbols).take_while(machinery) {
                 output |= s.starts_with("tokio::runtime::task::core::Core<T,S>::drop_future_or_output");

@@ -257,3 +257,24 @@ fn a_tokio_spawned_task_spawned_from_a_tokio_task_is_a_kit_task_too() {
     });
     assert_eq!(seen.load(SeqCst), 1);
 }
+
+#[test]
+fn an_exploration_of_routed_tasks_has_nothing_left_unexplored() {
+    let r = Builder::new()
+        .strategy(Strategy::Dfs { max_preemptions: 2 })
+        .explore(1000)
+        .try_run(|| async {
+            let a = tokio::spawn(async { tokio::task::yield_now().await });
+            let b = tokio::spawn(async { tokio::task::yield_now().await });
+            a.await.unwrap();
+            b.await.unwrap();
+        })
+        .unwrap();
+    assert_eq!(r.tokio_tasks(), 0);
+    assert!(r.exhausted(), "every kit-task order within the bound was run");
+    assert!(
+        r.warnings().iter().all(|w| !w.starts_with("not explored")),
+        "{:?}",
+        r.warnings()
+    );
+}

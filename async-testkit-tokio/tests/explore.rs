@@ -278,3 +278,19 @@ fn an_exploration_of_routed_tasks_has_nothing_left_unexplored() {
         r.warnings()
     );
 }
+
+#[test]
+fn the_handles_are_send_sync_and_unpin_as_tokios_are() {
+    fn send_sync_unpin<T: Send + Sync + Unpin>() {}
+    send_sync_unpin::<tokio::task::JoinHandle<u8>>();
+    send_sync_unpin::<tokio::task::AbortHandle>();
+    send_sync_unpin::<tokio::task::JoinError>();
+    send_sync_unpin::<tokio::task::JoinSet<u8>>();
+    send_sync_unpin::<tokio::task::Id>();
+    // A handle moved into another task and awaited there.
+    async_testkit::run(async {
+        let h = tokio::spawn(async { 5 });
+        let waiter = tokio::spawn(async move { h.await.unwrap() });
+        assert_eq!(waiter.await.unwrap(), 5);
+    });
+}

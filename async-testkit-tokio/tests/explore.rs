@@ -294,3 +294,19 @@ fn the_handles_are_send_sync_and_unpin_as_tokios_are() {
         assert_eq!(waiter.await.unwrap(), 5);
     });
 }
+
+/// tokio's unstable builder (`RUSTFLAGS="--cfg tokio_unstable"`, feature `tracing`): a
+/// named kit task inside a run.
+#[cfg(all(tokio_unstable, feature = "tracing"))]
+#[test]
+fn the_unstable_builder_names_a_kit_task() {
+    let f = Builder::new()
+        .try_run(|| async {
+            tokio::task::Builder::new()
+                .name("flusher")
+                .spawn(std::future::pending::<()>())
+                .unwrap();
+        })
+        .unwrap_err();
+    assert!(f.leaked_tasks()[0].contains("\"flusher\""), "{f}");
+}

@@ -210,6 +210,7 @@ impl<Args: Clone + 'static, Ret: 'static> AsyncMock<Args, Ret> {
                     generation: 0,
                     origin: Instant::now(),
                     rng: SplitMix64::new(0),
+                    stamp: None,
                 }),
                 name,
                 site,
@@ -593,14 +594,13 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     pub fn call(&self, args: Args) -> MockCall<Args, Ret> {
         let site = Location::caller();
         let core = executor::try_current();
-        let at = Instant::now();
         let (index, generation, plan, delay, gate, woken, adopted) = {
             let mut guard = lock(&self.shared.state);
             let state = &mut *guard;
             let adopted = core
                 .as_deref()
                 .map_or(Adopted::Already, |c| self.shared.adopt(state, c));
-            let now = at.saturating_duration_since(state.origin);
+            let now = state.now(core.as_deref());
             let index = state.calls.len();
             state.calls.push(Call {
                 args: (self.shared.clone_args)(&args),

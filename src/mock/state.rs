@@ -19,6 +19,7 @@ use super::times::Expect;
 use crate::runtime::executor;
 use crate::runtime::family::{Adopted, Owner};
 use crate::schedule::SplitMix64;
+use crate::time::{PollMark, poll_mark};
 use crate::util::lock;
 
 /// A boxed, sendable future: what `returns_with` closures are turned into.
@@ -59,6 +60,9 @@ pub(crate) struct State<Args, Ret> {
     pub(crate) origin: Instant,
     /// Jitter outside a kit run.
     pub(crate) rng: SplitMix64,
+    /// The last reading of the clock (since `origin`) and the kit poll it was taken in:
+    /// later readings in that poll reuse it (see [`State::now`]).
+    pub(crate) stamp: Option<(PollMark, Duration)>,
 }
 
 pub(crate) type Predicate<Args> = Box<dyn Fn(&Args) -> bool + Send + Sync>;
@@ -108,6 +112,24 @@ impl<Args, Ret> Behaviour<Args, Ret> {
     }
 }
 
+impl<Args, Ret> State<Args, Ret> {
+    /// Virtual time since `origin`. tokio's clock is read once per kit poll (`core` is
+    /// the run on this thread): it stands still within a poll until the polled task is
+    /// woken (see `time::poll_mark`), so the calls a poll makes and completes share one
+    /// reading. Elsewhere (tokio's tasks, other threads) each call reads it.
+    pub(crate) fn now(&mut self, core: Option<&executor::Executor>) -> Duration {
+        let mark = core.and_then(poll_mark);
+        if let (Some(mark), Some((seen, at))) = (mark, self.stamp) {
+            if mark == seen {
+                return at;
+            }
+        }
+        let at = Instant::now().saturating_duration_since(self.origin);
+        self.stamp = mark.map(|m| (m, at));
+        at
+    }
+}
+
 impl<Args, Ret> Shared<Args, Ret> {
     pub(crate) fn label(&self) -> String {
         match &self.name {
@@ -134,12 +156,12 @@ impl<Args, Ret> Shared<Args, Ret> {
     /// Records how a call ended (and that it was awaited, when `awaited_now`); a call of
     /// an earlier run's record (`generation`) is not in this one.
     pub(crate) fn end_call(&self, generation: u32, index: usize, outcome: Outcome, awaited_now: bool) {
-        let at = Instant::now();
+        let core = executor::try_current();
         let mut state = lock(&self.state);
         if state.generation != generation {
             return;
         }
-        let now = at.saturating_duration_since(state.origin);
+        let now = state.now(core.as_deref());
         if awaited_now {
             state.awaited += 1;
         }
@@ -209,6 +231,7 @@ impl<Args, Ret> Shared<Args, Ret> {
         }
         if adopted != Adopted::Already {
             state.origin = core.start;
+            state.stamp = None;
         }
         adopted
     }

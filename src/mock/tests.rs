@@ -69,3 +69,50 @@ fn latency_levels_are_whole_milliseconds_inside_the_range() {
     // Below a millisecond the levels stay exact.
     assert_eq!(super::level_nanos(1500, 15, 16), 1500);
 }
+
+/// Each call's start and end, in virtual time.
+fn stamps(mock: &AsyncMock<u32, u32>) -> Vec<(Duration, Option<Duration>)> {
+    mock.calls().iter().map(|c| (c.started(), c.ended())).collect()
+}
+
+/// The calls of one poll share one reading of the clock (`State::now`); the clock moved
+/// inside that poll (by `tokio::time::advance`, which wakes the task) is read again.
+#[test]
+fn a_call_after_the_clock_moved_in_the_same_poll_is_stamped_afresh() {
+    let secs = Duration::from_secs;
+    let times = crate::run(async {
+        let mock = AsyncMock::<u32, u32>::new().returns(1);
+        mock.call(0).await;
+        // In the same poll of this task: move the clock, then call.
+        let mut advance = Box::pin(tokio::time::advance(secs(3)));
+        std::future::poll_fn(|cx| {
+            let _ = advance.as_mut().poll(cx);
+            std::task::Poll::Ready(())
+        })
+        .await;
+        mock.call(1).await;
+        let pending = mock.call(2);
+        tokio::time::sleep(secs(2)).await;
+        pending.await;
+        let m = mock.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(secs(1)).await;
+            m.call(3).await
+        })
+        .await
+        .unwrap();
+        // The same through `join!`: the advance, then the call, in one poll.
+        tokio::join!(tokio::time::advance(secs(4)), async { mock.call(4).await });
+        stamps(&mock)
+    });
+    assert_eq!(
+        times,
+        [
+            (secs(0), Some(secs(0))),
+            (secs(3), Some(secs(3))),
+            (secs(3), Some(secs(5))),
+            (secs(6), Some(secs(6))),
+            (secs(10), Some(secs(10))),
+        ]
+    );
+}

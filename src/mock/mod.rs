@@ -66,7 +66,6 @@ use std::future::Future;
 use std::ops::{Bound, RangeBounds};
 use std::panic::Location;
 use std::sync::{Arc, Mutex};
-use std::task::Waker;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -76,7 +75,7 @@ pub use gate::{Entered, Gate};
 pub use log::{Call, Outcome};
 pub use times::Times;
 
-use self::call::Answer;
+use self::call::{Answer, Wait};
 use self::state::{Behaviour, Producer, Shared, State, Steady};
 use self::times::Expect;
 use crate::runtime::executor;
@@ -211,6 +210,7 @@ impl<Args: Clone + 'static, Ret: 'static> AsyncMock<Args, Ret> {
                     origin: Instant::now(),
                     rng: SplitMix64::new(0),
                     stamp: None,
+                    run: 0,
                 }),
                 name,
                 site,
@@ -594,94 +594,99 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     pub fn call(&self, args: Args) -> MockCall<Args, Ret> {
         let site = Location::caller();
         let core = executor::try_current();
-        let (index, generation, plan, delay, gate, woken, adopted) = {
-            let mut guard = lock(&self.shared.state);
-            let state = &mut *guard;
-            let adopted = core
-                .as_deref()
-                .map_or(Adopted::Already, |c| self.shared.adopt(state, c));
-            let now = state.now(core.as_deref());
-            let index = state.calls.len();
-            state.calls.push(Call {
-                args: (self.shared.clone_args)(&args),
-                started: now,
-                ended: None,
-                outcome: Outcome::Pending,
-                awaited: false,
-            });
-            state.in_flight += 1;
-            state.max_in_flight = state.max_in_flight.max(state.in_flight);
-            let matched = state
+        let core = core.as_deref();
+        let mut guard = lock(&self.shared.state);
+        let state = &mut *guard;
+        let adopted = match core {
+            Some(c) if state.run != c.run_id => self.shared.adopt(state, c),
+            _ => Adopted::Already,
+        };
+        let now = state.now(core);
+        let index = state.calls.len();
+        state.calls.push(Call {
+            args: (self.shared.clone_args)(&args),
+            started: now,
+            ended: None,
+            outcome: Outcome::Pending,
+            awaited: false,
+        });
+        state.in_flight += 1;
+        state.max_in_flight = state.max_in_flight.max(state.in_flight);
+        let matched = if state.branches.is_empty() {
+            None
+        } else {
+            state
                 .branches
                 .iter()
-                .position(|b| b.predicate.as_ref().is_some_and(|p| p(&args)));
-            let unmatched = matched.is_none()
-                && !state.branches.is_empty()
-                && state.root.seq.is_empty()
-                && matches!(state.root.steady, Steady::Unset);
-            let unmatched = unmatched.then(|| self.unmatched(state, index, &args, site));
-            let earlier_runs = state.earlier_runs;
-            let behaviour = match matched {
-                Some(i) => &mut state.branches[i],
-                None => &mut state.root,
-            };
-            behaviour.matched += 1;
-            let plan = match unmatched {
-                Some(message) => Plan::Ready(Answer::Panic(message)),
-                None => self.plan(behaviour, index, &args, site, earlier_runs),
-            };
-            let mut delay = behaviour.delay;
-            if let Some((low, width)) = behaviour.jitter {
-                delay += match core.as_deref() {
-                    // In a run, the latency is a choice point: one of up to 16 evenly spaced
-                    // levels, drawn from the run's seed and replayed with its schedule.
-                    Some(c) => {
-                        let levels = width.min(JITTER_LEVELS - 1) + 1;
-                        let level = u64::from(c.choose_level(levels as u32));
-                        low + Duration::from_nanos(if levels == 1 {
-                            0
-                        } else {
-                            level_nanos(width, level, levels)
-                        })
-                    }
-                    None => draw(low, width, state.rng.next_u64()),
-                };
-            }
-            let gate = behaviour.gate.as_ref().map(Gate::pass);
-            let calls = state.calls.len();
-            let woken: Vec<Waker> = if state.waiters.is_empty() {
-                Vec::new()
-            } else {
-                let (ready, waiting) = std::mem::take(&mut state.waiters)
-                    .into_iter()
-                    .partition(|w| w.calls <= calls);
-                state.waiters = waiting;
-                ready.into_iter().map(|w| w.waker).collect()
-            };
-            (index, state.generation, plan, delay, gate, woken, adopted)
+                .position(|b| b.predicate.as_ref().is_some_and(|p| p(&args)))
         };
-        if let Some(core) = core.as_deref() {
-            self.adopted(adopted, core);
+        let unmatched = matched.is_none()
+            && !state.branches.is_empty()
+            && state.root.seq.is_empty()
+            && matches!(state.root.steady, Steady::Unset);
+        let unmatched = unmatched.then(|| self.unmatched(state, index, &args, site));
+        let earlier_runs = state.earlier_runs;
+        let behaviour = match matched {
+            Some(i) => &mut state.branches[i],
+            None => &mut state.root,
+        };
+        behaviour.matched += 1;
+        let plan = match unmatched {
+            Some(message) => Plan::Ready(Answer::Panic(message)),
+            None => self.plan(behaviour, index, &args, site, earlier_runs),
+        };
+        let mut delay = behaviour.delay;
+        if let Some((low, width)) = behaviour.jitter {
+            delay += match core {
+                // In a run, the latency is a choice point: one of up to 16 evenly spaced
+                // levels, drawn from the run's seed and replayed with its schedule.
+                Some(c) => {
+                    let levels = width.min(JITTER_LEVELS - 1) + 1;
+                    let level = u64::from(c.choose_level(levels as u32));
+                    low + Duration::from_nanos(if levels == 1 {
+                        0
+                    } else {
+                        level_nanos(width, level, levels)
+                    })
+                }
+                None => draw(low, width, state.rng.next_u64()),
+            };
+        }
+        let gate = behaviour.gate.as_ref().map(Gate::pass);
+        let wait = (gate.is_some() || !delay.is_zero()).then(|| Box::new(Wait::new(gate, delay)));
+        let woken = if state.waiters.is_empty() {
+            Vec::new()
+        } else {
+            state.take_waiters()
+        };
+        let (answer, produce) = match plan {
+            Plan::Ready(answer) => (Some(answer), None),
+            Plan::Produce(f) => (None, Some(f)),
+        };
+        let mut call = MockCall {
+            shared: self.shared.clone(),
+            index,
+            generation: state.generation,
+            wait,
+            answer,
+            awaited: false,
+            finished: false,
+            producing: false,
+        };
+        drop(guard);
+        if adopted != Adopted::Already {
+            if let Some(core) = core {
+                self.adopted(adopted, core);
+            }
         }
         for w in woken {
             w.wake();
         }
-        let answer = match plan {
-            Plan::Ready(answer) => answer,
-            Plan::Produce(f) => Answer::Future(f(args)),
-        };
-        MockCall {
-            shared: self.shared.clone(),
-            index,
-            generation,
-            gate,
-            delay,
-            sleep: None,
-            answer: Some(answer),
-            awaited: false,
-            finished: false,
-            producing: false,
+        // The user's closure runs outside the mock's lock: it may call the mock.
+        if let Some(f) = produce {
+            call.answer = Some(Answer::Future(f(args)));
         }
+        call
     }
 
     /// What the behaviour answers to this call.

@@ -63,6 +63,8 @@ pub(crate) struct State<Args, Ret> {
     /// The last reading of the clock (since `origin`) and the kit poll it was taken in:
     /// later readings in that poll reuse it (see [`State::now`]).
     pub(crate) stamp: Option<(PollMark, Duration)>,
+    /// The run `owner` last adopted the mock for (its `run`), checked first on each call.
+    pub(crate) run: u64,
 }
 
 pub(crate) type Predicate<Args> = Box<dyn Fn(&Args) -> bool + Send + Sync>;
@@ -127,6 +129,16 @@ impl<Args, Ret> State<Args, Ret> {
         let at = Instant::now().saturating_duration_since(self.origin);
         self.stamp = mark.map(|m| (m, at));
         at
+    }
+
+    /// Takes the waiters the calls made so far satisfy, to be woken once the lock is let go.
+    pub(crate) fn take_waiters(&mut self) -> Vec<Waker> {
+        let calls = self.calls.len();
+        let (ready, waiting): (Vec<WaitFor>, _) = std::mem::take(&mut self.waiters)
+            .into_iter()
+            .partition(|w| w.calls <= calls);
+        self.waiters = waiting;
+        ready.into_iter().map(|w| w.waker).collect()
     }
 }
 
@@ -214,6 +226,7 @@ impl<Args, Ret> Shared<Args, Ret> {
     /// values a `returns_seq` gave earlier runs are gone.
     pub(crate) fn adopt(&self, state: &mut State<Args, Ret>, core: &executor::Executor) -> Adopted {
         let adopted = state.owner.adopt(core);
+        state.run = core.run_id;
         if adopted == Adopted::Again {
             state.earlier_runs += 1;
             state.generation = state.generation.wrapping_add(1);

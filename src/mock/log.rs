@@ -162,35 +162,153 @@ impl<Args> Call<Args> {
     }
 }
 
-/// The call log as a table, one call a line, the arguments last.
-pub(crate) fn table<Args>(label: &str, calls: &[Call<Args>], describe: fn(&Args) -> String) -> String {
-    if calls.is_empty() {
-        return format!("{label} was never called");
+/// A call as the log keeps it: its times in whole nanoseconds since the origin, so that
+/// a record of a call with one-word arguments fits in 32 bytes (a test may make millions).
+struct Record<Args> {
+    args: Args,
+    started: u64,
+    /// `NOT_ENDED` while the call is pending.
+    ended: u64,
+    outcome: Outcome,
+    awaited: bool,
+}
+
+/// `Record::ended` of a pending call.
+const NOT_ENDED: u64 = u64::MAX;
+/// A time too far for `u64` nanoseconds (some 584 years), kept exactly in `Log::far`.
+const FAR: u64 = u64::MAX - 1;
+
+/// The calls of a mock, oldest first.
+pub(crate) struct Log<Args> {
+    records: Vec<Record<Args>>,
+    /// The times written as `FAR`: call index, whether it is the end, the time.
+    far: Vec<(usize, bool, Duration)>,
+}
+
+impl<Args> Log<Args> {
+    pub(crate) fn new() -> Self {
+        Log {
+            records: Vec::new(),
+            far: Vec::new(),
+        }
     }
-    let mut t = format!(
-        "calls of {label} ({}):\n  {:>4}  {:<10} {:<10} {:<28} args",
-        calls.len(),
-        "#",
-        "called",
-        "ended",
-        "outcome"
-    );
-    for (i, c) in calls.iter().enumerate() {
-        let ended = c.ended.map_or_else(|| "-".to_string(), |e| Vt(e).to_string());
-        let outcome = if c.awaited || c.outcome == Outcome::Completed {
-            c.outcome.word().to_string()
-        } else {
-            format!("{} (never awaited)", c.outcome.word())
-        };
-        let _ = write!(
-            t,
-            "\n  {:>4}  {:<10} {:<10} {:<28} {}",
-            i + 1,
-            Vt(c.started).to_string(),
-            ended,
-            outcome,
-            describe(&c.args)
+
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.records.clear();
+        self.far.clear();
+    }
+
+    fn encode(&mut self, index: usize, end: bool, at: Duration) -> u64 {
+        // Below 2^64 ns by a margin: no overflow, and no 128-bit arithmetic.
+        const NEAR_SECS: u64 = 18_000_000_000;
+        match at.as_secs() {
+            secs if secs < NEAR_SECS => secs * 1_000_000_000 + u64::from(at.subsec_nanos()),
+            _ => {
+                self.far.push((index, end, at));
+                FAR
+            }
+        }
+    }
+
+    fn decode(&self, index: usize, end: bool, n: u64) -> Duration {
+        if n != FAR {
+            return Duration::from_nanos(n);
+        }
+        let far = self.far.iter().rev().find(|f| f.0 == index && f.1 == end);
+        far.map_or(Duration::MAX, |f| f.2)
+    }
+
+    /// Records a call made at `at`, pending; returns its index.
+    pub(crate) fn push(&mut self, args: Args, at: Duration) -> usize {
+        let index = self.records.len();
+        let started = self.encode(index, false, at);
+        self.records.push(Record {
+            args,
+            started,
+            ended: NOT_ENDED,
+            outcome: Outcome::Pending,
+            awaited: false,
+        });
+        index
+    }
+
+    pub(crate) fn mark_awaited(&mut self, index: usize) {
+        self.records[index].awaited = true;
+    }
+
+    /// Records how call `index` ended, at `at`.
+    pub(crate) fn end(&mut self, index: usize, at: Duration, outcome: Outcome, awaited_now: bool) {
+        let ended = self.encode(index, true, at);
+        let record = &mut self.records[index];
+        record.awaited |= awaited_now;
+        record.outcome = outcome;
+        record.ended = ended;
+    }
+
+    /// Whether a call had arguments equal to `args`.
+    pub(crate) fn any_args(&self, args: &Args) -> bool
+    where
+        Args: PartialEq,
+    {
+        self.records.iter().any(|r| r.args == *args)
+    }
+
+    /// Call `index` as [`Call`], its arguments cloned with `clone`.
+    fn call(&self, index: usize, clone: fn(&Args) -> Args) -> Call<Args> {
+        let r = &self.records[index];
+        Call {
+            args: clone(&r.args),
+            started: self.decode(index, false, r.started),
+            ended: (r.ended != NOT_ENDED).then(|| self.decode(index, true, r.ended)),
+            outcome: r.outcome,
+            awaited: r.awaited,
+        }
+    }
+
+    /// Every call, oldest first.
+    pub(crate) fn calls(&self, clone: fn(&Args) -> Args) -> Vec<Call<Args>> {
+        (0..self.len()).map(|i| self.call(i, clone)).collect()
+    }
+
+    /// The log as a table, one call a line, the arguments last.
+    pub(crate) fn table(&self, label: &str, describe: fn(&Args) -> String) -> String {
+        if self.records.is_empty() {
+            return format!("{label} was never called");
+        }
+        let mut t = format!(
+            "calls of {label} ({}):\n  {:>4}  {:<10} {:<10} {:<28} args",
+            self.len(),
+            "#",
+            "called",
+            "ended",
+            "outcome"
         );
+        for (i, r) in self.records.iter().enumerate() {
+            let started = self.decode(i, false, r.started);
+            let ended = if r.ended == NOT_ENDED {
+                "-".to_string()
+            } else {
+                Vt(self.decode(i, true, r.ended)).to_string()
+            };
+            let outcome = if r.awaited || r.outcome == Outcome::Completed {
+                r.outcome.word().to_string()
+            } else {
+                format!("{} (never awaited)", r.outcome.word())
+            };
+            let _ = write!(
+                t,
+                "\n  {:>4}  {:<10} {:<10} {:<28} {}",
+                i + 1,
+                Vt(started).to_string(),
+                ended,
+                outcome,
+                describe(&r.args)
+            );
+        }
+        t
     }
-    t
 }

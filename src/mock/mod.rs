@@ -70,6 +70,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use self::log::Log;
 pub use call::{MockCall, WaitForCalls};
 pub use gate::{Entered, Gate};
 pub use log::{Call, Outcome};
@@ -195,7 +196,7 @@ impl<Args: Clone + 'static, Ret: 'static> AsyncMock<Args, Ret> {
         let mock = AsyncMock {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
-                    calls: Vec::new(),
+                    calls: Log::new(),
                     awaited: 0,
                     completed: 0,
                     cancelled: 0,
@@ -602,14 +603,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
             _ => Adopted::Already,
         };
         let now = state.now(core);
-        let index = state.calls.len();
-        state.calls.push(Call {
-            args: (self.shared.clone_args)(&args),
-            started: now,
-            ended: None,
-            outcome: Outcome::Pending,
-            awaited: false,
-        });
+        let index = state.calls.push((self.shared.clone_args)(&args), now);
         state.in_flight += 1;
         state.max_in_flight = state.max_in_flight.max(state.in_flight);
         let matched = if state.branches.is_empty() {
@@ -794,18 +788,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// });
     /// ```
     pub fn calls(&self) -> Vec<Call<Args>> {
-        let clone = self.shared.clone_args;
-        lock(&self.shared.state)
-            .calls
-            .iter()
-            .map(|c| Call {
-                args: clone(&c.args),
-                started: c.started,
-                ended: c.ended,
-                outcome: c.outcome,
-                awaited: c.awaited,
-            })
-            .collect()
+        lock(&self.shared.state).calls.calls(self.shared.clone_args)
     }
 
     /// How many times the mock was called (awaited or not).
@@ -1079,7 +1062,7 @@ impl<Args: PartialEq + 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// ```
     #[track_caller]
     pub fn assert_called_with(&self, args: Args) {
-        let found = lock(&self.shared.state).calls.iter().any(|c| c.args == args);
+        let found = lock(&self.shared.state).calls.any_args(&args);
         self.check(
             found,
             "assert_called_with",

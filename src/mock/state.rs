@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::gate::Gate;
-use super::log::{self, Call, Outcome};
+use super::log::{Log, Outcome};
 use super::times::Expect;
 use crate::runtime::executor;
 use crate::runtime::family::{Adopted, Owner};
@@ -40,7 +40,7 @@ pub(crate) struct WaitFor {
 }
 
 pub(crate) struct State<Args, Ret> {
-    pub(crate) calls: Vec<Call<Args>>,
+    pub(crate) calls: Log<Args>,
     pub(crate) awaited: usize,
     pub(crate) completed: usize,
     pub(crate) cancelled: usize,
@@ -152,7 +152,7 @@ impl<Args, Ret> Shared<Args, Ret> {
 
     /// The call log as a table.
     pub(crate) fn table(&self) -> String {
-        log::table(&self.label(), &lock(&self.state).calls, self.describe)
+        lock(&self.state).calls.table(&self.label(), self.describe)
     }
 
     /// Records that call `index` (of `generation`) was awaited.
@@ -162,7 +162,7 @@ impl<Args, Ret> Shared<Args, Ret> {
             return;
         }
         state.awaited += 1;
-        state.calls[index].awaited = true;
+        state.calls.mark_awaited(index);
     }
 
     /// Records how a call ended (and that it was awaited, when `awaited_now`); a call of
@@ -183,10 +183,7 @@ impl<Args, Ret> Shared<Args, Ret> {
             _ => {}
         }
         state.in_flight -= 1;
-        let call = &mut state.calls[index];
-        call.awaited |= awaited_now;
-        call.outcome = outcome;
-        call.ended = Some(now);
+        state.calls.end(index, now, outcome, awaited_now);
     }
 
     /// The unmet expectations, one message each, with the call log.

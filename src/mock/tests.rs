@@ -116,3 +116,25 @@ fn a_call_after_the_clock_moved_in_the_same_poll_is_stamped_afresh() {
         ]
     );
 }
+
+/// The log keeps times in nanoseconds; those past `u64` of them are kept exactly apart.
+#[test]
+fn the_log_keeps_times_past_584_years_exactly() {
+    let mut log = super::log::Log::new();
+    let far = Duration::from_secs(700 * 365 * 86_400) + Duration::from_nanos(3);
+    let a = log.push(1u32, Duration::from_nanos(5));
+    let b = log.push(2, far);
+    log.end(a, far + Duration::from_secs(1), Outcome::Completed, true);
+    log.end(b, Duration::MAX, Outcome::Cancelled, false);
+    let calls = log.calls(u32::clone);
+    let got: Vec<_> = calls.iter().map(|c| (c.started(), c.ended())).collect();
+    assert_eq!(
+        got,
+        [
+            (Duration::from_nanos(5), Some(far + Duration::from_secs(1))),
+            (far, Some(Duration::MAX)),
+        ]
+    );
+    let _ = log.push(3, Duration::ZERO);
+    assert_eq!(log.calls(u32::clone)[2].ended(), None);
+}

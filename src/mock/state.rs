@@ -119,13 +119,18 @@ impl<Args, Ret> State<Args, Ret> {
     /// the run on this thread): it stands still within a poll until the polled task is
     /// woken (see `time::poll_mark`), so the calls a poll makes and completes share one
     /// reading. Elsewhere (tokio's tasks, other threads) each call reads it.
+    #[inline]
     pub(crate) fn now(&mut self, core: Option<&executor::Executor>) -> Duration {
         let mark = core.and_then(poll_mark);
-        if let (Some(mark), Some((seen, at))) = (mark, self.stamp) {
-            if mark == seen {
-                return at;
-            }
+        match (mark, &self.stamp) {
+            (Some(mark), Some((seen, at))) if mark == *seen => *at,
+            _ => self.read_clock(mark),
         }
+    }
+
+    /// Reads tokio's clock, and keeps the reading for later ones under `mark`.
+    #[inline(never)]
+    fn read_clock(&mut self, mark: Option<PollMark>) -> Duration {
         let at = Instant::now().saturating_duration_since(self.origin);
         self.stamp = mark.map(|m| (m, at));
         at

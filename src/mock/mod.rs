@@ -13,7 +13,12 @@
 //! - **Record**: every call with its arguments, virtual start and end time, and outcome
 //!   ([`Outcome`]): completed, cancelled (dropped before it finished), panicked or still
 //!   pending. Counters keep called, awaited, completed and cancelled apart, plus
-//!   [`max_in_flight`](AsyncMock::max_in_flight).
+//!   [`max_in_flight`](AsyncMock::max_in_flight). The times are read from tokio's clock
+//!   once per poll of a kit task and shared by the calls of that poll: inside a poll the
+//!   clock moves only by `tokio::time::advance`, which wakes the task, and the first call
+//!   after that reads the clock again. The one move this cannot see is an `advance`
+//!   polled by hand with a waker of its own (a `Probe`'s) followed by a call in the
+//!   same poll: that call gets the time before the move.
 //! - **Assertions** print the whole call log as a table when they fail;
 //!   [`wait_for_calls`](AsyncMock::wait_for_calls) waits on virtual time.
 //! - **Scripted I/O**: [`io::IoScript`] plays reads, writes, waits and errors on virtual

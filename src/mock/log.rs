@@ -162,21 +162,55 @@ impl<Args> Call<Args> {
     }
 }
 
-/// A call as the log keeps it: its times in whole nanoseconds since the origin, so that
-/// a record of a call with one-word arguments fits in 32 bytes (a test may make millions).
-struct Record<Args> {
+/// A call as the log keeps it: its times in whole nanoseconds since the origin, and its
+/// outcome and whether it was awaited in the top bits of its end, so that a record of a
+/// call with a one-word argument fits in 24 bytes (a test may make millions of calls).
+pub(crate) struct Record<Args> {
     args: Args,
+    /// The start, in the low `TIME_BITS`.
     started: u64,
-    /// `NOT_ENDED` while the call is pending.
-    ended: u64,
-    outcome: Outcome,
-    awaited: bool,
+    /// The end in the low `TIME_BITS` (`NOT_ENDED` while the call is pending), then
+    /// `AWAITED`, then the outcome (`OUTCOME_SHIFT`).
+    end: u64,
 }
 
-/// `Record::ended` of a pending call.
-const NOT_ENDED: u64 = u64::MAX;
-/// A time too far for `u64` nanoseconds (some 584 years), kept exactly in `Log::far`.
-const FAR: u64 = u64::MAX - 1;
+/// Bits of a time in a record: up to some 73 years of nanoseconds.
+const TIME_MASK: u64 = (1 << 61) - 1;
+/// The end of a pending call.
+const NOT_ENDED: u64 = TIME_MASK;
+/// A time too far for `TIME_MASK`, kept exactly in `Log::far`.
+const FAR: u64 = TIME_MASK - 1;
+const AWAITED: u64 = 1 << 61;
+const OUTCOME_SHIFT: u32 = 62;
+
+impl<Args> Record<Args> {
+    fn ended(&self) -> u64 {
+        self.end & TIME_MASK
+    }
+
+    fn awaited(&self) -> bool {
+        self.end & AWAITED != 0
+    }
+
+    fn outcome(&self) -> Outcome {
+        match self.end >> OUTCOME_SHIFT {
+            0 => Outcome::Pending,
+            1 => Outcome::Completed,
+            2 => Outcome::Cancelled,
+            _ => Outcome::Panicked,
+        }
+    }
+}
+
+fn outcome_bits(outcome: Outcome) -> u64 {
+    let bits: u64 = match outcome {
+        Outcome::Pending => 0,
+        Outcome::Completed => 1,
+        Outcome::Cancelled => 2,
+        Outcome::Panicked => 3,
+    };
+    bits << OUTCOME_SHIFT
+}
 
 /// The calls of a mock, oldest first.
 pub(crate) struct Log<Args> {
@@ -203,8 +237,8 @@ impl<Args> Log<Args> {
     }
 
     fn encode(&mut self, index: usize, end: bool, at: Duration) -> u64 {
-        // Below 2^64 ns by a margin: no overflow, and no 128-bit arithmetic.
-        const NEAR_SECS: u64 = 18_000_000_000;
+        // Below `FAR` nanoseconds by a margin, without 128-bit arithmetic.
+        const NEAR_SECS: u64 = 2_300_000_000;
         match at.as_secs() {
             secs if secs < NEAR_SECS => secs * 1_000_000_000 + u64::from(at.subsec_nanos()),
             _ => {
@@ -229,24 +263,21 @@ impl<Args> Log<Args> {
         self.records.push(Record {
             args,
             started,
-            ended: NOT_ENDED,
-            outcome: Outcome::Pending,
-            awaited: false,
+            end: NOT_ENDED | outcome_bits(Outcome::Pending),
         });
         index
     }
 
     pub(crate) fn mark_awaited(&mut self, index: usize) {
-        self.records[index].awaited = true;
+        self.records[index].end |= AWAITED;
     }
 
     /// Records how call `index` ended, at `at`.
     pub(crate) fn end(&mut self, index: usize, at: Duration, outcome: Outcome, awaited_now: bool) {
         let ended = self.encode(index, true, at);
         let record = &mut self.records[index];
-        record.awaited |= awaited_now;
-        record.outcome = outcome;
-        record.ended = ended;
+        let awaited = (record.end & AWAITED) | (u64::from(awaited_now) << AWAITED.trailing_zeros());
+        record.end = ended | awaited | outcome_bits(outcome);
     }
 
     /// Whether a call had arguments equal to `args`.
@@ -263,9 +294,9 @@ impl<Args> Log<Args> {
         Call {
             args: clone(&r.args),
             started: self.decode(index, false, r.started),
-            ended: (r.ended != NOT_ENDED).then(|| self.decode(index, true, r.ended)),
-            outcome: r.outcome,
-            awaited: r.awaited,
+            ended: (r.ended() != NOT_ENDED).then(|| self.decode(index, true, r.ended())),
+            outcome: r.outcome(),
+            awaited: r.awaited(),
         }
     }
 
@@ -289,15 +320,16 @@ impl<Args> Log<Args> {
         );
         for (i, r) in self.records.iter().enumerate() {
             let started = self.decode(i, false, r.started);
-            let ended = if r.ended == NOT_ENDED {
+            let ended = if r.ended() == NOT_ENDED {
                 "-".to_string()
             } else {
-                Vt(self.decode(i, true, r.ended)).to_string()
+                Vt(self.decode(i, true, r.ended())).to_string()
             };
-            let outcome = if r.awaited || r.outcome == Outcome::Completed {
-                r.outcome.word().to_string()
+            let outcome = r.outcome();
+            let outcome = if r.awaited() || outcome == Outcome::Completed {
+                outcome.word().to_string()
             } else {
-                format!("{} (never awaited)", r.outcome.word())
+                format!("{} (never awaited)", outcome.word())
             };
             let _ = write!(
                 t,

@@ -135,6 +135,17 @@ fn the_log_keeps_times_past_584_years_exactly() {
             (far, Some(Duration::MAX)),
         ]
     );
-    let _ = log.push(3, Duration::ZERO);
-    assert_eq!(log.calls(u32::clone)[2].ended(), None);
+    // Past the 61 bits of nanoseconds a record holds (some 73 years), and every outcome.
+    let years = Duration::from_secs(100 * 365 * 86_400);
+    let c = log.push(3, Duration::ZERO);
+    assert_eq!(log.calls(u32::clone)[c].ended(), None);
+    log.end(c, years, Outcome::Panicked, false);
+    let call = &log.calls(u32::clone)[c];
+    assert_eq!(
+        (call.ended(), call.outcome(), call.awaited()),
+        (Some(years), Outcome::Panicked, false)
+    );
+    log.mark_awaited(c);
+    assert!(log.calls(u32::clone)[c].awaited());
+    assert_eq!(std::mem::size_of::<super::log::Record<u64>>(), 24);
 }

@@ -242,6 +242,13 @@ pub mod __private {
 
     pub use crate::probe::PollAssertions;
 
+    /// Whether an async-testkit run is active on this thread: where async-testkit-tokio's
+    /// `explore` feature starts a `tokio::spawn`ed future as a kit task.
+    #[inline]
+    pub fn in_run() -> bool {
+        crate::runtime::executor::in_run()
+    }
+
     /// Describes a mocked method's arguments in `#[async_testkit::mock]` mocks: with
     /// `Debug` when the type has it (through autoref), as opaque otherwise.
     pub struct Describe<'a, T>(pub &'a T);

@@ -25,7 +25,7 @@ use std::task::{Context, Poll, Waker};
 use crate::runtime::executor;
 use crate::runtime::shared::TaskWaker;
 use crate::runtime::tasks::{JoinControl, TaskMeta};
-use crate::trace::EventKind;
+use crate::trace::{EventKind, TaskId};
 use crate::util::lock;
 
 /// Starts a kit task running `fut`, returning a handle to await its output.
@@ -212,7 +212,40 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.inner.finished.load(SeqCst)
+        self.inner.waker.outcome.load(SeqCst)
+    }
+
+    /// The task's [`Id`], the number its reports and traces show after `#`.
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let h = async_testkit::spawn(async { async_testkit::task::id() });
+    ///     let id = h.id();
+    ///     assert_eq!(h.await.unwrap(), id); // the task sees the same id
+    ///     assert_eq!(id.to_string(), "1"); // the body is task 0
+    /// });
+    /// ```
+    pub fn id(&self) -> Id {
+        Id(self.inner.meta.id)
+    }
+
+    /// A handle that can abort the task without owning its output (it may be cloned and
+    /// sent to other threads).
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let h = async_testkit::spawn(std::future::pending::<()>());
+    ///     let abort = h.abort_handle();
+    ///     abort.abort();
+    ///     assert!(h.await.unwrap_err().is_cancelled());
+    ///     assert!(abort.is_finished());
+    /// });
+    /// ```
+    pub fn abort_handle(&self) -> AbortHandle {
+        AbortHandle {
+            id: self.inner.meta.id,
+            waker: self.inner.waker.clone(),
+        }
     }
 
     /// The task's name, if it was given one.
@@ -392,6 +425,149 @@ impl JoinError {
     pub fn task_name(&self) -> Option<&str> {
         self.task.name.as_deref()
     }
+
+    /// The [`Id`] of the task that failed.
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let h = async_testkit::spawn(std::future::pending::<()>());
+    ///     let id = h.id();
+    ///     h.abort();
+    ///     assert_eq!(h.await.unwrap_err().id(), id);
+    /// });
+    /// ```
+    pub fn id(&self) -> Id {
+        Id(self.task.id)
+    }
+}
+
+/// Aborts a kit task without owning its output: from [`JoinHandle::abort_handle`].
+/// Unlike the `JoinHandle`, it can be cloned and sent to other threads.
+///
+/// ```
+/// async_testkit::run(async {
+///     let h = async_testkit::spawn(std::future::pending::<()>());
+///     let abort = h.abort_handle();
+///     assert_eq!(abort.id(), h.id());
+///     assert!(!abort.is_finished());
+///     abort.abort();
+///     assert!(h.await.unwrap_err().is_cancelled());
+/// });
+/// ```
+#[derive(Clone)]
+pub struct AbortHandle {
+    id: TaskId,
+    waker: Arc<TaskWaker>,
+}
+
+impl AbortHandle {
+    /// Asks the task to stop, as [`JoinHandle::abort`] does.
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let h = async_testkit::spawn(std::future::pending::<()>());
+    ///     h.abort_handle().abort();
+    ///     assert!(h.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn abort(&self) {
+        self.waker.abort();
+    }
+
+    /// Whether the task has finished (completed, panicked or cancelled).
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let h = async_testkit::spawn(async {});
+    ///     let abort = h.abort_handle();
+    ///     h.await.unwrap();
+    ///     assert!(abort.is_finished());
+    /// });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.waker.outcome.load(SeqCst)
+    }
+
+    /// The task's [`Id`].
+    ///
+    /// ```
+    /// async_testkit::run(async {
+    ///     let h = async_testkit::spawn(async {});
+    ///     assert_eq!(h.abort_handle().id(), h.id());
+    ///     h.await.unwrap();
+    /// });
+    /// ```
+    pub fn id(&self) -> Id {
+        Id(self.id)
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle")
+            .field("id", &self.id)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// A kit task's id: its number in its run (the test body is 0, then in spawn order), as
+/// reports and traces show it after `#`. Unique within one run; another run (another
+/// schedule of an exploration) numbers its tasks again from 0.
+///
+/// ```
+/// async_testkit::run(async {
+///     assert_eq!(async_testkit::task::id().to_string(), "0"); // the test body
+///     let h = async_testkit::spawn(async {});
+///     assert_ne!(h.id(), async_testkit::task::id());
+///     h.await.unwrap();
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(TaskId);
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The [`Id`] of the kit task being polled, or `None` outside one (outside a run, or in
+/// a task tokio polls: a `tokio::spawn`ed task, a `spawn_blocking` closure).
+///
+/// ```
+/// assert_eq!(async_testkit::task::try_id(), None);
+/// async_testkit::run(async {
+///     assert!(async_testkit::task::try_id().is_some());
+/// });
+/// ```
+pub fn try_id() -> Option<Id> {
+    executor::try_current()
+        .and_then(|core| core.current.get())
+        .map(Id)
+}
+
+/// The [`Id`] of the kit task being polled.
+///
+/// # Panics
+///
+/// Outside a kit task; use [`try_id`] there.
+///
+/// ```
+/// async_testkit::run(async {
+///     let h = async_testkit::spawn(async { async_testkit::task::id() });
+///     assert_eq!(h.id(), h.await.unwrap());
+/// });
+/// ```
+#[track_caller]
+pub fn id() -> Id {
+    try_id().unwrap_or_else(|| {
+        panic!(
+            "async_testkit::task::id() was called outside a kit task: it names the kit task being polled \
+             (from the body or a task started with async_testkit::spawn, inside a run). Use \
+             async_testkit::task::try_id() where there may be none."
+        )
+    })
 }
 
 impl fmt::Display for JoinError {
@@ -416,7 +592,6 @@ impl std::error::Error for JoinError {}
 pub(crate) struct JoinInner<T> {
     run_id: u64,
     state: Mutex<JoinState<T>>,
-    finished: AtomicBool,
     meta: TaskMeta,
     waker: Arc<TaskWaker>,
 }
@@ -437,7 +612,6 @@ impl<T> JoinInner<T> {
                 waiter: None,
                 taken: false,
             }),
-            finished: AtomicBool::new(false),
             meta,
             waker,
         })
@@ -446,11 +620,11 @@ impl<T> JoinInner<T> {
     fn set(&self, out: Result<T, Box<JoinError>>) {
         let waiter = {
             let mut state = lock(&self.state);
-            if self.finished.load(SeqCst) {
+            if self.waker.outcome.load(SeqCst) {
                 return;
             }
             state.output = Some(out);
-            self.finished.store(true, SeqCst);
+            self.waker.outcome.store(true, SeqCst);
             state.waiter.take()
         };
         if let Some(w) = waiter {

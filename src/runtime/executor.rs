@@ -536,6 +536,7 @@ impl Executor {
             queued: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
             finished: AtomicBool::new(false),
+            outcome: AtomicBool::new(false),
             shared: self.shared.clone(),
         });
         (meta, waker)
@@ -1453,6 +1454,11 @@ impl Drop for CurrentGuard {
     fn drop(&mut self) {
         let _ = CURRENT.try_with(|c| c.borrow_mut().take());
     }
+}
+
+/// Whether this thread is running an async-testkit run now (cheaper than [`try_current`]).
+pub(crate) fn in_run() -> bool {
+    CURRENT.try_with(|c| c.borrow().is_some()).unwrap_or(false)
 }
 
 /// The current run, if this thread is inside one.

@@ -181,6 +181,9 @@ pub(crate) struct TaskWaker {
     /// The task has finished: a wake (from any thread) no longer queues it. Written
     /// and read under the ready queue's lock.
     pub(crate) finished: AtomicBool,
+    /// The task's outcome is known (completed, panicked or cancelled): what
+    /// `JoinHandle::is_finished` and `AbortHandle::is_finished` read (SeqCst).
+    pub(crate) outcome: AtomicBool,
     pub(crate) shared: Arc<Shared>,
 }
 

@@ -9,10 +9,16 @@
 //! a `RefCell` (neither is a scheduling point: a std lock is never held across an await
 //! here, as an uncontended `RefCell` borrow never was), and `Rc` becomes `Arc` around
 //! tokio's own `Mutex`, `Notify`, `Semaphore` and `OnceCell`. Tasks lose their names
-//! (`tokio::spawn` takes none): reports name them by spawn site.
+//! (`tokio::spawn` takes none). Where a buggy body and its fixed twin share all but a step,
+//! the shared part is one helper here (the kit corpus writes each twin out in full); the
+//! tasks, their order of spawning and their steps are the same.
 //!
-//! Awaits that stand for I/O stay `async_testkit::yield_point()`, as in the kit corpus: a
-//! place where a task gives the scheduler a choice.
+//! Awaits that stand for I/O, `async_testkit::yield_point()` in the kit corpus, are
+//! `tokio::task::yield_now()` here, as code under test writes them: the programs make no
+//! call of the kit's. Inside a run, with no task of tokio's own alive (none here), a kit
+//! task's `yield_now` is a choice point as `yield_point` is: the bugs need the same
+//! preemptions, and are found after the same schedules, either way. The trace only lacks
+//! the yield's location.
 //!
 //! Every program ports faithfully: none of them needs a `!Send` value across an await.
 
@@ -27,7 +33,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use async_testkit::yield_point;
 use tokio::sync::{Mutex, Notify, OnceCell, Semaphore, mpsc, oneshot, watch};
 
 // The kit corpus: the programs' descriptions and the plain data their tasks share.
@@ -96,12 +101,12 @@ pub async fn lost_update_buggy() {
     let b = balance.clone();
     let interest = tokio::spawn(async move {
         let current = b.load(SeqCst);
-        yield_point().await; // look up today's rate
+        tokio::task::yield_now().await; // look up today's rate
         b.store(current + current / 10, SeqCst);
     });
     let b = balance.clone();
     let deposit = tokio::spawn(async move {
-        yield_point().await; // receive the deposit request
+        tokio::task::yield_now().await; // receive the deposit request
         b.fetch_add(50, SeqCst);
     });
     interest.await.unwrap();
@@ -120,12 +125,12 @@ pub async fn lost_update_fixed() {
     let interest = tokio::spawn(async move {
         let mut guard = b.lock().await;
         let current = *guard;
-        yield_point().await; // look up today's rate
+        tokio::task::yield_now().await; // look up today's rate
         *guard = current + current / 10;
     });
     let b = balance.clone();
     let deposit = tokio::spawn(async move {
-        yield_point().await; // receive the deposit request
+        tokio::task::yield_now().await; // receive the deposit request
         *b.lock().await += 50;
     });
     interest.await.unwrap();
@@ -152,7 +157,7 @@ where
 {
     let connects = Arc::new(AtomicU32::new(0));
     let first = tokio::spawn(request(connects.clone()));
-    yield_point().await; // the second request arrives a moment later
+    tokio::task::yield_now().await; // the second request arrives a moment later
     let second = tokio::spawn(request(connects.clone()));
     let (a, b) = (first.await.unwrap(), second.await.unwrap());
     assert_eq!(
@@ -173,7 +178,7 @@ pub async fn double_init_buggy() {
             let p = match existing {
                 Some(p) => p,
                 None => {
-                    yield_point().await; // connect to the database
+                    tokio::task::yield_now().await; // connect to the database
                     let id = connects.fetch_add(1, SeqCst) + 1;
                     let p = Arc::new(Pool { id });
                     *pool.lock().unwrap() = Some(p.clone());
@@ -194,7 +199,7 @@ pub async fn double_init_fixed() {
         async move {
             let p = pool
                 .get_or_init(|| async {
-                    yield_point().await; // connect to the database
+                    tokio::task::yield_now().await; // connect to the database
                     let id = connects.fetch_add(1, SeqCst) + 1;
                     Arc::new(Pool { id })
                 })
@@ -215,13 +220,13 @@ pub async fn use_before_init_buggy() {
     let config: Arc<StdMutex<Option<Config>>> = Arc::new(StdMutex::new(None));
     let c = config.clone();
     let loader = tokio::spawn(async move {
-        yield_point().await; // open the file
-        yield_point().await; // read it
+        tokio::task::yield_now().await; // open the file
+        tokio::task::yield_now().await; // read it
         *c.lock().unwrap() = Some(Config { max_body: 1024 });
     });
     let c = config.clone();
     let handler = tokio::spawn(async move {
-        yield_point().await; // accept a request
+        tokio::task::yield_now().await; // accept a request
         let cfg = c.lock().unwrap().clone().unwrap_or_default();
         assert!(
             cfg.max_body > 0,
@@ -236,12 +241,12 @@ pub async fn use_before_init_buggy() {
 pub async fn use_before_init_fixed() {
     let (tx, mut rx) = watch::channel::<Option<Config>>(None);
     let loader = tokio::spawn(async move {
-        yield_point().await; // open the file
-        yield_point().await; // read it
+        tokio::task::yield_now().await; // open the file
+        tokio::task::yield_now().await; // read it
         tx.send_replace(Some(Config { max_body: 1024 }));
     });
     let handler = tokio::spawn(async move {
-        yield_point().await; // accept a request
+        tokio::task::yield_now().await; // accept a request
         let cfg = rx
             .wait_for(Option::is_some)
             .await
@@ -273,7 +278,7 @@ where
     let a: Account = Arc::new(Mutex::new(100));
     let b: Account = Arc::new(Mutex::new(100));
     let t1 = tokio::spawn(transfer((1, a.clone()), (2, b.clone()), 10));
-    yield_point().await; // the second request arrives a moment later
+    tokio::task::yield_now().await; // the second request arrives a moment later
     let t2 = tokio::spawn(transfer((2, b.clone()), (1, a.clone()), 20));
     t1.await.unwrap();
     t2.await.unwrap();
@@ -288,7 +293,7 @@ where
 pub async fn lock_order_deadlock_buggy() {
     async fn transfer(from: (u32, Account), to: (u32, Account), amount: i64) {
         let mut f = from.1.lock().await;
-        yield_point().await; // fraud check
+        tokio::task::yield_now().await; // fraud check
         let mut t = to.1.lock().await;
         *f -= amount;
         *t += amount;
@@ -306,7 +311,7 @@ pub async fn lock_order_deadlock_fixed() {
             (&to.1, &from.1)
         };
         let mut g1 = first.lock().await;
-        yield_point().await; // fraud check
+        tokio::task::yield_now().await; // fraud check
         let mut g2 = second.lock().await;
         let (f, t) = if from.0 < to.0 {
             (&mut *g1, &mut *g2)
@@ -334,7 +339,7 @@ where
     let waiter = tokio::spawn(waiter(done.clone(), notify.clone()));
     let (d, n) = (done.clone(), notify.clone());
     let worker = tokio::spawn(async move {
-        yield_point().await; // do the work
+        tokio::task::yield_now().await; // do the work
         d.store(true, SeqCst);
         n.notify_waiters();
     });
@@ -346,7 +351,7 @@ where
 pub async fn lost_wakeup_buggy() {
     lost_wakeup(|d, n| async move {
         while !d.load(SeqCst) {
-            yield_point().await; // report progress
+            tokio::task::yield_now().await; // report progress
             n.notified().await;
         }
     })
@@ -362,7 +367,7 @@ pub async fn lost_wakeup_fixed() {
             if d.load(SeqCst) {
                 break;
             }
-            yield_point().await; // report progress
+            tokio::task::yield_now().await; // report progress
             notified.await;
         }
     })
@@ -388,8 +393,8 @@ where
     let w1 = tokio::spawn(writer_1(primary.clone(), tx.clone()));
     let (p, t) = (primary.clone(), tx);
     let w2 = tokio::spawn(async move {
-        yield_point().await; // receive the request
-        yield_point().await; // authenticate the client
+        tokio::task::yield_now().await; // receive the request
+        tokio::task::yield_now().await; // authenticate the client
         p.lock().unwrap().insert("k", 2);
         t.send(("k", 2)).unwrap();
     });
@@ -414,7 +419,7 @@ where
 pub async fn message_reordering_buggy() {
     message_reordering(|p, t| async move {
         p.lock().unwrap().insert("k", 1);
-        yield_point().await; // encode the change
+        tokio::task::yield_now().await; // encode the change
         t.send(("k", 1)).unwrap();
     })
     .await;
@@ -423,7 +428,7 @@ pub async fn message_reordering_buggy() {
 /// Port of the kit's `message_reordering_fixed`: write and send in one step.
 pub async fn message_reordering_fixed() {
     message_reordering(|p, t| async move {
-        yield_point().await; // encode the change
+        tokio::task::yield_now().await; // encode the change
         p.lock().unwrap().insert("k", 1);
         t.send(("k", 1)).unwrap();
     })
@@ -437,8 +442,8 @@ pub async fn message_reordering_fixed() {
 /// The auditor of program 7: checks that no money is missing.
 fn auditor(a: Arc<AtomicI64>, b: Arc<AtomicI64>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        yield_point().await; // the audit timer fires
-        yield_point().await; // load the audit rules
+        tokio::task::yield_now().await; // the audit timer fires
+        tokio::task::yield_now().await; // load the audit rules
         let total = a.load(SeqCst) + b.load(SeqCst);
         assert_eq!(
             total, 200,
@@ -454,7 +459,7 @@ pub async fn torn_read_buggy() {
     let (a1, b1) = (a.clone(), b.clone());
     let transfer = tokio::spawn(async move {
         a1.fetch_sub(30, SeqCst);
-        yield_point().await; // write the journal
+        tokio::task::yield_now().await; // write the journal
         b1.fetch_add(30, SeqCst);
     });
     let auditor = auditor(a, b);
@@ -468,7 +473,7 @@ pub async fn torn_read_fixed() {
     let b = Arc::new(AtomicI64::new(100));
     let (a1, b1) = (a.clone(), b.clone());
     let transfer = tokio::spawn(async move {
-        yield_point().await; // write the journal
+        tokio::task::yield_now().await; // write the journal
         a1.fetch_sub(30, SeqCst);
         b1.fetch_add(30, SeqCst);
     });
@@ -522,7 +527,7 @@ pub async fn run_ahead_overflow_buggy() {
                 ring.push_back(seq);
             }
             w.notify_one();
-            yield_point().await; // the next sampling interval
+            tokio::task::yield_now().await; // the next sampling interval
         }
     });
     let exporter = exporter(ring, wake, None);
@@ -543,7 +548,7 @@ pub async fn run_ahead_overflow_fixed() {
             }
             r.lock().unwrap().push_back(seq);
             w.notify_one();
-            yield_point().await; // the next sampling interval
+            tokio::task::yield_now().await; // the next sampling interval
         }
     });
     let exporter = exporter(ring, wake, Some(room));
@@ -589,7 +594,7 @@ pub async fn late_window_buggy() {
     let migration = tokio::spawn(async move {
         for id in 0..RECORDS {
             let row = o.lock().unwrap().remove(&id).expect("each record is moved once");
-            yield_point().await; // copy the row
+            tokio::task::yield_now().await; // copy the row
             n.lock().unwrap().insert(id, row);
         }
     });
@@ -610,7 +615,7 @@ pub async fn late_window_fixed() {
                 .get(&id)
                 .cloned()
                 .expect("each record is moved once");
-            yield_point().await; // copy the row
+            tokio::task::yield_now().await; // copy the row
             n.lock().unwrap().insert(id, row);
             o.lock().unwrap().remove(&id);
         }
@@ -646,7 +651,7 @@ where
         }
     });
     let shutdown = tokio::spawn(async move {
-        yield_point().await; // receive SIGTERM
+        tokio::task::yield_now().await; // receive SIGTERM
         let _ = stop_tx.send(());
     });
     server.await.unwrap();
@@ -663,7 +668,7 @@ where
 pub async fn cancel_torn_write_buggy() {
     cancel_torn_write(|i, d| async move {
         i.lock().unwrap().push("user:7");
-        yield_point().await; // flush the log
+        tokio::task::yield_now().await; // flush the log
         d.lock().unwrap().insert("user:7", "Ada");
     })
     .await;
@@ -672,7 +677,7 @@ pub async fn cancel_torn_write_buggy() {
 /// Port of the kit's `cancel_torn_write_fixed`: a cancellation-safe `save`.
 pub async fn cancel_torn_write_fixed() {
     cancel_torn_write(|i, d| async move {
-        yield_point().await; // flush the log
+        tokio::task::yield_now().await; // flush the log
         i.lock().unwrap().push("user:7");
         d.lock().unwrap().insert("user:7", "Ada");
     })
@@ -742,13 +747,13 @@ async fn use_after_close(write: fn(&mut Conn)) {
     let c = conn.clone();
     let heartbeat = tokio::spawn(async move {
         if !c.lock().unwrap().closed {
-            yield_point().await; // build the ping
+            tokio::task::yield_now().await; // build the ping
             write(&mut c.lock().unwrap());
         }
     });
     let c = conn.clone();
     let shutdown = tokio::spawn(async move {
-        yield_point().await; // receive SIGTERM
+        tokio::task::yield_now().await; // receive SIGTERM
         let mut conn = c.lock().unwrap();
         if !conn.closed {
             conn.close();
@@ -788,7 +793,7 @@ async fn stale_cache(generations: bool) {
     let reader = tokio::spawn(async move {
         if c.lock().unwrap().is_none() {
             let (value, seen) = (*d.lock().unwrap(), g.load(SeqCst));
-            yield_point().await; // deserialise
+            tokio::task::yield_now().await; // deserialise
             if !generations || g.load(SeqCst) == seen {
                 *c.lock().unwrap() = Some(value);
             }
@@ -796,9 +801,9 @@ async fn stale_cache(generations: bool) {
     });
     let (d, c, g) = (db.clone(), cache.clone(), generation.clone());
     let updater = tokio::spawn(async move {
-        yield_point().await; // receive the update
-        yield_point().await; // authorise it
-        yield_point().await; // append to the audit log
+        tokio::task::yield_now().await; // receive the update
+        tokio::task::yield_now().await; // authorise it
+        tokio::task::yield_now().await; // append to the audit log
         *d.lock().unwrap() = "v2";
         g.fetch_add(1, SeqCst);
         c.lock().unwrap().take(); // invalidate
@@ -840,7 +845,7 @@ async fn aba_free_list(versioned: bool) {
             let head = l.head.expect("the list is not empty");
             (head, l.next[head], l.version)
         };
-        yield_point().await; // check the quota
+        tokio::task::yield_now().await; // check the quota
         let mut l = l.lock().unwrap();
         if l.head == Some(head) && (!versioned || l.version == version) {
             l.head = next;
@@ -850,7 +855,7 @@ async fn aba_free_list(versioned: bool) {
     });
     let l = list.clone();
     let fast = tokio::spawn(async move {
-        yield_point().await; // receive the request
+        tokio::task::yield_now().await; // receive the request
         let mut l = l.lock().unwrap();
         let a = l.pop_now();
         let _b = l.pop_now();
@@ -900,7 +905,7 @@ async fn limited_fetch(key: &'static str, limiter: Arc<Semaphore>, in_flight: Ke
         return;
     }
     in_flight.lock().unwrap().insert(key);
-    yield_point().await; // fetch over the network
+    tokio::task::yield_now().await; // fetch over the network
     cache.lock().unwrap().insert(key);
     in_flight.lock().unwrap().remove(key);
     limiter.add_permits(1);
@@ -919,7 +924,7 @@ async fn permit_leak(leak: bool) {
     ));
     let (l, f, c) = (limiter.clone(), in_flight.clone(), cache.clone());
     let second = tokio::spawn(async move {
-        yield_point().await; // parse the request
+        tokio::task::yield_now().await; // parse the request
         limited_fetch("avatar:7", l, f, c, leak).await;
     });
     first.await.unwrap();
@@ -964,16 +969,16 @@ async fn double_close(claim: bool) {
     let reader = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(30)).await; // the peer hangs up at 30 s
         if should_close(&c, &flag) {
-            yield_point().await; // flush what is buffered
+            tokio::task::yield_now().await; // flush what is buffered
             c.lock().unwrap().close();
         }
     });
     let (c, flag) = (conn.clone(), closing.clone());
     let idle = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(30)).await; // 30 s without a request
-        yield_point().await; // log the idle close
+        tokio::task::yield_now().await; // log the idle close
         if should_close(&c, &flag) {
-            yield_point().await; // flush what is buffered
+            tokio::task::yield_now().await; // flush what is buffered
             c.lock().unwrap().close();
         }
     });
@@ -1001,8 +1006,8 @@ pub async fn readiness_polling_buggy() {
     let ready = Arc::new(AtomicBool::new(false));
     let r = ready.clone();
     let server = tokio::spawn(async move {
-        yield_point().await; // bind the socket
-        yield_point().await; // load the routes
+        tokio::task::yield_now().await; // bind the socket
+        tokio::task::yield_now().await; // load the routes
         r.store(true, SeqCst);
     });
     let r = ready.clone();
@@ -1014,7 +1019,7 @@ pub async fn readiness_polling_buggy() {
                 polls <= READY_POLLS,
                 "not ready: the client gave up after {READY_POLLS} polls although the server was starting"
             );
-            yield_point().await; // poll again
+            tokio::task::yield_now().await; // poll again
         }
     });
     server.await.unwrap();
@@ -1025,8 +1030,8 @@ pub async fn readiness_polling_buggy() {
 pub async fn readiness_polling_fixed() {
     let (tx, mut rx) = watch::channel(false);
     let server = tokio::spawn(async move {
-        yield_point().await; // bind the socket
-        yield_point().await; // load the routes
+        tokio::task::yield_now().await; // bind the socket
+        tokio::task::yield_now().await; // load the routes
         tx.send_replace(true);
     });
     let client = tokio::spawn(async move {

@@ -3,7 +3,8 @@
 //! process, all awaited in a kit run.
 //!
 //! Run with `cargo bench --bench mock` (add `-- --quick` for a fast smoke run). Each case
-//! alternates the three and reports medians over the rounds. The mock records every call
+//! alternates the three and reports medians over the rounds. `-- --quick --only mock` runs
+//! one case once, for `valgrind --tool=callgrind`. The mock records every call
 //! (arguments, virtual start and end time, outcome), which is most of its cost; mockall
 //! matches the call against its expectations and counts it.
 
@@ -84,9 +85,24 @@ fn hand_run(calls: u64) -> Duration {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
     let rounds = if quick { 3 } else { 7 };
     let calls: u64 = if quick { 100_000 } else { 1_000_000 };
+
+    // `--only mock|mockall|hand`: one case, one round (for callgrind, whose instruction
+    // counts are steady where wall time is not).
+    if let Some(i) = args.iter().position(|a| a == "--only") {
+        let case = args.get(i + 1).map(String::as_str);
+        let run: fn(u64) -> Duration = match case {
+            Some("mock") => mock_run,
+            Some("mockall") => mockall_run,
+            Some("hand") => hand_run,
+            _ => panic!("--only takes mock, mockall or hand"),
+        };
+        println!("{}: {calls} calls in {:.3?}", case.unwrap_or(""), run(calls));
+        return;
+    }
 
     let [mock, mockall, hand] = side_by_side(
         rounds,

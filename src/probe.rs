@@ -149,6 +149,8 @@ impl<F: Future> Probe<F> {
             }));
             fut.poll(&mut Context::from_waker(&waker))
         });
+        // The future may have moved tokio's clock without waking the task polling it.
+        crate::time::note_hand_poll();
         if out.is_ready() {
             self.finished_at = Some(Location::caller());
         }

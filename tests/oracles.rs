@@ -208,7 +208,7 @@ fn tokio_spawned_tasks_left_running_are_leaks_too() {
     );
     assert!(
         f.to_string()
-            .contains("and 2 tasks started with tokio::spawn (tokio keeps no names"),
+            .contains("and 2 tasks started with tokio::spawn (tokio gives no names, ids or spawn sites"),
         "{f}"
     );
 }
@@ -693,8 +693,10 @@ fn tasks_started_with_tokio_spawn_are_not_timed_and_the_report_says_so() {
         .unwrap_err();
     assert!(
         f.to_string().contains(
-            "and 1 task started with tokio::spawn (tokio keeps no names or spawn sites, and the slow-poll \
-             oracle does not time its polls: start them with async_testkit::spawn to see them here)"
+            "and 1 task started with tokio::spawn (tokio gives no names, ids or spawn sites of its live tasks, \
+             and the slow-poll oracle does not time its polls: depend on tokio through async-testkit-tokio with \
+             its explore feature (README: \"Exploring code that uses tokio::spawn\"), or start them with \
+             async_testkit::spawn to see them here)"
         ),
         "{f}"
     );
@@ -963,8 +965,9 @@ fn a_deadlock_among_tokio_tasks_says_what_the_kit_does_not_see() {
     assert!(
         text.contains(
             "  The kit does not see what tasks started with tokio::spawn wait on, when tokio polls them, or when \
-             they last ran:\n  they are not in the timeline below, which shows the kit's own tasks only. Start \
-             them with\n  async_testkit::spawn to see them in it.\n"
+             they last ran:\n  they are not in the timeline below, which shows the kit's own tasks only. To see \
+             them in it,\n  depend on tokio through async-testkit-tokio with its explore feature (README: \
+             \"Exploring code that uses tokio::spawn\"), or start them with async_testkit::spawn.\n"
         ),
         "{text}"
     );
@@ -987,5 +990,75 @@ fn a_slow_poll_found_by_an_exploration_is_not_minimised_and_says_so() {
              time, so the schedule is the one found (0 preemptions); the failing run makes 0 scheduling choices"
         ),
         "{f}"
+    );
+}
+
+/// The note of an exploration that could not order tokio's own tasks.
+fn not_explored_note<T>(r: &async_testkit::Report<T>) -> &str {
+    r.warnings()
+        .iter()
+        .find(|w| w.starts_with("not explored"))
+        .expect("a note")
+}
+
+/// Use before init across two tasks started straight on tokio: under tokio's own order the
+/// writer always runs first, so no exploration can find the bug; it must say so.
+async fn tokio_ordered_use_before_init() {
+    let ready = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let r = ready.clone();
+    let writer = tokio::spawn(async move { r.store(true, std::sync::atomic::Ordering::SeqCst) });
+    let r = ready.clone();
+    let reader = tokio::spawn(async move { assert!(r.load(std::sync::atomic::Ordering::SeqCst)) });
+    writer.await.unwrap();
+    reader.await.unwrap();
+}
+
+#[test]
+fn an_exploration_that_could_not_order_tokios_tasks_says_so_with_the_fix() {
+    let r = Builder::new()
+        .explore(50)
+        .try_run(tokio_ordered_use_before_init)
+        .unwrap();
+    assert_eq!(r.tokio_tasks(), 2);
+    let note = not_explored_note(&r);
+    assert!(
+        note.starts_with(
+            "not explored: 50 of 50 schedules had tasks that tokio schedules itself (up to 2 alive at once: \
+             started with tokio::spawn, spawn_local or JoinSet straight on tokio, by the code under test or a \
+             library); tokio ran them in its own order every time, so no order of theirs but that one was tried. \
+             To explore them, depend on tokio through async-testkit-tokio with its explore feature in \
+             [dev-dependencies]: tokio = { package = \"async-testkit-tokio\", version = \"0.1\", features = \
+             [\"full\", \"explore\"] }"
+        ),
+        "{note}"
+    );
+    // With the kit's own tasks only, no such note.
+    let r = Builder::new()
+        .explore(50)
+        .try_run(|| async { async_testkit::spawn(async {}).await.unwrap() })
+        .unwrap();
+    assert_eq!(r.tokio_tasks(), 0);
+    assert!(
+        r.warnings().iter().all(|w| !w.starts_with("not explored")),
+        "{:?}",
+        r.warnings()
+    );
+}
+
+#[test]
+fn dfs_never_calls_a_space_with_tokios_own_tasks_exhausted() {
+    let r = Builder::new()
+        .strategy(async_testkit::Strategy::Dfs { max_preemptions: 3 })
+        .explore(1000)
+        .try_run(tokio_ordered_use_before_init)
+        .unwrap();
+    assert!(r.schedules() < 1000, "the search ran out of schedules");
+    assert!(!r.exhausted());
+    let note = not_explored_note(&r);
+    assert!(
+        note.contains(
+            "(the DFS search ran out of schedules, but its space did not include their orders: not exhausted)"
+        ),
+        "{note}"
     );
 }

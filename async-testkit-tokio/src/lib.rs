@@ -29,9 +29,10 @@
 //!
 //! What is not routed, and stays in tokio's own order: tasks started by other crates
 //! that depend on tokio directly (tower's `Buffer` worker, hyper's connection tasks),
-//! `Handle::spawn` / `Runtime::spawn`, `LocalSet::spawn_local`, `JoinSet::spawn_on`, and
-//! tokio's unstable `task::Builder` (`--cfg tokio_unstable`). An exploring test that meets
-//! such tasks says so in its report.
+//! `Handle::spawn` / `Runtime::spawn`, `LocalSet::spawn_local` and `JoinSet::spawn_on`.
+//! An exploring test that meets such tasks says so in its report. tokio's unstable
+//! `task::Builder` (`--cfg tokio_unstable` with the `tracing` feature) is routed too, its
+//! name shown in the kit's reports; `JoinSet::build_task` is not mirrored.
 //!
 //! ```
 //! use async_testkit_tokio as tokio; // in your crate: the dependency is named tokio

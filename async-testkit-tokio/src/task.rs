@@ -1045,3 +1045,197 @@ pub mod join_set {
     #[doc(no_inline)]
     pub use super::JoinSet;
 }
+
+/// tokio's unstable task builder (`--cfg tokio_unstable` and the `tracing` feature), with
+/// its `spawn` and `spawn_local` routed as [`spawn`] and [`spawn_local`] are: inside a run,
+/// a kit task that reports show under the builder's name.
+///
+/// ```
+/// use async_testkit_tokio as tokio;
+///
+/// async_testkit::run(async {
+///     let h = tokio::task::Builder::new().name("flusher").spawn(async { 1 }).unwrap();
+///     assert_eq!(h.await.unwrap(), 1);
+/// });
+/// ```
+#[cfg(all(tokio_unstable, feature = "tracing"))]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Builder<'a> {
+    name: Option<&'a str>,
+}
+
+#[cfg(all(tokio_unstable, feature = "tracing"))]
+impl<'a> Builder<'a> {
+    /// A builder for an unnamed task.
+    ///
+    /// ```
+    /// let _ = async_testkit_tokio::task::Builder::new();
+    /// ```
+    pub fn new() -> Self {
+        Builder { name: None }
+    }
+
+    /// The task's name (in the kit's reports, or tokio's tracing).
+    ///
+    /// ```
+    /// let _ = async_testkit_tokio::task::Builder::new().name("worker");
+    /// ```
+    pub fn name(&self, name: &'a str) -> Self {
+        Builder { name: Some(name) }
+    }
+
+    fn tokio(&self) -> tokio::task::Builder<'a> {
+        match self.name {
+            Some(name) => tokio::task::Builder::new().name(name),
+            None => tokio::task::Builder::new(),
+        }
+    }
+
+    fn kit(&self) -> async_testkit::task::Builder {
+        match self.name {
+            Some(name) => async_testkit::task::Builder::new().name(name),
+            None => async_testkit::task::Builder::new(),
+        }
+    }
+
+    /// Spawns the task, as [`spawn`] does.
+    ///
+    /// ```
+    /// use async_testkit_tokio as tokio;
+    ///
+    /// async_testkit::run(async {
+    ///     let h = tokio::task::Builder::new().name("w").spawn(async { 2 }).unwrap();
+    ///     assert_eq!(h.await.unwrap(), 2);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn<Fut>(self, future: Fut) -> std::io::Result<JoinHandle<Fut::Output>>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        if kit() {
+            Ok(JoinHandle::kit(self.kit().spawn(future)))
+        } else {
+            self.tokio().spawn(future).map(JoinHandle::tokio)
+        }
+    }
+
+    /// Spawns the task on `handle`'s runtime: always a tokio task.
+    ///
+    /// ```
+    /// use async_testkit_tokio as tokio;
+    ///
+    /// async_testkit::run(async {
+    ///     let handle = tokio::runtime::Handle::current();
+    ///     let h = tokio::task::Builder::new().spawn_on(async { 3 }, &handle).unwrap();
+    ///     assert_eq!(h.await.unwrap(), 3);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn_on<Fut>(
+        self,
+        future: Fut,
+        handle: &tokio::runtime::Handle,
+    ) -> std::io::Result<JoinHandle<Fut::Output>>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        self.tokio().spawn_on(future, handle).map(JoinHandle::tokio)
+    }
+
+    /// Spawns a task that need not be `Send`, as [`spawn_local`] does.
+    ///
+    /// ```
+    /// use async_testkit_tokio as tokio;
+    ///
+    /// async_testkit::run(async {
+    ///     let rc = std::rc::Rc::new(4);
+    ///     let h = tokio::task::Builder::new().spawn_local(async move { *rc }).unwrap();
+    ///     assert_eq!(h.await.unwrap(), 4);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn_local<Fut>(self, future: Fut) -> std::io::Result<JoinHandle<Fut::Output>>
+    where
+        Fut: Future + 'static,
+        Fut::Output: 'static,
+    {
+        if kit() {
+            Ok(JoinHandle::kit(self.kit().spawn(future)))
+        } else {
+            self.tokio().spawn_local(future).map(JoinHandle::tokio)
+        }
+    }
+
+    /// Spawns a task on `local_set`: always a tokio task.
+    ///
+    /// ```
+    /// use async_testkit_tokio as tokio;
+    ///
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let local = tokio::task::LocalSet::new();
+    /// let h = tokio::task::Builder::new().spawn_local_on(async { 5 }, &local).unwrap();
+    /// assert_eq!(local.block_on(&rt, h).unwrap(), 5);
+    /// ```
+    #[track_caller]
+    pub fn spawn_local_on<Fut>(
+        self,
+        future: Fut,
+        local_set: &LocalSet,
+    ) -> std::io::Result<JoinHandle<Fut::Output>>
+    where
+        Fut: Future + 'static,
+        Fut::Output: 'static,
+    {
+        self.tokio()
+            .spawn_local_on(future, local_set)
+            .map(JoinHandle::tokio)
+    }
+
+    /// Runs a blocking closure on tokio's blocking pool.
+    ///
+    /// ```
+    /// use async_testkit_tokio as tokio;
+    ///
+    /// async_testkit::run(async {
+    ///     let h = tokio::task::Builder::new().spawn_blocking(|| 6).unwrap();
+    ///     assert_eq!(h.await.unwrap(), 6);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn_blocking<Function, Output>(self, function: Function) -> std::io::Result<JoinHandle<Output>>
+    where
+        Function: FnOnce() -> Output + Send + 'static,
+        Output: Send + 'static,
+    {
+        self.tokio().spawn_blocking(function).map(JoinHandle::tokio)
+    }
+
+    /// Runs a blocking closure on `handle`'s blocking pool.
+    ///
+    /// ```
+    /// use async_testkit_tokio as tokio;
+    ///
+    /// async_testkit::run(async {
+    ///     let handle = tokio::runtime::Handle::current();
+    ///     let h = tokio::task::Builder::new().spawn_blocking_on(|| 7, &handle).unwrap();
+    ///     assert_eq!(h.await.unwrap(), 7);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn_blocking_on<Function, Output>(
+        self,
+        function: Function,
+        handle: &tokio::runtime::Handle,
+    ) -> std::io::Result<JoinHandle<Output>>
+    where
+        Function: FnOnce() -> Output + Send + 'static,
+        Output: Send + 'static,
+    {
+        self.tokio()
+            .spawn_blocking_on(function, handle)
+            .map(JoinHandle::tokio)
+    }
+}

@@ -257,3 +257,56 @@ fn a_tokio_spawned_task_spawned_from_a_tokio_task_is_a_kit_task_too() {
     });
     assert_eq!(seen.load(SeqCst), 1);
 }
+
+#[test]
+fn an_exploration_of_routed_tasks_has_nothing_left_unexplored() {
+    let r = Builder::new()
+        .strategy(Strategy::Dfs { max_preemptions: 2 })
+        .explore(1000)
+        .try_run(|| async {
+            let a = tokio::spawn(async { tokio::task::yield_now().await });
+            let b = tokio::spawn(async { tokio::task::yield_now().await });
+            a.await.unwrap();
+            b.await.unwrap();
+        })
+        .unwrap();
+    assert_eq!(r.tokio_tasks(), 0);
+    assert!(r.exhausted(), "every kit-task order within the bound was run");
+    assert!(
+        r.warnings().iter().all(|w| !w.starts_with("not explored")),
+        "{:?}",
+        r.warnings()
+    );
+}
+
+#[test]
+fn the_handles_are_send_sync_and_unpin_as_tokios_are() {
+    fn send_sync_unpin<T: Send + Sync + Unpin>() {}
+    send_sync_unpin::<tokio::task::JoinHandle<u8>>();
+    send_sync_unpin::<tokio::task::AbortHandle>();
+    send_sync_unpin::<tokio::task::JoinError>();
+    send_sync_unpin::<tokio::task::JoinSet<u8>>();
+    send_sync_unpin::<tokio::task::Id>();
+    // A handle moved into another task and awaited there.
+    async_testkit::run(async {
+        let h = tokio::spawn(async { 5 });
+        let waiter = tokio::spawn(async move { h.await.unwrap() });
+        assert_eq!(waiter.await.unwrap(), 5);
+    });
+}
+
+/// tokio's unstable builder (`RUSTFLAGS="--cfg tokio_unstable"`, feature `tracing`): a
+/// named kit task inside a run.
+#[cfg(all(tokio_unstable, feature = "tracing"))]
+#[test]
+fn the_unstable_builder_names_a_kit_task() {
+    let f = Builder::new()
+        .try_run(|| async {
+            tokio::task::Builder::new()
+                .name("flusher")
+                .spawn(std::future::pending::<()>())
+                .unwrap();
+        })
+        .unwrap_err();
+    assert!(f.leaked_tasks()[0].contains("\"flusher\""), "{f}");
+}

@@ -47,15 +47,54 @@ pub struct MockCall<Args, Ret> {
     pub(crate) index: usize,
     /// The record the call is in (a later run of its test starts another).
     pub(crate) generation: u32,
-    pub(crate) gate: Option<GatePass>,
-    pub(crate) delay: Duration,
-    pub(crate) sleep: Option<Pin<Box<Sleep>>>,
+    /// What the call goes through before it answers; `None` (most calls) for nothing.
+    pub(crate) wait: Option<Box<Wait>>,
     pub(crate) answer: Option<Answer<Ret>>,
     pub(crate) awaited: bool,
     pub(crate) finished: bool,
     /// Set while the answer is being produced: a panic there unwinds through `drop`,
     /// which then records the call as panicked rather than cancelled.
     pub(crate) producing: bool,
+}
+
+/// A call's gate, then its delay: boxed in the call, so that a call without them (most
+/// calls) stays small to move.
+pub(crate) struct Wait {
+    gate: Option<GatePass>,
+    delay: Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Wait {
+    pub(crate) fn new(gate: Option<GatePass>, delay: Duration) -> Self {
+        Wait {
+            gate,
+            delay,
+            sleep: None,
+        }
+    }
+
+    /// Ready once the call is through its gate and its delay.
+    fn poll_through(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(gate) = self.gate.as_mut() {
+            if gate.poll_pass(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.gate = None;
+        }
+        if !self.delay.is_zero() {
+            let delay = self.delay;
+            let sleep = self
+                .sleep
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(delay)));
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.delay = Duration::ZERO;
+            self.sleep = None;
+        }
+        Poll::Ready(())
+    }
 }
 
 // No field is ever pinned structurally: the user's future and the timer are boxed, and
@@ -91,8 +130,7 @@ impl<Args, Ret> Future for MockCall<Args, Ret> {
                 this.shared.label()
             );
         }
-        let plain = this.gate.is_none() && this.delay.is_zero();
-        if let (true, Some(Answer::Value(_))) = (plain, &this.answer) {
+        if this.wait.is_none() && matches!(this.answer, Some(Answer::Value(_))) {
             // The common case, in one lock: awaited and completed at once.
             if let Some(Answer::Value(v)) = this.answer.take() {
                 this.end(Outcome::Completed);
@@ -103,22 +141,11 @@ impl<Args, Ret> Future for MockCall<Args, Ret> {
             this.awaited = true;
             this.shared.mark_awaited(this.generation, this.index);
         }
-        if let Some(gate) = this.gate.as_mut() {
-            if gate.poll_pass(cx).is_pending() {
+        if let Some(wait) = this.wait.as_mut() {
+            if wait.poll_through(cx).is_pending() {
                 return Poll::Pending;
             }
-            this.gate = None;
-        }
-        if !this.delay.is_zero() {
-            let delay = this.delay;
-            let sleep = this
-                .sleep
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep(delay)));
-            if sleep.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            this.delay = Duration::ZERO;
-            this.sleep = None;
+            this.wait = None;
         }
         match this.answer.take() {
             Some(Answer::Value(v)) => {

@@ -162,35 +162,185 @@ impl<Args> Call<Args> {
     }
 }
 
-/// The call log as a table, one call a line, the arguments last.
-pub(crate) fn table<Args>(label: &str, calls: &[Call<Args>], describe: fn(&Args) -> String) -> String {
-    if calls.is_empty() {
-        return format!("{label} was never called");
+/// A call as the log keeps it: its times in whole nanoseconds since the origin, and its
+/// outcome and whether it was awaited in the top bits of its end, so that a record of a
+/// call with a one-word argument fits in 24 bytes (a test may make millions of calls).
+pub(crate) struct Record<Args> {
+    args: Args,
+    /// The start, in the low `TIME_BITS`.
+    started: u64,
+    /// The end in the low `TIME_BITS` (`NOT_ENDED` while the call is pending), then
+    /// `AWAITED`, then the outcome (`OUTCOME_SHIFT`).
+    end: u64,
+}
+
+/// Bits of a time in a record: up to some 73 years of nanoseconds.
+const TIME_MASK: u64 = (1 << 61) - 1;
+/// The end of a pending call.
+const NOT_ENDED: u64 = TIME_MASK;
+/// A time too far for `TIME_MASK`, kept exactly in `Log::far`.
+const FAR: u64 = TIME_MASK - 1;
+const AWAITED: u64 = 1 << 61;
+const OUTCOME_SHIFT: u32 = 62;
+
+impl<Args> Record<Args> {
+    fn ended(&self) -> u64 {
+        self.end & TIME_MASK
     }
-    let mut t = format!(
-        "calls of {label} ({}):\n  {:>4}  {:<10} {:<10} {:<28} args",
-        calls.len(),
-        "#",
-        "called",
-        "ended",
-        "outcome"
-    );
-    for (i, c) in calls.iter().enumerate() {
-        let ended = c.ended.map_or_else(|| "-".to_string(), |e| Vt(e).to_string());
-        let outcome = if c.awaited || c.outcome == Outcome::Completed {
-            c.outcome.word().to_string()
-        } else {
-            format!("{} (never awaited)", c.outcome.word())
-        };
-        let _ = write!(
-            t,
-            "\n  {:>4}  {:<10} {:<10} {:<28} {}",
-            i + 1,
-            Vt(c.started).to_string(),
-            ended,
-            outcome,
-            describe(&c.args)
+
+    fn awaited(&self) -> bool {
+        self.end & AWAITED != 0
+    }
+
+    fn outcome(&self) -> Outcome {
+        match self.end >> OUTCOME_SHIFT {
+            0 => Outcome::Pending,
+            1 => Outcome::Completed,
+            2 => Outcome::Cancelled,
+            _ => Outcome::Panicked,
+        }
+    }
+}
+
+fn outcome_bits(outcome: Outcome) -> u64 {
+    let bits: u64 = match outcome {
+        Outcome::Pending => 0,
+        Outcome::Completed => 1,
+        Outcome::Cancelled => 2,
+        Outcome::Panicked => 3,
+    };
+    bits << OUTCOME_SHIFT
+}
+
+/// The calls of a mock, oldest first.
+pub(crate) struct Log<Args> {
+    records: Vec<Record<Args>>,
+    /// The times written as `FAR`: call index, whether it is the end, the time.
+    far: Vec<(usize, bool, Duration)>,
+}
+
+impl<Args> Log<Args> {
+    pub(crate) fn new() -> Self {
+        Log {
+            records: Vec::new(),
+            far: Vec::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.records.clear();
+        self.far.clear();
+    }
+
+    fn encode(&mut self, index: usize, end: bool, at: Duration) -> u64 {
+        // Below `FAR` nanoseconds by a margin, without 128-bit arithmetic.
+        const NEAR_SECS: u64 = 2_300_000_000;
+        match at.as_secs() {
+            secs if secs < NEAR_SECS => secs * 1_000_000_000 + u64::from(at.subsec_nanos()),
+            _ => {
+                self.far.push((index, end, at));
+                FAR
+            }
+        }
+    }
+
+    fn decode(&self, index: usize, end: bool, n: u64) -> Duration {
+        if n != FAR {
+            return Duration::from_nanos(n);
+        }
+        let far = self.far.iter().rev().find(|f| f.0 == index && f.1 == end);
+        far.map_or(Duration::MAX, |f| f.2)
+    }
+
+    /// Records a call made at `at`, pending; returns its index.
+    pub(crate) fn push(&mut self, args: Args, at: Duration) -> usize {
+        let index = self.records.len();
+        let started = self.encode(index, false, at);
+        self.records.push(Record {
+            args,
+            started,
+            end: NOT_ENDED | outcome_bits(Outcome::Pending),
+        });
+        index
+    }
+
+    pub(crate) fn mark_awaited(&mut self, index: usize) {
+        self.records[index].end |= AWAITED;
+    }
+
+    /// Records how call `index` ended, at `at`.
+    pub(crate) fn end(&mut self, index: usize, at: Duration, outcome: Outcome, awaited_now: bool) {
+        let ended = self.encode(index, true, at);
+        let record = &mut self.records[index];
+        let awaited = (record.end & AWAITED) | (u64::from(awaited_now) << AWAITED.trailing_zeros());
+        record.end = ended | awaited | outcome_bits(outcome);
+    }
+
+    /// Whether a call had arguments equal to `args`.
+    pub(crate) fn any_args(&self, args: &Args) -> bool
+    where
+        Args: PartialEq,
+    {
+        self.records.iter().any(|r| r.args == *args)
+    }
+
+    /// Call `index` as [`Call`], its arguments cloned with `clone`.
+    fn call(&self, index: usize, clone: fn(&Args) -> Args) -> Call<Args> {
+        let r = &self.records[index];
+        Call {
+            args: clone(&r.args),
+            started: self.decode(index, false, r.started),
+            ended: (r.ended() != NOT_ENDED).then(|| self.decode(index, true, r.ended())),
+            outcome: r.outcome(),
+            awaited: r.awaited(),
+        }
+    }
+
+    /// Every call, oldest first.
+    pub(crate) fn calls(&self, clone: fn(&Args) -> Args) -> Vec<Call<Args>> {
+        (0..self.len()).map(|i| self.call(i, clone)).collect()
+    }
+
+    /// The log as a table, one call a line, the arguments last.
+    pub(crate) fn table(&self, label: &str, describe: fn(&Args) -> String) -> String {
+        if self.records.is_empty() {
+            return format!("{label} was never called");
+        }
+        let mut t = format!(
+            "calls of {label} ({}):\n  {:>4}  {:<10} {:<10} {:<28} args",
+            self.len(),
+            "#",
+            "called",
+            "ended",
+            "outcome"
         );
+        for (i, r) in self.records.iter().enumerate() {
+            let started = self.decode(i, false, r.started);
+            let ended = if r.ended() == NOT_ENDED {
+                "-".to_string()
+            } else {
+                Vt(self.decode(i, true, r.ended())).to_string()
+            };
+            let outcome = r.outcome();
+            let outcome = if r.awaited() || outcome == Outcome::Completed {
+                outcome.word().to_string()
+            } else {
+                format!("{} (never awaited)", outcome.word())
+            };
+            let _ = write!(
+                t,
+                "\n  {:>4}  {:<10} {:<10} {:<28} {}",
+                i + 1,
+                Vt(started).to_string(),
+                ended,
+                outcome,
+                describe(&r.args)
+            );
+        }
+        t
     }
-    t
 }

@@ -13,7 +13,13 @@
 //! - **Record**: every call with its arguments, virtual start and end time, and outcome
 //!   ([`Outcome`]): completed, cancelled (dropped before it finished), panicked or still
 //!   pending. Counters keep called, awaited, completed and cancelled apart, plus
-//!   [`max_in_flight`](AsyncMock::max_in_flight).
+//!   [`max_in_flight`](AsyncMock::max_in_flight). The times are read from tokio's clock
+//!   once per poll of a kit task and shared by the calls of that poll: inside a poll the
+//!   clock moves only by `tokio::time::advance`, which wakes the task, and the first call
+//!   after that reads the clock again, as does the first call after a [`Probe`](crate::Probe)
+//!   polled a future. The one move this cannot see is an `advance` polled by hand with a
+//!   foreign waker (a no-op waker, tokio-test's task) followed by a call in the same poll:
+//!   that call gets the time before the move.
 //! - **Assertions** print the whole call log as a table when they fail;
 //!   [`wait_for_calls`](AsyncMock::wait_for_calls) waits on virtual time.
 //! - **Scripted I/O**: [`io::IoScript`] plays reads, writes, waits and errors on virtual
@@ -66,17 +72,17 @@ use std::future::Future;
 use std::ops::{Bound, RangeBounds};
 use std::panic::Location;
 use std::sync::{Arc, Mutex};
-use std::task::Waker;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use self::log::Log;
 pub use call::{MockCall, WaitForCalls};
 pub use gate::{Entered, Gate};
 pub use log::{Call, Outcome};
 pub use times::Times;
 
-use self::call::Answer;
+use self::call::{Answer, Wait};
 use self::state::{Behaviour, Producer, Shared, State, Steady};
 use self::times::Expect;
 use crate::runtime::executor;
@@ -196,7 +202,7 @@ impl<Args: Clone + 'static, Ret: 'static> AsyncMock<Args, Ret> {
         let mock = AsyncMock {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
-                    calls: Vec::new(),
+                    calls: Log::new(),
                     awaited: 0,
                     completed: 0,
                     cancelled: 0,
@@ -210,6 +216,8 @@ impl<Args: Clone + 'static, Ret: 'static> AsyncMock<Args, Ret> {
                     generation: 0,
                     origin: Instant::now(),
                     rng: SplitMix64::new(0),
+                    stamp: None,
+                    run: 0,
                 }),
                 name,
                 site,
@@ -593,95 +601,92 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     pub fn call(&self, args: Args) -> MockCall<Args, Ret> {
         let site = Location::caller();
         let core = executor::try_current();
-        let at = Instant::now();
-        let (index, generation, plan, delay, gate, woken, adopted) = {
-            let mut guard = lock(&self.shared.state);
-            let state = &mut *guard;
-            let adopted = core
-                .as_deref()
-                .map_or(Adopted::Already, |c| self.shared.adopt(state, c));
-            let now = at.saturating_duration_since(state.origin);
-            let index = state.calls.len();
-            state.calls.push(Call {
-                args: (self.shared.clone_args)(&args),
-                started: now,
-                ended: None,
-                outcome: Outcome::Pending,
-                awaited: false,
-            });
-            state.in_flight += 1;
-            state.max_in_flight = state.max_in_flight.max(state.in_flight);
-            let matched = state
+        let core = core.as_deref();
+        let mut guard = lock(&self.shared.state);
+        let state = &mut *guard;
+        let adopted = match core {
+            Some(c) if state.run != c.run_id => self.shared.adopt(state, c),
+            _ => Adopted::Already,
+        };
+        let now = state.now(core);
+        let index = state.calls.push((self.shared.clone_args)(&args), now);
+        state.in_flight += 1;
+        state.max_in_flight = state.max_in_flight.max(state.in_flight);
+        let matched = if state.branches.is_empty() {
+            None
+        } else {
+            state
                 .branches
                 .iter()
-                .position(|b| b.predicate.as_ref().is_some_and(|p| p(&args)));
-            let unmatched = matched.is_none()
-                && !state.branches.is_empty()
-                && state.root.seq.is_empty()
-                && matches!(state.root.steady, Steady::Unset);
-            let unmatched = unmatched.then(|| self.unmatched(state, index, &args, site));
-            let earlier_runs = state.earlier_runs;
-            let behaviour = match matched {
-                Some(i) => &mut state.branches[i],
-                None => &mut state.root,
-            };
-            behaviour.matched += 1;
-            let plan = match unmatched {
-                Some(message) => Plan::Ready(Answer::Panic(message)),
-                None => self.plan(behaviour, index, &args, site, earlier_runs),
-            };
-            let mut delay = behaviour.delay;
-            if let Some((low, width)) = behaviour.jitter {
-                delay += match core.as_deref() {
-                    // In a run, the latency is a choice point: one of up to 16 evenly spaced
-                    // levels, drawn from the run's seed and replayed with its schedule.
-                    Some(c) => {
-                        let levels = width.min(JITTER_LEVELS - 1) + 1;
-                        let level = u64::from(c.choose_level(levels as u32));
-                        low + Duration::from_nanos(if levels == 1 {
-                            0
-                        } else {
-                            level_nanos(width, level, levels)
-                        })
-                    }
-                    None => draw(low, width, state.rng.next_u64()),
-                };
-            }
-            let gate = behaviour.gate.as_ref().map(Gate::pass);
-            let calls = state.calls.len();
-            let woken: Vec<Waker> = if state.waiters.is_empty() {
-                Vec::new()
-            } else {
-                let (ready, waiting) = std::mem::take(&mut state.waiters)
-                    .into_iter()
-                    .partition(|w| w.calls <= calls);
-                state.waiters = waiting;
-                ready.into_iter().map(|w| w.waker).collect()
-            };
-            (index, state.generation, plan, delay, gate, woken, adopted)
+                .position(|b| b.predicate.as_ref().is_some_and(|p| p(&args)))
         };
-        if let Some(core) = core.as_deref() {
-            self.adopted(adopted, core);
+        let unmatched = matched.is_none()
+            && !state.branches.is_empty()
+            && state.root.seq.is_empty()
+            && matches!(state.root.steady, Steady::Unset);
+        let unmatched = unmatched.then(|| self.unmatched(state, index, &args, site));
+        let earlier_runs = state.earlier_runs;
+        let behaviour = match matched {
+            Some(i) => &mut state.branches[i],
+            None => &mut state.root,
+        };
+        behaviour.matched += 1;
+        let plan = match unmatched {
+            Some(message) => Plan::Ready(Answer::Panic(message)),
+            None => self.plan(behaviour, index, &args, site, earlier_runs),
+        };
+        let mut delay = behaviour.delay;
+        if let Some((low, width)) = behaviour.jitter {
+            delay += match core {
+                // In a run, the latency is a choice point: one of up to 16 evenly spaced
+                // levels, drawn from the run's seed and replayed with its schedule.
+                Some(c) => {
+                    let levels = width.min(JITTER_LEVELS - 1) + 1;
+                    let level = u64::from(c.choose_level(levels as u32));
+                    low + Duration::from_nanos(if levels == 1 {
+                        0
+                    } else {
+                        level_nanos(width, level, levels)
+                    })
+                }
+                None => draw(low, width, state.rng.next_u64()),
+            };
+        }
+        let gate = behaviour.gate.as_ref().map(Gate::pass);
+        let wait = (gate.is_some() || !delay.is_zero()).then(|| Box::new(Wait::new(gate, delay)));
+        let woken = if state.waiters.is_empty() {
+            Vec::new()
+        } else {
+            state.take_waiters()
+        };
+        let (answer, produce) = match plan {
+            Plan::Ready(answer) => (Some(answer), None),
+            Plan::Produce(f) => (None, Some(f)),
+        };
+        let mut call = MockCall {
+            shared: self.shared.clone(),
+            index,
+            generation: state.generation,
+            wait,
+            answer,
+            awaited: false,
+            finished: false,
+            producing: false,
+        };
+        drop(guard);
+        if adopted != Adopted::Already {
+            if let Some(core) = core {
+                self.adopted(adopted, core);
+            }
         }
         for w in woken {
             w.wake();
         }
-        let answer = match plan {
-            Plan::Ready(answer) => answer,
-            Plan::Produce(f) => Answer::Future(f(args)),
-        };
-        MockCall {
-            shared: self.shared.clone(),
-            index,
-            generation,
-            gate,
-            delay,
-            sleep: None,
-            answer: Some(answer),
-            awaited: false,
-            finished: false,
-            producing: false,
+        // The user's closure runs outside the mock's lock: it may call the mock.
+        if let Some(f) = produce {
+            call.answer = Some(Answer::Future(f(args)));
         }
+        call
     }
 
     /// What the behaviour answers to this call.
@@ -789,18 +794,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// });
     /// ```
     pub fn calls(&self) -> Vec<Call<Args>> {
-        let clone = self.shared.clone_args;
-        lock(&self.shared.state)
-            .calls
-            .iter()
-            .map(|c| Call {
-                args: clone(&c.args),
-                started: c.started,
-                ended: c.ended,
-                outcome: c.outcome,
-                awaited: c.awaited,
-            })
-            .collect()
+        lock(&self.shared.state).calls.calls(self.shared.clone_args)
     }
 
     /// How many times the mock was called (awaited or not).
@@ -1074,7 +1068,7 @@ impl<Args: PartialEq + 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// ```
     #[track_caller]
     pub fn assert_called_with(&self, args: Args) {
-        let found = lock(&self.shared.state).calls.iter().any(|c| c.args == args);
+        let found = lock(&self.shared.state).calls.any_args(&args);
         self.check(
             found,
             "assert_called_with",

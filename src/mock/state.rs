@@ -14,11 +14,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::gate::Gate;
-use super::log::{self, Call, Outcome};
+use super::log::{Log, Outcome};
 use super::times::Expect;
 use crate::runtime::executor;
 use crate::runtime::family::{Adopted, Owner};
 use crate::schedule::SplitMix64;
+use crate::time::{PollMark, poll_mark};
 use crate::util::lock;
 
 /// A boxed, sendable future: what `returns_with` closures are turned into.
@@ -39,7 +40,7 @@ pub(crate) struct WaitFor {
 }
 
 pub(crate) struct State<Args, Ret> {
-    pub(crate) calls: Vec<Call<Args>>,
+    pub(crate) calls: Log<Args>,
     pub(crate) awaited: usize,
     pub(crate) completed: usize,
     pub(crate) cancelled: usize,
@@ -59,6 +60,11 @@ pub(crate) struct State<Args, Ret> {
     pub(crate) origin: Instant,
     /// Jitter outside a kit run.
     pub(crate) rng: SplitMix64,
+    /// The last reading of the clock (since `origin`) and the kit poll it was taken in:
+    /// later readings in that poll reuse it (see [`State::now`]).
+    pub(crate) stamp: Option<(PollMark, Duration)>,
+    /// The run `owner` last adopted the mock for (its `run`), checked first on each call.
+    pub(crate) run: u64,
 }
 
 pub(crate) type Predicate<Args> = Box<dyn Fn(&Args) -> bool + Send + Sync>;
@@ -108,6 +114,39 @@ impl<Args, Ret> Behaviour<Args, Ret> {
     }
 }
 
+impl<Args, Ret> State<Args, Ret> {
+    /// Virtual time since `origin`. tokio's clock is read once per kit poll (`core` is
+    /// the run on this thread): it stands still within a poll until the polled task is
+    /// woken (see `time::poll_mark`), so the calls a poll makes and completes share one
+    /// reading. Elsewhere (tokio's tasks, other threads) each call reads it.
+    #[inline]
+    pub(crate) fn now(&mut self, core: Option<&executor::Executor>) -> Duration {
+        let mark = core.and_then(poll_mark);
+        match (mark, &self.stamp) {
+            (Some(mark), Some((seen, at))) if mark == *seen => *at,
+            _ => self.read_clock(mark),
+        }
+    }
+
+    /// Reads tokio's clock, and keeps the reading for later ones under `mark`.
+    #[inline(never)]
+    fn read_clock(&mut self, mark: Option<PollMark>) -> Duration {
+        let at = Instant::now().saturating_duration_since(self.origin);
+        self.stamp = mark.map(|m| (m, at));
+        at
+    }
+
+    /// Takes the waiters the calls made so far satisfy, to be woken once the lock is let go.
+    pub(crate) fn take_waiters(&mut self) -> Vec<Waker> {
+        let calls = self.calls.len();
+        let (ready, waiting): (Vec<WaitFor>, _) = std::mem::take(&mut self.waiters)
+            .into_iter()
+            .partition(|w| w.calls <= calls);
+        self.waiters = waiting;
+        ready.into_iter().map(|w| w.waker).collect()
+    }
+}
+
 impl<Args, Ret> Shared<Args, Ret> {
     pub(crate) fn label(&self) -> String {
         match &self.name {
@@ -118,7 +157,7 @@ impl<Args, Ret> Shared<Args, Ret> {
 
     /// The call log as a table.
     pub(crate) fn table(&self) -> String {
-        log::table(&self.label(), &lock(&self.state).calls, self.describe)
+        lock(&self.state).calls.table(&self.label(), self.describe)
     }
 
     /// Records that call `index` (of `generation`) was awaited.
@@ -128,18 +167,18 @@ impl<Args, Ret> Shared<Args, Ret> {
             return;
         }
         state.awaited += 1;
-        state.calls[index].awaited = true;
+        state.calls.mark_awaited(index);
     }
 
     /// Records how a call ended (and that it was awaited, when `awaited_now`); a call of
     /// an earlier run's record (`generation`) is not in this one.
     pub(crate) fn end_call(&self, generation: u32, index: usize, outcome: Outcome, awaited_now: bool) {
-        let at = Instant::now();
+        let core = executor::try_current();
         let mut state = lock(&self.state);
         if state.generation != generation {
             return;
         }
-        let now = at.saturating_duration_since(state.origin);
+        let now = state.now(core.as_deref());
         if awaited_now {
             state.awaited += 1;
         }
@@ -149,10 +188,7 @@ impl<Args, Ret> Shared<Args, Ret> {
             _ => {}
         }
         state.in_flight -= 1;
-        let call = &mut state.calls[index];
-        call.awaited |= awaited_now;
-        call.outcome = outcome;
-        call.ended = Some(now);
+        state.calls.end(index, now, outcome, awaited_now);
     }
 
     /// The unmet expectations, one message each, with the call log.
@@ -192,6 +228,7 @@ impl<Args, Ret> Shared<Args, Ret> {
     /// values a `returns_seq` gave earlier runs are gone.
     pub(crate) fn adopt(&self, state: &mut State<Args, Ret>, core: &executor::Executor) -> Adopted {
         let adopted = state.owner.adopt(core);
+        state.run = core.run_id;
         if adopted == Adopted::Again {
             state.earlier_runs += 1;
             state.generation = state.generation.wrapping_add(1);
@@ -209,6 +246,7 @@ impl<Args, Ret> Shared<Args, Ret> {
         }
         if adopted != Adopted::Already {
             state.origin = core.start;
+            state.stamp = None;
         }
         adopted
     }

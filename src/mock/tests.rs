@@ -69,3 +69,90 @@ fn latency_levels_are_whole_milliseconds_inside_the_range() {
     // Below a millisecond the levels stay exact.
     assert_eq!(super::level_nanos(1500, 15, 16), 1500);
 }
+
+/// Each call's start and end, in virtual time.
+fn stamps(mock: &AsyncMock<u32, u32>) -> Vec<(Duration, Option<Duration>)> {
+    mock.calls().iter().map(|c| (c.started(), c.ended())).collect()
+}
+
+/// The calls of one poll share one reading of the clock (`State::now`); the clock moved
+/// inside that poll (by `tokio::time::advance`, which wakes the task) is read again.
+#[test]
+fn a_call_after_the_clock_moved_in_the_same_poll_is_stamped_afresh() {
+    let secs = Duration::from_secs;
+    let times = crate::run(async {
+        let mock = AsyncMock::<u32, u32>::new().returns(1);
+        mock.call(0).await;
+        // In the same poll of this task: move the clock, then call.
+        let mut advance = Box::pin(tokio::time::advance(secs(3)));
+        std::future::poll_fn(|cx| {
+            let _ = advance.as_mut().poll(cx);
+            std::task::Poll::Ready(())
+        })
+        .await;
+        mock.call(1).await;
+        let pending = mock.call(2);
+        tokio::time::sleep(secs(2)).await;
+        pending.await;
+        let m = mock.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(secs(1)).await;
+            m.call(3).await
+        })
+        .await
+        .unwrap();
+        // The same through `join!`: the advance, then the call, in one poll.
+        tokio::join!(tokio::time::advance(secs(4)), async { mock.call(4).await });
+        // And with a Probe's own waker: the probe says it polled.
+        mock.call(5).await;
+        let mut probe = crate::Probe::new(tokio::time::advance(secs(5)));
+        let _ = probe.poll();
+        mock.call(6).await;
+        stamps(&mock)
+    });
+    assert_eq!(
+        times,
+        [
+            (secs(0), Some(secs(0))),
+            (secs(3), Some(secs(3))),
+            (secs(3), Some(secs(5))),
+            (secs(6), Some(secs(6))),
+            (secs(10), Some(secs(10))),
+            (secs(10), Some(secs(10))),
+            (secs(15), Some(secs(15))),
+        ]
+    );
+}
+
+/// The log keeps times in nanoseconds; those past `u64` of them are kept exactly apart.
+#[test]
+fn the_log_keeps_times_past_584_years_exactly() {
+    let mut log = super::log::Log::new();
+    let far = Duration::from_secs(700 * 365 * 86_400) + Duration::from_nanos(3);
+    let a = log.push(1u32, Duration::from_nanos(5));
+    let b = log.push(2, far);
+    log.end(a, far + Duration::from_secs(1), Outcome::Completed, true);
+    log.end(b, Duration::MAX, Outcome::Cancelled, false);
+    let calls = log.calls(u32::clone);
+    let got: Vec<_> = calls.iter().map(|c| (c.started(), c.ended())).collect();
+    assert_eq!(
+        got,
+        [
+            (Duration::from_nanos(5), Some(far + Duration::from_secs(1))),
+            (far, Some(Duration::MAX)),
+        ]
+    );
+    // Past the 61 bits of nanoseconds a record holds (some 73 years), and every outcome.
+    let years = Duration::from_secs(100 * 365 * 86_400);
+    let c = log.push(3, Duration::ZERO);
+    assert_eq!(log.calls(u32::clone)[c].ended(), None);
+    log.end(c, years, Outcome::Panicked, false);
+    let call = &log.calls(u32::clone)[c];
+    assert_eq!(
+        (call.ended(), call.outcome(), call.awaited()),
+        (Some(years), Outcome::Panicked, false)
+    );
+    log.mark_awaited(c);
+    assert!(log.calls(u32::clone)[c].awaited());
+    assert_eq!(std::mem::size_of::<super::log::Record<u64>>(), 24);
+}

@@ -102,6 +102,8 @@ where
     let deadline = b.explore_for.map(|d| Instant::now() + d);
     let mut planner = Planner::new(strategy);
     let (mut ran, mut last) = (0u32, None);
+    // Tasks tokio schedules itself: the most alive at once, and in how many schedules.
+    let (mut tokio_most, mut tokio_runs) = (0usize, 0u32);
     let mut lean_io = !b.config.io_chosen;
     // One runtime serves schedule after schedule while nothing of a run lives on in it.
     let pool = crate::runtime::pool::RuntimePool::default();
@@ -155,6 +157,8 @@ where
                 planner.passed(i, &report.choices, &report.task_polls);
                 if own {
                     ran += 1;
+                    tokio_most = tokio_most.max(report.tokio_tasks());
+                    tokio_runs += report.tokio_schedules();
                     last = Some(report);
                 }
             }
@@ -173,17 +177,28 @@ where
             }
         }
     }
-    let exhausted = planner.exhausted();
+    // A search that never chose among tokio's own tasks has not exhausted anything.
+    let searched = planner.exhausted();
+    let exhausted = searched && tokio_runs == 0;
     let mut report = match last {
-        Some(report) => report.with_schedules(ran, exhausted),
+        Some(report) => report.with_schedules(ran, exhausted, (tokio_most, tokio_runs)),
         None => {
             // A shard (or a budget) with nothing to run still runs the body once, FIFO.
             let line = replay_line(&name, base_seed, Strategy::Fifo);
-            attempt(base_seed, Plan::Fifo, strategy, "fifo".into(), line)
-                .run(body())?
-                .with_schedules(1, exhausted)
+            let report = attempt(base_seed, Plan::Fifo, strategy, "fifo".into(), line).run(body())?;
+            let tokio = (report.tokio_tasks(), report.tokio_schedules());
+            report.with_schedules(1, exhausted && tokio.1 == 0, tokio)
         }
     };
+    if report.tokio_tasks() > 0 {
+        let note = unexplored_note(
+            report.tokio_tasks(),
+            report.tokio_schedules(),
+            report.schedules(),
+            searched,
+        );
+        report.add_warning(note);
+    }
     if shards > 1 {
         let var = env::SHARD;
         if dfs {
@@ -205,6 +220,26 @@ where
         }
     }
     Ok(report)
+}
+
+/// The note of a passing exploration whose runs had tasks that tokio schedules itself:
+/// the kit ran them in tokio's order only, so the pass says nothing of their other orders.
+fn unexplored_note(most: usize, runs: u32, ran: u32, searched: bool) -> String {
+    format!(
+        "not explored: {runs} of {ran} schedule{} had tasks that tokio schedules itself (up to {most} alive at \
+         once: started with tokio::spawn, spawn_local or JoinSet straight on tokio, by the code under test or a \
+         library); tokio ran them in its own order every time, so no order of theirs but that one was tried{}. \
+         To explore them, depend on tokio through async-testkit-tokio with its explore feature in \
+         [dev-dependencies]: tokio = {{ package = \"async-testkit-tokio\", version = \"0.1\", features = \
+         [\"full\", \"explore\"] }} (README: \"Exploring code that uses tokio::spawn\"); tasks that a dependency \
+         starts on tokio directly stay unexplored",
+        if ran == 1 { "" } else { "s" },
+        if searched {
+            " (the DFS search ran out of schedules, but its space did not include their orders: not exhausted)"
+        } else {
+            ""
+        }
+    )
 }
 
 /// The failure of an exploration that reached the test's wall-clock limit between

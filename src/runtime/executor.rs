@@ -247,6 +247,9 @@ pub(crate) struct Findings {
     /// tokio had tasks of its own at some point of the run (seen whenever the executor
     /// looks: before a choice, a wait, a turn). Their polls are not timed.
     pub(crate) saw_tokio_tasks: Cell<bool>,
+    /// The most tasks of tokio's own (whose order the kit does not choose) seen alive at
+    /// once, at the same looks.
+    pub(crate) tokio_most: Cell<usize>,
     /// tokio's clock was found running (`tokio::time::resume()`): the times of the
     /// events from then on are real-time readings, not virtual ones.
     pub(crate) clock_ran: Cell<bool>,
@@ -316,6 +319,7 @@ impl Executor {
                 polls: Cell::new(0),
                 last_activity: Cell::new(Duration::ZERO),
                 saw_tokio_tasks: Cell::new(false),
+                tokio_most: Cell::new(0),
                 clock_ran: Cell::new(false),
                 hook_checked_at: Cell::new(0),
             },
@@ -796,11 +800,14 @@ impl Executor {
 
     /// Whether tokio has tasks of its own (then a turn for its queue is an option).
     fn tokio_alive(&self) -> bool {
-        let alive = self.metrics.num_alive_tasks() > 0;
-        if alive {
+        let n = self.metrics.num_alive_tasks();
+        if n > 0 {
             self.findings.saw_tokio_tasks.set(true);
+            if n > self.findings.tokio_most.get() {
+                self.findings.tokio_most.set(n);
+            }
         }
-        alive
+        n > 0
     }
 
     /// Runs the loop until the body is done or an oracle stops it.
@@ -1326,10 +1333,9 @@ impl Future for Idle<'_> {
         let core = self.core;
         let shared = &*core.shared;
         core.tokio_ran();
-        // Only to know whether the run had tokio tasks (for the slow-poll oracle's note).
-        if !core.findings.saw_tokio_tasks.get() {
-            core.tokio_alive();
-        }
+        // To know whether (and how many) tasks tokio schedules itself the run had: the
+        // slow-poll oracle's note, and an exploration's note that it did not order them.
+        core.tokio_alive();
         // tokio's block_on waker is one for the whole wait; `will_wake` would not see it
         // (its clones may carry another copy of the vtable), the data pointer does.
         if self

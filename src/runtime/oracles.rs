@@ -192,6 +192,8 @@ pub(crate) struct Snapshot {
     pub(crate) elapsed: Duration,
     /// The run had tasks started with `tokio::spawn` (whose polls are not timed).
     pub(crate) saw_tokio_tasks: bool,
+    /// The most tasks of tokio's own alive at once (0: none seen).
+    pub(crate) tokio_most: usize,
     /// The process's panic hook was replaced during the run (and the kit's put back).
     pub(crate) hook_replaced: bool,
     /// How many panics the executor (kit tasks) and the hook (tokio's tasks, blocking
@@ -208,6 +210,7 @@ pub(crate) fn snapshot(core: &Executor, stop: Stop, tokio_alive: usize, blocking
         blocking_alive,
         elapsed: core.elapsed(),
         saw_tokio_tasks: core.findings.saw_tokio_tasks.get() || tokio_alive > 0,
+        tokio_most: core.findings.tokio_most.get().max(tokio_alive),
         hook_replaced: false,
     }
 }

@@ -275,6 +275,10 @@ pub struct Report<T> {
     tasks: usize,
     trace_hash: u64,
     trace_events: u64,
+    /// The most tasks of tokio's own alive at once (0: none).
+    tokio_tasks: usize,
+    /// Of the schedules run, how many had tasks of tokio's own.
+    tokio_schedules: u32,
     warnings: Vec<String>,
     timeline: Timeline,
 }
@@ -476,10 +480,38 @@ impl<T> Report<T> {
         self.chrome.as_deref()
     }
 
-    pub(crate) fn with_schedules(mut self, schedules: u32, exhausted: bool) -> Self {
+    /// The most tasks that tokio schedules itself (started with `tokio::spawn` and
+    /// friends straight on tokio, by the code under test or a library) alive at once, in
+    /// the run or in any schedule of an exploration; 0 when every task was the kit's. The
+    /// kit does not choose their order: an exploration of a test with such tasks warns.
+    ///
+    /// ```
+    /// let r = async_testkit::Builder::new()
+    ///     .try_run(|| async {
+    ///         tokio::spawn(async {}).await.unwrap();
+    ///         async_testkit::spawn(async {}).await.unwrap();
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(r.tokio_tasks(), 1);
+    /// ```
+    pub fn tokio_tasks(&self) -> usize {
+        self.tokio_tasks
+    }
+
+    /// An exploration's figures: how many schedules ran, whether DFS exhausted its space,
+    /// and what the runs had of tasks the kit did not order (`most` alive at once, in
+    /// `schedules` of them).
+    pub(crate) fn with_schedules(mut self, schedules: u32, exhausted: bool, tokio: (usize, u32)) -> Self {
         self.schedules = schedules;
         self.exhausted = exhausted;
+        (self.tokio_tasks, self.tokio_schedules) = tokio;
         self
+    }
+
+    /// Of the schedules run, how many had tasks of tokio's own (see
+    /// [`Report::tokio_tasks`]).
+    pub(crate) fn tokio_schedules(&self) -> u32 {
+        self.tokio_schedules
     }
 
     /// Adds a warning (printed with the others when the run is over).
@@ -519,6 +551,10 @@ pub(crate) struct RunLabel<'a> {
     /// The replay line the report ends with.
     pub(crate) replay: &'a str,
 }
+
+/// How a test makes tasks that tokio schedules itself into kit tasks.
+const SEE_TOKIO_TASKS: &str = "depend on tokio through async-testkit-tokio with its explore feature (README: \
+     \"Exploring code that uses tokio::spawn\"), or start them with async_testkit::spawn";
 
 /// Turns the end of a run, and the oracles' verdict on it, into the run's result.
 pub(crate) fn finish<T>(
@@ -561,6 +597,8 @@ pub(crate) fn finish<T>(
                 tasks: core.tasks.borrow().len(),
                 trace_hash,
                 trace_events,
+                tokio_tasks: snap.tokio_most,
+                tokio_schedules: u32::from(snap.tokio_most > 0),
                 warnings,
                 timeline: Timeline {
                     trace: core.trace.replace(crate::trace::Trace::new(0)),
@@ -629,8 +667,8 @@ pub(crate) fn finish<T>(
                     };
                     let _ = writeln!(
                         t,
-                        "  and {n} task{} started with tokio::spawn (tokio keeps no names or spawn sites{untimed}: \
-                         start them with async_testkit::spawn to see them here)",
+                        "  and {n} task{} started with tokio::spawn (tokio gives no names, ids or spawn sites of \
+                         its live tasks{untimed}: {SEE_TOKIO_TASKS} to see them here)",
                         if n == 1 { "" } else { "s" }
                     );
                     if kind == FailureKind::Deadlock {
@@ -638,7 +676,7 @@ pub(crate) fn finish<T>(
                             t,
                             "  The kit does not see what tasks started with tokio::spawn wait on, when tokio polls \
                              them, or when they last ran:\n  they are not in the timeline below, which shows the \
-                             kit's own tasks only. Start them with\n  async_testkit::spawn to see them in it."
+                             kit's own tasks only. To see them in it,\n  {SEE_TOKIO_TASKS}."
                         );
                     }
                 }

@@ -18,7 +18,7 @@
 use std::collections::BTreeSet;
 
 use crate::corpus::{self, Program};
-use async_testkit::{Builder, Failure, FailureKind};
+use async_testkit::{Builder, Failure, FailureKind, Report};
 
 /// Schedules per buggy exploration (the default budget), and the seeds each is run with.
 const BUGGY_BUDGET: u32 = async_testkit::DEFAULT_EXPLORE;
@@ -41,14 +41,13 @@ fn schedule_index(f: &Failure) -> u32 {
         .unwrap_or_else(|| panic!("unreadable schedule number in the report:\n{text}"))
 }
 
-fn explore(p: &Program, seed: u64, schedules: u32, fixed: bool) -> Result<(), Failure> {
+fn explore(p: &Program, seed: u64, schedules: u32, fixed: bool) -> Result<Report<()>, Failure> {
     let body = if fixed { p.fixed } else { p.buggy };
     Builder::new()
         .name(p.name)
         .seed(seed)
         .explore(schedules)
         .try_run(body)
-        .map(|_| ())
 }
 
 /// The failure is the bug: a panic whose first message carries the program's symptom
@@ -154,12 +153,19 @@ fn found_and_minimised(programs: &[&str]) {
 fn fixed_twins_pass(programs: std::ops::Range<usize>) {
     for p in &corpus::all()[programs] {
         let started = std::time::Instant::now();
-        if let Err(f) = explore(p, 0, FIXED_BUDGET, true) {
+        let report = explore(p, 0, FIXED_BUDGET, true).unwrap_or_else(|f| {
             panic!(
                 "{}: the fixed twin failed ({FIXED_BUDGET} schedules):\n{f}",
                 p.name
-            );
-        }
+            )
+        });
+        // Every task was the kit's to order: none ran on tokio unexplored.
+        assert_eq!(
+            report.tokio_tasks(),
+            0,
+            "{}: tasks scheduled by tokio, not explored:\n{report:?}",
+            p.name
+        );
         eprintln!(
             "{:<22} fixed twin passed {FIXED_BUDGET} schedules in {:.1?}",
             p.name,

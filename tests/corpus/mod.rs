@@ -17,7 +17,10 @@
 //! can check the same: `Dfs { max_preemptions: m - 1 }` passes, `m` finds the bug.
 //!
 //! Uses only async-testkit's public API, tokio and std. A benchmark includes it with
-//! `#[path = "../tests/corpus/mod.rs"] mod corpus;` and iterates over [`all`].
+//! `#[path = "../tests/corpus/mod.rs"] mod corpus;` and iterates over [`all`]; the port
+//! to `tokio::spawn` (async-testkit-tokio's `tests/corpus_tokio/mod.rs`) takes each
+//! program's description from here and the plain data types (`Conn`, `FreeList`, ...)
+//! its tasks share.
 
 // Shared by several targets, each of which uses only part of it.
 #![allow(dead_code)]
@@ -311,8 +314,8 @@ pub async fn lost_update_fixed() {
 // ---------------------------------------------------------------------------------------
 
 /// A connection pool; `id` says which connect opened it.
-struct Pool {
-    id: u32,
+pub struct Pool {
+    pub id: u32,
 }
 
 /// **Bug:** each request checks whether the shared pool exists, and if not awaits
@@ -396,8 +399,8 @@ pub async fn double_init_fixed() {
 
 /// Settings the loader reads from disk; `Default` is what a handler sees before that.
 #[derive(Clone, Debug, Default, PartialEq)]
-struct Config {
-    max_body: usize,
+pub struct Config {
+    pub max_body: usize,
 }
 
 /// **Bug:** the loader opens and reads the config file (two awaits) and then publishes
@@ -745,7 +748,7 @@ pub async fn torn_read_fixed() {
 
 /// The ring buffer's size in program 8.
 pub const RING_CAPACITY: usize = 12;
-const SAMPLES: u32 = RING_CAPACITY as u32 + 2;
+pub const SAMPLES: u32 = RING_CAPACITY as u32 + 2;
 
 /// **Bug:** a sampler pushes readings into a fixed-size ring buffer and, when it is full,
 /// drops the oldest reading, assuming the exporter always keeps up. The exporter drains
@@ -835,7 +838,7 @@ pub async fn run_ahead_overflow_fixed() {
 // ---------------------------------------------------------------------------------------
 
 /// How many records the migration of program 9 moves.
-const RECORDS: usize = 16;
+pub const RECORDS: usize = 16;
 /// The record whose lookup the short task makes (late in the migration).
 pub const LATE_RECORD: usize = 13;
 
@@ -1077,20 +1080,20 @@ pub async fn futurelock_fixed() {
 
 /// A connection that refuses writes once closed, and refuses to close twice.
 #[derive(Default)]
-struct Conn {
-    closed: bool,
-    sent: Vec<&'static str>,
+pub struct Conn {
+    pub closed: bool,
+    pub sent: Vec<&'static str>,
 }
 
 impl Conn {
-    fn send(&mut self, frame: &'static str) {
+    pub fn send(&mut self, frame: &'static str) {
         assert!(
             !self.closed,
             "use after close: {frame:?} was written to a closed connection"
         );
         self.sent.push(frame);
     }
-    fn close(&mut self) {
+    pub fn close(&mut self) {
         assert!(!self.closed, "double close: the connection was closed twice");
         self.closed = true;
     }
@@ -1240,15 +1243,15 @@ pub async fn stale_cache_fixed() {
 
 /// A free list of buffer slots: `head` and a `next` link per slot, plus which slots are
 /// handed out. `version` counts every change to `head` (used by the fix only).
-struct FreeList {
-    head: Option<usize>,
-    next: [Option<usize>; 3],
-    in_use: [bool; 3],
-    version: u64,
+pub struct FreeList {
+    pub head: Option<usize>,
+    pub next: [Option<usize>; 3],
+    pub in_use: [bool; 3],
+    pub version: u64,
 }
 
 impl FreeList {
-    fn new() -> Self {
+    pub fn new() -> Self {
         // 0 -> 1 -> 2
         FreeList {
             head: Some(0),
@@ -1257,7 +1260,7 @@ impl FreeList {
             version: 0,
         }
     }
-    fn take(&mut self, slot: usize) {
+    pub fn take(&mut self, slot: usize) {
         assert!(
             !self.in_use[slot],
             "ABA: slot {slot} was handed out twice (the compare-and-set saw the same head and used a stale next link)"
@@ -1265,14 +1268,14 @@ impl FreeList {
         self.in_use[slot] = true;
     }
     /// Pops in one step (no await): the fast path of another task.
-    fn pop_now(&mut self) -> usize {
+    pub fn pop_now(&mut self) -> usize {
         let slot = self.head.expect("the list is not empty");
         self.head = self.next[slot];
         self.version += 1;
         self.take(slot);
         slot
     }
-    fn push(&mut self, slot: usize) {
+    pub fn push(&mut self, slot: usize) {
         self.in_use[slot] = false;
         self.next[slot] = self.head;
         self.head = Some(slot);
@@ -1513,7 +1516,7 @@ pub async fn double_close_fixed() {
 // ---------------------------------------------------------------------------------------
 
 /// How many times the client of program 17 polls before it gives up.
-const READY_POLLS: u32 = 6;
+pub const READY_POLLS: u32 = 6;
 
 /// **Bug:** the client checks a `ready` flag, yields, and checks again, at most
 /// `READY_POLLS` times, then gives up: it assumes the server (bind, load, then ready: three

@@ -12,6 +12,7 @@
 mod corpus;
 mod shuttle_corpus;
 
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -53,6 +54,18 @@ fn main() {
             budget: 10_000,
             fixed_schedules: 1000,
         }
+    };
+    // `--schedules N`, `--rounds N`: override measurement 1's sizes (a run under callgrind
+    // takes two sizes and subtracts, for the instructions of one schedule).
+    let number = |flag: &str| {
+        let args: Vec<String> = std::env::args().collect();
+        let i = args.iter().position(|a| a == flag)?;
+        args.get(i + 1)?.parse::<usize>().ok()
+    };
+    let s = Settings {
+        schedules: number("--schedules").unwrap_or(s.schedules),
+        rounds: number("--rounds").unwrap_or(s.rounds),
+        ..s
     };
     // Failures are expected by the thousand: keep panic messages off the terminal (both
     // tools chain to this hook; shuttle still prints its own lines to stderr).
@@ -110,28 +123,59 @@ fn shuttle_config() -> Config {
 const TASKS: usize = 2;
 const STEPS: u32 = 10;
 
-/// The kit's test: an async mutex held across an await (a yield point) while incrementing.
-async fn kit_counter(hold_across_yield: bool) {
-    let m = Rc::new(tokio::sync::Mutex::new(0u32));
-    let handles: Vec<_> = (0..TASKS)
-        .map(|_| {
-            let m = m.clone();
-            async_testkit::spawn(async move {
-                for _ in 0..STEPS {
-                    let mut g = m.lock().await;
-                    if hold_across_yield {
-                        async_testkit::yield_point().await;
+/// The body of the counter test, its tasks started with `$spawn`: an async mutex held
+/// across an await (a yield point) while incrementing, or with no await while held.
+macro_rules! counter {
+    ($spawn:path, $hold_across_yield:expr) => {{
+        let hold_across_yield: bool = $hold_across_yield;
+        let m = std::sync::Arc::new(tokio::sync::Mutex::new(0u32));
+        let handles: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let m = m.clone();
+                $spawn(async move {
+                    for _ in 0..STEPS {
+                        let mut g = m.lock().await;
+                        if hold_across_yield {
+                            async_testkit::yield_point().await;
+                        }
+                        *g += 1;
+                        drop(g);
                     }
-                    *g += 1;
-                    drop(g);
-                }
+                })
             })
-        })
-        .collect();
-    for h in handles {
-        h.await.unwrap();
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+        assert_eq!(*m.lock().await, TASKS as u32 * STEPS);
+    }};
+}
+
+/// The kit's test, with kit tasks.
+async fn kit_counter(hold_across_yield: bool) {
+    counter!(async_testkit::spawn, hold_across_yield)
+}
+
+/// The kit's tests once more, as code under test writes them: tasks started with
+/// `tokio::spawn` through async-testkit-tokio (its `explore` feature makes them kit tasks
+/// inside a run), so their futures are `Send`.
+mod through_reexport {
+    use async_testkit_tokio as tokio;
+
+    use super::{STEPS, TASKS};
+
+    /// [`super::kit_counter`] with `tokio::spawn`.
+    pub async fn counter(hold_across_yield: bool) {
+        counter!(tokio::spawn, hold_across_yield)
     }
-    assert_eq!(*m.lock().await, TASKS as u32 * STEPS);
+
+    /// [`super::kit_empty`] with `tokio::spawn`.
+    pub async fn empty() {
+        let handles: Vec<_> = (0..TASKS).map(|_| tokio::spawn(async {})).collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+    }
 }
 
 /// Shuttle's equivalent: shuttle has no async mutex, so the lock is a fair one-permit
@@ -207,12 +251,29 @@ fn time_kit(strategy: Strategy, n: usize, seed: u64, hold: bool) -> (Duration, u
 }
 
 fn time_kit_with(b: Builder, strategy: Strategy, n: usize, seed: u64, hold: bool) -> (Duration, usize) {
+    time_kit_body(b, strategy, n, seed, move || kit_counter(hold))
+}
+
+/// The counter test, its tasks started with `tokio::spawn` through the re-export.
+fn time_kit_tokio_spawn(strategy: Strategy, n: usize, seed: u64, hold: bool) -> (Duration, usize) {
+    time_kit_body(Builder::new(), strategy, n, seed, move || {
+        through_reexport::counter(hold)
+    })
+}
+
+fn time_kit_body<F: Future<Output = ()> + 'static>(
+    b: Builder,
+    strategy: Strategy,
+    n: usize,
+    seed: u64,
+    body: impl Fn() -> F,
+) -> (Duration, usize) {
     let t = Instant::now();
     let r = b
         .strategy(strategy)
         .seed(seed)
         .explore(n as u32)
-        .try_run(move || kit_counter(hold))
+        .try_run(body)
         .unwrap_or_else(|f| panic!("the counter test failed under the kit:\n{f}"));
     let took = t.elapsed();
     assert_eq!(r.schedules() as usize, n);
@@ -304,14 +365,49 @@ fn throughput(s: &Settings) {
                 t.elapsed()
             }),
         ),
+        (
+            "kit, Random, tokio::spawn via async-testkit-tokio (tokio Mutex held across yield_point)",
+            Box::new(move |seed| time_kit_tokio_spawn(Strategy::Random, n, seed, true).0),
+        ),
+        (
+            "kit, Portfolio, tokio::spawn via async-testkit-tokio (tokio Mutex held across yield_point)",
+            Box::new(move |seed| time_kit_tokio_spawn(Strategy::Portfolio, n, seed, true).0),
+        ),
+        (
+            "kit, Random, tokio::spawn via async-testkit-tokio (tokio Mutex, no await while held)",
+            Box::new(move |seed| time_kit_tokio_spawn(Strategy::Random, n, seed, false).0),
+        ),
+        (
+            "floor: kit, Random, tokio::spawn via async-testkit-tokio (2 empty tasks spawned and joined)",
+            Box::new(move |seed| {
+                time_kit_body(Builder::new(), Strategy::Random, n, seed, through_reexport::empty).0
+            }),
+        ),
     ];
+    // `--only TEXT`: only the cases whose name contains TEXT (for callgrind, one case a run).
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
+    let selected = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
     // Rounds alternate over every case, so load from other work on the machine spreads
     // over all of them.
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
     for round in 0..s.rounds {
-        for (i, (_, f)) in cases.iter().enumerate() {
-            times[i].push(f(round as u64));
+        for (i, (name, f)) in cases.iter().enumerate() {
+            if selected(name) {
+                times[i].push(f(round as u64));
+            }
         }
+    }
+    if only.is_some() {
+        for (i, (name, _)) in cases.iter().enumerate() {
+            if selected(name) {
+                println!("{name}: median {:.1?} for {n} schedules", median(&times[i]));
+            }
+        }
+        return;
     }
     let (_, kit_polls_held) = time_kit(Strategy::Random, 2, 0, true);
     let (_, kit_polls_free) = time_kit(Strategy::Random, 2, 0, false);
@@ -343,6 +439,20 @@ fn throughput(s: &Settings) {
         rates[7] / rates[8],
         rates[9] / rates[2],
         rates[10] / rates[8],
+    );
+    println!(
+        "Tasks started with `tokio::spawn` through async-testkit-tokio (feature `explore`), \
+         against shuttle: {:.2}x its random scheduler with the lock held across a yield; \
+         portfolio / PCT 3: {:.2}x; no await while held: {:.2}x; floor: {:.2}x. Against the \
+         kit's own `spawn` in the same shapes: {:.2}x, {:.2}x, {:.2}x, {:.2}x.\n",
+        rates[11] / rates[2],
+        rates[12] / rates[3],
+        rates[13] / rates[5],
+        rates[14] / rates[8],
+        rates[11] / rates[0],
+        rates[12] / rates[1],
+        rates[13] / rates[4],
+        rates[14] / rates[7],
     );
 }
 
@@ -590,7 +700,9 @@ fn first_bug(s: &Settings) -> Vec<(&'static str, Vec<KitRun>)> {
     let mut portable_count = 0;
     for (name, min, (kit_med, kit_text), sh) in &rows {
         let Some(sh) = sh else {
-            println!("| {name} | {min} | {kit_text} | not portable | not portable | not portable | - | - | - | - |");
+            println!(
+                "| {name} | {min} | {kit_text} | not portable | not portable | not portable | - | - | - | - |"
+            );
             continue;
         };
         portable_count += 1;
@@ -598,7 +710,12 @@ fn first_bug(s: &Settings) -> Vec<(&'static str, Vec<KitRun>)> {
         let best = |keep: &dyn Fn(usize, &str) -> bool| {
             sh.iter()
                 .enumerate()
-                .filter(|(i, _)| keep(i / SHUTTLE_SCHEDULERS.len(), SHUTTLE_SCHEDULERS[i % SHUTTLE_SCHEDULERS.len()]))
+                .filter(|(i, _)| {
+                    keep(
+                        i / SHUTTLE_SCHEDULERS.len(),
+                        SHUTTLE_SCHEDULERS[i % SHUTTLE_SCHEDULERS.len()],
+                    )
+                })
                 .filter_map(|(i, (m, _))| m.map(|m| (m, i)))
                 .min()
         };

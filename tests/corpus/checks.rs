@@ -47,6 +47,9 @@ fn explore(p: &Program, seed: u64, schedules: u32, fixed: bool) -> Result<Report
         .name(p.name)
         .seed(seed)
         .explore(schedules)
+        // 10,000 schedules take seconds; on a loaded machine, more than the default
+        // 60 s wall limit, which is for hangs, not for slow machines.
+        .timeout(std::time::Duration::from_secs(900))
         .try_run(body)
 }
 

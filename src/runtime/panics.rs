@@ -24,7 +24,9 @@
 //! replacement warns ([`hook_generation`]). An exploration's passing schedules check at
 //! their end at most once a millisecond ([`hook_generation_at_end`]); a replacement found
 //! there may have happened in any schedule since the last check, and the exploration runs
-//! those again, each checked at both ends (`runner/explore.rs`).
+//! those again, each checked at both ends (`runner/explore.rs`). Not found: a hook swapped
+//! in one schedule and put back in a later one before any check (a `spawn_local` task's
+//! panic in between, which no check before tokio's turn guards, goes unseen).
 
 use std::any::{Any, TypeId};
 use std::backtrace::{Backtrace, BacktraceStatus};

@@ -155,4 +155,43 @@ fn a_hook_replaced_in_an_exploration_is_found_and_its_schedules_run_again() {
         )
     };
     assert!(note.ends_with(&warning(from, at, &rerun)), "{note}");
+
+    // The exploration's last schedule replaces the hook: a DFS search that runs out
+    // before its budget has no schedule known to be its last in advance, so that one
+    // may skip its check too, and the exploration checks once more at its end.
+    static DFS_RUNS: AtomicU32 = AtomicU32::new(0);
+    static LAST: AtomicU32 = AtomicU32::new(u32::MAX);
+    let dfs = || {
+        Builder::new()
+            .strategy(Strategy::Dfs { max_preemptions: 1 })
+            .explore(1000)
+            .try_run(|| async {
+                if DFS_RUNS.fetch_add(1, SeqCst) == LAST.load(SeqCst) {
+                    std::panic::set_hook(Box::new(|_| {}));
+                }
+                let a = async_testkit::spawn(async { tokio::task::yield_now().await });
+                let b = async_testkit::spawn(async { tokio::task::yield_now().await });
+                a.await.unwrap();
+                b.await.unwrap();
+            })
+            .unwrap()
+    };
+    let schedules = dfs().schedules();
+    assert!(schedules > 1 && schedules < 1000, "{schedules}");
+    DFS_RUNS.store(0, SeqCst);
+    LAST.store(schedules - 1, SeqCst);
+    let r = dfs();
+    drop(std::panic::take_hook());
+    assert_eq!(r.schedules(), schedules);
+    let [w] = r.warnings() else {
+        panic!("one warning expected: {:?}", r.warnings())
+    };
+    let (from, at) = span(w);
+    assert_eq!(at, schedules, "{w}");
+    let rerun = if from == at {
+        ""
+    } else {
+        " Those schedules ran again, each with the hook checked at its start and end, and passed."
+    };
+    assert_eq!(*w, warning(from, at, rerun));
 }

@@ -477,3 +477,44 @@ fn misfit(token: &[u32], run: &[Choice]) -> Option<String> {
          for, on the same code: rerun that test's exploration for a fresh one"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{HookWatch, Rerun};
+
+    #[test]
+    fn the_hook_warning_names_the_schedules_and_what_became_of_them() {
+        let mut w = HookWatch::default();
+        assert_eq!(w.warning(Rerun::Passed), "");
+        w.found(3, 7);
+        assert!(!w.amortise);
+        let text = w.warning(Rerun::NotRun);
+        assert!(
+            text.contains("found replaced at the end of schedule 8; ")
+                && text.contains("(here schedules 4 to 8)")
+                && text.contains(
+                    " Those schedules did not run again: the exploration reached its wall-clock limit first. "
+                )
+                && text.contains("checked it at every later schedule's start and end: install"),
+            "{text}"
+        );
+        w.found(9, 9);
+        w.found(12, 12);
+        let text = w.warning(Rerun::Failed(5));
+        assert!(
+            text.contains("schedule 6 failed (it had passed while the hook was not the kit's).")
+                && text.contains("start and end, and found it replaced again in 2 later schedules: install"),
+            "{text}"
+        );
+        let mut one = HookWatch::default();
+        one.found(4, 4);
+        one.found(6, 6);
+        let text = one.warning(Rerun::Passed);
+        assert!(
+            text.contains("(here that one only), during")
+                && text.contains("(kit tasks' panics were still caught). The kit")
+                && text.contains("and found it replaced again in 1 later schedule: install"),
+            "{text}"
+        );
+    }
+}

@@ -186,6 +186,12 @@ fn a_hook_replaced_in_an_exploration_is_found_and_its_schedules_run_again() {
     let [w] = r.warnings() else {
         panic!("one warning expected: {:?}", r.warnings())
     };
+    // The last schedule's own check found it (a slow machine: over a millisecond since
+    // the check before): its report warns as a single run's does.
+    if w.contains("replaced during this run") {
+        assert!(w.starts_with("panic hook: the process's panic hook was replaced during this run (std"));
+        return;
+    }
     let (from, at) = span(w);
     assert_eq!(at, schedules, "{w}");
     let rerun = if from == at {

@@ -14,7 +14,7 @@ use super::builder::Builder;
 use super::env;
 use super::failure::{Found, replay_line, report_failure, token_line};
 use crate::runtime::RunAttempt;
-use crate::runtime::panics::ClosingCheck;
+use crate::runtime::panics::{ClosingCheck, HOOK_REPLACED};
 use crate::schedule::{Choice, LEARNING_RUNS, Plan, Planner, Strategy, mix64};
 use crate::{Failure, Report};
 
@@ -218,7 +218,7 @@ where
                 planner.passed(i, &report.choices, &report.task_polls);
                 if own {
                     ran += 1;
-                    last = Some(report);
+                    last = Some((i, report));
                     if check == ClosingCheck::Skipped {
                         hooks.unchecked.push(Unchecked {
                             index: i,
@@ -255,12 +255,13 @@ where
     }
     let exhausted = planner.exhausted();
     let mut report = match last {
-        Some(mut report) => {
-            // Unless the last schedule's own check found the only replacement (its
+        Some((last_index, mut report)) => {
+            // Unless the returned schedule's own check found the only replacement (its
             // report says so), the report says what the exploration found.
+            let own_warning = report.warnings().iter().any(|w| w == HOOK_REPLACED);
             if hooks
                 .first
-                .is_some_and(|(from, at)| from != at || Some(at) != final_index)
+                .is_some_and(|(from, at)| from != at || at != last_index || !own_warning)
             {
                 report.add_warning(hooks.warning(Rerun::Passed));
             }

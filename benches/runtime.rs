@@ -61,6 +61,51 @@ fn durations(n: usize) -> Vec<Duration> {
         .collect()
 }
 
+/// Two tasks taking turns on a `tokio::sync::Mutex` ten times each, holding it across a
+/// yield: the body of `benches/compare`'s schedules/s table. `spawn` is the kit's or
+/// tokio's (spawned tasks are joined by the body either way).
+async fn lock_steps<H, F>(spawn: impl Fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) -> H)
+where
+    H: std::future::Future<Output = F>,
+{
+    let m = std::rc::Rc::new(tokio::sync::Mutex::new(0u32));
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let m = m.clone();
+            spawn(Box::pin(async move {
+                for _ in 0..10 {
+                    let mut g = m.lock().await;
+                    tokio::task::yield_now().await;
+                    *g += 1;
+                }
+            }))
+        })
+        .collect();
+    for h in handles {
+        h.await;
+    }
+    assert_eq!(*m.lock().await, 20);
+}
+
+/// Wall time per schedule of an exploration of [`lock_steps`].
+fn explore_lock_steps(schedules: u32) -> Duration {
+    let explore = async_testkit::Builder::new()
+        .strategy(async_testkit::Strategy::Random)
+        .explore(schedules);
+    time(|| explore.run(|| lock_steps(async_testkit::spawn))) / schedules
+}
+
+/// Wall time per run of [`lock_steps`] on one bare tokio runtime, each run in a fresh
+/// `LocalSet` (the tasks are not `Send`).
+fn tokio_lock_steps(runs: u32) -> Duration {
+    let rt = tokio_rt(false);
+    time(|| {
+        for _ in 0..runs {
+            tokio::task::LocalSet::new().block_on(&rt, lock_steps(tokio::task::spawn_local));
+        }
+    }) / runs
+}
+
 fn report(name: &str, kit: Duration, tokio: Duration) {
     println!(
         "{name:<48} kit {:>10.3?}   tokio {:>10.3?}   ratio {:.2}x",
@@ -87,6 +132,20 @@ fn main() {
     let sleeps = if quick { 100_000 } else { 1_000_000 };
     let tasks = if quick { 2_000 } else { 10_000 };
     let empties = if quick { 200 } else { 2_000 };
+
+    // One exploration's schedules, per schedule, against the same body run as often on one
+    // bare tokio runtime (in a LocalSet, as kit tasks need not be Send): the kit's fixed
+    // cost of a schedule. For callgrind: `-- --rounds 1 exploration`.
+    let schedules = if quick { 500 } else { 5_000 };
+    let name = format!("exploration, {schedules} schedules of 2x10 lock steps, per schedule");
+    if wanted(&name) {
+        let (k, t) = side_by_side(
+            rounds,
+            || explore_lock_steps(schedules),
+            || tokio_lock_steps(schedules),
+        );
+        report(&name, k, t);
+    }
 
     for io in [true, false] {
         let drivers = if io { "time+io" } else { "time" };

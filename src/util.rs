@@ -18,6 +18,28 @@ pub(crate) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// This thread's name as the kernel keeps it (`/proc/thread-self/comm`: at most 15
+/// bytes, and a newline), read once per thread (std cannot rename a running thread);
+/// `None` where it cannot be read, and off Linux.
+pub(crate) fn thread_comm() -> Option<Vec<u8>> {
+    #[cfg(target_os = "linux")]
+    {
+        thread_local! {
+            static COMM: std::cell::OnceCell<Option<Vec<u8>>> = const { std::cell::OnceCell::new() };
+        }
+        COMM.try_with(|c| {
+            c.get_or_init(|| std::fs::read("/proc/thread-self/comm").ok())
+                .clone()
+        })
+        .ok()
+        .flatten()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -26,5 +48,18 @@ mod tests {
     fn nanos_saturate() {
         assert_eq!(nanos(Duration::from_millis(3)), 3_000_000);
         assert_eq!(nanos(Duration::MAX), u64::MAX);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn thread_comm_is_the_threads_name_as_the_kernel_keeps_it() {
+        let comm = std::thread::Builder::new()
+            .name("a-long-thread-name-cut-at-15".into())
+            .spawn(|| (thread_comm(), thread_comm()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(comm.0.as_deref(), Some(&b"a-long-thread-n\n"[..]));
+        assert_eq!(comm.0, comm.1);
     }
 }

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::trace::LogLine;
-use crate::util::lock;
+use crate::util::{lock, thread_comm};
 
 /// One run, as every thread of it sees it.
 pub(crate) struct RunLink {
@@ -154,14 +154,4 @@ fn started_by_test() -> Option<Arc<RunLink>> {
         .filter(|l| !l.ended.load(SeqCst) && l.comm.as_deref() == Some(&comm[..]));
     let one = found.next()?;
     found.next().is_none().then_some(one)
-}
-
-#[cfg(target_os = "linux")]
-fn thread_comm() -> Option<Vec<u8>> {
-    std::fs::read("/proc/thread-self/comm").ok()
-}
-
-#[cfg(not(target_os = "linux"))]
-fn thread_comm() -> Option<Vec<u8>> {
-    None
 }

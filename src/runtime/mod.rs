@@ -120,6 +120,12 @@ pub(crate) struct RunAttempt<'a> {
     pub(crate) io_missing: std::cell::Cell<bool>,
     /// Where an exploration keeps its runtime between schedules.
     pub(crate) pool: Option<&'a pool::RuntimePool>,
+    /// A schedule of an exploration that may skip its closing panic-hook check when it
+    /// passes (see [`panics::hook_generation_at_end`]); the exploration runs it again if a
+    /// later check finds the hook replaced.
+    pub(crate) amortise_hook_check: bool,
+    /// What the run's closing panic-hook check found.
+    pub(crate) closing_check: std::cell::Cell<panics::ClosingCheck>,
 }
 
 impl RunAttempt<'_> {
@@ -143,7 +149,8 @@ impl RunAttempt<'_> {
                 self.site
             );
         }
-        let hook_at_start = panics::hook_generation_at_start(family::current());
+        let family = family::current();
+        let hook_at_start = panics::hook_generation_at_start(family, self.amortise_hook_check);
         let shared = Shared::new();
         *lock(&shared.replay_line) = self.replay.clone();
         *lock(&shared.test_name) = self.name.to_string();
@@ -223,7 +230,7 @@ impl RunAttempt<'_> {
         // The clock may have been set running by a task of tokio's since the last kit poll.
         core.check_paused(None);
         let stopped_in_time = !matches!(stop, Stop::WallTimeout { .. });
-        let mut snap = oracles::snapshot(&core, stop, rt.metrics().num_alive_tasks(), blocking);
+        let snap = oracles::snapshot(&core, stop, rt.metrics().num_alive_tasks(), blocking);
         core.cancel_all();
         // What other threads logged until now belongs to the run; nothing after.
         core.record_posted_logs();
@@ -240,14 +247,20 @@ impl RunAttempt<'_> {
             Some(p) if stopped_in_time => p.give_back(krt),
             _ => krt.shutdown(),
         }
-        // Checked once the runtime is down (its blocking closures could panic until then):
-        // a hook replaced during the run may have kept panics from the kit.
-        snap.hook_replaced = panics::hook_generation_at_end(family::current()) != hook_at_start;
         let foreign = shared.panics.close();
         if !self.config.io {
             self.io_missing.set(shared.panics.io_wanted.load(SeqCst));
         }
-        let verdict = oracles::judge(&snap, &core, foreign);
+        let mut verdict = oracles::judge(&snap, &core, foreign);
+        // Checked once the runtime is down (its blocking closures could panic until then):
+        // a hook replaced during the run may have kept panics from the kit. Always for a
+        // failing run; an exploration's passing schedule may leave it to a later one.
+        let amortised = self.amortise_hook_check && verdict.failure.is_none();
+        let closing = panics::hook_generation_at_end(family, hook_at_start, amortised);
+        self.closing_check.set(closing);
+        if closing == panics::ClosingCheck::Replaced {
+            verdict.hook_replaced();
+        }
         let label = report::RunLabel {
             name: self.name,
             seed: self.seed,

@@ -182,6 +182,14 @@ pub(crate) struct Verdict {
     pub(crate) warnings: Vec<String>,
 }
 
+impl Verdict {
+    /// The process's panic hook was replaced during the run (and the kit's put back),
+    /// as its closing check found once the verdict was in: the first warning.
+    pub(crate) fn hook_replaced(&mut self) {
+        self.warnings.insert(0, HOOK_REPLACED.to_string());
+    }
+}
+
 /// Everything known when the run stopped, before teardown.
 pub(crate) struct Snapshot {
     pub(crate) stop: Stop,
@@ -194,8 +202,6 @@ pub(crate) struct Snapshot {
     pub(crate) saw_tokio_tasks: bool,
     /// The most tasks of tokio's own alive at once (0: none seen).
     pub(crate) tokio_most: usize,
-    /// The process's panic hook was replaced during the run (and the kit's put back).
-    pub(crate) hook_replaced: bool,
     /// How many panics the executor (kit tasks) and the hook (tokio's tasks, blocking
     /// closures) had recorded when the run stopped: later ones happened in its teardown.
     pub(crate) panics_before: (usize, usize),
@@ -211,7 +217,6 @@ pub(crate) fn snapshot(core: &Executor, stop: Stop, tokio_alive: usize, blocking
         elapsed: core.elapsed(),
         saw_tokio_tasks: core.findings.saw_tokio_tasks.get() || tokio_alive > 0,
         tokio_most: core.findings.tokio_most.get().max(tokio_alive),
-        hook_replaced: false,
     }
 }
 
@@ -428,9 +433,6 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
     }
 
     let mut warnings = Vec::new();
-    if snap.hook_replaced {
-        warnings.push(HOOK_REPLACED.to_string());
-    }
     if config.leaks == Policy::Warn && any_leak {
         warnings.push(format!("leak: {}", leak_headline()));
     }

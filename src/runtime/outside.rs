@@ -21,7 +21,8 @@
 //!   since the run began are looked at: those with an id above the last the kernel had
 //!   handed out when the run began (it numbers threads in increasing order, until its
 //!   numbers wrap around). A run reads that one number when it starts
-//!   (`/proc/sys/kernel/ns_last_pid`); the rest only when it looks.
+//!   (`/proc/sys/kernel/ns_last_pid`, which each thread opens once); the rest only when
+//!   it looks.
 //!
 //! Elsewhere only the blocking pool is seen.
 
@@ -133,6 +134,9 @@ impl Outside {
 mod linux {
     use std::cell::OnceCell;
     use std::fs;
+    use std::os::unix::fs::FileExt;
+
+    use crate::util::thread_comm;
 
     /// Where thread ids stood when the run began: the kernel hands ids out in increasing
     /// order, so a thread started since has a higher one.
@@ -144,32 +148,42 @@ mod linux {
     }
 
     thread_local! {
-        /// The run thread's name (`None` if `/proc` cannot be read), read once per thread,
-        /// when a look first needs it.
-        static COMM: OnceCell<Option<Vec<u8>>> = const { OnceCell::new() };
+        /// `/proc/sys/kernel/ns_last_pid`, opened once per thread: each run reads it again
+        /// from its start (one system call, where opening and reading it took five).
+        static LAST_PID: OnceCell<Option<fs::File>> = const { OnceCell::new() };
+    }
+
+    /// The last id the kernel handed out, now.
+    fn last_pid() -> Option<u32> {
+        LAST_PID
+            .try_with(|f| {
+                let file = f
+                    .get_or_init(|| fs::File::open("/proc/sys/kernel/ns_last_pid").ok())
+                    .as_ref()?;
+                let mut buf = [0u8; 24];
+                let n = file.read_at(&mut buf, 0).ok()?;
+                std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
+            })
+            .ok()
+            .flatten()
     }
 
     impl Threads {
         pub(super) fn new() -> Self {
-            let last = fs::read_to_string("/proc/sys/kernel/ns_last_pid")
-                .ok()
-                .and_then(|s| s.trim().parse().ok());
             Threads {
-                max_at_start: last.unwrap_or_else(|| tids().max().unwrap_or(u32::MAX)),
+                max_at_start: last_pid().unwrap_or_else(|| tids().max().unwrap_or(u32::MAX)),
             }
         }
 
         /// Threads started since the run began that carry the run thread's name.
         pub(super) fn started(&self) -> usize {
-            COMM.with(|comm| {
-                let Some(comm) = comm.get_or_init(|| fs::read("/proc/thread-self/comm").ok()) else {
-                    return 0;
-                };
-                tids()
-                    .filter(|&tid| tid > self.max_at_start)
-                    .filter(|tid| fs::read(format!("/proc/self/task/{tid}/comm")).is_ok_and(|c| &c == comm))
-                    .count()
-            })
+            let Some(comm) = thread_comm() else {
+                return 0;
+            };
+            tids()
+                .filter(|&tid| tid > self.max_at_start)
+                .filter(|tid| fs::read(format!("/proc/self/task/{tid}/comm")).is_ok_and(|c| c == comm))
+                .count()
         }
     }
 

@@ -21,7 +21,12 @@
 //! and while tokio tasks or blocking closures may panic (before tokio runs its tasks, at
 //! most once a millisecond):
 //! it installs itself again in front of the new hook, and the run that saw the
-//! replacement warns ([`hook_generation`]).
+//! replacement warns ([`hook_generation`]). An exploration's passing schedules check at
+//! their end at most once a millisecond ([`hook_generation_at_end`]); a replacement found
+//! there may have happened in any schedule since the last check, and the exploration runs
+//! those again, each checked at both ends (`runner/explore.rs`). Not found: a hook swapped
+//! in one schedule and put back in a later one before any check (a `spawn_local` task's
+//! panic in between, which no check before tokio's turn guards, goes unseen).
 
 use std::any::{Any, TypeId};
 use std::backtrace::{Backtrace, BacktraceStatus};
@@ -329,36 +334,85 @@ pub(crate) fn hook_generation() -> u64 {
     GENERATION.load(SeqCst)
 }
 
-/// How recent a run's closing check stands in for the next run's opening one, in the same
-/// family of runs (an exploration's schedules run back to back, and a check, a panic and
-/// its unwinding of about 10 µs, at both ends of each was most of a short run's cost).
-const CHECK_REUSED_WITHIN: std::time::Duration = std::time::Duration::from_millis(1);
+/// How long a check of the hook stands for the next ones in one family of runs (an
+/// exploration's schedules run back to back, and a check, a panic and its unwinding of
+/// about 10 µs, at both ends of each was most of a short run's cost): a run's opening
+/// check reuses a closing one this recent, and in an exploration a passing run skips its
+/// closing check while the family's last one is this recent.
+const CHECK_STANDS_FOR: std::time::Duration = std::time::Duration::from_millis(1);
 
 thread_local! {
-    /// The closing check of the last run on this thread: its family, the generation it
-    /// read, and when.
+    /// The last closing check on this thread: its family, the generation it read, and
+    /// when.
     static LAST_CHECK: Cell<Option<(u64, u64, std::time::Instant)>> = const { Cell::new(None) };
 }
 
-/// [`hook_generation`] at the start of a run of `family` (0: none): the closing check of
-/// the family's previous run on this thread, when it was made less than
-/// [`CHECK_REUSED_WITHIN`] ago. Between the two only the kit ran on this thread; a hook
-/// another thread replaced meanwhile is found by this run's own checks (before tokio runs
-/// its tasks, and at the run's end).
-pub(crate) fn hook_generation_at_start(family: u64) -> u64 {
+/// [`hook_generation`] at the start of a run of `family` (0: none). In a family, it is
+/// the generation the family's last closing check on this thread read, so that a run's
+/// closing check finds a replacement made since that check, in this run or in an
+/// earlier one that skipped its own. The hook is checked again now unless that check is
+/// less than [`CHECK_STANDS_FOR`] old or the run's closing check is `amortised` (an
+/// exploration's schedule: whatever replaced the hook since is found by a later check,
+/// which compares with the same generation). Between the two only the kit ran on this
+/// thread; a hook another thread replaced meanwhile is found by this run's own checks
+/// (before tokio runs its tasks, and at the run's end) or, amortised, by the family's
+/// next closing check.
+pub(crate) fn hook_generation_at_start(family: u64, amortised: bool) -> u64 {
     match LAST_CHECK.with(Cell::get) {
-        Some((f, generation, at)) if family != 0 && f == family && at.elapsed() < CHECK_REUSED_WITHIN => {
+        Some((f, generation, at)) if family != 0 && f == family => {
+            if !amortised && at.elapsed() >= CHECK_STANDS_FOR {
+                // The kit's hook in front for this run; a replacement shows at its end.
+                hook_generation();
+            }
             generation
         }
         _ => hook_generation(),
     }
 }
 
-/// [`hook_generation`] at the end of a run of `family`, kept for the next run's start.
-pub(crate) fn hook_generation_at_end(family: u64) -> u64 {
+/// What a run's closing check of the hook found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum ClosingCheck {
+    /// Not made (amortised: the family's last check is recent): whether the hook was
+    /// replaced during the run is known only at the family's next check.
+    #[default]
+    Skipped,
+    /// The hook is the one the run started with: not replaced during the run, nor since
+    /// the check its start reused.
+    Kept,
+    /// Replaced (and the kit's installed again in front), during the run or, when the
+    /// run's start reused an earlier check, since that check.
+    Replaced,
+}
+
+/// The closing check of a run of `family` that started with generation `at_start`, kept
+/// for the next run's start. When `amortised` (a passing schedule of an exploration) it is
+/// skipped while the family's last check on this thread is under [`CHECK_STANDS_FOR`]
+/// old: it then costs a reading of the clock instead of a panic.
+pub(crate) fn hook_generation_at_end(family: u64, at_start: u64, amortised: bool) -> ClosingCheck {
+    if amortised
+        && family != 0
+        && LAST_CHECK
+            .with(Cell::get)
+            .is_some_and(|(f, _, at)| f == family && at.elapsed() < CHECK_STANDS_FOR)
+    {
+        return ClosingCheck::Skipped;
+    }
     let generation = hook_generation();
     LAST_CHECK.with(|c| c.set(Some((family, generation, std::time::Instant::now()))));
-    generation
+    if generation == at_start {
+        ClosingCheck::Kept
+    } else {
+        ClosingCheck::Replaced
+    }
+}
+
+/// A check outside any run, for the end of an exploration whose last schedules skipped
+/// theirs: whether the hook was replaced since the family's last check on this thread.
+pub(crate) fn hook_replaced_since_last_check(family: u64) -> bool {
+    let last = LAST_CHECK.with(Cell::get).filter(|&(f, _, _)| f == family);
+    let at_start = last.map_or(GENERATION.load(SeqCst), |(_, generation, _)| generation);
+    hook_generation_at_end(family, at_start, false) == ClosingCheck::Replaced
 }
 
 /// The warning of a run during which the hook was replaced.

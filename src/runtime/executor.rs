@@ -7,7 +7,8 @@
 //! Kit tasks are polled here, outside tokio's scheduler, each poll through the runtime's
 //! `Handle::block_on` (which gives it tokio's cooperative budget and makes tokio refuse
 //! blocking calls, as in a tokio task), so `tokio::task::yield_now()` wakes a task at
-//! once and the scheduler may pick it again before any other ready task; only while
+//! once (after a turn of the I/O driver, when the run has one) and the scheduler may
+//! pick it again before any other ready task; only while
 //! tokio may have work of its own (live tasks, timers due at a clock the poll moved) does
 //! a yielding task wait for tokio's next turn, as it would under tokio. `Runtime::block_on`
 //! is entered only to wait: tokio then runs its own tasks, turns its drivers and, with a
@@ -447,16 +448,18 @@ impl Executor {
     /// and the drivers to turn. Otherwise nothing is deferred: the yield stays an
     /// immediate wake and a choice. (tokio does not tell whether its local queue holds
     /// tasks, such as those its last park woke: any live task of its own counts.)
-    fn defer_if_tokio_owed(&self, id: TaskId, before: Duration) {
+    /// Returns whether the task was deferred.
+    fn defer_if_tokio_owed(&self, id: TaskId, before: Duration) -> bool {
         let owed = self.tokio_alive() || self.elapsed() != before;
         if !owed {
-            return;
+            return false;
         }
         let mut ready = lock(&self.shared.ready);
         if let Some(at) = ready.iter().rposition(|&queued| queued == id) {
             ready.remove(at);
             self.choosing.deferred.borrow_mut().push(id);
         }
+        true
     }
 
     /// Records an event at the current virtual time. Outside a kit task's poll (in a
@@ -827,8 +830,11 @@ impl Executor {
         match self.pick() {
             Some(Pick::Task(id, options, chosen)) => {
                 let before = now(self);
-                if self.poll_task(id, options, chosen, before, false) == Polled::Yielded {
-                    self.defer_if_tokio_owed(id, before);
+                if self.poll_task(id, options, chosen, before, false) == Polled::Yielded
+                    && !self.defer_if_tokio_owed(id, before)
+                    && self.config.io
+                {
+                    self.io_turn_after_yield(rt);
                 }
                 *in_a_row += 1;
                 if *in_a_row >= TOKIO_TURN_EVERY {
@@ -967,6 +973,18 @@ impl Executor {
         rt.block_on(TurnOnce(false));
         self.tokio_ran();
         self.shared.set_activity(ACTIVITY_IDLE, 0);
+    }
+
+    /// A task yielded with the I/O driver on and nothing deferred for tokio: under tokio
+    /// a yielding task runs again only after the I/O driver has turned (a `yield_now`
+    /// with nothing else to run turns it), so the driver turns now and the task finds
+    /// the I/O events that came in meanwhile. The yield is not deferred: it stays a
+    /// choice, as in a run without the driver (an exploration's first runs), so a
+    /// schedule means the same in both. Out of line: explorations run without the driver.
+    #[cold]
+    #[inline(never)]
+    fn io_turn_after_yield(&self, rt: &tokio::runtime::Runtime) {
+        self.driver_turn(rt);
     }
 
     /// Nothing is ready: wait, then act on what the wait says.

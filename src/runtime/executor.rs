@@ -223,7 +223,8 @@ struct WaitState {
     /// A task polled inside the wait went back to waiting and may have left a
     /// `tokio::task::yield_now()` wake with tokio: the wait must let tokio's loop come
     /// round once before it decides anything (tokio drops such wakes when `block_on`
-    /// returns, and delivers them on its way round).
+    /// returns, and delivers them on its way round). Cleared at the wait's next poll,
+    /// which tokio's loop reaches only through that round.
     inline_unflushed: Cell<bool>,
     /// The park hook held the clock still for outside work (see [`OUTSIDE_GRACE`]).
     outside_hold: Cell<bool>,
@@ -1414,6 +1415,10 @@ impl Future for Idle<'_> {
         let core = self.core;
         let shared = &*core.shared;
         core.tokio_ran();
+        // tokio's loop goes from one poll of this future to the next only through a turn of
+        // its drivers, which delivers the wakes it deferred: what a task polled here left
+        // has been delivered.
+        core.waits.inline_unflushed.set(false);
         // Only to know whether the run had tokio tasks (for the slow-poll oracle's note).
         if !core.findings.saw_tokio_tasks.get() {
             core.tokio_alive();
@@ -1448,10 +1453,11 @@ impl Future for Idle<'_> {
                 if let Spin::Counting(_) = self.spin {
                     cx.waker().wake_by_ref();
                 }
-                // tokio delivers any wake it holds on its way round. If a task polled inside
-                // the wait may have left one, the wait looks again after that round: it held
-                // back, and the wake it was polled for (the deadline, quiescence) is spent.
-                if core.waits.inline_unflushed.replace(false) {
+                // tokio delivers any wake it holds on its way round, and a delivered wake
+                // polls the wait again. If the wait held back a decision for that round (a
+                // task polled here may have left a wake), the wake it was polled for (the
+                // deadline, quiescence) is spent: it looks again after the round.
+                if core.waits.inline_unflushed.get() && (fired || shared.quiescent.load(Relaxed)) {
                     cx.waker().wake_by_ref();
                 }
                 return Poll::Pending;

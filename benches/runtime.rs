@@ -42,6 +42,12 @@ fn time<T>(f: impl FnOnce() -> T) -> Duration {
     t.elapsed()
 }
 
+async fn yields(n: u32) {
+    for _ in 0..n {
+        tokio::task::yield_now().await;
+    }
+}
+
 async fn sequential_sleeps(n: u32) {
     for _ in 0..n {
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -161,6 +167,18 @@ fn main() {
                     })
                 },
                 || time(|| tokio_rt(io).block_on(sequential_sleeps(sleeps))),
+            );
+            report(&name, k, t);
+        }
+
+        // Each yield turns tokio's drivers before the task goes on, under tokio and (since
+        // a yield turns the I/O driver) under the kit.
+        let name = format!("{sleeps} yield_now in one task, {drivers}");
+        if wanted(&name) {
+            let (k, t) = side_by_side(
+                rounds,
+                || time(|| async_testkit::Builder::new().io(io).run(|| yields(sleeps))),
+                || time(|| tokio_rt(io).block_on(yields(sleeps))),
             );
             report(&name, k, t);
         }

@@ -364,41 +364,112 @@ fn a_task_that_needs_many_polls_at_the_final_instant_is_not_a_leak() {
     assert!(r.polls() > 150_000);
 }
 
-/// A livelock after the body returned (tasks that never wait) ends at the wall-clock
-/// limit, and the report says that it happened after the body returned.
+/// A livelock of kit tasks after the body returned (tasks that never wait) ends at the
+/// wall-clock limit, and the report says that it happened after the body returned.
 #[test]
 fn a_livelock_after_the_body_returned_is_a_wall_timeout_that_says_so() {
-    let spin = |tokio_task: bool| {
-        move || async move {
-            if tokio_task {
-                tokio::spawn(async {
-                    loop {
-                        tokio::task::yield_now().await;
-                    }
-                });
-            } else {
-                task::Builder::new().name("spinner").spawn(async {
-                    loop {
-                        tokio::task::yield_now().await;
-                    }
-                });
+    let f = Builder::new()
+        .timeout(Duration::from_millis(300))
+        .try_run(|| async {
+            task::Builder::new().name("spinner").spawn(async {
+                loop {
+                    tokio::task::yield_now().await;
+                }
+            });
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::WallTimeout, "{f}");
+    assert_eq!(
+        f.headline(),
+        "wall-clock timeout: the test body returned at +0s, but tasks kept running at that \
+         instant without ever waiting until the limit of 300ms of real time (a livelock: tasks \
+         that yield or wake each other forever)",
+        "{f}"
+    );
+}
+
+/// A tokio task that never waits, left when the body returns, is a leak found once
+/// settling stops (well before the wall-clock limit), and the report says it was still
+/// running.
+#[test]
+fn an_endless_tokio_task_after_the_body_returned_is_a_leak_still_running() {
+    let spinner = || {
+        tokio::spawn(async {
+            loop {
+                tokio::task::yield_now().await;
             }
-        }
+        })
     };
-    for tokio_task in [false, true] {
-        let f = Builder::new()
-            .timeout(Duration::from_millis(300))
-            .try_run(spin(tokio_task))
-            .unwrap_err();
-        assert_eq!(f.kind(), FailureKind::WallTimeout, "{f}");
-        assert_eq!(
-            f.headline(),
-            "wall-clock timeout: the test body returned at +0s, but tasks kept running at that \
-             instant without ever waiting until the limit of 300ms of real time (a livelock: tasks \
-             that yield or wake each other forever)",
-            "{f}"
-        );
-    }
+    let f = Builder::new()
+        .try_run(move || async move {
+            spinner();
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Leak, "{f}");
+    assert_eq!(
+        f.headline(),
+        "leak: 1 task started with tokio::spawn was still alive when the test body returned, and \
+         still running (it never waited) when the kit stopped settling",
+        "{f}"
+    );
+
+    // With one that waits beside it.
+    let f = Builder::new()
+        .try_run(move || async move {
+            tokio::spawn(std::future::pending::<()>());
+            spinner();
+        })
+        .unwrap_err();
+    assert_eq!(
+        f.headline(),
+        "leak: 2 tasks started with tokio::spawn were still alive when the test body returned, and \
+         still running (they never all waited) when the kit stopped settling",
+        "{f}"
+    );
+
+    // Asked only to warn, the test passes with the same words.
+    let r = Builder::new()
+        .leaks(Policy::Warn)
+        .try_run(move || async move {
+            spinner();
+        })
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(
+        r.warnings(),
+        [
+            "leak: 1 task started with tokio::spawn was still alive when the test body returned, and \
+          still running (it never waited) when the kit stopped settling"
+        ]
+    );
+}
+
+/// Settling still lets tokio's work that ends finish, when it runs long enough for the
+/// kit to look at it (a blocking sleep in a tokio task, then yields): the kit task it
+/// wakes runs, and nothing is left.
+#[test]
+fn tokio_work_that_ends_after_a_look_still_finishes_while_settling() {
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = done.clone();
+    Builder::new().run(move || {
+        let seen = seen.clone();
+        async move {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            spawn(async move {
+                rx.await.unwrap();
+                seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            tokio::spawn(async move {
+                // Longer than the kit may take to look at a settling tokio (its watchdog
+                // looks at least every 500 ms).
+                std::thread::sleep(Duration::from_millis(700));
+                for _ in 0..2_000 {
+                    tokio::task::yield_now().await;
+                }
+                tx.send(()).unwrap();
+            });
+        }
+    });
+    assert!(done.load(std::sync::atomic::Ordering::SeqCst));
 }
 
 // ---- deadlock -----------------------------------------------------------------------

@@ -144,6 +144,20 @@ both! {
     }
 }
 
+both! {
+    /// A yield turns tokio's I/O driver even when tokio has no task of its own: bytes
+    /// written to a socket are seen as readable after one yield (the readiness
+    /// `try_read` checks comes only from a turn of the driver).
+    yield_now_turns_the_io_driver {
+        let (a, b) = tokio::net::UnixStream::pair().unwrap();
+        a.writable().await.unwrap();
+        assert_eq!(a.try_write(b"ping").unwrap(), 4);
+        tokio::task::yield_now().await;
+        let mut buf = [0u8; 8];
+        assert_eq!(b.try_read(&mut buf).unwrap(), 4, "the driver turned during the yield");
+    }
+}
+
 /// A kit task's yield lets tokio's woken tasks run too, as a tokio task's would.
 #[async_testkit::test(explore = 20)]
 async fn yield_in_a_kit_task_lets_a_woken_tokio_task_run() {

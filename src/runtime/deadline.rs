@@ -32,6 +32,9 @@ pub(crate) enum WaitOutcome {
     Deadline,
     /// The watchdog says the wall-clock deadline passed.
     WallTimeout,
+    /// tokio ran on without ever having nothing to run, and no kit task woke (only a
+    /// settling wait that watches for it ends so: see `Executor::settle_at_end`).
+    Spinning,
 }
 
 /// What the probe concluded.
@@ -154,7 +157,7 @@ impl DeadlineProbe {
             match wait() {
                 WaitOutcome::Deadline => break Probed::Deadlock,
                 WaitOutcome::WallTimeout => break Probed::WallTimeout,
-                WaitOutcome::Woken => {
+                WaitOutcome::Woken | WaitOutcome::Spinning => {
                     break Probed::Timeout {
                         why: format!(
                             "a task was still waiting on a timer past it, woken at {}",

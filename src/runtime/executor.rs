@@ -7,7 +7,8 @@
 //! Kit tasks are polled here, outside tokio's scheduler, each poll through the runtime's
 //! `Handle::block_on` (which gives it tokio's cooperative budget and makes tokio refuse
 //! blocking calls, as in a tokio task), so `tokio::task::yield_now()` wakes a task at
-//! once and the scheduler may pick it again before any other ready task; only while
+//! once (after a turn of the I/O driver, when the run has one) and the scheduler may
+//! pick it again before any other ready task; only while
 //! tokio may have work of its own (live tasks, timers due at a clock the poll moved) does
 //! a yielding task wait for tokio's next turn, as it would under tokio. `Runtime::block_on`
 //! is entered only to wait: tokio then runs its own tasks, turns its drivers and, with a
@@ -141,6 +142,15 @@ pub(crate) const OUTSIDE_GRACE: Duration = Duration::from_millis(200);
 /// tokio has no task, its drivers do (as tokio turns them every 61 tasks it runs).
 const TOKIO_TURN_EVERY: u32 = 61;
 
+/// How long (wall time) a settling wait lets tokio run without parking before the
+/// watchdog looks (see [`Executor::settle_at_end`]). Work that ends in time is never
+/// looked at; the look only starts the count of [`SETTLE_SPIN_TURNS`].
+pub(crate) const SPIN_LOOK: Duration = Duration::from_millis(100);
+
+/// Rounds of tokio's loop a settling wait counts, after the watchdog found tokio still
+/// running, before it lets tokio park again and asks for the look that ends settling.
+pub(crate) const SETTLE_SPIN_TURNS: u32 = 1024;
+
 /// One run's executor. Lives in an `Rc` in a thread-local while the run lasts.
 pub(crate) struct Executor {
     pub(crate) run_id: u64,
@@ -213,10 +223,14 @@ struct WaitState {
     /// A task polled inside the wait went back to waiting and may have left a
     /// `tokio::task::yield_now()` wake with tokio: the wait must let tokio's loop come
     /// round once before it decides anything (tokio drops such wakes when `block_on`
-    /// returns, and delivers them on its way round).
+    /// returns, and delivers them on its way round). Cleared at the wait's next poll,
+    /// which tokio's loop reaches only through that round.
     inline_unflushed: Cell<bool>,
     /// The park hook held the clock still for outside work (see [`OUTSIDE_GRACE`]).
     outside_hold: Cell<bool>,
+    /// The wait is settling's: it ends `Spinning` when tokio's tasks run on without end
+    /// (see [`Executor::settle_at_end`]).
+    watch_spin: Cell<bool>,
 }
 
 /// Settling: waiters for the next quiescence, and `advance` calls in progress.
@@ -255,6 +269,9 @@ pub(crate) struct Findings {
     pub(crate) clock_ran: Cell<bool>,
     /// The wall reading of the last check of the panic hook in this run (0: none).
     hook_checked_at: Cell<u64>,
+    /// Settling at the body's end was stopped with tokio's tasks still running (they
+    /// never all waited): see [`Executor::settle_at_end`].
+    pub(crate) tokio_spun: Cell<bool>,
 }
 
 /// How often, at most, a run with tokio tasks or blocking closures checks that the kit's
@@ -303,6 +320,7 @@ impl Executor {
             waits: WaitState {
                 inline_unflushed: Cell::new(false),
                 outside_hold: Cell::new(false),
+                watch_spin: Cell::new(false),
             },
             settling: Settling {
                 waiters: RefCell::new(Vec::new()),
@@ -322,6 +340,7 @@ impl Executor {
                 tokio_most: Cell::new(0),
                 clock_ran: Cell::new(false),
                 hook_checked_at: Cell::new(0),
+                tokio_spun: Cell::new(false),
             },
         }
     }
@@ -451,16 +470,18 @@ impl Executor {
     /// and the drivers to turn. Otherwise nothing is deferred: the yield stays an
     /// immediate wake and a choice. (tokio does not tell whether its local queue holds
     /// tasks, such as those its last park woke: any live task of its own counts.)
-    fn defer_if_tokio_owed(&self, id: TaskId, before: Duration) {
+    /// Returns whether the task was deferred.
+    fn defer_if_tokio_owed(&self, id: TaskId, before: Duration) -> bool {
         let owed = self.tokio_alive() || self.elapsed() != before;
         if !owed {
-            return;
+            return false;
         }
         let mut ready = lock(&self.shared.ready);
         if let Some(at) = ready.iter().rposition(|&queued| queued == id) {
             ready.remove(at);
             self.choosing.deferred.borrow_mut().push(id);
         }
+        true
     }
 
     /// Records an event at the current virtual time. Outside a kit task's poll (in a
@@ -835,8 +856,11 @@ impl Executor {
         match self.pick() {
             Some(Pick::Task(id, options, chosen)) => {
                 let before = now(self);
-                if self.poll_task(id, options, chosen, before, false) == Polled::Yielded {
-                    self.defer_if_tokio_owed(id, before);
+                if self.poll_task(id, options, chosen, before, false) == Polled::Yielded
+                    && !self.defer_if_tokio_owed(id, before)
+                    && self.config.io
+                {
+                    self.io_turn_after_yield(rt);
                 }
                 *in_a_row += 1;
                 if *in_a_row >= TOKIO_TURN_EVERY {
@@ -977,12 +1001,25 @@ impl Executor {
         self.shared.set_activity(ACTIVITY_IDLE, 0);
     }
 
+    /// A task yielded with the I/O driver on and nothing deferred for tokio: under tokio
+    /// a yielding task runs again only after the I/O driver has turned (a `yield_now`
+    /// with nothing else to run turns it), so the driver turns now and the task finds
+    /// the I/O events that came in meanwhile. The yield is not deferred: it stays a
+    /// choice, as in a run without the driver (an exploration's first runs), so a
+    /// schedule means the same in both. Out of line: explorations run without the driver.
+    #[cold]
+    #[inline(never)]
+    fn io_turn_after_yield(&self, rt: &tokio::runtime::Runtime) {
+        self.driver_turn(rt);
+    }
+
     /// Nothing is ready: wait, then act on what the wait says.
     fn wait_and_decide(&self, rt: &tokio::runtime::Runtime, body_done: &dyn Fn() -> bool) -> Option<Stop> {
         let idle_since = self.clock.last_seen.get();
         let inline = (!self.choosing.watch_yields).then_some(body_done);
         match self.wait(rt, self.wants_intercept(), inline) {
-            WaitOutcome::Woken => None,
+            // Spinning: only a settling wait watches for it.
+            WaitOutcome::Woken | WaitOutcome::Spinning => None,
             WaitOutcome::WallTimeout => Some(Stop::WallTimeout { after_body: false }),
             // The clock reached the deadline with nothing woken. The park hook looks for
             // outside work only once a coarse tick: before judging, look afresh, and let
@@ -1124,13 +1161,24 @@ impl Executor {
         // tokio gives `block_on`'s future a fresh cooperative budget at each poll, and the
         // wait polls at most one task inline per poll of its own: that task gets a whole
         // budget, as one polled by the main loop does (see `poll_task`).
+        let spin = if self.waits.watch_spin.get() && self.tokio_alive() {
+            self.look_for_spin();
+            Spin::Watching
+        } else {
+            Spin::Off
+        };
         let idle = Idle {
             core: self,
             sentinel: sentinel.as_mut(),
             inline,
             registered: None,
+            spin,
         };
         let outcome = rt.block_on(idle);
+        if spin != Spin::Off {
+            self.shared.spin_look_at.store(0, SeqCst);
+            self.shared.spin_looked.store(false, SeqCst);
+        }
         self.waits.inline_unflushed.set(false);
         self.tokio_ran();
         self.choosing.tokio_turned.set(false);
@@ -1183,9 +1231,18 @@ impl Executor {
     /// After the body returned: runs whatever can still run at this instant (kit tasks and
     /// tokio's), without moving time, so the leak oracle sees only tasks that truly wait.
     /// tokio gets its turns as in the main loop (at least every [`TOKIO_TURN_EVERY`] kit
-    /// polls). There is no limit on polls: work that needs many to finish at this instant
-    /// finishes; tasks that never all wait (a livelock) run until the wall-clock watchdog
-    /// fires, and the run ends as a wall-clock timeout that says so.
+    /// polls). There is no limit on kit polls: work that needs many to finish at this
+    /// instant finishes; kit tasks that never all wait (a livelock) run until the
+    /// wall-clock watchdog fires, and the run ends as a wall-clock timeout that says so.
+    ///
+    /// tokio's tasks alone are bounded: while no kit task is ready, tokio runs inside the
+    /// wait, which sees nothing of its loop until tokio would park or wakes a kit task. A
+    /// task of tokio's that never waits (`loop { yield_now().await }`) would keep it there
+    /// until the wall limit, so the wait asks the watchdog to look after [`SPIN_LOOK`];
+    /// if tokio has not parked by then, the wait counts [`SETTLE_SPIN_TURNS`] rounds of
+    /// tokio's loop (work that ends within them ends), lets tokio park if it now can, and
+    /// at a second look it stops settling (`Findings::tokio_spun`): tokio's live tasks
+    /// are then leaks that were still running.
     pub(crate) fn settle_at_end(&self, rt: &tokio::runtime::Runtime) -> Settled {
         // Every task has finished, kit's and tokio's: nothing is left that could run.
         if !self.tasks.borrow().any_live() && !self.tokio_alive() {
@@ -1197,13 +1254,29 @@ impl Executor {
                 return Settled::WallTimeout;
             }
             if !self.step(rt, &mut in_a_row, Self::elapsed) {
-                match self.wait(rt, true, None) {
+                self.waits.watch_spin.set(true);
+                let outcome = self.wait(rt, true, None);
+                self.waits.watch_spin.set(false);
+                match outcome {
                     WaitOutcome::Woken => {}
                     WaitOutcome::WallTimeout => return Settled::WallTimeout,
                     WaitOutcome::Quiescent | WaitOutcome::Deadline => return Settled::Idle,
+                    WaitOutcome::Spinning => {
+                        self.findings.tokio_spun.set(true);
+                        return Settled::Idle;
+                    }
                 }
             }
         }
+    }
+
+    /// Asks the watchdog to look at the settling wait [`SPIN_LOOK`] from now.
+    fn look_for_spin(&self) {
+        self.shared.spin_looked.store(false, SeqCst);
+        let at = wall::precise()
+            .saturating_add(crate::util::nanos(SPIN_LOOK))
+            .max(1);
+        self.shared.spin_look_at.store(at, SeqCst);
     }
 
     /// Registers a waiter woken when the runtime is next quiescent; returns the generation
@@ -1325,6 +1398,23 @@ struct Idle<'a> {
     inline: Option<&'a dyn Fn() -> bool>,
     /// The waker last handed to [`Shared`] for wakes from outside.
     registered: Option<Waker>,
+    /// Where a settling wait is in watching tokio for a spin.
+    spin: Spin,
+}
+
+/// A settling wait's watch on tokio's loop (see [`Executor::settle_at_end`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spin {
+    /// Not a settling wait, or tokio had no task when it began.
+    Off,
+    /// Waiting for the watchdog's first look: tokio parking first ends the wait.
+    Watching,
+    /// tokio had not parked at the first look: the wait wakes itself at each poll, so it
+    /// is polled once a round of tokio's loop, and counts the rounds.
+    Counting(u32),
+    /// The rounds are counted: tokio may park again (ending the wait); the watchdog's
+    /// second look ends it `Spinning`.
+    Confirming,
 }
 
 impl Future for Idle<'_> {
@@ -1333,6 +1423,10 @@ impl Future for Idle<'_> {
         let core = self.core;
         let shared = &*core.shared;
         core.tokio_ran();
+        // tokio's loop goes from one poll of this future to the next only through a turn of
+        // its drivers, which delivers the wakes it deferred: what a task polled here left
+        // has been delivered.
+        core.waits.inline_unflushed.set(false);
         // To know whether (and how many) tasks tokio schedules itself the run had: the
         // slow-poll oracle's note, and an exploration's note that it did not order them.
         core.tokio_alive();
@@ -1359,11 +1453,18 @@ impl Future for Idle<'_> {
             // pairs with the waker's load (push, then check `waiting`): SeqCst so that one
             // of the two sides sees the other.
             shared.waiting.store(true, SeqCst);
-            if lock(&shared.ready).is_empty() && !shared.wall_expired.load(SeqCst) {
-                // tokio delivers any wake it holds on its way round. If a task polled inside
-                // the wait may have left one, the wait looks again after that round: it held
-                // back, and the wake it was polled for (the deadline, quiescence) is spent.
-                if core.waits.inline_unflushed.replace(false) {
+            if lock(&shared.ready).is_empty()
+                && !shared.wall_expired.load(SeqCst)
+                && !(self.spin != Spin::Off && shared.spin_looked.load(SeqCst))
+            {
+                if let Spin::Counting(_) = self.spin {
+                    cx.waker().wake_by_ref();
+                }
+                // tokio delivers any wake it holds on its way round, and a delivered wake
+                // polls the wait again. If the wait held back a decision for that round (a
+                // task polled here may have left a wake), the wake it was polled for (the
+                // deadline, quiescence) is spent: it looks again after the round.
+                if core.waits.inline_unflushed.get() && (fired || shared.quiescent.load(Relaxed)) {
                     cx.waker().wake_by_ref();
                 }
                 return Poll::Pending;
@@ -1399,6 +1500,31 @@ impl Idle<'_> {
         }
         if fired {
             return Some(Poll::Ready(WaitOutcome::Deadline));
+        }
+        self.watch_spin()
+    }
+
+    /// A settling wait's watch on tokio's loop (see [`Spin`]), one step a poll that
+    /// nothing else ended.
+    fn watch_spin(mut self: Pin<&mut Self>) -> Option<Poll<WaitOutcome>> {
+        let shared = &*self.core.shared;
+        match self.spin {
+            Spin::Off => {}
+            Spin::Watching => {
+                if shared.spin_looked.swap(false, SeqCst) {
+                    self.spin = Spin::Counting(0);
+                }
+            }
+            Spin::Counting(n) if n + 1 < SETTLE_SPIN_TURNS => self.spin = Spin::Counting(n + 1),
+            Spin::Counting(_) => {
+                self.spin = Spin::Confirming;
+                self.core.look_for_spin();
+            }
+            Spin::Confirming => {
+                if shared.spin_looked.swap(false, SeqCst) {
+                    return Some(Poll::Ready(WaitOutcome::Spinning));
+                }
+            }
         }
         None
     }

@@ -345,8 +345,14 @@ pub(crate) fn judge(snap: &Snapshot, core: &Executor, foreign: Vec<PanicRecord>)
         }
         if tokio_leak {
             let n = snap.tokio_alive;
+            // Settling stopped with them running: no wait will ever end them.
+            let spun = match (core.findings.tokio_spun.get(), n) {
+                (false, _) => "",
+                (true, 1) => ", and still running (it never waited) when the kit stopped settling",
+                (true, _) => ", and still running (they never all waited) when the kit stopped settling",
+            };
             parts.push(format!(
-                "{n} task{} started with tokio::spawn {} still alive when the test body returned",
+                "{n} task{} started with tokio::spawn {} still alive when the test body returned{spun}",
                 if n == 1 { "" } else { "s" },
                 if n == 1 { "was" } else { "were" },
             ));

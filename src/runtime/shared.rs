@@ -52,6 +52,10 @@ pub(crate) const ACTIVITY_TOKIO: usize = usize::MAX - 1;
 /// - `wall_expired` is written once by the watchdog (SeqCst) and read by the run thread
 ///   at every step (Relaxed in the main loop: seeing it one step late is harmless) and
 ///   before the wait sleeps (SeqCst, paired with the watchdog's wake of `idle_waker`).
+/// - `spin_look_at` is written by the run thread (SeqCst) when a settling wait wants the
+///   watchdog to look, and taken (swapped to 0) by the watchdog, which then sets
+///   `spin_looked` (SeqCst) and wakes `idle_waker`; the wait stores `waiting` before it
+///   reads `spin_looked` (SeqCst on both sides, as for `ready`), so no look is lost.
 /// - `finished` is written once by the run thread when the run ends (SeqCst); the
 ///   watchdog reads it before it reports a run as stuck.
 /// - `activity_task` / `activity_since` are written by the run thread around every
@@ -75,6 +79,12 @@ pub(crate) struct Shared {
 
     /// The watchdog found the run past its wall-clock deadline.
     pub(crate) wall_expired: AtomicBool,
+    /// When (a [`super::wall::precise`] reading) the watchdog should look at a settling
+    /// wait that may be stuck inside tokio's loop (0: no look wanted). See
+    /// `Executor::settle_at_end`.
+    pub(crate) spin_look_at: AtomicU64,
+    /// The watchdog looked (at or after `spin_look_at`) and woke the wait.
+    pub(crate) spin_looked: AtomicBool,
     /// The run is over (the watchdog no longer reports it).
     pub(crate) finished: AtomicBool,
     /// The kit task being polled, or [`ACTIVITY_IDLE`] / [`ACTIVITY_TOKIO`].
@@ -101,6 +111,8 @@ impl Shared {
             quiescent: AtomicBool::new(false),
 
             wall_expired: AtomicBool::new(false),
+            spin_look_at: AtomicU64::new(0),
+            spin_looked: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             activity_task: std::sync::atomic::AtomicUsize::new(ACTIVITY_IDLE),
             activity_since: AtomicU64::new(0),

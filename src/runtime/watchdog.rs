@@ -2,7 +2,8 @@
 //! real-time deadline.
 //!
 //! At a run's deadline it raises the run's flag and wakes its executor, which then stops
-//! with a wall-timeout report. If the executor does not come back within a grace period,
+//! with a wall-timeout report. It also wakes a run's settling wait when asked to look
+//! (`Shared::spin_look_at`): tokio's loop, spinning, would never give the wait a turn. If the executor does not come back within a grace period,
 //! it is stuck inside one poll (a blocking call or an endless loop): a stuck thread
 //! cannot be stopped, so the watchdog writes what it knows (which task, since when) and
 //! either hands that to the waiting test thread (runs started by `#[async_testkit::test]`,
@@ -112,6 +113,28 @@ pub(crate) fn watch(shared: &Arc<Shared>, limit: Duration, on_stuck: OnStuck) ->
     Watch { id }
 }
 
+/// A look a run's settling wait asked for: due, the wait is told and woken; else when it
+/// is due.
+fn spin_look(shared: &Shared) -> Option<Instant> {
+    let at = shared.spin_look_at.load(SeqCst);
+    if at == 0 {
+        return None;
+    }
+    let now = wall::precise();
+    if now < at {
+        return Some(Instant::now() + Duration::from_nanos(at - now));
+    }
+    if shared
+        .spin_look_at
+        .compare_exchange(at, 0, SeqCst, SeqCst)
+        .is_ok()
+    {
+        shared.spin_looked.store(true, SeqCst);
+        shared.wake_waiter();
+    }
+    None
+}
+
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
 }
@@ -157,6 +180,9 @@ fn watch_loop() {
                 return false;
             }
             next = Some(next.map_or(e.deadline, |n| n.min(e.deadline)));
+            if let Some(look) = spin_look(&shared) {
+                next = next.map(|n| n.min(look));
+            }
             true
         });
         for (text, on_stuck) in stuck {

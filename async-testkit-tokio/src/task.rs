@@ -598,6 +598,9 @@ impl From<JoinError> for std::io::Error {
 /// ```
 pub struct JoinSet<T> {
     tasks: FuturesUnordered<Member<T>>,
+    /// The waker of the last `poll_join_next`: `try_join_next` polls with it, as polling
+    /// with another would take the wakeup away from the task waiting on the set.
+    waiter: Option<std::task::Waker>,
 }
 
 /// A task of a [`JoinSet`]: its handle, finishing with its id.
@@ -622,6 +625,7 @@ impl<T> JoinSet<T> {
     pub fn new() -> Self {
         JoinSet {
             tasks: FuturesUnordered::new(),
+            waiter: None,
         }
     }
 
@@ -721,6 +725,9 @@ impl<T> JoinSet<T> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<(Id, T), JoinError>>> {
+        if !self.waiter.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.waiter = Some(cx.waker().clone());
+        }
         Pin::new(&mut self.tasks)
             .poll_next(cx)
             .map(|next| next.map(|(id, r)| r.map(|v| (id, v))))
@@ -787,7 +794,11 @@ impl<T> JoinSet<T> {
     /// });
     /// ```
     pub fn try_join_next_with_id(&mut self) -> Option<Result<(Id, T), JoinError>> {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let waker = self
+            .waiter
+            .clone()
+            .unwrap_or_else(|| std::task::Waker::noop().clone());
+        let mut cx = Context::from_waker(&waker);
         match self.poll_join_next_with_id(&mut cx) {
             Poll::Ready(next) => next,
             Poll::Pending => None,

@@ -310,3 +310,27 @@ fn the_unstable_builder_names_a_kit_task() {
         .unwrap_err();
     assert!(f.leaked_tasks()[0].contains("\"flusher\""), "{f}");
 }
+
+#[test]
+fn try_join_next_keeps_the_wakeup_of_a_pending_join_next() {
+    // A Pending poll_join_next, then try_join_next in the same poll: the set must still
+    // wake its waiter when the task finishes (a no-op waker would take the wakeup away).
+    let got = async_testkit::run(async {
+        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        let mut set = tokio::task::JoinSet::new();
+        set.spawn(async move { rx.await.unwrap() });
+        tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            tx.send(4).unwrap();
+        });
+        std::future::poll_fn(|cx| match set.poll_join_next(cx) {
+            std::task::Poll::Ready(r) => std::task::Poll::Ready(r.unwrap().unwrap()),
+            std::task::Poll::Pending => {
+                assert!(set.try_join_next().is_none());
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    });
+    assert_eq!(got, 4);
+}

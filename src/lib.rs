@@ -249,6 +249,13 @@ pub mod __private {
         crate::runtime::executor::in_run()
     }
 
+    /// A kit task's panic payload as text when it is a `String` or a `&'static str`
+    /// (without taking it, so the panic still fails the test unless the test takes it):
+    /// what async-testkit-tokio's `JoinError` prints, as tokio's does.
+    pub fn join_error_panic_str(e: &crate::JoinError) -> Option<String> {
+        e.payload_str()
+    }
+
     /// Describes a mocked method's arguments in `#[async_testkit::mock]` mocks: with
     /// `Debug` when the type has it (through autoref), as opaque otherwise.
     pub struct Describe<'a, T>(pub &'a T);

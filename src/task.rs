@@ -441,6 +441,24 @@ impl JoinError {
     }
 }
 
+impl JoinError {
+    /// The panic's payload as text when it is a `String` or a `&'static str` and has not
+    /// been taken (what tokio's `JoinError` prints); `None` otherwise.
+    pub(crate) fn payload_str(&self) -> Option<String> {
+        match &self.repr {
+            Repr::Panic { payload, .. } => {
+                let payload = lock(payload);
+                let payload = payload.as_ref()?;
+                payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&'static str>().map(|s| (*s).to_string()))
+            }
+            Repr::Cancelled => None,
+        }
+    }
+}
+
 /// Aborts a kit task without owning its output: from [`JoinHandle::abort_handle`].
 /// Unlike the `JoinHandle`, it can be cloned and sent to other threads.
 ///

@@ -167,7 +167,7 @@ pub fn try_id() -> Option<Id> {
 ///     b.await.unwrap();
 /// });
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Id(IdRepr);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -181,6 +181,16 @@ impl fmt::Display for Id {
         match &self.0 {
             IdRepr::Tokio(id) => fmt::Display::fmt(id, f),
             IdRepr::Kit(id) => fmt::Display::fmt(id, f),
+        }
+    }
+}
+
+/// As tokio's: `Id(3)`, whichever kind of task it names.
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            IdRepr::Tokio(id) => fmt::Debug::fmt(id, f),
+            IdRepr::Kit(id) => f.debug_tuple("Id").field(&format_args!("{id}")).finish(),
         }
     }
 }
@@ -317,12 +327,10 @@ impl<T> Future for JoinHandle<T> {
     }
 }
 
+/// As tokio's: `JoinHandle { id: Id(3) }`.
 impl<T: fmt::Debug> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            HandleRepr::Tokio(h) => fmt::Debug::fmt(h, f),
-            HandleRepr::Kit(h) => fmt::Debug::fmt(h, f),
-        }
+        f.debug_struct("JoinHandle").field("id", &self.id()).finish()
     }
 }
 
@@ -406,12 +414,10 @@ impl AbortHandle {
     }
 }
 
+/// As tokio's: `AbortHandle { id: Id(3) }`.
 impl fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            AbortRepr::Tokio(h) => fmt::Debug::fmt(h, f),
-            AbortRepr::Kit(h) => fmt::Debug::fmt(h, f),
-        }
+        f.debug_struct("AbortHandle").field("id", &self.id()).finish()
     }
 }
 
@@ -493,7 +499,7 @@ impl JoinError {
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
         match self.try_into_panic() {
             Ok(payload) => payload,
-            Err(e) => panic!("JoinError::into_panic called on an error that is not a panic: {e}"),
+            Err(e) => panic!("`JoinError` reason is not a panic.: {e:?}"),
         }
     }
 
@@ -535,20 +541,43 @@ impl JoinError {
     }
 }
 
+/// As tokio's: `task 3 was cancelled`, `task 3 panicked with message "boom"` (a `String`
+/// or `&str` payload, quoted as `Debug` quotes it), `task 3 panicked` (another payload).
+/// The kit's own `async_testkit::JoinError` prints more (task name, spawn site).
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             ErrorRepr::Tokio(e) => fmt::Display::fmt(e, f),
-            ErrorRepr::Kit(e) => fmt::Display::fmt(e, f),
+            ErrorRepr::Kit(e) => {
+                let id = self.id();
+                if e.is_cancelled() {
+                    write!(f, "task {id} was cancelled")
+                } else if let Some(msg) = async_testkit::__private::join_error_panic_str(e) {
+                    write!(f, "task {id} panicked with message {msg:?}")
+                } else {
+                    write!(f, "task {id} panicked")
+                }
+            }
         }
     }
 }
 
+/// As tokio's: `JoinError::Cancelled(Id(3))`, `JoinError::Panic(Id(3), "boom", ...)`,
+/// `JoinError::Panic(Id(3), ...)`.
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             ErrorRepr::Tokio(e) => fmt::Debug::fmt(e, f),
-            ErrorRepr::Kit(e) => fmt::Debug::fmt(e, f),
+            ErrorRepr::Kit(e) => {
+                let id = self.id();
+                if e.is_cancelled() {
+                    write!(f, "JoinError::Cancelled({id:?})")
+                } else if let Some(msg) = async_testkit::__private::join_error_panic_str(e) {
+                    write!(f, "JoinError::Panic({id:?}, {msg:?}, ...)")
+                } else {
+                    write!(f, "JoinError::Panic({id:?}, ...)")
+                }
+            }
         }
     }
 }
@@ -556,7 +585,7 @@ impl fmt::Debug for JoinError {
 impl std::error::Error for JoinError {}
 
 impl From<JoinError> for std::io::Error {
-    /// As tokio's: an error of kind `Other` carrying the message.
+    /// As tokio's: an error of kind `Other` saying `task was cancelled` or `task panicked`.
     ///
     /// ```
     /// use async_testkit_tokio as tokio;
@@ -566,12 +595,14 @@ impl From<JoinError> for std::io::Error {
     ///     h.abort();
     ///     let io: std::io::Error = h.await.unwrap_err().into();
     ///     assert_eq!(io.kind(), std::io::ErrorKind::Other);
+    ///     assert_eq!(io.to_string(), "task was cancelled");
     /// });
     /// ```
     fn from(e: JoinError) -> Self {
         match e.0 {
             ErrorRepr::Tokio(e) => e.into(),
-            ErrorRepr::Kit(e) => std::io::Error::other(e.to_string()),
+            ErrorRepr::Kit(e) if e.is_cancelled() => std::io::Error::other("task was cancelled"),
+            ErrorRepr::Kit(_) => std::io::Error::other("task panicked"),
         }
     }
 }

@@ -541,23 +541,37 @@ impl JoinError {
     }
 }
 
+/// Why a kit task failed, in the terms tokio prints.
+enum KitReason {
+    Cancelled,
+    /// A `String` or `&str` payload.
+    PanicText(String),
+    Panic,
+}
+
+fn kit_reason(e: &async_testkit::JoinError) -> KitReason {
+    if e.is_cancelled() {
+        KitReason::Cancelled
+    } else if let Some(text) = async_testkit::__private::join_error_panic_str(e) {
+        KitReason::PanicText(text)
+    } else {
+        KitReason::Panic
+    }
+}
+
 /// As tokio's: `task 3 was cancelled`, `task 3 panicked with message "boom"` (a `String`
 /// or `&str` payload, quoted as `Debug` quotes it), `task 3 panicked` (another payload).
 /// The kit's own `async_testkit::JoinError` prints more (task name, spawn site).
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = self.id();
         match &self.0 {
             ErrorRepr::Tokio(e) => fmt::Display::fmt(e, f),
-            ErrorRepr::Kit(e) => {
-                let id = self.id();
-                if e.is_cancelled() {
-                    write!(f, "task {id} was cancelled")
-                } else if let Some(msg) = async_testkit::__private::join_error_panic_str(e) {
-                    write!(f, "task {id} panicked with message {msg:?}")
-                } else {
-                    write!(f, "task {id} panicked")
-                }
-            }
+            ErrorRepr::Kit(e) => match kit_reason(e) {
+                KitReason::Cancelled => write!(f, "task {id} was cancelled"),
+                KitReason::PanicText(text) => write!(f, "task {id} panicked with message {text:?}"),
+                KitReason::Panic => write!(f, "task {id} panicked"),
+            },
         }
     }
 }
@@ -566,18 +580,14 @@ impl fmt::Display for JoinError {
 /// `JoinError::Panic(Id(3), ...)`.
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = self.id();
         match &self.0 {
             ErrorRepr::Tokio(e) => fmt::Debug::fmt(e, f),
-            ErrorRepr::Kit(e) => {
-                let id = self.id();
-                if e.is_cancelled() {
-                    write!(f, "JoinError::Cancelled({id:?})")
-                } else if let Some(msg) = async_testkit::__private::join_error_panic_str(e) {
-                    write!(f, "JoinError::Panic({id:?}, {msg:?}, ...)")
-                } else {
-                    write!(f, "JoinError::Panic({id:?}, ...)")
-                }
-            }
+            ErrorRepr::Kit(e) => match kit_reason(e) {
+                KitReason::Cancelled => write!(f, "JoinError::Cancelled({id:?})"),
+                KitReason::PanicText(text) => write!(f, "JoinError::Panic({id:?}, {text:?}, ...)"),
+                KitReason::Panic => write!(f, "JoinError::Panic({id:?}, ...)"),
+            },
         }
     }
 }

@@ -139,3 +139,212 @@ fn a_panic_turned_into_an_io_error_says_so_and_still_fails_the_run() {
     assert_eq!(f.kind(), async_testkit::FailureKind::Panic, "{f}");
     assert!(f.panic_messages()[0].contains("lost"), "{f}");
 }
+
+/// Runs `program` in a kit run and on a plain tokio runtime: both must give `want`.
+fn both<F, Fut, T>(program: F, want: T)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = T> + 'static,
+    T: PartialEq + std::fmt::Debug + 'static,
+{
+    assert_eq!(async_testkit::run(program()), want, "in a kit run");
+    assert_eq!(
+        on_tokio(tokio::task::LocalSet::new().run_until(program())),
+        want,
+        "on tokio"
+    );
+}
+
+#[test]
+fn join_set_edge_cases_behave_as_tokios() {
+    both(
+        || async {
+            let mut set = tokio::task::JoinSet::<u8>::new();
+            let mut out = vec![format!("{:?}", set.join_next().await.is_none())];
+            set.spawn(std::future::pending());
+            set.shutdown().await;
+            out.push(format!("{} {:?}", set.len(), set.try_join_next().is_none()));
+            // A set is usable again after shutdown.
+            set.spawn(async { 4 });
+            out.push(format!("{:?}", set.join_next().await.unwrap().unwrap()));
+            // Abort, then join_next_with_id: the cancelled error names the task.
+            let abort = set.spawn(std::future::pending());
+            abort.abort();
+            let e = set.join_next_with_id().await.unwrap().unwrap_err();
+            out.push(format!("{} {}", e.is_cancelled(), e.id() == abort.id()));
+            out.push(format!("{}", abort.is_finished()));
+            // An id from join_next_with_id is the one spawn's handle gave.
+            let h = set.spawn(async { 5 });
+            let (id, v) = set.join_next_with_id().await.unwrap().unwrap();
+            out.push(format!("{} {v}", id == h.id()));
+            out
+        },
+        ["true", "0 true", "4", "true true", "true", "true 5"]
+            .map(String::from)
+            .to_vec(),
+    );
+}
+
+#[test]
+fn handles_of_finished_tasks_behave_as_tokios() {
+    both(
+        || async {
+            let h = tokio::spawn(async { 1 });
+            let abort = h.abort_handle();
+            while !h.is_finished() {
+                tokio::task::yield_now().await;
+            }
+            // Aborting a finished task changes nothing: its output is still there.
+            h.abort();
+            let v = h.await.unwrap();
+            // The abort handle outlives the JoinHandle.
+            abort.abort();
+            (v, abort.is_finished())
+        },
+        (1, true),
+    );
+}
+
+#[test]
+fn select_over_join_handles_behaves_as_tokios() {
+    both(
+        || async {
+            let mut slow = tokio::spawn(std::future::pending::<u8>());
+            let fast = tokio::spawn(async { 2u8 });
+            let got = tokio::select! {
+                r = &mut slow => r.unwrap(),
+                r = fast => r.unwrap(),
+            };
+            slow.abort();
+            (got, slow.await.unwrap_err().is_cancelled())
+        },
+        (2, true),
+    );
+}
+
+tokio::task_local! {
+    static TRACE: u32;
+}
+
+#[test]
+fn task_locals_do_not_cross_a_spawn_as_in_tokio() {
+    both(
+        || {
+            TRACE.scope(7, async {
+                let inside = TRACE.get();
+                let spawned = tokio::spawn(async { TRACE.try_with(|v| *v).is_err() });
+                let scoped = tokio::spawn(TRACE.scope(8, async { TRACE.get() }));
+                (inside, spawned.await.unwrap(), scoped.await.unwrap())
+            })
+        },
+        (7, true, 8),
+    );
+}
+
+#[test]
+fn budget_and_unconstrained_work_in_routed_tasks() {
+    both(
+        || async {
+            let h = tokio::spawn(async {
+                for _ in 0..300 {
+                    tokio::task::consume_budget().await;
+                }
+                tokio::task::unconstrained(async { tokio::task::coop::has_budget_remaining() }).await
+            });
+            h.await.unwrap()
+        },
+        true,
+    );
+}
+
+#[test]
+fn spawns_from_blocking_threads_tokio_tasks_and_drop_work() {
+    struct SpawnOnDrop;
+    impl Drop for SpawnOnDrop {
+        fn drop(&mut self) {
+            drop(tokio::spawn(async {}));
+        }
+    }
+    both(
+        || async {
+            // spawn_blocking inside a routed task, which spawns back onto the runtime.
+            let inner = tokio::spawn(async {
+                tokio::task::spawn_blocking(|| tokio::spawn(async { 3u8 }))
+                    .await
+                    .unwrap()
+                    .await
+                    .unwrap()
+            });
+            // A tokio task that spawns through the re-export.
+            let nested =
+                tokio::runtime::Handle::current().spawn(async { tokio::spawn(async { 4u8 }).await.unwrap() });
+            // A spawn from a Drop inside a routed task.
+            tokio::spawn(async { drop(SpawnOnDrop) }).await.unwrap();
+            (inner.await.unwrap(), nested.await.unwrap())
+        },
+        (3, 4),
+    );
+}
+
+#[test]
+fn a_local_join_set_of_non_send_tasks_works() {
+    both(
+        || async {
+            let shared = std::rc::Rc::new(std::cell::Cell::new(0));
+            let mut set = tokio::task::JoinSet::new();
+            for i in 1..=3 {
+                let s = shared.clone();
+                set.spawn_local(async move { s.set(s.get() + i) });
+            }
+            while let Some(r) = set.join_next().await {
+                r.unwrap();
+            }
+            shared.get()
+        },
+        6,
+    );
+}
+
+/// Every public item of `tokio::task` is there under the same path with the feature on.
+#[test]
+fn every_item_of_tokios_task_module_is_reexported() {
+    #[allow(unused_imports)]
+    use tokio::task::{
+        AbortHandle, Id, JoinError, JoinHandle, JoinSet, LocalEnterGuard, LocalKey, LocalSet, Unconstrained,
+        block_in_place, consume_budget, coop, futures::TaskLocalFuture, id, join_set, spawn, spawn_blocking,
+        spawn_local, try_id, unconstrained, yield_now,
+    };
+    let _: fn() -> join_set::JoinSet<()> = join_set::JoinSet::new;
+    let _ = coop::has_budget_remaining;
+}
+
+/// A difference kept (README, "Exploring code that uses `tokio::spawn`"): tokio's
+/// current-thread runtime refuses `block_in_place` inside `block_on`; a kit run polls its
+/// tasks outside `block_on` (with the runtime only entered), where tokio runs the closure
+/// in place, as a multi-thread runtime's worker does. Code that calls it is written for
+/// the multi-thread runtime, which a kit run stands in for, so it is left working.
+#[test]
+fn block_in_place_runs_in_place_in_a_run_where_tokios_current_thread_runtime_refuses_it() {
+    let program = || async {
+        std::panic::catch_unwind(|| tokio::task::block_in_place(|| 1)).map_err(|payload| {
+            payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap()
+        })
+    };
+    assert_eq!(async_testkit::run(program()), Ok(1));
+    assert_eq!(
+        on_tokio(program()),
+        Err("can call blocking only when running on the multi-threaded runtime".to_string())
+    );
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    assert_eq!(
+        multi.block_on(async { tokio::spawn(program()).await.unwrap() }),
+        Ok(1)
+    );
+}

@@ -348,3 +348,110 @@ fn block_in_place_runs_in_place_in_a_run_where_tokios_current_thread_runtime_ref
         Ok(1)
     );
 }
+
+/// Counts its wakes.
+struct Count(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for Count {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn poll_join_next_wakes_the_waker_of_its_last_poll_as_tokios() {
+    both(
+        || async {
+            use std::sync::{Arc, atomic::Ordering::SeqCst};
+            use std::task::{Context, Poll, Waker};
+            let mut set = tokio::task::JoinSet::new();
+            let (tx, rx) = tokio::sync::oneshot::channel::<u8>();
+            set.spawn(async move { rx.await.unwrap() });
+            let a = Arc::new(Count(0.into()));
+            let b = Arc::new(Count(0.into()));
+            let first = set.poll_join_next(&mut Context::from_waker(&Waker::from(a.clone())));
+            let second = set.poll_join_next(&mut Context::from_waker(&Waker::from(b.clone())));
+            tx.send(9).unwrap();
+            while b.0.load(SeqCst) == 0 {
+                tokio::task::yield_now().await;
+            }
+            let Poll::Ready(Some(Ok(v))) =
+                set.poll_join_next(&mut Context::from_waker(&Waker::from(b.clone())))
+            else {
+                panic!("the set was woken but is not ready");
+            };
+            (first.is_pending(), second.is_pending(), v, b.0.load(SeqCst) >= 1)
+        },
+        (true, true, 9, true),
+    );
+}
+
+/// A difference kept (README table): every task of a run is polled on the run's one thread,
+/// so `spawn_local` in a run needs no `LocalSet` (tokio offers no public way to tell
+/// whether one is around); outside a `LocalSet` tokio panics.
+#[test]
+fn spawn_local_needs_no_local_set_in_a_run_where_tokio_panics() {
+    let program = || async {
+        std::panic::catch_unwind(|| drop(tokio::task::spawn_local(async {}))).map_err(|p| {
+            p.downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap()
+        })
+    };
+    assert_eq!(async_testkit::run(program()), Ok(()));
+    assert_eq!(
+        on_tokio(program()),
+        Err("`spawn_local` called from outside of a `task::LocalSet` or `runtime::LocalRuntime`".to_string())
+    );
+}
+
+#[test]
+fn a_detached_task_of_a_join_set_runs_on() {
+    both(
+        || async {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let mut set = tokio::task::JoinSet::new();
+            set.spawn(async move { tx.send(5u8).unwrap() });
+            set.detach_all();
+            drop(set);
+            rx.await.unwrap()
+        },
+        5,
+    );
+}
+
+/// As tokio refuses a `block_on` inside a runtime, a run refuses to start inside a run.
+#[test]
+fn a_nested_run_is_refused() {
+    let f = async_testkit::Builder::new()
+        .try_run(|| async {
+            async_testkit::run(async { tokio::spawn(async {}).await.unwrap() });
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), async_testkit::FailureKind::Panic, "{f}");
+    assert!(
+        f.panic_messages()[0].contains(
+            "an async-testkit run was started inside another run (at async-testkit-tokio/tests/probes.rs:"
+        ),
+        "{f}"
+    );
+}
+
+#[test]
+fn a_panic_taken_from_a_join_set_leaves_the_run_passing() {
+    both(
+        || async {
+            let mut set = tokio::task::JoinSet::new();
+            let abort = set.spawn(async { panic!("in the set") });
+            let e = set.join_next().await.unwrap().unwrap_err();
+            let payload = e.into_panic();
+            (
+                *payload.downcast::<&str>().unwrap(),
+                abort.is_finished(),
+                set.is_empty(),
+            )
+        },
+        ("in the set", true, true),
+    );
+}

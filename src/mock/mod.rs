@@ -604,6 +604,9 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
         let core = core.as_deref();
         let mut guard = lock(&self.shared.state);
         let state = &mut *guard;
+        if let Some(call) = self.call_simple(state, core, &args) {
+            return call;
+        }
         let adopted = match core {
             Some(c) if state.run != c.run_id => self.shared.adopt(state, c),
             _ => Adopted::Already,
@@ -687,6 +690,50 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
             call.answer = Some(Answer::Future(f(args)));
         }
         call
+    }
+
+    /// The common call, in a few steps: a mock already adopted by this run, with a steady
+    /// value and nothing else configured (no `when` branch, sequence, delay, jitter or
+    /// gate) and no `wait_for_calls` waiting. It records the call as the general path
+    /// does; `None` sends any other call down that path.
+    #[inline]
+    fn call_simple(
+        &self,
+        state: &mut State<Args, Ret>,
+        core: Option<&executor::Executor>,
+        args: &Args,
+    ) -> Option<MockCall<Args, Ret>> {
+        let root = &state.root;
+        let simple = matches!(root.steady, Steady::Value(..))
+            && state.branches.is_empty()
+            && state.waiters.is_empty()
+            && root.seq.is_empty()
+            && root.delay.is_zero()
+            && root.jitter.is_none()
+            && root.gate.is_none()
+            && core.is_none_or(|c| state.run == c.run_id);
+        if !simple {
+            return None;
+        }
+        let now = state.now(core);
+        let index = state.calls.push((self.shared.clone_args)(args), now);
+        state.in_flight += 1;
+        state.max_in_flight = state.max_in_flight.max(state.in_flight);
+        state.root.matched += 1;
+        let Steady::Value(value, clone) = &state.root.steady else {
+            unreachable!("checked above");
+        };
+        let answer = Answer::Value(clone(value));
+        Some(MockCall {
+            shared: self.shared.clone(),
+            index,
+            generation: state.generation,
+            wait: None,
+            answer: Some(answer),
+            awaited: false,
+            finished: false,
+            producing: false,
+        })
     }
 
     /// What the behaviour answers to this call.

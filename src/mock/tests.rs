@@ -156,3 +156,92 @@ fn the_log_keeps_times_past_584_years_exactly() {
     assert!(log.calls(u32::clone)[c].awaited());
     assert_eq!(std::mem::size_of::<super::log::Record<u64>>(), 24);
 }
+
+/// One recorded call: arguments, start, end, outcome, awaited.
+type Seen = (u32, Duration, Option<Duration>, Outcome, bool);
+
+/// What a mock shows of its calls: counters, then each call's record.
+fn observed(mock: &AsyncMock<u32, u32>) -> (Vec<usize>, Vec<Seen>) {
+    let counts = vec![
+        mock.call_count(),
+        mock.await_count(),
+        mock.completed_count(),
+        mock.cancelled_count(),
+        mock.in_flight(),
+        mock.max_in_flight(),
+    ];
+    let calls = mock
+        .calls()
+        .iter()
+        .map(|c| (*c.args(), c.started(), c.ended(), c.outcome(), c.awaited()))
+        .collect();
+    (counts, calls)
+}
+
+/// The same calls against `mock`: awaited at once, held over a sleep, dropped unpolled,
+/// two in flight.
+async fn exercise(mock: &AsyncMock<u32, u32>) {
+    assert_eq!(mock.call(1).await, 7);
+    let held = mock.call(2);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(held.await, 7);
+    drop(mock.call(3));
+    let (a, b) = tokio::join!(mock.call(4), mock.call(5));
+    assert_eq!((a, b), (7, 7));
+}
+
+#[test]
+fn a_plain_value_mock_records_as_one_with_a_branch() {
+    // `returns(7)` alone takes the short path of `call`; a branch that never matches sends
+    // every call down the general one. Both must record the same.
+    let (plain, branched) = crate::run(async {
+        let plain = AsyncMock::<u32, u32>::named("plain").returns(7).expect_calls(5);
+        exercise(&plain).await;
+        let branched = AsyncMock::<u32, u32>::named("plain").returns(7).expect_calls(5);
+        branched.when(|_| false).returns(0);
+        exercise(&branched).await;
+        (observed(&plain), observed(&branched))
+    });
+    assert_eq!(plain.0, [5, 4, 4, 1, 0, 2]);
+    assert_eq!(plain.1.len(), 5);
+    assert_eq!(plain.1[1].2, Some(Duration::from_secs(1)));
+    assert_eq!(plain.1[2].3, Outcome::Cancelled);
+    assert!(!plain.1[2].4);
+    let shift = Duration::from_secs(1);
+    let branched_calls: Vec<_> = branched
+        .1
+        .iter()
+        .map(|&(a, s, e, o, w)| (a, s - shift, e.map(|e| e - shift), o, w))
+        .collect();
+    assert_eq!((plain.0, plain.1), (branched.0, branched_calls));
+}
+
+#[test]
+fn a_plain_value_mock_is_adopted_by_each_run_and_works_outside_one() {
+    let mock = AsyncMock::<u32, u32>::named("shared").returns(7);
+    // Outside a run: the value is ready at the first poll.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut outside = mock.call(1);
+    assert_eq!(
+        std::pin::Pin::new(&mut outside).poll(&mut cx),
+        std::task::Poll::Ready(7)
+    );
+    drop(outside);
+    crate::run({
+        let mock = mock.clone();
+        async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert_eq!(mock.call(2).await, 7);
+        }
+    });
+    crate::run({
+        let mock = mock.clone();
+        async move { assert_eq!(mock.call(3).await, 7) }
+    });
+    let calls = mock.calls();
+    assert_eq!(calls.len(), 3);
+    assert_eq!(calls[1].started(), Duration::from_secs(2));
+    // The second run counts from its own start.
+    assert_eq!(calls[2].started(), Duration::ZERO);
+    assert!(calls.iter().all(|c| c.outcome() == Outcome::Completed));
+}

@@ -3,7 +3,8 @@
 //!
 //! Run with `cargo bench --bench runtime` (add `-- --quick` for a fast smoke run,
 //! `-- --rounds 21` for more rounds, `-- tasks` to run only the cases whose name contains
-//! `tasks`). Each case alternates kit and tokio runs and reports medians over the rounds.
+//! `tasks`). Each case alternates kit and tokio runs and reports medians over the rounds;
+//! `-- --side kit` (or `tokio`) runs one side only, for callgrind.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -23,15 +24,28 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 /// Runs `kit` and `tokio` alternately `rounds` times; returns (kit median, tokio median).
+/// With `--side kit` or `--side tokio` only that side runs (the other's median is zero):
+/// for callgrind, one side a process.
 fn side_by_side(
     rounds: usize,
     mut kit: impl FnMut() -> Duration,
     mut tokio: impl FnMut() -> Duration,
 ) -> (Duration, Duration) {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let side = std::env::args().skip_while(|a| a != "--side").nth(1);
+    let (mut a, mut b) = (vec![Duration::ZERO], vec![Duration::ZERO]);
     for _ in 0..rounds {
-        a.push(kit());
-        b.push(tokio());
+        if side.as_deref() != Some("tokio") {
+            a.push(kit());
+        }
+        if side.as_deref() != Some("kit") {
+            b.push(tokio());
+        }
+    }
+    if a.len() > 1 {
+        a.remove(0);
+    }
+    if b.len() > 1 {
+        b.remove(0);
     }
     (median(a), median(b))
 }
@@ -132,7 +146,9 @@ fn main() {
     let filter = args
         .iter()
         .enumerate()
-        .find(|(i, a)| !a.starts_with("--") && (*i == 0 || args[i - 1] != "--rounds"))
+        .find(|(i, a)| {
+            !a.starts_with("--") && (*i == 0 || !["--rounds", "--side"].contains(&args[i - 1].as_str()))
+        })
         .map(|(_, a)| a.clone());
     let wanted = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
     let sleeps = if quick { 100_000 } else { 1_000_000 };

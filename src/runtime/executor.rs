@@ -97,7 +97,8 @@ pub(crate) enum Settled {
 
 /// What a pass over the ready queue inside a wait ended with.
 enum InlinePass {
-    /// Nothing is ready.
+    /// Nothing is ready, or a task was just polled inline (the wait looks at the queue
+    /// again before it returns Pending).
     Empty,
     /// The main loop must decide (a choice to make, or a task it must poll itself).
     Decide,
@@ -351,9 +352,15 @@ impl Executor {
     /// time): the clock is paused again and the run fails, naming the kit task whose poll
     /// (at a virtual time) set it running, or else the code the kit does not poll.
     pub(crate) fn check_paused(&self, poll: Option<(TaskId, Duration)>) {
-        if Instant::now() == Instant::now() {
-            return;
+        if paused_now().is_none() {
+            self.clock_ran(poll);
         }
+    }
+
+    /// [`Executor::check_paused`] found tokio's clock running: pause it, fail the run.
+    #[cold]
+    #[inline(never)]
+    fn clock_ran(&self, poll: Option<(TaskId, Duration)>) {
         tokio::time::pause();
         self.findings.clock_ran.set(true);
         let who = match poll {
@@ -448,11 +455,23 @@ impl Executor {
     /// After tokio ran (it may have moved its clock and spent wall time).
     fn tokio_ran(&self) {
         self.release_deferred();
-        self.clock.sched_now.set(None);
         self.clock.mark_wall();
         // Only tokio's turns run code the kit does not poll: a resume() there is seen here,
-        // not by a check before every kit poll.
-        self.check_paused(None);
+        // not by a check before every kit poll. The check's reading of the paused clock is
+        // the scheduler's next one (reading tokio's clock takes a lock): nothing moves it
+        // before tokio runs again or a kit poll yields.
+        match paused_now() {
+            Some(at) if self.deadline.frozen_at().is_none() => {
+                self.clock
+                    .sched_now
+                    .set(Some(at.saturating_duration_since(self.start)));
+            }
+            Some(_) => self.clock.sched_now.set(None),
+            None => {
+                self.clock.sched_now.set(None);
+                self.clock_ran(None);
+            }
+        }
     }
 
     /// tokio has turned: the tasks that yielded for it are ready again, in yield order.
@@ -472,7 +491,7 @@ impl Executor {
     /// tasks, such as those its last park woke: any live task of its own counts.)
     /// Returns whether the task was deferred.
     fn defer_if_tokio_owed(&self, id: TaskId, before: Duration) -> bool {
-        let owed = self.tokio_alive() || self.elapsed() != before;
+        let owed = self.tokio_alive() || self.sched_elapsed() != before;
         if !owed {
             return false;
         }
@@ -711,7 +730,13 @@ impl Executor {
             }))
         });
         self.current.set(None);
-        self.check_paused(Some((id, now)));
+        // A paused clock reads `now` after a poll that did not move it (one read; a clock
+        // that reads otherwise was moved by the poll, or runs: the full check tells which).
+        let unmoved = self.deadline.frozen_at().is_none()
+            && Instant::now().saturating_duration_since(self.start) == now;
+        if !unmoved {
+            self.check_paused(Some((id, now)));
+        }
 
         let polled = match result {
             Ok(Poll::Pending) => {
@@ -731,7 +756,7 @@ impl Executor {
                     slot.fut = Some((fut, waker));
                 }
                 if still_queued {
-                    self.clock.sched_now.set(None);
+                    self.clock.sched_now.set(unmoved.then_some(now));
                     self.choosing.chooser.borrow_mut().yielded(id);
                     Polled::Yielded
                 } else {
@@ -954,6 +979,9 @@ impl Executor {
                         // The poll may have made work for tokio (a spawned task): a
                         // quiescence seen before it is no longer true.
                         shared.quiescent.store(false, Relaxed);
+                        // Nothing more is polled here before tokio comes round, and the
+                        // wait looks at the queue again before it returns Pending.
+                        return InlinePass::Empty;
                     }
                     continue;
                 }
@@ -1539,6 +1567,13 @@ impl Idle<'_> {
         }
         Poll::Ready(WaitOutcome::Woken)
     }
+}
+
+/// Reads tokio's clock twice: the reading if they agree (the clock is paused), `None` if
+/// it runs (`tokio::time::resume`; tokio has no public "is paused").
+fn paused_now() -> Option<Instant> {
+    let at = Instant::now();
+    (at == Instant::now()).then_some(at)
 }
 
 /// Returns Pending once (waking itself), then Ready: one pass of tokio's loop.

@@ -20,7 +20,7 @@
 //! (it asks for the name on the spawning thread) to `on_thread_stop`.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -62,26 +62,31 @@ pub(crate) struct KitRuntime {
 /// tokio's bookkeeping after a closure is done, each thread alive runs a closure.
 #[derive(Default)]
 pub(crate) struct BlockingThreads {
-    alive: Mutex<usize>,
+    /// Read without a lock by every wait (the panic-hook check, the leak oracle); changed
+    /// under `lock`, so that a waiter in [`BlockingThreads::alive_after`] misses no stop.
+    alive: AtomicUsize,
+    lock: Mutex<()>,
     stopped: Condvar,
 }
 
 impl BlockingThreads {
     fn starting(&self) {
-        *lock(&self.alive) += 1;
+        let _guard = lock(&self.lock);
+        self.alive.fetch_add(1, SeqCst);
     }
 
     fn stopping(&self) {
-        let mut alive = lock(&self.alive);
-        *alive = alive.saturating_sub(1);
-        if *alive == 0 {
+        let _guard = lock(&self.lock);
+        let was = self.alive.load(SeqCst);
+        self.alive.store(was.saturating_sub(1), SeqCst);
+        if was <= 1 {
             self.stopped.notify_all();
         }
     }
 
     /// The threads alive now.
     pub(crate) fn alive(&self) -> usize {
-        *lock(&self.alive)
+        self.alive.load(SeqCst)
     }
 
     /// The threads alive once every thread has stopped, or `bound` of real time has
@@ -89,15 +94,15 @@ impl BlockingThreads {
     /// closure (it releases the task, then looks at its queue, then stops): a thread whose
     /// closure was awaited stops within microseconds, unless the machine is very busy.
     pub(crate) fn alive_after(&self, bound: Duration) -> usize {
-        let alive = lock(&self.alive);
-        if *alive == 0 {
+        if self.alive() == 0 {
             return 0;
         }
-        let (alive, _) = self
+        let guard = lock(&self.lock);
+        let _guard = self
             .stopped
-            .wait_timeout_while(alive, bound, |n| *n > 0)
+            .wait_timeout_while(guard, bound, |_| self.alive() > 0)
             .unwrap_or_else(|e| e.into_inner());
-        *alive
+        self.alive()
     }
 }
 

@@ -50,7 +50,7 @@ static RUN_IDS: AtomicU64 = AtomicU64::new(1);
 /// body awaited may still be alive for a few microseconds (more on a loaded machine);
 /// a closure that still runs after this is a leak. The wait ends as soon as no thread is
 /// left, so a run without blocking work (or whose closures were awaited) does not wait.
-const BLOCKING_POOL_GRACE: std::time::Duration = std::time::Duration::from_millis(50);
+const BLOCKING_POOL_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The body's outcome, as task 0's owner: its value once it returned, and whether it
 /// ended at all (returned, panicked or was cancelled).

@@ -67,7 +67,7 @@ pub enum FailureKind {
     /// Tasks (kit tasks, tasks started with `tokio::spawn`) were still alive, or
     /// `spawn_blocking` closures still running, when the body returned and the run had
     /// settled at that instant. A closure counts as running when tokio's blocking pool
-    /// still has a thread for it once the pool has had up to 50 ms of real time to finish
+    /// still has a thread for it once the pool has had up to 250 ms of real time to finish
     /// (tokio wakes an awaited closure's `JoinHandle` before its thread is done with it).
     ///
     /// ```

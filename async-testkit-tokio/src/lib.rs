@@ -26,6 +26,8 @@
 //! (a plain `#[tokio::test]`, `#[tokio::main]`) everything goes to tokio. The handles keep
 //! tokio's API: [`task::JoinHandle`], [`task::AbortHandle`], [`task::JoinError`],
 //! [`task::Id`] and [`task::JoinSet`] wrap either a kit task or a tokio task.
+//! [`task::LocalSet`] is tokio's, wrapped: a kit task `spawn_local` starts inside it
+//! belongs to it as under tokio (dropping the set drops the task; awaiting it waits).
 //!
 //! What is not routed, and stays in tokio's own order: tasks started by other crates
 //! that depend on tokio directly (tower's `Buffer` worker, hyper's connection tasks),
@@ -61,6 +63,9 @@ pub use tokio::*;
 
 #[cfg(feature = "explore")]
 pub mod task;
+
+#[cfg(feature = "explore")]
+mod local_set;
 
 /// The tokio crate underneath, under a name of its own (the tests check that without
 /// `explore` the re-exported paths are its types); not a public API.

@@ -2,7 +2,8 @@
 //!
 //! Everything tokio's `task` module has is here. These items are this crate's own, with
 //! tokio's API: [`spawn`], [`spawn_local`], [`spawn_blocking`], [`JoinHandle`],
-//! [`AbortHandle`], [`JoinError`], [`Id`], [`id`], [`try_id`] and [`JoinSet`]. Inside an
+//! [`AbortHandle`], [`JoinError`], [`Id`], [`id`], [`try_id`], [`JoinSet`], [`LocalSet`] and
+//! [`LocalEnterGuard`]. Inside an
 //! async-testkit run, [`spawn`], [`spawn_local`] and [`JoinSet`]'s `spawn` and
 //! `spawn_local` start kit tasks; anywhere else they start tokio tasks.
 //!
@@ -27,6 +28,8 @@ use futures_util::stream::{FuturesUnordered, Stream};
 
 #[doc(no_inline)]
 pub use tokio::task::*;
+
+pub use crate::local_set::{LocalEnterGuard, LocalSet};
 
 /// Whether a task spawned here now starts as a kit task.
 #[inline]
@@ -87,7 +90,10 @@ where
     F::Output: 'static,
 {
     if kit() {
-        JoinHandle::kit(async_testkit::task::Builder::new().spawn(future))
+        JoinHandle::kit(crate::local_set::spawn_kit_local(
+            async_testkit::task::Builder::new(),
+            future,
+        ))
     } else {
         JoinHandle::tokio(tokio::task::spawn_local(future))
     }
@@ -982,7 +988,7 @@ impl<T: 'static> JoinSet<T> {
     where
         F: Future<Output = T> + 'static,
     {
-        self.insert(JoinHandle::tokio(local_set.spawn_local(task)))
+        self.insert(local_set.spawn_local(task))
     }
 
     /// Runs a blocking closure on tokio's blocking pool, in the set.
@@ -1215,7 +1221,10 @@ impl<'a> Builder<'a> {
         Fut::Output: 'static,
     {
         if kit() {
-            Ok(JoinHandle::kit(self.kit().spawn(future)))
+            Ok(JoinHandle::kit(crate::local_set::spawn_kit_local(
+                self.kit(),
+                future,
+            )))
         } else {
             self.tokio().spawn_local(future).map(JoinHandle::tokio)
         }

@@ -455,3 +455,93 @@ fn a_panic_taken_from_a_join_set_leaves_the_run_passing() {
         ("in the set", true, true),
     );
 }
+
+/// Counts its drops.
+struct Dropped(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A `spawn_local` task started inside a `LocalSet` belongs to the set: dropping the set
+/// drops the task's future at once, and a task pending then is no leak (it was one before
+/// the set owned its kit tasks: a correct test failed), also a task such a task started.
+#[test]
+fn dropping_a_local_set_drops_the_tasks_spawned_inside_it_as_tokios() {
+    both(
+        || async {
+            let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let local = tokio::task::LocalSet::new();
+            let (d1, d2) = (Dropped(dropped.clone()), Dropped(dropped.clone()));
+            let v = local
+                .run_until(async move {
+                    tokio::task::spawn_local(async move {
+                        let _d1 = d1;
+                        tokio::task::spawn_local(async move {
+                            let _d2 = d2;
+                            std::future::pending::<()>().await
+                        });
+                        std::future::pending::<()>().await
+                    });
+                    tokio::task::yield_now().await;
+                    tokio::task::yield_now().await;
+                    5
+                })
+                .await;
+            let before = dropped.load(std::sync::atomic::Ordering::SeqCst);
+            drop(local);
+            (v, before, dropped.load(std::sync::atomic::Ordering::SeqCst))
+        },
+        (5, 0, 2),
+    );
+}
+
+/// Awaiting a `LocalSet` waits for the tasks started in it (after `enter`), kit tasks too.
+#[test]
+fn awaiting_a_local_set_waits_for_its_tasks_as_tokios() {
+    both(
+        || async {
+            let local = tokio::task::LocalSet::new();
+            let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            {
+                let _in = local.enter();
+                let l = log.clone();
+                tokio::task::spawn_local(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    l.borrow_mut().push("task");
+                });
+            }
+            let l = log.clone();
+            let mine: tokio::task::JoinHandle<()> =
+                local.spawn_local(async move { l.borrow_mut().push("tokio's") });
+            local.await;
+            mine.await.unwrap();
+            log.borrow().clone()
+        },
+        vec!["tokio's", "task"],
+    );
+}
+
+/// An exploration orders the tasks a `LocalSet`'s future starts: nothing is left to tokio.
+#[test]
+fn tasks_spawned_in_a_local_set_are_explored() {
+    let r = async_testkit::Builder::new()
+        .strategy(async_testkit::Strategy::Dfs { max_preemptions: 2 })
+        .explore(1000)
+        .try_run(|| async {
+            tokio::task::LocalSet::new()
+                .run_until(async {
+                    let a = tokio::task::spawn_local(async { tokio::task::yield_now().await });
+                    let b = tokio::task::spawn_local(async { tokio::task::yield_now().await });
+                    a.await.unwrap();
+                    b.await.unwrap();
+                })
+                .await
+        })
+        .unwrap();
+    assert!(r.schedules() > 1, "{}", r.schedules());
+    assert_eq!(r.tokio_tasks(), 0);
+    assert!(r.exhausted());
+}

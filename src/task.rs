@@ -175,6 +175,11 @@ impl Builder {
 /// Awaits a kit task's output: `Ok(value)`, or a [`JoinError`] when the task panicked or
 /// was aborted. Dropping the handle detaches the task (it keeps running).
 ///
+/// As tokio's handle, it may be awaited on any thread: in a blocking closure
+/// (`Handle::block_on`), on another runtime, after its run ended (a task the run's end
+/// dropped gives a cancelled error). Awaiting it in another async-testkit run while its
+/// task still runs panics: that run could not see what it waits for.
+///
 /// ```
 /// async_testkit::run(async {
 ///     let h = async_testkit::spawn(std::future::pending::<()>());
@@ -278,18 +283,19 @@ impl<T> Future for JoinHandle<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let inner = &self.inner;
         let describe = || format!("task {} (spawned at {})", inner.meta.label(), inner.meta.site);
-        match executor::try_current() {
-            Some(c) if c.run_id == inner.run_id => {}
-            Some(_) => panic!(
-                "the JoinHandle of {} was awaited in a different async-testkit run than the one that spawned it.\n\
-                 Tasks do not outlive their run: spawn the task again inside this test.",
-                describe()
-            ),
-            None => panic!(
-                "the JoinHandle of {} was awaited outside the async-testkit run that spawned it.\n\
-                 Await it inside the same test (from the body, a kit task, or a tokio task of that run).",
-                describe()
-            ),
+        // As tokio's handle, it may be awaited on any thread (a blocking closure, another
+        // runtime): its task's run sets the output (a cancelled error at the latest, when
+        // the run ends). Only another run's handle whose task has not finished is refused:
+        // that run cannot see the wait, and would call it a deadlock.
+        if let Some(c) = executor::try_current() {
+            if c.run_id != inner.run_id && !inner.waker.outcome.load(SeqCst) {
+                panic!(
+                    "the JoinHandle of {} was awaited in a different async-testkit run than the one that spawned it, \
+                     before that task finished.\n\
+                     Tasks do not outlive their run: spawn the task again inside this test.",
+                    describe()
+                );
+            }
         }
         let mut state = lock(&inner.state);
         if let Some(out) = state.output.take() {

@@ -638,15 +638,30 @@ fn a_run_inside_a_tokio_runtime_is_refused() {
 
 #[test]
 #[allow(clippy::async_yields_async)] // the handle leaves its run un-awaited on purpose
-fn a_join_handle_awaited_in_another_run_is_refused() {
-    let handle = async_testkit::Builder::new()
-        .leaks(async_testkit::Policy::Ignore)
-        .run(|| async {
-            task::Builder::new()
-                .name("orphan")
-                .spawn(std::future::pending::<()>())
-        });
-    let cell = std::cell::Cell::new(Some(handle));
+fn a_join_handle_of_a_task_still_running_in_another_run_is_refused() {
+    let (send_handle, handle) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Arc::new(std::sync::Mutex::new(released));
+    let other = std::thread::spawn(move || {
+        async_testkit::Builder::new()
+            .leaks(async_testkit::Policy::Ignore)
+            .run(move || {
+                let released = released.clone();
+                let send_handle = send_handle.clone();
+                async move {
+                    let h = task::Builder::new()
+                        .name("orphan")
+                        .spawn(std::future::pending::<()>());
+                    send_handle.send(h).unwrap();
+                    // Keeps this run going, in real time, until the other run is done.
+                    tokio::task::spawn_blocking(move || released.lock().unwrap().recv())
+                        .await
+                        .unwrap()
+                        .unwrap();
+                }
+            })
+    });
+    let cell = std::cell::Cell::new(Some(handle.recv().unwrap()));
     let f = Builder::new()
         .try_run(move || {
             let h = cell.take().unwrap();
@@ -655,12 +670,54 @@ fn a_join_handle_awaited_in_another_run_is_refused() {
             }
         })
         .unwrap_err();
+    release.send(()).unwrap();
+    other.join().unwrap();
     let m = &f.panic_messages()[0];
     assert!(
         m.starts_with("the JoinHandle of task #1 \"orphan\" (spawned at tests/runtime.rs:"),
         "{m}"
     );
-    assert!(m.contains("was awaited in a different async-testkit run"), "{m}");
+    assert!(
+        m.contains(
+            "was awaited in a different async-testkit run than the one that spawned it, before that task finished.\n\
+             Tasks do not outlive their run: spawn the task again inside this test."
+        ),
+        "{m}"
+    );
+}
+
+/// A handle whose run is over gives its task's outcome anywhere, as tokio's does after
+/// its runtime shut down: cancelled, for a task the run's end dropped.
+#[test]
+#[allow(clippy::async_yields_async)] // the handle leaves its run un-awaited on purpose
+fn a_join_handle_whose_run_ended_gives_cancelled_in_another_run_and_outside_any() {
+    let orphan = || {
+        async_testkit::Builder::new()
+            .leaks(async_testkit::Policy::Ignore)
+            .run(|| async { task::spawn(std::future::pending::<()>()) })
+    };
+    let cell = std::cell::Cell::new(Some(orphan()));
+    let r = Builder::new()
+        .try_run(move || {
+            let h = cell.take().unwrap();
+            async move { h.await.unwrap_err().is_cancelled() }
+        })
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert!(*r.value());
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    assert!(rt.block_on(orphan()).unwrap_err().is_cancelled());
+}
+
+/// A handle awaited on a thread of the run's blocking pool, as tokio allows.
+#[async_testkit::test]
+async fn a_join_handle_can_be_awaited_from_a_blocking_closure() {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let h = task::spawn(async { rx.await.unwrap() });
+    let rt = tokio::runtime::Handle::current();
+    let waiter = tokio::task::spawn_blocking(move || rt.block_on(h).unwrap());
+    tokio::task::yield_now().await;
+    tx.send(7).unwrap();
+    assert_eq!(waiter.await.unwrap(), 7);
 }
 
 #[test]
@@ -918,26 +975,7 @@ fn into_panic_on_a_cancelled_task_says_it_was_not_a_panic() {
 #[test]
 #[allow(clippy::async_yields_async)] // the handle and the future leave their run on purpose
 fn kit_futures_awaited_outside_any_run_are_refused() {
-    let (handle, settle) = Builder::new().leaks(async_testkit::Policy::Ignore).run(|| async {
-        (
-            task::Builder::new()
-                .name("left")
-                .spawn(std::future::pending::<()>()),
-            time::run_until_idle(),
-        )
-    });
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let m = support::caught_panic(std::panic::AssertUnwindSafe(|| {
-        let _ = rt.block_on(handle);
-    }));
-    assert!(
-        m.starts_with("the JoinHandle of task #1 \"left\" (spawned at tests/runtime.rs:"),
-        "{m}"
-    );
-    assert!(
-        m.contains("was awaited outside the async-testkit run that spawned it"),
-        "{m}"
-    );
+    let settle = Builder::new().run(|| async { time::run_until_idle() });
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let m = support::caught_panic(std::panic::AssertUnwindSafe(|| rt.block_on(settle)));
     assert_eq!(

@@ -32,14 +32,13 @@
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Acquire;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use tokio::time::{Instant, Sleep};
 
 use crate::runtime::executor::{self, Executor};
-use crate::runtime::link;
+use crate::runtime::{link, mark};
 use crate::trace::Vt;
 
 /// The current virtual instant (tokio's `Instant`, which the paused clock drives).
@@ -106,33 +105,19 @@ pub fn try_elapsed() -> Option<Duration> {
     }
 }
 
-/// One poll of one kit task, in which the virtual clock has stood still: see
-/// [`poll_mark`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct PollMark {
-    run: u64,
-    poll: u64,
-    /// Hand polls with a waker of their own so far on this thread ([`note_hand_poll`]).
-    hand: u64,
-}
-
-thread_local! {
-    /// Counts [`note_hand_poll`]s on this thread.
-    static HAND_POLLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
 /// A future was just polled by hand with a waker of its own (a `Probe`): it may have moved
 /// tokio's clock (`tokio::time::advance`) without waking the task, so a reading taken
 /// before it in this poll is not reused after it.
 pub(crate) fn note_hand_poll() {
-    HAND_POLLS.with(|h| h.set(h.get().wrapping_add(1)));
+    mark::note_hand_poll();
 }
 
-/// The kit poll running on this thread, for code that reads the virtual clock often and
-/// may reuse a reading (tokio's paused clock takes a lock and a handle's reference count
-/// to read): two readings under equal marks are equal. `None` outside a kit task's poll
-/// (a task started with `tokio::spawn`, a blocking closure, a drop after the run), and
-/// once the polled task has been woken in this poll, when a reading must be taken afresh.
+/// The run on this thread (its id, 0 for none) and the mark of the kit poll running now,
+/// for code that reads the virtual clock often and may reuse a reading (tokio's paused
+/// clock takes a lock and a handle's reference count to read): two readings under equal
+/// marks are equal. The mark is 0 outside a kit task's poll (a task started with
+/// `tokio::spawn`, a blocking closure, a drop), and once the polled task has been woken
+/// on this thread in this poll, when a reading must be taken afresh.
 ///
 /// Inside a kit poll tokio's clock moves only by `tokio::time::advance` (this module's
 /// [`advance`] ends with it too), which moves the clock and then yields: a wake of the
@@ -142,15 +127,8 @@ pub(crate) fn note_hand_poll() {
 /// this cannot see is `tokio::time::advance` polled by hand with a foreign waker by other
 /// code (a no-op waker, tokio-test's task) inside the same poll.
 #[inline]
-pub(crate) fn poll_mark(core: &Executor) -> Option<PollMark> {
-    let id = core.current.get()?;
-    let tasks = core.tasks.try_borrow().ok()?;
-    let woken = tasks.get(id)?.slot.as_ref()?.waker.queued.load(Acquire);
-    (!woken).then(|| PollMark {
-        run: core.run_id,
-        poll: core.findings.polls.get(),
-        hand: HAND_POLLS.with(std::cell::Cell::get),
-    })
+pub(crate) fn poll_mark() -> (u64, u64) {
+    mark::here()
 }
 
 /// The virtual calendar's starting point: 2000-01-01T00:00:00Z. Every run's

@@ -13,8 +13,8 @@ use tokio::time::Sleep;
 use super::gate::GatePass;
 use super::log::Outcome;
 use super::state::{BoxFuture, Shared, WaitFor};
+use crate::time::poll_mark;
 use crate::trace::span;
-use crate::util::lock;
 
 /// What a call produces once it is through its gate and delay.
 pub(crate) enum Answer<Ret> {
@@ -47,9 +47,14 @@ pub struct MockCall<Args, Ret> {
     pub(crate) index: usize,
     /// The record the call is in (a later run of its test starts another).
     pub(crate) generation: u32,
-    /// What the call goes through before it answers; `None` (most calls) for nothing.
-    pub(crate) wait: Option<Box<Wait>>,
-    pub(crate) answer: Option<Answer<Ret>>,
+    /// The mark of the kit poll the call was made in (0 for none): a first poll under the
+    /// same mark that yields the value ends the call at the instant it began.
+    pub(crate) mark: u64,
+    /// The value the call answers with (once through `rest`'s wait, if any).
+    pub(crate) value: Option<Ret>,
+    /// The rest of what a call may go through: `None` for a ready value (most calls), so
+    /// that such a call stays small to move and has next to nothing to drop.
+    pub(crate) rest: Option<Box<Rest<Ret>>>,
     pub(crate) awaited: bool,
     pub(crate) finished: bool,
     /// Set while the answer is being produced: a panic there unwinds through `drop`,
@@ -57,8 +62,13 @@ pub struct MockCall<Args, Ret> {
     pub(crate) producing: bool,
 }
 
-/// A call's gate, then its delay: boxed in the call, so that a call without them (most
-/// calls) stays small to move.
+/// A call's gate and delay, and an answer other than a ready value.
+pub(crate) struct Rest<Ret> {
+    pub(crate) wait: Option<Wait>,
+    pub(crate) answer: Option<Answer<Ret>>,
+}
+
+/// A call's gate, then its delay.
 pub(crate) struct Wait {
     gate: Option<GatePass>,
     delay: Duration,
@@ -111,72 +121,129 @@ impl<Args, Ret> fmt::Debug for MockCall<Args, Ret> {
 }
 
 impl<Args, Ret> MockCall<Args, Ret> {
+    /// The future of call `index` of `generation`, made under `mark`: a ready value
+    /// goes in `value`; a wait or any other answer in `rest`.
+    pub(crate) fn new(
+        shared: Arc<Shared<Args, Ret>>,
+        (index, generation, mark): (usize, u32, u64),
+        wait: Option<Wait>,
+        answer: Option<Answer<Ret>>,
+    ) -> Self {
+        let (value, answer) = match answer {
+            Some(Answer::Value(v)) => (Some(v), None),
+            other => (None, other),
+        };
+        let rest = (wait.is_some() || answer.is_some()).then(|| Box::new(Rest { wait, answer }));
+        MockCall {
+            shared,
+            index,
+            generation,
+            mark,
+            value,
+            rest,
+            awaited: false,
+            finished: false,
+            producing: false,
+        }
+    }
+
     fn end(&mut self, outcome: Outcome) {
         self.finished = true;
         self.shared
             .end_call(self.generation, self.index, outcome, !self.awaited);
         self.awaited = true;
     }
-}
 
-impl<Args, Ret> Future for MockCall<Args, Ret> {
-    type Output = Ret;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ret> {
-        let this = &mut *self;
-        if this.finished {
+    /// Every poll but the first of a call with a ready value.
+    fn poll_rest(&mut self, cx: &mut Context<'_>) -> Poll<Ret> {
+        if self.finished {
             panic!(
                 "a call of {} was polled after it completed: a future must not be polled again once it is ready",
-                this.shared.label()
+                self.shared.label()
             );
         }
-        if this.wait.is_none() && matches!(this.answer, Some(Answer::Value(_))) {
-            // The common case, in one lock: awaited and completed at once.
-            if let Some(Answer::Value(v)) = this.answer.take() {
-                this.end(Outcome::Completed);
-                return Poll::Ready(v);
-            }
+        if let Some(v) = self.rest.is_none().then(|| self.value.take()).flatten() {
+            // A ready value polled first under a mark other than its call's.
+            self.end(Outcome::Completed);
+            return Poll::Ready(v);
         }
-        if !this.awaited {
-            this.awaited = true;
-            this.shared.mark_awaited(this.generation, this.index);
+        if !self.awaited {
+            self.awaited = true;
+            self.shared.mark_awaited(self.generation, self.index);
         }
-        if let Some(wait) = this.wait.as_mut() {
+        let rest = self
+            .rest
+            .as_mut()
+            .expect("a mock call keeps its answer until it finishes");
+        if let Some(wait) = rest.wait.as_mut() {
             if wait.poll_through(cx).is_pending() {
                 return Poll::Pending;
             }
-            this.wait = None;
+            rest.wait = None;
         }
-        match this.answer.take() {
+        match rest.answer.take() {
             Some(Answer::Value(v)) => {
-                this.end(Outcome::Completed);
+                self.end(Outcome::Completed);
+                Poll::Ready(v)
+            }
+            None => {
+                let v = self
+                    .value
+                    .take()
+                    .expect("a mock call keeps its answer until it finishes");
+                self.end(Outcome::Completed);
                 Poll::Ready(v)
             }
             Some(Answer::Future(mut fut)) => {
-                this.producing = true;
+                self.producing = true;
                 let poll = fut.as_mut().poll(cx);
-                this.producing = false;
+                self.producing = false;
                 match poll {
                     Poll::Ready(v) => {
-                        this.end(Outcome::Completed);
+                        self.end(Outcome::Completed);
                         Poll::Ready(v)
                     }
                     Poll::Pending => {
-                        this.answer = Some(Answer::Future(fut));
+                        rest.answer = Some(Answer::Future(fut));
                         Poll::Pending
                     }
                 }
             }
             Some(Answer::Panic(message)) => {
-                this.producing = true;
+                self.producing = true;
                 panic!("{message}");
             }
             Some(Answer::Hang) => {
-                this.answer = Some(Answer::Hang);
+                rest.answer = Some(Answer::Hang);
                 Poll::Pending
             }
-            None => unreachable!("a mock call keeps its answer until it finishes"),
         }
+    }
+}
+
+impl<Args, Ret> Future for MockCall<Args, Ret> {
+    type Output = Ret;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Ret> {
+        let this = &mut *self;
+        if this.rest.is_none() && !this.awaited {
+            // The common case: a ready value, awaited and completed at once; without the
+            // lock when the clock cannot have moved since the call was made.
+            if let Some(v) = this.value.take() {
+                let unlocked = this.mark != 0
+                    && poll_mark().1 == this.mark
+                    && this.shared.complete_unlocked(this.generation, this.index);
+                if !unlocked {
+                    this.value = Some(v);
+                    return this.poll_rest(cx);
+                }
+                this.finished = true;
+                this.awaited = true;
+                return Poll::Ready(v);
+            }
+        }
+        this.poll_rest(cx)
     }
 }
 
@@ -232,7 +299,7 @@ impl<Args, Ret> fmt::Debug for WaitForCalls<Args, Ret> {
 impl<Args, Ret> Future for WaitForCalls<Args, Ret> {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = lock(&self.shared.state);
+        let mut state = self.shared.state();
         if state.calls.len() >= self.n {
             Poll::Ready(())
         } else {
@@ -286,7 +353,7 @@ impl<Args: 'static, Ret: 'static> WaitForCalls<Args, Ret> {
             let n = self.n;
             let wait_site = self.site;
             if tokio::time::timeout(limit, self).await.is_err() {
-                let got = lock(&shared.state).calls.len();
+                let got = shared.state().calls.len();
                 panic!(
                     "{}: expected {n} call{} within {} (wait_for_calls at {wait_site}, within at {site}), got {}\n{}",
                     shared.label(),

@@ -280,6 +280,18 @@ impl<Args> Log<Args> {
         record.end = ended | awaited | outcome_bits(outcome);
     }
 
+    /// Records that call `index` was awaited and completed at the instant it was made.
+    #[inline]
+    pub(crate) fn complete_at_start(&mut self, index: usize) {
+        let record = &mut self.records[index];
+        let started = record.started;
+        record.end = started | AWAITED | outcome_bits(Outcome::Completed);
+        if started == FAR {
+            let at = self.decode(index, false, FAR);
+            self.far.push((index, true, at));
+        }
+    }
+
     /// Whether a call had arguments equal to `args`.
     pub(crate) fn any_args(&self, args: &Args) -> bool
     where

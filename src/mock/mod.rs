@@ -71,6 +71,7 @@ use std::fmt;
 use std::future::Future;
 use std::ops::{Bound, RangeBounds};
 use std::panic::Location;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -82,13 +83,14 @@ pub use gate::{Entered, Gate};
 pub use log::{Call, Outcome};
 pub use times::Times;
 
-use self::call::{Answer, Wait};
+use self::call::{Answer, Rest, Wait};
 use self::state::{Behaviour, Producer, Shared, State, Steady};
 use self::times::Expect;
 use crate::runtime::executor;
 use crate::runtime::family::{self, Adopted, Owner};
 use crate::schedule::SplitMix64;
-use crate::util::{lock, nanos};
+use crate::time::poll_mark;
+use crate::util::nanos;
 
 /// A mock async function from `Args` to `Ret`, on virtual time.
 ///
@@ -127,13 +129,30 @@ impl<Args, Ret> Clone for AsyncMock<Args, Ret> {
 
 impl<Args, Ret> fmt::Debug for AsyncMock<Args, Ret> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = lock(&self.shared.state);
+        let state = self.shared.state();
         f.debug_struct("AsyncMock")
             .field("mock", &self.shared.label())
             .field("calls", &state.calls.len())
             .field("branches", &state.branches.len())
             .finish_non_exhaustive()
     }
+}
+
+/// Whether a call takes the short path (`AsyncMock::call_simple`): a mock already
+/// adopted by this thread's run (`run`, 0 for none), with a steady value and nothing else
+/// configured (no `when` branch, sequence, delay, jitter or gate) and no
+/// `wait_for_calls` waiting.
+#[inline]
+fn simple<Args, Ret>(state: &State<Args, Ret>, run: u64) -> bool {
+    let root = &state.root;
+    matches!(root.steady, Steady::Value(..))
+        && state.branches.is_empty()
+        && state.waiters.is_empty()
+        && root.seq.is_empty()
+        && root.delay.is_zero()
+        && root.jitter.is_none()
+        && root.gate.is_none()
+        && (run == 0 || state.run == run)
 }
 
 /// A call's plan, decided when it is made.
@@ -201,7 +220,7 @@ impl<Args: Clone + 'static, Ret: 'static> AsyncMock<Args, Ret> {
         let clone_args: fn(&Args) -> Args = Args::clone;
         let mock = AsyncMock {
             shared: Arc::new(Shared {
-                state: Mutex::new(State {
+                locked: Mutex::new(State {
                     calls: Log::new(),
                     awaited: 0,
                     completed: 0,
@@ -216,13 +235,14 @@ impl<Args: Clone + 'static, Ret: 'static> AsyncMock<Args, Ret> {
                     generation: 0,
                     origin: Instant::now(),
                     rng: SplitMix64::new(0),
-                    stamp: None,
+                    stamp: (0, Duration::ZERO),
                     run: 0,
                 }),
                 name,
                 site,
                 describe,
                 clone_args,
+                done: AtomicU64::new(0),
             }),
             branch: None,
         };
@@ -243,7 +263,7 @@ impl<Args: Clone + fmt::Debug + 'static, Ret: 'static> Default for AsyncMock<Arg
 impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// Has the run `core` check this mock's expectations at its end (once per run).
     fn register(&self, core: &executor::Executor) {
-        let adopted = self.shared.adopt(&mut lock(&self.shared.state), core);
+        let adopted = self.shared.adopt(&mut self.shared.state(), core);
         self.adopted(adopted, core);
     }
 
@@ -254,7 +274,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
             return;
         }
         self.end_check(core);
-        if adopted == Adopted::FirstOfFamily && lock(&self.shared.state).owner.outlives_runs() {
+        if adopted == Adopted::FirstOfFamily && self.shared.state().owner.outlives_runs() {
             family::adopt_each_run(&self.shared, |shared, core| {
                 AsyncMock { shared, branch: None }.register(core);
             });
@@ -269,7 +289,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// Changes the behaviour this handle configures (the mock's, or its branch's).
     fn configure(&self, f: impl FnOnce(&mut Behaviour<Args, Ret>)) -> Self {
         {
-            let mut state = lock(&self.shared.state);
+            let mut state = self.shared.state();
             let behaviour = match self.branch {
                 Some(i) => &mut state.branches[i],
                 None => &mut state.root,
@@ -547,7 +567,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     #[track_caller]
     pub fn when(&self, predicate: impl Fn(&Args) -> bool + Send + Sync + 'static) -> Self {
         let site = Location::caller();
-        let mut state = lock(&self.shared.state);
+        let mut state = self.shared.state();
         state
             .branches
             .push(Behaviour::new(Some(Box::new(predicate)), site));
@@ -600,18 +620,19 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     #[track_caller]
     pub fn call(&self, args: Args) -> MockCall<Args, Ret> {
         let site = Location::caller();
-        let core = executor::try_current();
-        let core = core.as_deref();
-        let mut guard = lock(&self.shared.state);
+        let (run, mark) = poll_mark();
+        let mut guard = self.shared.state_inlined();
         let state = &mut *guard;
-        if let Some(call) = self.call_simple(state, core, &args) {
-            return call;
+        if simple(state, run) {
+            return self.call_simple(state, mark, &args);
         }
+        let core = if run == 0 { None } else { executor::try_current() };
+        let core = core.as_deref();
         let adopted = match core {
             Some(c) if state.run != c.run_id => self.shared.adopt(state, c),
             _ => Adopted::Already,
         };
-        let now = state.now(core);
+        let now = state.now(mark);
         let index = state.calls.push((self.shared.clone_args)(&args), now);
         state.in_flight += 1;
         state.max_in_flight = state.max_in_flight.max(state.in_flight);
@@ -656,7 +677,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
             };
         }
         let gate = behaviour.gate.as_ref().map(Gate::pass);
-        let wait = (gate.is_some() || !delay.is_zero()).then(|| Box::new(Wait::new(gate, delay)));
+        let wait = (gate.is_some() || !delay.is_zero()).then(|| Wait::new(gate, delay));
         let woken = if state.waiters.is_empty() {
             Vec::new()
         } else {
@@ -666,16 +687,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
             Plan::Ready(answer) => (Some(answer), None),
             Plan::Produce(f) => (None, Some(f)),
         };
-        let mut call = MockCall {
-            shared: self.shared.clone(),
-            index,
-            generation: state.generation,
-            wait,
-            answer,
-            awaited: false,
-            finished: false,
-            producing: false,
-        };
+        let mut call = MockCall::new(self.shared.clone(), (index, state.generation, mark), wait, answer);
         drop(guard);
         if adopted != Adopted::Already {
             if let Some(core) = core {
@@ -687,35 +699,23 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
         }
         // The user's closure runs outside the mock's lock: it may call the mock.
         if let Some(f) = produce {
-            call.answer = Some(Answer::Future(f(args)));
+            let answer = Answer::Future(f(args));
+            let rest = call.rest.get_or_insert_with(|| {
+                Box::new(Rest {
+                    wait: None,
+                    answer: None,
+                })
+            });
+            rest.answer = Some(answer);
         }
         call
     }
 
-    /// The common call, in a few steps: a mock already adopted by this run, with a steady
-    /// value and nothing else configured (no `when` branch, sequence, delay, jitter or
-    /// gate) and no `wait_for_calls` waiting. It records the call as the general path
-    /// does; `None` sends any other call down that path.
+    /// The common call, in a few steps, for a call [`simple`] admits: it records the call
+    /// as the general path does.
     #[inline]
-    fn call_simple(
-        &self,
-        state: &mut State<Args, Ret>,
-        core: Option<&executor::Executor>,
-        args: &Args,
-    ) -> Option<MockCall<Args, Ret>> {
-        let root = &state.root;
-        let simple = matches!(root.steady, Steady::Value(..))
-            && state.branches.is_empty()
-            && state.waiters.is_empty()
-            && root.seq.is_empty()
-            && root.delay.is_zero()
-            && root.jitter.is_none()
-            && root.gate.is_none()
-            && core.is_none_or(|c| state.run == c.run_id);
-        if !simple {
-            return None;
-        }
-        let now = state.now(core);
+    fn call_simple(&self, state: &mut State<Args, Ret>, mark: u64, args: &Args) -> MockCall<Args, Ret> {
+        let now = state.now(mark);
         let index = state.calls.push((self.shared.clone_args)(args), now);
         state.in_flight += 1;
         state.max_in_flight = state.max_in_flight.max(state.in_flight);
@@ -723,17 +723,17 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
         let Steady::Value(value, clone) = &state.root.steady else {
             unreachable!("checked above");
         };
-        let answer = Answer::Value(clone(value));
-        Some(MockCall {
+        MockCall {
             shared: self.shared.clone(),
             index,
             generation: state.generation,
-            wait: None,
-            answer: Some(answer),
+            mark,
+            value: Some(clone(value)),
+            rest: None,
             awaited: false,
             finished: false,
             producing: false,
-        })
+        }
     }
 
     /// What the behaviour answers to this call.
@@ -841,7 +841,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// });
     /// ```
     pub fn calls(&self) -> Vec<Call<Args>> {
-        lock(&self.shared.state).calls.calls(self.shared.clone_args)
+        self.shared.state().calls.calls(self.shared.clone_args)
     }
 
     /// How many times the mock was called (awaited or not).
@@ -855,7 +855,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// });
     /// ```
     pub fn call_count(&self) -> usize {
-        lock(&self.shared.state).calls.len()
+        self.shared.state().calls.len()
     }
 
     /// How many calls were awaited (their future polled at least once).
@@ -870,7 +870,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// });
     /// ```
     pub fn await_count(&self) -> usize {
-        lock(&self.shared.state).awaited
+        self.shared.state().awaited
     }
 
     /// How many calls produced their value.
@@ -884,7 +884,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// });
     /// ```
     pub fn completed_count(&self) -> usize {
-        lock(&self.shared.state).completed
+        self.shared.state().completed
     }
 
     /// How many calls were dropped before they finished.
@@ -898,7 +898,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// });
     /// ```
     pub fn cancelled_count(&self) -> usize {
-        lock(&self.shared.state).cancelled
+        self.shared.state().cancelled
     }
 
     /// How many calls are in flight now: made, and not yet completed, cancelled or
@@ -915,7 +915,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// });
     /// ```
     pub fn in_flight(&self) -> usize {
-        lock(&self.shared.state).in_flight
+        self.shared.state().in_flight
     }
 
     /// The most calls that were in flight at once.
@@ -932,7 +932,7 @@ impl<Args: 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// });
     /// ```
     pub fn max_in_flight(&self) -> usize {
-        lock(&self.shared.state).max_in_flight
+        self.shared.state().max_in_flight
     }
 
     /// Waits (on virtual time) until the mock has been called at least `n` times in all.
@@ -1115,7 +1115,7 @@ impl<Args: PartialEq + 'static, Ret: 'static> AsyncMock<Args, Ret> {
     /// ```
     #[track_caller]
     pub fn assert_called_with(&self, args: Args) {
-        let found = lock(&self.shared.state).calls.any_args(&args);
+        let found = self.shared.state().calls.any_args(&args);
         self.check(
             found,
             "assert_called_with",

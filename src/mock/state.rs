@@ -7,7 +7,9 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ use super::times::Expect;
 use crate::runtime::executor;
 use crate::runtime::family::{Adopted, Owner};
 use crate::schedule::SplitMix64;
-use crate::time::{PollMark, poll_mark};
+use crate::time::poll_mark;
 use crate::util::lock;
 
 /// A boxed, sendable future: what `returns_with` closures are turned into.
@@ -27,7 +29,11 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// What every handle of one mock shares.
 pub(crate) struct Shared<Args, Ret> {
-    pub(crate) state: Mutex<State<Args, Ret>>,
+    /// Read and written through [`Shared::state`], never directly.
+    pub(crate) locked: Mutex<State<Args, Ret>>,
+    /// A call that completed without the lock, not yet in the record (0 for none):
+    /// see [`Shared::complete_unlocked`].
+    pub(crate) done: AtomicU64,
     pub(crate) name: Option<String>,
     pub(crate) site: &'static Location<'static>,
     pub(crate) describe: fn(&Args) -> String,
@@ -60,9 +66,9 @@ pub(crate) struct State<Args, Ret> {
     pub(crate) origin: Instant,
     /// Jitter outside a kit run.
     pub(crate) rng: SplitMix64,
-    /// The last reading of the clock (since `origin`) and the kit poll it was taken in:
-    /// later readings in that poll reuse it (see [`State::now`]).
-    pub(crate) stamp: Option<(PollMark, Duration)>,
+    /// The last reading of the clock (since `origin`) and the mark of the kit poll it was
+    /// taken in (0 for none): later readings under that mark reuse it (see [`State::now`]).
+    pub(crate) stamp: (u64, Duration),
     /// The run `owner` last adopted the mock for (its `run`), checked first on each call.
     pub(crate) run: u64,
 }
@@ -115,24 +121,23 @@ impl<Args, Ret> Behaviour<Args, Ret> {
 }
 
 impl<Args, Ret> State<Args, Ret> {
-    /// Virtual time since `origin`. tokio's clock is read once per kit poll (`core` is
-    /// the run on this thread): it stands still within a poll until the polled task is
-    /// woken (see `time::poll_mark`), so the calls a poll makes and completes share one
-    /// reading. Elsewhere (tokio's tasks, other threads) each call reads it.
+    /// Virtual time since `origin`. tokio's clock is read once per kit poll (`mark`,
+    /// from `time::poll_mark`): it stands still within a poll until the polled task is
+    /// woken, so the calls a poll makes and completes share one reading. Elsewhere
+    /// (mark 0: tokio's tasks, other threads) each call reads it.
     #[inline]
-    pub(crate) fn now(&mut self, core: Option<&executor::Executor>) -> Duration {
-        let mark = core.and_then(poll_mark);
-        match (mark, &self.stamp) {
-            (Some(mark), Some((seen, at))) if mark == *seen => *at,
+    pub(crate) fn now(&mut self, mark: u64) -> Duration {
+        match self.stamp {
+            (seen, at) if seen == mark && mark != 0 => at,
             _ => self.read_clock(mark),
         }
     }
 
     /// Reads tokio's clock, and keeps the reading for later ones under `mark`.
     #[inline(never)]
-    fn read_clock(&mut self, mark: Option<PollMark>) -> Duration {
+    fn read_clock(&mut self, mark: u64) -> Duration {
         let at = Instant::now().saturating_duration_since(self.origin);
-        self.stamp = mark.map(|m| (m, at));
+        self.stamp = (mark, at);
         at
     }
 
@@ -155,14 +160,57 @@ impl<Args, Ret> Shared<Args, Ret> {
         }
     }
 
+    /// The mock's state, locked, with every call completed so far in it: every reader
+    /// and writer goes through here.
+    #[inline]
+    pub(crate) fn state(&self) -> MutexGuard<'_, State<Args, Ret>> {
+        self.state_inlined()
+    }
+
+    /// [`Shared::state`], inlined: for a call, which most often finds the call before it
+    /// in `done`.
+    #[inline(always)]
+    pub(crate) fn state_inlined(&self) -> MutexGuard<'_, State<Args, Ret>> {
+        let mut state = lock(&self.locked);
+        // Only a holder of the lock empties `done`, and no one fills it while it is full:
+        // a plain store does (a full one is read first, with Acquire).
+        let done = self.done.load(Acquire);
+        if done != 0 {
+            self.done.store(0, Release);
+            let (generation, index) = ((done >> 32) as u32, (done & u64::from(u32::MAX)) as usize - 1);
+            if state.generation == generation {
+                state.awaited += 1;
+                state.completed += 1;
+                state.in_flight -= 1;
+                state.calls.complete_at_start(index);
+            }
+        }
+        state
+    }
+
+    /// Records, without the lock when it can, that call `index` of `generation` was first
+    /// polled and completed under the same kit poll's mark as it was made in: so it ended
+    /// at the instant it began. The call goes into `done`, for the next holder of the lock
+    /// to write into the record ([`Shared::state`]): a call, a look at the record, the
+    /// end check. Returns false, having written nothing, when `done` holds another call
+    /// (or the index does not fit): the caller records the end under the lock.
+    #[inline]
+    pub(crate) fn complete_unlocked(&self, generation: u32, index: usize) -> bool {
+        let Ok(index) = u32::try_from(index + 1) else {
+            return false;
+        };
+        let done = (u64::from(generation) << 32) | u64::from(index);
+        self.done.compare_exchange(0, done, Release, Relaxed).is_ok()
+    }
+
     /// The call log as a table.
     pub(crate) fn table(&self) -> String {
-        lock(&self.state).calls.table(&self.label(), self.describe)
+        self.state().calls.table(&self.label(), self.describe)
     }
 
     /// Records that call `index` (of `generation`) was awaited.
     pub(crate) fn mark_awaited(&self, generation: u32, index: usize) {
-        let mut state = lock(&self.state);
+        let mut state = self.state();
         if state.generation != generation {
             return;
         }
@@ -173,12 +221,12 @@ impl<Args, Ret> Shared<Args, Ret> {
     /// Records how a call ended (and that it was awaited, when `awaited_now`); a call of
     /// an earlier run's record (`generation`) is not in this one.
     pub(crate) fn end_call(&self, generation: u32, index: usize, outcome: Outcome, awaited_now: bool) {
-        let core = executor::try_current();
-        let mut state = lock(&self.state);
+        let (_, mark) = poll_mark();
+        let mut state = self.state();
         if state.generation != generation {
             return;
         }
-        let now = state.now(core.as_deref());
+        let now = state.now(mark);
         if awaited_now {
             state.awaited += 1;
         }
@@ -193,7 +241,7 @@ impl<Args, Ret> Shared<Args, Ret> {
 
     /// The unmet expectations, one message each, with the call log.
     pub(crate) fn verify(&self) -> Result<(), String> {
-        let state = lock(&self.state);
+        let state = self.state();
         let label = self.label();
         let mut broken = Vec::new();
         if let Some(e) = &state.root.expect {
@@ -246,7 +294,7 @@ impl<Args, Ret> Shared<Args, Ret> {
         }
         if adopted != Adopted::Already {
             state.origin = core.start;
-            state.stamp = None;
+            state.stamp = (0, Duration::ZERO);
         }
         adopted
     }
@@ -255,7 +303,7 @@ impl<Args, Ret> Shared<Args, Ret> {
 impl<Args, Ret> Drop for Shared<Args, Ret> {
     fn drop(&mut self) {
         // Mocks used in a kit run were checked by the run; others are checked here.
-        let checked = lock(&self.state).owner.used();
+        let checked = self.state().owner.used();
         if !checked && !std::thread::panicking() {
             if let Err(message) = self.verify() {
                 panic!("{message}");

@@ -245,3 +245,120 @@ fn a_plain_value_mock_is_adopted_by_each_run_and_works_outside_one() {
     assert_eq!(calls[2].started(), Duration::ZERO);
     assert!(calls.iter().all(|c| c.outcome() == Outcome::Completed));
 }
+
+/// Whether a call's completion waits in `done` for the next holder of the lock.
+fn unrecorded(mock: &AsyncMock<u32, u32>) -> bool {
+    mock.shared.done.load(std::sync::atomic::Ordering::Relaxed) != 0
+}
+
+/// A ready call first polled in the poll it was made in completes without the lock: every
+/// state a test can see of it is as if it had taken the lock.
+#[test]
+fn a_ready_call_completed_without_the_lock_shows_every_state_as_before() {
+    let secs = Duration::from_secs;
+    crate::run(async {
+        let mock = AsyncMock::<u32, u32>::named("ready").returns(7);
+        // Made, not polled: called, pending, never awaited.
+        let mut made = mock.call(1);
+        assert_eq!(
+            observed(&mock),
+            (
+                vec![1, 0, 0, 0, 1, 1],
+                vec![(1, secs(0), None, Outcome::Pending, false)]
+            )
+        );
+        // Polled in the same poll: completed at the instant it began, recorded at the next
+        // look at the mock.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert_eq!(
+            std::pin::Pin::new(&mut made).poll(&mut cx),
+            std::task::Poll::Ready(7)
+        );
+        assert!(unrecorded(&mock));
+        assert_eq!(
+            observed(&mock),
+            (
+                vec![1, 1, 1, 0, 0, 1],
+                vec![(1, secs(0), Some(secs(0)), Outcome::Completed, true)]
+            )
+        );
+        assert!(!unrecorded(&mock));
+        drop(made); // finished: its drop records nothing
+        assert_eq!(mock.cancelled_count(), 0);
+        // Dropped unpolled, later: cancelled at the drop, never awaited.
+        let dropped = mock.call(2);
+        tokio::time::sleep(secs(2)).await;
+        drop(dropped);
+        // Made, then first polled in a later poll: completed under the lock, at its poll.
+        let held = mock.call(3);
+        tokio::time::sleep(secs(1)).await;
+        assert_eq!(held.await, 7);
+        assert!(!unrecorded(&mock));
+        // Awaited at once, the completion waits for the next call, which records it first.
+        assert_eq!(mock.call(4).await, 7);
+        assert!(unrecorded(&mock));
+        let pending = mock.call(5);
+        assert!(!unrecorded(&mock));
+        assert_eq!(mock.in_flight(), 1);
+        drop(pending);
+        assert_eq!(
+            observed(&mock),
+            (
+                vec![5, 3, 3, 2, 0, 1],
+                vec![
+                    (1, secs(0), Some(secs(0)), Outcome::Completed, true),
+                    (2, secs(0), Some(secs(2)), Outcome::Cancelled, false),
+                    (3, secs(2), Some(secs(3)), Outcome::Completed, true),
+                    (4, secs(3), Some(secs(3)), Outcome::Completed, true),
+                    (5, secs(3), Some(secs(3)), Outcome::Cancelled, false),
+                ]
+            )
+        );
+        // The failure report's table shows the same.
+        assert_eq!(
+            mock.shared.table(),
+            "calls of mock `ready` (5):\n     \
+             #  called     ended      outcome                      args\n     \
+             1  +0s        +0s        completed                    1\n     \
+             2  +0s        +2.000s    cancelled (never awaited)    2\n     \
+             3  +2.000s    +3.000s    completed                    3\n     \
+             4  +3.000s    +3.000s    completed                    4\n     \
+             5  +3.000s    +3.000s    cancelled (never awaited)    5"
+        );
+    });
+}
+
+/// Two ready calls in flight, completed one after the other in one poll: the first waits in
+/// `done`, the second finds it full and takes the lock, which records the first before it.
+#[test]
+fn two_ready_calls_completed_in_one_poll_are_both_recorded() {
+    crate::run(async {
+        let mock = AsyncMock::<u32, u32>::new().returns(7);
+        let (a, b) = (mock.call(1), mock.call(2));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let (mut a, mut b) = (a, b);
+        assert!(std::pin::Pin::new(&mut a).poll(&mut cx).is_ready());
+        assert!(unrecorded(&mock));
+        assert!(std::pin::Pin::new(&mut b).poll(&mut cx).is_ready());
+        assert!(!unrecorded(&mock));
+        let (counts, calls) = observed(&mock);
+        assert_eq!(counts, [2, 2, 2, 0, 0, 2]);
+        assert!(calls.iter().all(|c| c.3 == Outcome::Completed && c.4));
+    });
+}
+
+/// A completion left in `done` by a call of an earlier record (another run's) is not
+/// written into the current one.
+#[test]
+fn a_completion_of_an_earlier_record_is_left_out() {
+    let mock = AsyncMock::<u32, u32>::new().returns(7);
+    drop(mock.call(1));
+    let generation = mock.shared.state().generation;
+    assert!(mock.shared.complete_unlocked(generation.wrapping_add(1), 0));
+    let (counts, calls) = observed(&mock);
+    assert_eq!(counts, [1, 0, 0, 1, 0, 1]);
+    assert_eq!(calls[0].3, Outcome::Cancelled);
+    assert!(!unrecorded(&mock));
+    // And one whose index does not fit is refused, for the lock to record.
+    assert!(!mock.shared.complete_unlocked(generation, u32::MAX as usize));
+}

@@ -43,6 +43,7 @@ use super::clock::{Clock, ClockReadings, MANUAL_STALL_GRACE};
 use super::config::{MAX_RECORDED_CHOICES, Policy, RunConfig};
 use super::deadline::{DeadlineProbe, Probed, WaitOutcome};
 use super::link::RunLink;
+use super::mark;
 use super::outside::{Outside, Pending};
 use super::panics::{self, PanicRecord};
 use super::shared::{ACTIVITY_IDLE, ACTIVITY_TOKIO, Shared, TaskWaker};
@@ -713,6 +714,7 @@ impl Executor {
             .record(now, Some(id), EventKind::polled(options, chosen));
 
         self.current.set(Some(id));
+        let outer = mark::begin_poll(id);
         // One wall-clock read per poll: the poll is timed from the previous read (the end
         // of the last poll or wait: the kit's own few steps between count too, which is
         // noise next to a slow-poll threshold).
@@ -729,6 +731,7 @@ impl Executor {
                 }
             }))
         });
+        mark::end_poll(outer);
         self.current.set(None);
         // A paused clock reads `now` after a poll that did not move it (one read; a clock
         // that reads otherwise was moved by the poll, or runs: the full check tells which).
@@ -834,7 +837,9 @@ impl Executor {
 
     fn drop_future(&self, id: TaskId, fut: BoxFuture) {
         let prev = self.current.replace(Some(id));
+        let outer = mark::begin_drop();
         let dropped = panics::polling_kit_task(|| catch_unwind(AssertUnwindSafe(move || drop(fut))));
+        mark::end_poll(outer);
         self.current.set(prev);
         if let Err(payload) = dropped {
             let meta = self.meta(id);
@@ -1612,6 +1617,7 @@ pub(crate) struct CurrentGuard(());
 
 impl CurrentGuard {
     pub(crate) fn set(core: Rc<Executor>) -> Self {
+        mark::set_run(core.run_id);
         CURRENT.with(|c| *c.borrow_mut() = Some(core));
         CurrentGuard(())
     }
@@ -1620,6 +1626,7 @@ impl CurrentGuard {
 impl Drop for CurrentGuard {
     fn drop(&mut self) {
         let _ = CURRENT.try_with(|c| c.borrow_mut().take());
+        mark::set_run(0);
     }
 }
 

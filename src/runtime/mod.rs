@@ -14,6 +14,7 @@ pub(crate) mod deadline;
 pub(crate) mod executor;
 pub(crate) mod family;
 pub(crate) mod link;
+pub(crate) mod mark;
 pub(crate) mod oracles;
 pub(crate) mod outside;
 pub(crate) mod panics;

@@ -212,6 +212,7 @@ impl Wake for TaskWaker {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
+        super::mark::note_wake(self.id);
         if !self.queued.swap(true, AcqRel) {
             self.shared.push_ready(self.id, &self.finished);
         }

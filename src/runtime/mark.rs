@@ -1,0 +1,178 @@
+//! What code on a run's thread can learn without the executor itself: the run on this
+//! thread, and the mark of the kit poll running now, both in one thread-local of plain
+//! cells (read in a few instructions, where finding the executor takes a reference
+//! count). The executor sets them; mocks read them to reuse a reading of the clock
+//! within one kit poll (`time::poll_mark`).
+//!
+//! A mark names one stretch of one kit poll in which tokio's clock has stood still.
+//! Marks are unique in the process (a block of them is taken from a global counter
+//! at a time), never 0, so that two readings under one mark, on any thread, are equal.
+//! Inside a kit poll the clock moves only by `tokio::time::advance`, which ends with a
+//! wake of the polled task: that wake, made on this thread, ends the mark (no reading is
+//! reused for the rest of the poll). A future polled by hand with a waker of its own (a
+//! `Probe`) may have moved it too: the poll gets a new mark ([`note_hand_poll`]).
+
+use std::cell::Cell;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::trace::TaskId;
+
+struct Here {
+    /// The run on this thread (its `run_id`), 0 for none.
+    run: Cell<u64>,
+    /// The mark of the kit poll running now, 0 outside one (or once its task was woken).
+    mark: Cell<u64>,
+    /// The task that poll polls.
+    task: Cell<TaskId>,
+    /// The next mark this thread gives out; its low 32 bits 0 when a block must be taken.
+    next: Cell<u64>,
+}
+
+thread_local! {
+    static HERE: Here = const {
+        Here {
+            run: Cell::new(0),
+            mark: Cell::new(0),
+            task: Cell::new(0),
+            next: Cell::new(0),
+        }
+    };
+}
+
+/// Blocks of 2^32 marks handed to threads; block 0 is never given, so no mark is 0.
+static BLOCKS: AtomicU64 = AtomicU64::new(1);
+
+fn fresh(here: &Here) -> u64 {
+    let mut next = here.next.get();
+    if next & u64::from(u32::MAX) == 0 {
+        next = (BLOCKS.fetch_add(1, Relaxed) << 32) | 1;
+    }
+    here.next.set(next.wrapping_add(1));
+    next
+}
+
+/// The run on this thread (0 for none) and the mark of the kit poll running now (0 for
+/// none), in one read.
+#[inline]
+pub(crate) fn here() -> (u64, u64) {
+    HERE.try_with(|h| (h.run.get(), h.mark.get())).unwrap_or((0, 0))
+}
+
+/// The executor entered (`run_id`) or left (0) this thread.
+pub(crate) fn set_run(run_id: u64) {
+    let _ = HERE.try_with(|h| {
+        h.run.set(run_id);
+        h.mark.set(0);
+    });
+}
+
+/// What a kit poll (or a drop) interrupted, restored by [`end_poll`]: nothing, unless
+/// it runs inside another poll.
+#[must_use]
+pub(crate) struct Outer {
+    mark: u64,
+    task: TaskId,
+}
+
+/// A kit poll of `task` begins, under a new mark.
+pub(crate) fn begin_poll(task: TaskId) -> Outer {
+    HERE.try_with(|h| Outer {
+        task: h.task.replace(task),
+        mark: h.mark.replace(fresh(h)),
+    })
+    .unwrap_or(Outer { mark: 0, task: 0 })
+}
+
+/// A task's future is being dropped: no mark while it is (the task's waker may have been
+/// called already, unseen).
+pub(crate) fn begin_drop() -> Outer {
+    HERE.try_with(|h| Outer {
+        task: h.task.get(),
+        mark: h.mark.replace(0),
+    })
+    .unwrap_or(Outer { mark: 0, task: 0 })
+}
+
+/// The poll or drop begun with [`begin_poll`] or [`begin_drop`] ended. An outer poll it
+/// interrupted goes on under a new mark (the clock may have moved meanwhile).
+pub(crate) fn end_poll(outer: Outer) {
+    let _ = HERE.try_with(|h| {
+        h.task.set(outer.task);
+        h.mark.set(if outer.mark == 0 { 0 } else { fresh(h) });
+    });
+}
+
+/// A task's waker was called on this thread: when it is the polled task's, the poll's
+/// mark ends.
+#[inline]
+pub(crate) fn note_wake(task: TaskId) {
+    let _ = HERE.try_with(|h| {
+        if h.task.get() == task {
+            h.mark.set(0);
+        }
+    });
+}
+
+/// A future was just polled by hand with a waker of its own (a `Probe`): it may have moved
+/// tokio's clock without waking the task polling it, so the poll goes on under a new mark.
+pub(crate) fn note_hand_poll() {
+    let _ = HERE.try_with(|h| {
+        if h.mark.get() != 0 {
+            h.mark.set(fresh(h));
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_are_fresh_and_end_with_a_wake_of_the_polled_task() {
+        assert_eq!(here(), (0, 0));
+        set_run(9);
+        let outer = begin_poll(3);
+        let (run, first) = here();
+        assert_eq!(run, 9);
+        assert_ne!(first, 0);
+        note_wake(4); // another task: the mark stands
+        assert_eq!(here().1, first);
+        note_hand_poll();
+        let second = here().1;
+        assert!(second != 0 && second != first);
+        note_wake(3);
+        assert_eq!(here().1, 0);
+        note_hand_poll(); // no mark to renew
+        assert_eq!(here().1, 0);
+        end_poll(outer);
+        assert_eq!(here(), (9, 0));
+    }
+
+    #[test]
+    fn a_nested_poll_or_drop_gives_the_outer_poll_a_new_mark() {
+        set_run(9);
+        let outer = begin_poll(3);
+        let first = here().1;
+        let inner = begin_poll(5);
+        let nested = here().1;
+        assert!(nested != 0 && nested != first);
+        end_poll(inner);
+        let after = here().1;
+        assert!(after != 0 && after != first && after != nested);
+        note_wake(3); // the outer task is the polled one again
+        assert_eq!(here().1, 0);
+        end_poll(outer);
+        let outer = begin_poll(3);
+        let drop = begin_drop();
+        assert_eq!(here().1, 0);
+        end_poll(drop);
+        assert_ne!(here().1, 0);
+        end_poll(outer);
+        let drop = begin_drop();
+        end_poll(drop);
+        assert_eq!(here(), (9, 0));
+        set_run(0);
+        assert_eq!(here(), (0, 0));
+    }
+}

@@ -1133,3 +1133,32 @@ fn dfs_never_calls_a_space_with_tokios_own_tasks_exhausted() {
         "{note}"
     );
 }
+
+/// A reader whose peer is still open when the body returns waits for ever: a leak, even
+/// though the settling turns the I/O driver to look for events that came in.
+#[test]
+fn a_reader_whose_peer_stays_open_is_still_a_leak() {
+    let f = Builder::new()
+        .try_run(|| async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (mut server, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8];
+                let _ = tokio::io::AsyncReadExt::read(&mut server, &mut buf).await;
+            });
+            tokio::task::yield_now().await;
+            std::mem::forget(client);
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Leak, "{f}");
+    assert!(
+        f.headline().starts_with(
+            "leak: 1 task started with tokio::spawn was still alive when the test body returned"
+        ),
+        "{}",
+        f.headline()
+    );
+}

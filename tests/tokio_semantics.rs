@@ -279,3 +279,21 @@ fn pausing_the_clock_again_says_to_remove_the_call() {
         "{f}"
     );
 }
+
+both! {
+    /// A task that can finish once the body closes a socket is not a leak: the settling at
+    /// the body's end reads the I/O events that came in (tokio reads them when it parks,
+    /// which the settling holds back).
+    a_reader_the_body_lets_finish_by_closing_its_peer_is_no_leak {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 8];
+            let n = tokio::io::AsyncReadExt::read(&mut server, &mut buf).await.unwrap();
+            assert_eq!(n, 0);
+        });
+        tokio::task::yield_now().await;
+        drop(client);
+    }
+}

@@ -1282,17 +1282,33 @@ impl Executor {
             return Settled::Idle;
         }
         let mut in_a_row = 0u32;
+        // tokio's live tasks when the I/O driver last turned here, with no kit poll since.
+        let mut io_turned: Option<usize> = None;
         loop {
             if self.shared.wall_expired.load(Relaxed) {
                 return Settled::WallTimeout;
             }
-            if !self.step(rt, &mut in_a_row, Self::elapsed) {
+            if self.step(rt, &mut in_a_row, Self::elapsed) {
+                io_turned = None;
+            } else {
                 self.waits.watch_spin.set(true);
                 let outcome = self.wait(rt, true, None);
                 self.waits.watch_spin.set(false);
                 match outcome {
                     WaitOutcome::Woken => {}
                     WaitOutcome::WallTimeout => return Settled::WallTimeout,
+                    // The wait held tokio back from parking, and tokio's park is where it
+                    // reads I/O events: a socket closed by the body (a reader that can
+                    // finish now) would go unseen and its task look leaked. Turn the I/O
+                    // driver and go round again, as long as a turn changes something.
+                    WaitOutcome::Quiescent if self.config.io && self.tokio_alive() => {
+                        let alive = self.metrics.num_alive_tasks();
+                        if io_turned == Some(alive) {
+                            return Settled::Idle;
+                        }
+                        io_turned = Some(alive);
+                        self.driver_turn(rt);
+                    }
                     WaitOutcome::Quiescent | WaitOutcome::Deadline => return Settled::Idle,
                     WaitOutcome::Spinning => {
                         self.findings.tokio_spun.set(true);

@@ -224,6 +224,68 @@ async fn coop_budget_applies_to_spawned_kit_tasks() {
     spinner.await.unwrap();
 }
 
+/// Kit tasks ready at once are polled one after another by the main loop, and each poll
+/// has a whole budget of its own (128 units): a task that spends 120 units does so in its
+/// first poll, whichever task went before it (here each then waits, so the main loop goes
+/// straight on to the next).
+#[async_testkit::test(explore = 20)]
+async fn each_of_several_ready_kit_tasks_has_a_whole_budget() {
+    let (tasks, gates): (Vec<_>, Vec<_>) = (0..4)
+        .map(|_| {
+            let polls = Arc::new(AtomicUsize::new(0));
+            let counted = polls.clone();
+            let (open, gate) = tokio::sync::oneshot::channel::<()>();
+            let mut work = Box::pin(async move {
+                for _ in 0..120 {
+                    tokio::task::coop::consume_budget().await;
+                }
+                let spent_in = polls.load(SeqCst);
+                gate.await.unwrap();
+                spent_in
+            });
+            let task = async_testkit::spawn(std::future::poll_fn(move |cx| {
+                counted.fetch_add(1, SeqCst);
+                work.as_mut().poll(cx)
+            }));
+            (task, open)
+        })
+        .unzip();
+    // Every task runs up to its gate meanwhile.
+    sleep(Duration::from_millis(1)).await;
+    for open in gates {
+        open.send(()).unwrap();
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 1, "polls to spend 120 units");
+    }
+}
+
+/// The same work with more than a budget's worth: the task is suspended when its budget
+/// runs out, and goes on in a later poll with a fresh one.
+#[async_testkit::test(explore = 20)]
+async fn a_kit_task_that_spends_more_than_its_budget_is_polled_again() {
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let polls = Arc::new(AtomicUsize::new(0));
+            let counted = polls.clone();
+            let mut work = Box::pin(async {
+                for _ in 0..200 {
+                    tokio::task::coop::consume_budget().await;
+                }
+            });
+            let task = async_testkit::spawn(std::future::poll_fn(move |cx| {
+                counted.fetch_add(1, SeqCst);
+                work.as_mut().poll(cx)
+            }));
+            (task, polls)
+        })
+        .collect();
+    for (task, polls) in handles {
+        task.await.unwrap();
+        assert_eq!(polls.load(SeqCst), 2);
+    }
+}
+
 both! {
     /// `blocking_recv` inside the runtime is refused with tokio's message.
     blocking_recv_is_refused [#[should_panic(expected = "Cannot block the current thread from within a runtime")]] {

@@ -4,9 +4,10 @@
 //! (`table`, `shared`, `clock`, `deadline`); what the run saw is kept in
 //! [`Findings`] for the oracles.
 //!
-//! Kit tasks are polled here, outside tokio's scheduler, each poll through the runtime's
-//! `Handle::block_on` (which gives it tokio's cooperative budget and makes tokio refuse
-//! blocking calls, as in a tokio task), so `tokio::task::yield_now()` wakes a task at
+//! Kit tasks are polled here, outside tokio's scheduler, inside the runtime's
+//! `Handle::block_on` (which gives each poll of its future tokio's cooperative budget and
+//! makes tokio refuse blocking calls, as in a tokio task; the polls the main loop makes in
+//! a row share one `Handle::block_on`, see [`Stretch`]), so `tokio::task::yield_now()` wakes a task at
 //! once (after a turn of the I/O driver, when the run has one) and the scheduler may
 //! pick it again before any other ready task; only while
 //! tokio may have work of its own (live tasks, timers due at a clock the poll moved) does
@@ -169,8 +170,8 @@ pub(crate) struct Executor {
     /// What the run's other threads reach: the clock, and their log lines.
     pub(crate) link: Arc<RunLink>,
     metrics: tokio::runtime::RuntimeMetrics,
-    /// The run's runtime: kit tasks are polled through its `Handle::block_on` (see
-    /// [`Executor::poll_task`]).
+    /// The run's runtime: the main loop polls kit tasks inside its `Handle::block_on` (see
+    /// [`Stretch`]).
     handle: tokio::runtime::Handle,
     /// Who runs next, and what was chosen.
     pub(crate) choosing: Choosing,
@@ -491,6 +492,7 @@ impl Executor {
     /// immediate wake and a choice. (tokio does not tell whether its local queue holds
     /// tasks, such as those its last park woke: any live task of its own counts.)
     /// Returns whether the task was deferred.
+    #[inline(always)]
     fn defer_if_tokio_owed(&self, id: TaskId, before: Duration) -> bool {
         let owed = self.tokio_alive() || self.sched_elapsed() != before;
         if !owed {
@@ -616,6 +618,7 @@ impl Executor {
 
     /// Picks the next thing to run, or `None` when no kit task is ready. Every step with
     /// two or more options asks the choice source and is recorded.
+    #[inline(always)]
     fn pick(&self) -> Option<Pick> {
         let mut ready = lock(&self.shared.ready);
         let deferred = !self.choosing.deferred.borrow().is_empty();
@@ -655,15 +658,25 @@ impl Executor {
         }
     }
 
-    /// Polls one task once, and says how the poll left it.
-    ///
-    /// From the main loop (`in_wait` false) the poll goes through the runtime's
-    /// `Handle::block_on`, which returns after this one poll: the poll then runs as a
-    /// tokio task's does, with tokio's cooperative budget (a loop over always-ready
-    /// tokio resources yields after the budget's worth of work) and inside the runtime
-    /// (tokio refuses blocking calls there, with its own messages). Inside a wait
-    /// (`in_wait`), the poll is already inside tokio's `block_on` and shares its budget.
-    fn poll_task(&self, id: TaskId, options: usize, chosen: usize, now: Duration, in_wait: bool) -> Polled {
+    /// Polls one task once, and says how the poll left it. The caller gives the poll
+    /// tokio's context: inside a wait the poll is inside tokio's `block_on` (its future's
+    /// poll has a fresh cooperative budget); the main loop polls in a [`Stretch`].
+    fn poll_task(&self, id: TaskId, options: usize, chosen: usize, now: Duration) -> Polled {
+        match self.begin_poll(id, options, chosen, now) {
+            Begun::Gone => Polled::Ended,
+            Begun::Aborted(fut) => self.end_aborted(id, fut),
+            Begun::Poll(mut polling) => {
+                let result = self.run_poll(&mut polling);
+                self.end_poll(polling, result)
+            }
+        }
+    }
+
+    /// The first part of a poll: takes the task's future and notes the poll (see
+    /// [`Executor::poll_task`]); user code runs only in [`Executor::run_poll`] and, for a
+    /// task that ended, in [`Executor::end_poll`] and [`Executor::end_aborted`].
+    #[inline(always)]
+    fn begin_poll(&self, id: TaskId, options: usize, chosen: usize, now: Duration) -> Begun {
         self.choosing.tokio_turned.set(false);
         // A jump of the clock allowed after an autojump cushion is stale once a task runs.
         self.shared.jump_once.store(false, Relaxed);
@@ -674,7 +687,7 @@ impl Executor {
                 stats,
             }) = tasks.get_mut(id)
             else {
-                return Polled::Ended;
+                return Begun::Gone;
             };
             slot.waker.queued.store(false, Release);
             let aborted = slot.waker.aborted.load(Acquire);
@@ -685,25 +698,11 @@ impl Executor {
             }
             taken.map(|(f, w)| (f, w, aborted))
         };
-        let Some((mut fut, waker, aborted)) = taken else {
-            return Polled::Ended;
+        let Some((fut, waker, aborted)) = taken else {
+            return Begun::Gone;
         };
-        // Looked up only on the rare paths (slow poll, panic, abort).
-        let meta = || self.meta(id);
-        let control = || match self.tasks.borrow().get(id) {
-            Some(TaskEntry { slot: Some(slot), .. }) => Some(slot.control.clone()),
-            _ => None,
-        };
-
         if aborted {
-            let control = control();
-            self.finish(id, fut, TaskState::Cancelled);
-            if let Some(c) = control {
-                c.cancelled();
-            }
-            // Whatever its destructor took is nobody's poll.
-            self.clock.mark_wall();
-            return Polled::Ended;
+            return Begun::Aborted(fut);
         }
 
         self.clock.last_seen.set(now);
@@ -713,26 +712,55 @@ impl Executor {
             .borrow_mut()
             .record(now, Some(id), EventKind::polled(options, chosen));
 
-        self.current.set(Some(id));
-        let outer = mark::begin_poll(id);
         // One wall-clock read per poll: the poll is timed from the previous read (the end
         // of the last poll or wait: the kit's own few steps between count too, which is
         // noise next to a slow-poll threshold).
         let wall_start = self.clock.wall_mark.get();
         let hook_start = self.shared.panics.hook_nanos.load(Acquire);
         self.shared.set_activity(id, wall_start);
+        Begun::Poll(Polling {
+            id,
+            fut,
+            waker,
+            now,
+            wall_start,
+            hook_start,
+        })
+    }
+
+    /// A task its handle aborted: drops its future instead of polling it.
+    fn end_aborted(&self, id: TaskId, fut: BoxFuture) -> Polled {
+        let control = self.control(id);
+        self.finish(id, fut, TaskState::Cancelled);
+        if let Some(c) = control {
+            c.cancelled();
+        }
+        // Whatever its destructor took is nobody's poll.
+        self.clock.mark_wall();
+        Polled::Ended
+    }
+
+    /// The poll itself, in whatever tokio context the caller gives it.
+    #[inline(always)]
+    fn run_poll(&self, polling: &mut Polling) -> std::thread::Result<Poll<()>> {
+        self.current.set(Some(polling.id));
+        let outer = mark::begin_poll(polling.id);
+        let Polling { fut, waker, .. } = polling;
         let result = panics::polling_kit_task(|| {
             catch_unwind(AssertUnwindSafe(|| {
-                let mut cx = Context::from_waker(&waker);
-                if in_wait {
-                    fut.as_mut().poll(&mut cx)
-                } else {
-                    self.handle.block_on(PollOnce(|| fut.as_mut().poll(&mut cx)))
-                }
+                fut.as_mut().poll(&mut Context::from_waker(waker))
             }))
         });
         mark::end_poll(outer);
         self.current.set(None);
+        result
+    }
+
+    /// What the poll left: the task back in its slot, or finished (its future dropped, its
+    /// handle told); the poll's wall time.
+    #[inline(always)]
+    fn end_poll(&self, polling: Polling, result: std::thread::Result<Poll<()>>) -> Polled {
+        let (id, now, fut) = (polling.id, polling.now, polling.fut);
         // A paused clock reads `now` after a poll that did not move it (one read; a clock
         // that reads otherwise was moved by the poll, or runs: the full check tells which).
         let unmoved = self.deadline.frozen_at().is_none()
@@ -756,7 +784,7 @@ impl Executor {
                     } else {
                         TaskState::Waiting
                     };
-                    slot.fut = Some((fut, waker));
+                    slot.fut = Some((fut, polling.waker));
                 }
                 if still_queued {
                     self.clock.sched_now.set(unmoved.then_some(now));
@@ -778,11 +806,11 @@ impl Executor {
             Err(payload) => {
                 self.clock.sched_now.set(None);
                 self.record(Some(id), panics::ended_event(&payload));
-                let record = panics::take_last(Some(meta()), now, &payload);
+                let record = panics::take_last(Some(self.meta(id)), now, &payload);
                 let handled = record.handled.clone();
                 let message = record.message.clone();
                 self.findings.panics.borrow_mut().push(record);
-                let control = control();
+                let control = self.control(id);
                 self.finish(id, fut, TaskState::Panicked);
                 if let Some(c) = control {
                     c.panicked(payload, handled, message);
@@ -799,17 +827,25 @@ impl Executor {
             .panics
             .hook_nanos
             .load(Acquire)
-            .saturating_sub(hook_start);
-        let wall = Duration::from_nanos(wall_end.saturating_sub(wall_start).saturating_sub(hook));
+            .saturating_sub(polling.hook_start);
+        let wall = Duration::from_nanos(wall_end.saturating_sub(polling.wall_start).saturating_sub(hook));
         self.shared.set_activity(ACTIVITY_IDLE, 0);
         if wall >= self.config.slow_poll {
             self.findings.slow_polls.borrow_mut().push(SlowPoll {
-                task: meta(),
+                task: self.meta(id),
                 wall,
                 at: now,
             });
         }
         polled
+    }
+
+    /// A live task's join control (looked up only on the rare paths: panic, abort).
+    fn control(&self, id: TaskId) -> Option<Arc<dyn JoinControl>> {
+        match self.tasks.borrow().get(id) {
+            Some(TaskEntry { slot: Some(slot), .. }) => Some(slot.control.clone()),
+            _ => None,
+        }
     }
 
     /// Removes a task and drops its future (catching a panic in its destructors).
@@ -868,7 +904,9 @@ impl Executor {
             if let Some(stop) = self.stop_now(body_done) {
                 return stop;
             }
-            if !self.step(rt, &mut in_a_row, Self::sched_elapsed) {
+            if !self.step(rt, &mut in_a_row, Self::sched_elapsed, &|| {
+                self.stop_now(body_done).is_none()
+            }) {
                 if let Some(stop) = self.wait_and_decide(rt, body_done) {
                     return stop;
                 }
@@ -881,38 +919,95 @@ impl Executor {
     /// one anyway (or, with no task of its own, its drivers do) after
     /// [`TOKIO_TURN_EVERY`] kit polls in a row, counted in `in_a_row`. False when no kit
     /// task is ready: the caller waits.
+    ///
+    /// A kit task picked here is polled in a [`Stretch`], which goes on polling the next
+    /// ones picked while nothing needs tokio and `go_on` (the caller's check before each
+    /// step) holds: then this one step stands for the steps of the whole stretch.
     #[inline]
-    fn step(&self, rt: &tokio::runtime::Runtime, in_a_row: &mut u32, now: fn(&Self) -> Duration) -> bool {
-        match self.pick() {
-            Some(Pick::Task(id, options, chosen)) => {
-                let before = now(self);
-                if self.poll_task(id, options, chosen, before, false) == Polled::Yielded
-                    && !self.defer_if_tokio_owed(id, before)
-                    && self.config.io
-                {
-                    self.io_turn_after_yield(rt);
-                }
-                *in_a_row += 1;
-                if *in_a_row >= TOKIO_TURN_EVERY {
-                    *in_a_row = 0;
-                    if self.tokio_alive() {
-                        self.tokio_turn(rt);
-                    } else {
-                        self.driver_turn(rt);
+    fn step(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        in_a_row: &mut u32,
+        now: fn(&Self) -> Duration,
+        go_on: &dyn Fn() -> bool,
+    ) -> bool {
+        let mut pick = self.pick();
+        loop {
+            return match pick {
+                Some(Pick::Task(id, options, chosen)) => {
+                    let mut stretch = Stretch {
+                        core: self,
+                        next: (id, options, chosen),
+                        in_a_row: &mut *in_a_row,
+                        now,
+                        go_on,
+                        then: Then {
+                            io_turn: false,
+                            tokio_turn: false,
+                        },
+                        ended: None,
+                    };
+                    self.handle.block_on(&mut stretch);
+                    let then = match stretch.ended {
+                        None => stretch.then,
+                        Some(Stretched::Picked(next)) => {
+                            pick = next;
+                            continue;
+                        }
+                        // A task that ended is finished here, outside the runtime, as
+                        // before a stretch went on (its destructors are user code).
+                        Some(Stretched::Aborted { id, before, fut }) => {
+                            let polled = self.end_aborted(id, fut);
+                            self.after_poll(id, before, polled, in_a_row)
+                        }
+                        Some(Stretched::Ended {
+                            before,
+                            polling,
+                            result,
+                        }) => {
+                            let id = polling.id;
+                            let polled = self.end_poll(polling, result);
+                            self.after_poll(id, before, polled, in_a_row)
+                        }
+                    };
+                    if then.io_turn {
+                        self.io_turn_after_yield(rt);
                     }
+                    if then.tokio_turn {
+                        if self.tokio_alive() {
+                            self.tokio_turn(rt);
+                        } else {
+                            self.driver_turn(rt);
+                        }
+                    }
+                    true
                 }
-                true
-            }
-            Some(Pick::Tokio) => {
-                *in_a_row = 0;
-                self.tokio_turn(rt);
-                true
-            }
-            None => {
-                *in_a_row = 0;
-                false
-            }
+                Some(Pick::Tokio) => {
+                    *in_a_row = 0;
+                    self.tokio_turn(rt);
+                    true
+                }
+                None => {
+                    *in_a_row = 0;
+                    false
+                }
+            };
         }
+    }
+
+    /// After a kit poll of the main loop that began at `before`: a task that yielded waits
+    /// for tokio's turn when tokio may have work, else an I/O driver turns (when the run
+    /// has one); after [`TOKIO_TURN_EVERY`] polls in a row tokio gets a turn. Says which
+    /// turns are due, in that order (a turn runs outside a [`Stretch`]).
+    #[inline(always)]
+    fn after_poll(&self, id: TaskId, before: Duration, polled: Polled, in_a_row: &mut u32) -> Then {
+        let io_turn = polled == Polled::Yielded && !self.defer_if_tokio_owed(id, before) && self.config.io;
+        *in_a_row += 1;
+        let tokio_turn = *in_a_row >= TOKIO_TURN_EVERY;
+        if tokio_turn {
+            *in_a_row = 0;
+        }
+        Then { io_turn, tokio_turn }
     }
 
     /// Why the loop must stop before its next step, if it must.
@@ -967,7 +1062,7 @@ impl Executor {
                 if self.may_poll_inline(done) {
                     // The one option: what `pick` would take, with no choice to record.
                     if self.is_live(id) {
-                        if self.poll_task(id, 1, 0, now, true) == Polled::Waits {
+                        if self.poll_task(id, 1, 0, now) == Polled::Waits {
                             // Inside tokio's loop a yield is deferred, so a poll that moved
                             // the clock (`tokio::time::advance` yields after moving it) ends
                             // looking like a wait: read the clock again.
@@ -1193,7 +1288,7 @@ impl Executor {
         self.waits.inline_unflushed.set(false);
         // tokio gives `block_on`'s future a fresh cooperative budget at each poll, and the
         // wait polls at most one task inline per poll of its own: that task gets a whole
-        // budget, as one polled by the main loop does (see `poll_task`).
+        // budget, as one polled by the main loop does (see `Stretch`).
         let spin = if self.waits.watch_spin.get() && self.tokio_alive() {
             self.look_for_spin();
             Spin::Watching
@@ -1288,7 +1383,9 @@ impl Executor {
             if self.shared.wall_expired.load(Relaxed) {
                 return Settled::WallTimeout;
             }
-            if self.step(rt, &mut in_a_row, Self::elapsed) {
+            if self.step(rt, &mut in_a_row, Self::elapsed, &|| {
+                !self.shared.wall_expired.load(Relaxed)
+            }) {
                 io_turned = None;
             } else {
                 self.waits.watch_spin.set(true);
@@ -1600,14 +1697,120 @@ fn paused_now() -> Option<Instant> {
 /// Returns Pending once (waking itself), then Ready: one pass of tokio's loop.
 struct TurnOnce(bool);
 
-/// A future that runs `f` once and is ready with its result, whatever the waker: it
-/// gives a kit task's poll the context of a poll by tokio (see `Executor::poll_task`).
-struct PollOnce<F>(F);
+/// A kit poll under way (see [`Executor::begin_poll`]).
+struct Polling {
+    id: TaskId,
+    fut: BoxFuture,
+    waker: Waker,
+    /// The virtual time the poll began at.
+    now: Duration,
+    /// The wall reading the poll is timed from.
+    wall_start: u64,
+    /// The panic hook's time spent before the poll (not counted in the poll's).
+    hook_start: u64,
+}
 
-impl<F: FnMut() -> R + Unpin, R> Future for PollOnce<F> {
-    type Output = R;
-    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<R> {
-        Poll::Ready((self.0)())
+/// What [`Executor::begin_poll`] found.
+enum Begun {
+    /// The task has finished (its slot or future is gone).
+    Gone,
+    /// Its handle aborted it: its future is to be dropped, not polled.
+    Aborted(BoxFuture),
+    Poll(Polling),
+}
+
+/// The turns due after a kit poll of the main loop (see [`Executor::after_poll`]).
+#[derive(Clone, Copy)]
+struct Then {
+    /// The task yielded with nothing deferred for tokio, and the run has an I/O driver.
+    io_turn: bool,
+    /// [`TOKIO_TURN_EVERY`] polls in a row: tokio's turn (or its drivers').
+    tokio_turn: bool,
+}
+
+/// Kit polls of the main loop in a row, inside one `Handle::block_on` (entered once for
+/// them all): each poll of this future polls one task and, when the main loop would poll
+/// another next (picked here, so every choice is made in the same order), wakes itself
+/// and returns `Pending`. tokio's `block_on` polls its future again at once, each time
+/// with a fresh cooperative budget: every kit poll has a whole budget, as one polled by
+/// tokio does, and runs inside the runtime (tokio refuses blocking calls there). A
+/// `yield_now()` stays an immediate wake, as there is no scheduler here to defer it.
+///
+/// The stretch ends (`Ready`) where the main loop must act outside the runtime: a turn
+/// of tokio's (a runtime cannot be entered twice), a task that ended (its destructors
+/// run outside, as before a stretch went on), a pick that is not a kit task, or the
+/// caller's check before a step failing.
+struct Stretch<'a> {
+    core: &'a Executor,
+    /// The task to poll next, with the number of options and the index chosen.
+    next: (TaskId, usize, usize),
+    in_a_row: &'a mut u32,
+    now: fn(&Executor) -> Duration,
+    go_on: &'a dyn Fn() -> bool,
+    /// The turns due after the last poll, when it left its task alive.
+    then: Then,
+    /// How the stretch ended otherwise.
+    ended: Option<Stretched>,
+}
+
+/// How a [`Stretch`] ended, when not with its last poll leaving its task alive.
+enum Stretched {
+    /// The step after its last poll picked this, which is not a kit task to poll here.
+    Picked(Option<Pick>),
+    /// The task picked was aborted: its future is to be dropped.
+    Aborted {
+        id: TaskId,
+        before: Duration,
+        fut: BoxFuture,
+    },
+    /// Its last poll ended the task (completed or panicked).
+    Ended {
+        before: Duration,
+        polling: Polling,
+        result: std::thread::Result<Poll<()>>,
+    },
+}
+
+impl Future for Stretch<'_> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let core = self.core;
+        let (id, options, chosen) = self.next;
+        let before = (self.now)(core);
+        let polled = match core.begin_poll(id, options, chosen, before) {
+            Begun::Gone => Polled::Ended,
+            Begun::Aborted(fut) => {
+                self.ended = Some(Stretched::Aborted { id, before, fut });
+                return Poll::Ready(());
+            }
+            Begun::Poll(mut polling) => {
+                let result = core.run_poll(&mut polling);
+                if !matches!(result, Ok(Poll::Pending)) {
+                    self.ended = Some(Stretched::Ended {
+                        before,
+                        polling,
+                        result,
+                    });
+                    return Poll::Ready(());
+                }
+                core.end_poll(polling, result)
+            }
+        };
+        self.then = core.after_poll(id, before, polled, self.in_a_row);
+        if self.then.io_turn || self.then.tokio_turn || !(self.go_on)() {
+            return Poll::Ready(());
+        }
+        match core.pick() {
+            Some(Pick::Task(id, options, chosen)) => {
+                self.next = (id, options, chosen);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            other => {
+                self.ended = Some(Stretched::Picked(other));
+                Poll::Ready(())
+            }
+        }
     }
 }
 
@@ -1746,6 +1949,31 @@ mod tests {
             .unwrap_err();
         assert_eq!(f.kind(), FailureKind::Expectation);
         assert!(f.to_string().contains("unexpected write"), "{f}");
+    }
+
+    #[test]
+    fn a_failure_reported_in_a_poll_stops_the_run_before_the_next_ready_task() {
+        let second_ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ran = second_ran.clone();
+        let f = Builder::new()
+            .try_run(move || {
+                let ran = ran.clone();
+                async move {
+                    let first = crate::spawn(async {
+                        super::current("test").fail("mock `send` got an unexpected call".into());
+                        std::future::pending::<()>().await;
+                    });
+                    let second = crate::spawn(async move {
+                        ran.store(true, std::sync::atomic::Ordering::SeqCst);
+                    });
+                    // Both are ready now, and polled by the main loop one after the other.
+                    let _ = (first.await, second.await);
+                }
+            })
+            .unwrap_err();
+        assert_eq!(f.kind(), FailureKind::Expectation);
+        assert_eq!(f.headline(), "mock `send` got an unexpected call");
+        assert!(!second_ran.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     #[test]

@@ -843,3 +843,42 @@ async fn box_error_results_need_no_workaround() {
     assert_eq!(once.call(()).await.unwrap_err().to_string(), "first");
     assert_eq!(once.call(()).await.unwrap(), 1);
 }
+
+/// Each call's times: started, ended, how it ended, awaited.
+fn times<A: Clone + std::fmt::Debug + 'static, R: 'static>(
+    m: &AsyncMock<A, R>,
+) -> Vec<(Duration, Option<Duration>, Outcome, bool)> {
+    m.calls()
+        .iter()
+        .map(|c| (c.started(), c.ended(), c.outcome(), c.awaited()))
+        .collect()
+}
+
+/// A task woken by its timer is polled inside the executor's wait, where tokio defers the
+/// wake `tokio::time::advance` makes: calls ended and made in the same poll as an
+/// `advance` still get the moved clock's time.
+#[test]
+fn calls_around_an_advance_in_a_poll_after_a_sleep_get_the_moved_time() {
+    async_testkit::run(async {
+        let m = AsyncMock::<u32, u32>::new().returns(7);
+        let mm = m.clone();
+        let t = async_testkit::spawn(async move {
+            tokio::time::sleep(SECOND).await;
+            let c = mm.call(1);
+            tokio::join!(tokio::time::advance(SECOND), c).1
+        });
+        assert_eq!(t.await.unwrap(), 7);
+        tokio::time::sleep(SECOND).await;
+        m.call(2).await;
+        let (_, v) = tokio::join!(tokio::time::advance(SECOND), async { m.call(3).await });
+        assert_eq!(v, 7);
+        assert_eq!(
+            times(&m),
+            [
+                (SECOND, Some(2 * SECOND), Outcome::Completed, true),
+                (3 * SECOND, Some(3 * SECOND), Outcome::Completed, true),
+                (4 * SECOND, Some(4 * SECOND), Outcome::Completed, true),
+            ]
+        );
+    });
+}

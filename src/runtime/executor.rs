@@ -666,7 +666,7 @@ impl Executor {
             Begun::Gone => Polled::Ended,
             Begun::Aborted(fut) => self.end_aborted(id, fut),
             Begun::Poll(mut polling) => {
-                let result = self.run_poll(&mut polling);
+                let result = self.run_poll(&mut polling, false);
                 self.end_poll(polling, result)
             }
         }
@@ -740,11 +740,18 @@ impl Executor {
         Polled::Ended
     }
 
-    /// The poll itself, in whatever tokio context the caller gives it.
+    /// The poll itself, in whatever tokio context the caller gives it. `marked`: the poll
+    /// gets a clock mark (see [`mark`]); not inside a wait, where the poll runs in tokio's
+    /// scheduler, which defers the wake `tokio::time::advance` makes after moving the clock
+    /// until after the poll, so nothing would end the mark when the clock moves.
     #[inline(always)]
-    fn run_poll(&self, polling: &mut Polling) -> std::thread::Result<Poll<()>> {
+    fn run_poll(&self, polling: &mut Polling, marked: bool) -> std::thread::Result<Poll<()>> {
         self.current.set(Some(polling.id));
-        let outer = mark::begin_poll(polling.id);
+        let outer = if marked {
+            mark::begin_poll(polling.id)
+        } else {
+            mark::begin_unmarked_poll(polling.id)
+        };
         let Polling { fut, waker, .. } = polling;
         let result = panics::polling_kit_task(|| {
             catch_unwind(AssertUnwindSafe(|| {
@@ -1784,7 +1791,7 @@ impl Future for Stretch<'_> {
                 return Poll::Ready(());
             }
             Begun::Poll(mut polling) => {
-                let result = core.run_poll(&mut polling);
+                let result = core.run_poll(&mut polling, true);
                 if !matches!(result, Ok(Poll::Pending)) {
                     self.ended = Some(Stretched::Ended {
                         before,

@@ -9,7 +9,10 @@
 //! at a time), never 0, so that two readings under one mark, on any thread, are equal.
 //! Inside a kit poll the clock moves only by `tokio::time::advance`, which ends with a
 //! wake of the polled task: that wake, made on this thread, ends the mark (no reading is
-//! reused for the rest of the poll). A future polled by hand with a waker of its own (a
+//! reused for the rest of the poll). Inside tokio's scheduler (a poll inside the
+//! executor's wait) tokio defers that wake until after the poll: such polls get no mark.
+//! Not seen: the clock moved by another thread in the middle of a poll that blocks on it
+//! (a wake from there does not reach this thread's mark). A future polled by hand with a waker of its own (a
 //! `Probe`) may have moved it too: the poll gets a new mark ([`note_hand_poll`]).
 
 use std::cell::Cell;
@@ -80,6 +83,15 @@ pub(crate) fn begin_poll(task: TaskId) -> Outer {
     HERE.try_with(|h| Outer {
         task: h.task.replace(task),
         mark: h.mark.replace(fresh(h)),
+    })
+    .unwrap_or(Outer { mark: 0, task: 0 })
+}
+
+/// A kit poll of `task` begins without a mark: nothing it reads of the clock is reused.
+pub(crate) fn begin_unmarked_poll(task: TaskId) -> Outer {
+    HERE.try_with(|h| Outer {
+        task: h.task.replace(task),
+        mark: h.mark.replace(0),
     })
     .unwrap_or(Outer { mark: 0, task: 0 })
 }

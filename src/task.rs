@@ -732,6 +732,7 @@ impl Future for YieldPoint {
         self.yielded = true;
         if let Some(core) = executor::try_current() {
             core.record(core.current.get(), EventKind::Yielded { at: self.at });
+            core.kit_yield.set(true);
         }
         cx.waker().wake_by_ref();
         Poll::Pending

@@ -359,3 +359,35 @@ both! {
         drop(client);
     }
 }
+
+both! {
+    /// A reader that ends, starting the next reader and closing its peer, and so on: the
+    /// number of live tasks stays the same, and each can still finish at the body's end.
+    a_chain_of_readers_each_closing_the_next_ones_peer_is_no_leak {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut pairs = Vec::new();
+        for _ in 0..4 {
+            let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            pairs.push((server, client));
+        }
+        fn reader(
+            mut pairs: Vec<(tokio::net::TcpStream, tokio::net::TcpStream)>,
+            mut mine: tokio::net::TcpStream,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+            Box::pin(async move {
+                assert_eq!(mine.read(&mut [0u8; 8]).await.unwrap(), 0);
+                if let Some((next, peer)) = pairs.pop() {
+                    tokio::spawn(reader(pairs, next));
+                    tokio::task::yield_now().await;
+                    drop(peer);
+                }
+            })
+        }
+        let (first, peer) = pairs.pop().unwrap();
+        tokio::spawn(reader(pairs, first));
+        tokio::task::yield_now().await;
+        drop(peer);
+    }
+}

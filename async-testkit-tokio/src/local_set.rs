@@ -25,6 +25,9 @@ struct Owned {
     live: Cell<usize>,
     /// The waker of the set's own poll, woken when the last adopted task ends.
     waiting: RefCell<Option<Waker>>,
+    /// The set is being dropped: a task started in it now is dropped at once, unpolled,
+    /// as tokio's closed set does.
+    closed: Cell<bool>,
 }
 
 impl Owned {
@@ -47,23 +50,28 @@ impl Owned {
 }
 
 thread_local! {
-    /// The sets running on this thread, innermost last.
-    static CURRENT: RefCell<Vec<Rc<Owned>>> = const { RefCell::new(Vec::new()) };
+    /// The set running on this thread now, if any.
+    static CURRENT: RefCell<Option<Rc<Owned>>> = const { RefCell::new(None) };
 }
 
-/// Makes `owned` the current set until dropped.
-struct Entered;
+/// Makes `owned` the current set until dropped, then puts back the set that was current
+/// before, as tokio's guard does (guards dropped out of order restore what they found).
+struct Entered {
+    before: Option<Rc<Owned>>,
+}
 
 impl Entered {
     fn new(owned: &Rc<Owned>) -> Entered {
-        CURRENT.with(|c| c.borrow_mut().push(owned.clone()));
-        Entered
+        Entered {
+            before: CURRENT.with(|c| c.replace(Some(owned.clone()))),
+        }
     }
 }
 
 impl Drop for Entered {
     fn drop(&mut self) {
-        CURRENT.with(|c| c.borrow_mut().pop());
+        let before = self.before.take();
+        let _ = CURRENT.try_with(|c| c.replace(before));
     }
 }
 
@@ -149,7 +157,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    match CURRENT.with(|c| c.borrow().last().cloned()) {
+    match CURRENT.with(|c| c.borrow().clone()) {
         None => builder.spawn(future),
         Some(owned) => {
             owned.live.set(owned.live.get() + 1);
@@ -158,7 +166,13 @@ where
                 future: RefCell::new(Some(Box::pin(future))),
             });
             let h = builder.spawn(Member { slot: slot.clone() });
-            owned.adopt(h.abort_handle(), slot);
+            if owned.closed.get() {
+                // Started while the set is dropped: never polled, as under tokio.
+                h.abort();
+                slot.drop_now();
+            } else {
+                owned.adopt(h.abort_handle(), slot);
+            }
             h
         }
     }
@@ -391,7 +405,10 @@ impl Future for LocalSet {
 
 impl Drop for LocalSet {
     fn drop(&mut self) {
-        // Taken out first: a future's drop may start tasks in the set, as under tokio.
+        // Closed and current while its tasks are dropped: a task a destructor starts
+        // in the set is dropped at once, unpolled, as under tokio.
+        self.owned.closed.set(true);
+        let _entered = Entered::new(&self.owned);
         let tasks = std::mem::take(&mut *self.owned.tasks.borrow_mut());
         for (task, future) in tasks {
             task.abort();

@@ -5,6 +5,7 @@
 extern crate async_testkit_tokio as tokio;
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 /// The texts tokio's task types print, with each task's id written as `{id}`.
 async fn printed() -> Vec<String> {
@@ -544,4 +545,198 @@ fn tasks_spawned_in_a_local_set_are_explored() {
     assert!(r.schedules() > 1, "{}", r.schedules());
     assert_eq!(r.tokio_tasks(), 0);
     assert!(r.exhausted());
+}
+
+type Log = Arc<Mutex<Vec<String>>>;
+fn push(l: &Log, s: impl Into<String>) {
+    l.lock().unwrap().push(s.into());
+}
+
+/// Tasks that yield, wake each other, spawn and join, and what order they log in.
+async fn interleaving() -> Vec<String> {
+    let log: Log = Arc::default();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(1);
+    let l = log.clone();
+    let a = tokio::spawn(async move {
+        for i in 0..3 {
+            tx.send(i).await.unwrap();
+            push(&l, format!("sent {i}"));
+        }
+    });
+    let l = log.clone();
+    let b = tokio::spawn(async move {
+        while let Some(i) = rx.recv().await {
+            push(&l, format!("got {i}"));
+        }
+    });
+    push(&log, "body before yield");
+    tokio::task::yield_now().await;
+    push(&log, "body after yield");
+    a.await.unwrap();
+    b.await.unwrap();
+    let n = Arc::new(tokio::sync::Notify::new());
+    let mut hs = vec![];
+    for i in 0..3 {
+        let n = n.clone();
+        let l = log.clone();
+        hs.push(tokio::spawn(async move {
+            n.notified().await;
+            push(&l, format!("notified {i}"));
+        }));
+    }
+    tokio::task::yield_now().await;
+    n.notify_waiters();
+    push(&log, "after notify");
+    for h in hs {
+        h.await.unwrap();
+    }
+    let h4 = tokio::spawn(async { tokio::spawn(async { 2 }).await.unwrap() });
+    tokio::task::yield_now().await;
+    push(&log, format!("h4 finished after 1 yield={}", h4.is_finished()));
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..4u64 {
+        set.spawn(async move {
+            if i % 2 == 0 {
+                tokio::task::yield_now().await;
+            }
+            i
+        });
+    }
+    let mut order = vec![];
+    while let Some(r) = set.join_next().await {
+        order.push(r.unwrap());
+    }
+    push(&log, format!("joinset {order:?}"));
+    let mut hs = vec![];
+    for i in 0..2 {
+        let l = log.clone();
+        hs.push(tokio::spawn(async move {
+            for j in 0..2 {
+                push(&l, format!("t{i} step{j}"));
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    for j in 0..2 {
+        push(&log, format!("body step{j}"));
+        tokio::task::yield_now().await;
+    }
+    for h in hs {
+        h.await.unwrap();
+    }
+    let m = Arc::new(tokio::sync::Mutex::new(()));
+    let g = m.lock().await;
+    let mut hs = vec![];
+    for i in 0..3 {
+        let m = m.clone();
+        let l = log.clone();
+        hs.push(tokio::spawn(async move {
+            let _g = m.lock().await;
+            push(&l, format!("lock {i}"));
+            tokio::task::yield_now().await;
+        }));
+    }
+    tokio::task::yield_now().await;
+    drop(g);
+    for h in hs {
+        h.await.unwrap();
+    }
+    let out = log.lock().unwrap().clone();
+    out
+}
+
+/// The order of a run that does not explore is tokio's, around `yield_now` too: a task
+/// that yields runs again once no other task is ready (the newest yield first), and the
+/// body, as tokio's `block_on` future, runs when no other woken task is ready.
+#[test]
+fn the_default_order_is_tokios_around_yield_now() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    assert_eq!(async_testkit::run(interleaving()), rt.block_on(interleaving()));
+}
+
+/// `enter` guards dropped out of order put back what they found, as tokio's do: a task
+/// started after each drop belongs to the set tokio would give it.
+#[test]
+fn local_set_guards_dropped_out_of_order_restore_what_they_found() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    both(
+        || async {
+            let (d_a, d_outer) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+            let pending = |d: &Arc<AtomicUsize>| {
+                let d = Dropped(d.clone());
+                async move {
+                    let _d = d;
+                    std::future::pending::<()>().await
+                }
+            };
+            let outer = tokio::task::LocalSet::new();
+            let (da, dout) = (d_a.clone(), d_outer.clone());
+            let seen = outer
+                .run_until(async move {
+                    let (a, b) = (tokio::task::LocalSet::new(), tokio::task::LocalSet::new());
+                    let ga = a.enter(); // found `outer`
+                    let gb = b.enter(); // found `a`
+                    drop(ga); // `outer` is current again
+                    tokio::task::spawn_local(pending(&dout));
+                    drop(gb); // `a` is current again
+                    tokio::task::spawn_local(pending(&da));
+                    drop(b);
+                    let after_b = (da.load(SeqCst), dout.load(SeqCst));
+                    drop(a);
+                    (after_b, (da.load(SeqCst), dout.load(SeqCst)))
+                })
+                .await;
+            drop(outer);
+            (seen, d_outer.load(SeqCst))
+        },
+        (((0, 0), (1, 0)), 1),
+    );
+}
+
+/// A task a destructor starts while the set drops its tasks is dropped too, unpolled.
+#[test]
+fn a_task_started_while_a_local_set_drops_is_dropped_unpolled() {
+    struct SpawnsOnDrop(std::rc::Rc<std::cell::Cell<(u32, u32)>>);
+    impl Drop for SpawnsOnDrop {
+        fn drop(&mut self) {
+            let seen = self.0.clone();
+            struct Counted(std::rc::Rc<std::cell::Cell<(u32, u32)>>);
+            impl Drop for Counted {
+                fn drop(&mut self) {
+                    let (ran, dropped) = self.0.get();
+                    self.0.set((ran, dropped + 1));
+                }
+            }
+            let c = Counted(seen.clone());
+            tokio::task::spawn_local(async move {
+                let (ran, dropped) = c.0.get();
+                c.0.set((ran + 1, dropped));
+            });
+        }
+    }
+    both(
+        || async {
+            let seen = std::rc::Rc::new(std::cell::Cell::new((0, 0)));
+            let local = tokio::task::LocalSet::new();
+            let s = SpawnsOnDrop(seen.clone());
+            local
+                .run_until(async move {
+                    tokio::task::spawn_local(async move {
+                        let _s = s;
+                        std::future::pending::<()>().await
+                    });
+                    tokio::task::yield_now().await;
+                })
+                .await;
+            drop(local);
+            tokio::task::yield_now().await;
+            seen.get()
+        },
+        (0, 1),
+    );
 }

@@ -133,6 +133,9 @@ enum Pick {
     /// A task, with the number of options and the index chosen.
     Task(TaskId, usize, usize),
     Tokio,
+    /// No task is ready but some yielded: they run again, after a turn of the I/O driver
+    /// when the run has one.
+    Resume,
 }
 
 /// How long (wall time) the clock is held still for outside work that may still wake a
@@ -140,6 +143,10 @@ enum Pick {
 /// a manual clock's run is judged stalled. A thread that replies later than this under a
 /// pending timer lets the clock jump first: `Clock::AutoJump` waits longer.
 pub(crate) const OUTSIDE_GRACE: Duration = Duration::from_millis(200);
+
+/// Turns of the I/O driver the settling at the body's end makes in a row while the number
+/// of tokio's live tasks stays the same (each a system call and a round of tokio's loop).
+const SETTLE_IO_TURNS: u32 = 8;
 
 /// Polls of kit tasks in a row before tokio's own queue gets a turn (FIFO), or, when
 /// tokio has no task, its drivers do (as tokio turns them every 61 tasks it runs).
@@ -166,6 +173,10 @@ pub(crate) struct Executor {
     pub(crate) tasks: RefCell<TaskTable>,
     /// The kit task being polled (or dropped) now.
     pub(crate) current: Cell<Option<TaskId>>,
+    /// The polled task is yielding at a kit `yield_point`: the kit's own choice point,
+    /// an immediate wake (the task stays where its wake put it), not tokio's deferred
+    /// yield.
+    pub(crate) kit_yield: Cell<bool>,
     pub(crate) trace: RefCell<Trace>,
     /// What the run's other threads reach: the clock, and their log lines.
     pub(crate) link: Arc<RunLink>,
@@ -207,6 +218,18 @@ pub(crate) struct Choosing {
     /// a clock a poll moved): as under tokio, where a yield is deferred until the queue
     /// has run and the drivers have turned, they wait for tokio's next turn.
     deferred: RefCell<Vec<TaskId>>,
+    /// Tasks that yielded with nothing owed to tokio, in yield order. As under tokio, where
+    /// a yield waits until the queue is empty (tasks woken meanwhile included) and the
+    /// yielded tasks are then woken newest first, the default order runs them again once
+    /// no other kit task is ready, newest first; until then each stays an option of every
+    /// choice, after the ready tasks, so no schedule is lost.
+    yielders: RefCell<Vec<TaskId>>,
+    /// The body was put first by [`Executor::resume_yielders`]: tokio polls its
+    /// `block_on` future at the start of a tick, before the yields it deferred.
+    body_first: Cell<bool>,
+    /// The body's last poll ended at a kit `yield_point`, an immediate wake: it keeps its
+    /// place in the queue instead of waiting behind the other woken tasks.
+    body_kit_yield: Cell<bool>,
 }
 
 impl Choosing {
@@ -302,6 +325,7 @@ impl Executor {
             start: Instant::now(),
             tasks: RefCell::new(TaskTable::new()),
             current: Cell::new(None),
+            kit_yield: Cell::new(false),
             trace: RefCell::new(if tracing {
                 Trace::new(capacity)
             } else {
@@ -318,6 +342,9 @@ impl Executor {
                 rng: RefCell::new(SplitMix64::new(seed ^ 0x005E_ED0F_7E57_C0DE)),
                 tokio_turned: Cell::new(false),
                 deferred: RefCell::new(Vec::new()),
+                yielders: RefCell::new(Vec::new()),
+                body_first: Cell::new(false),
+                body_kit_yield: Cell::new(false),
             },
             clock: ClockReadings::new(coarse_wall),
             waits: WaitState {
@@ -622,11 +649,27 @@ impl Executor {
     fn pick(&self) -> Option<Pick> {
         let mut ready = lock(&self.shared.ready);
         let deferred = !self.choosing.deferred.borrow().is_empty();
+        let mut yielders = self.choosing.yielders.borrow_mut();
         loop {
             if ready.is_empty() {
                 // Tasks that yielded for tokio: its turn is the only option.
-                return deferred.then_some(Pick::Tokio);
+                if deferred {
+                    return Some(Pick::Tokio);
+                }
+                return (!yielders.is_empty()).then_some(Pick::Resume);
             }
+            // The body runs, as tokio's `block_on` future does, when no other woken task is
+            // ready (tokio polls it at the start of a tick, once its queue has run).
+            if !self.choosing.body_first.replace(false)
+                && ready.len() > 1
+                && ready.front() == Some(&0)
+                && !self.choosing.body_kit_yield.get()
+            {
+                ready.rotate_left(1);
+            }
+            // The tasks that yielded are options too, after the ready ones, newest first.
+            let woken = ready.len();
+            ready.extend(yielders.iter().rev());
             // tokio is an option when it has tasks (or tasks yielded for its turn), but
             // not twice in a row: its turn runs everything it has ready, and a turn does
             // not move the clock, so a strategy that kept choosing it would spin while kit
@@ -649,12 +692,43 @@ impl Executor {
                 k
             };
             if k == ready.len() {
+                ready.truncate(woken);
                 return Some(Pick::Tokio);
             }
             let id = ready.remove(k).expect("index within the ready queue");
+            if k < woken {
+                ready.truncate(woken - 1);
+            } else {
+                ready.truncate(woken);
+                let at = yielders.len() - 1 - (k - woken);
+                yielders.remove(at);
+            }
             if self.is_live(id) {
                 return Some(Pick::Task(id, options, k));
             }
+        }
+    }
+
+    /// No kit task is ready: the tasks that yielded are, newest first (as tokio wakes
+    /// the yields it deferred), behind any task the I/O driver's turn woke.
+    fn resume_yielders(&self) {
+        let mut yielders = self.choosing.yielders.borrow_mut();
+        let mut ready = lock(&self.shared.ready);
+        // The body first: tokio polls its `block_on` future at the tick's start.
+        if let Some(at) = yielders.iter().position(|&t| t == 0) {
+            yielders.remove(at);
+            ready.push_front(0);
+            self.choosing.body_first.set(true);
+        }
+        ready.extend(yielders.drain(..).rev());
+    }
+
+    /// Task `id` yielded, with nothing owed to tokio: it waits behind the ready tasks.
+    fn hold_yielder(&self, id: TaskId) {
+        let mut ready = lock(&self.shared.ready);
+        if let Some(at) = ready.iter().rposition(|&queued| queued == id) {
+            ready.remove(at);
+            self.choosing.yielders.borrow_mut().push(id);
         }
     }
 
@@ -747,6 +821,7 @@ impl Executor {
     #[inline(always)]
     fn run_poll(&self, polling: &mut Polling, marked: bool) -> std::thread::Result<Poll<()>> {
         self.current.set(Some(polling.id));
+        self.kit_yield.set(false);
         let outer = if marked {
             mark::begin_poll(polling.id)
         } else {
@@ -948,10 +1023,7 @@ impl Executor {
                         in_a_row: &mut *in_a_row,
                         now,
                         go_on,
-                        then: Then {
-                            io_turn: false,
-                            tokio_turn: false,
-                        },
+                        then: Then { tokio_turn: false },
                         ended: None,
                     };
                     self.handle.block_on(&mut stretch);
@@ -977,9 +1049,6 @@ impl Executor {
                             self.after_poll(id, before, polled, in_a_row)
                         }
                     };
-                    if then.io_turn {
-                        self.io_turn_after_yield(rt);
-                    }
                     if then.tokio_turn {
                         if self.tokio_alive() {
                             self.tokio_turn(rt);
@@ -994,6 +1063,13 @@ impl Executor {
                     self.tokio_turn(rt);
                     true
                 }
+                Some(Pick::Resume) => {
+                    if self.config.io {
+                        self.io_turn_after_yield(rt);
+                    }
+                    self.resume_yielders();
+                    true
+                }
                 None => {
                     *in_a_row = 0;
                     false
@@ -1003,18 +1079,26 @@ impl Executor {
     }
 
     /// After a kit poll of the main loop that began at `before`: a task that yielded waits
-    /// for tokio's turn when tokio may have work, else an I/O driver turns (when the run
-    /// has one); after [`TOKIO_TURN_EVERY`] polls in a row tokio gets a turn. Says which
-    /// turns are due, in that order (a turn runs outside a [`Stretch`]).
+    /// for tokio's turn when tokio may have work, else behind the ready kit tasks (see
+    /// `Choosing::yielders`); after [`TOKIO_TURN_EVERY`] polls in a row tokio gets a turn.
+    /// Says whether that turn is due (a turn runs outside a [`Stretch`]).
     #[inline(always)]
     fn after_poll(&self, id: TaskId, before: Duration, polled: Polled, in_a_row: &mut u32) -> Then {
-        let io_turn = polled == Polled::Yielded && !self.defer_if_tokio_owed(id, before) && self.config.io;
+        let kit_yield = self.kit_yield.replace(false);
+        if id == 0 {
+            self.choosing
+                .body_kit_yield
+                .set(kit_yield && polled == Polled::Yielded);
+        }
+        if polled == Polled::Yielded && !self.defer_if_tokio_owed(id, before) && !kit_yield {
+            self.hold_yielder(id);
+        }
         *in_a_row += 1;
         let tokio_turn = *in_a_row >= TOKIO_TURN_EVERY;
         if tokio_turn {
             *in_a_row = 0;
         }
-        Then { io_turn, tokio_turn }
+        Then { tokio_turn }
     }
 
     /// Why the loop must stop before its next step, if it must.
@@ -1136,12 +1220,12 @@ impl Executor {
         self.shared.set_activity(ACTIVITY_IDLE, 0);
     }
 
-    /// A task yielded with the I/O driver on and nothing deferred for tokio: under tokio
-    /// a yielding task runs again only after the I/O driver has turned (a `yield_now`
-    /// with nothing else to run turns it), so the driver turns now and the task finds
-    /// the I/O events that came in meanwhile. The yield is not deferred: it stays a
-    /// choice, as in a run without the driver (an exploration's first runs), so a
-    /// schedule means the same in both. Out of line: explorations run without the driver.
+    /// Tasks yielded with the I/O driver on and nothing deferred for tokio, and no other
+    /// kit task is ready: under tokio yielded tasks run again only after the I/O driver has
+    /// turned, so the driver turns now and they find the I/O events that came in
+    /// meanwhile. The turn is not a choice, so a schedule means the same with the driver
+    /// and without (an exploration's first runs). Out of line: explorations run without
+    /// the driver.
     #[cold]
     #[inline(never)]
     fn io_turn_after_yield(&self, rt: &tokio::runtime::Runtime) {
@@ -1384,8 +1468,9 @@ impl Executor {
             return Settled::Idle;
         }
         let mut in_a_row = 0u32;
-        // tokio's live tasks when the I/O driver last turned here, with no kit poll since.
-        let mut io_turned: Option<usize> = None;
+        // tokio's live tasks when the I/O driver last turned here, with no kit poll since,
+        // and how many turns in a row found that many.
+        let mut io_turned: Option<(usize, u32)> = None;
         loop {
             if self.shared.wall_expired.load(Relaxed) {
                 return Settled::WallTimeout;
@@ -1404,13 +1489,19 @@ impl Executor {
                     // The wait held tokio back from parking, and tokio's park is where it
                     // reads I/O events: a socket closed by the body (a reader that can
                     // finish now) would go unseen and its task look leaked. Turn the I/O
-                    // driver and go round again, as long as a turn changes something.
+                    // driver and go round again, as long as turns change the number of tokio's
+                    // live tasks, and [`SETTLE_IO_TURNS`] more (a task may end and start
+                    // another through I/O, leaving the number as it was).
                     WaitOutcome::Quiescent if self.config.io && self.tokio_alive() => {
                         let alive = self.metrics.num_alive_tasks();
-                        if io_turned == Some(alive) {
+                        let same = match io_turned {
+                            Some((n, k)) if n == alive => k + 1,
+                            _ => 0,
+                        };
+                        if same > SETTLE_IO_TURNS {
                             return Settled::Idle;
                         }
-                        io_turned = Some(alive);
+                        io_turned = Some((alive, same));
                         self.driver_turn(rt);
                     }
                     WaitOutcome::Quiescent | WaitOutcome::Deadline => return Settled::Idle,
@@ -1729,8 +1820,6 @@ enum Begun {
 /// The turns due after a kit poll of the main loop (see [`Executor::after_poll`]).
 #[derive(Clone, Copy)]
 struct Then {
-    /// The task yielded with nothing deferred for tokio, and the run has an I/O driver.
-    io_turn: bool,
     /// [`TOKIO_TURN_EVERY`] polls in a row: tokio's turn (or its drivers').
     tokio_turn: bool,
 }
@@ -1804,7 +1893,7 @@ impl Future for Stretch<'_> {
             }
         };
         self.then = core.after_poll(id, before, polled, self.in_a_row);
-        if self.then.io_turn || self.then.tokio_turn || !(self.go_on)() {
+        if self.then.tokio_turn || !(self.go_on)() {
             return Poll::Ready(());
         }
         match core.pick() {

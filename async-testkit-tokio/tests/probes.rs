@@ -641,8 +641,7 @@ async fn interleaving() -> Vec<String> {
     for h in hs {
         h.await.unwrap();
     }
-    let out = log.lock().unwrap().clone();
-    out
+    log.lock().unwrap().clone()
 }
 
 /// The order of a run that does not explore is tokio's, around `yield_now` too: a task

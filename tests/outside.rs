@@ -120,3 +120,29 @@ fn a_deadlock_while_a_thread_runs_says_so_and_names_the_cure() {
          longer before the clock moves"
     );
 }
+
+/// A reply over a socket from a thread the kit cannot see (another name), a moment after
+/// every task waits with no timer: the run turns the I/O driver for a while before it
+/// judges, as tokio would block on the socket, and the reply arrives.
+#[test]
+fn a_socket_reply_from_an_unseen_thread_is_waited_for() {
+    let r = Builder::new().try_run(|| async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::Builder::new()
+            .name("unseen server".into())
+            .spawn(move || {
+                let (mut s, _) = listener.accept().unwrap();
+                std::thread::sleep(Duration::from_millis(2));
+                std::io::Write::write_all(&mut s, b"7").unwrap();
+            })
+            .unwrap();
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 1];
+        tokio::io::AsyncReadExt::read_exact(&mut c, &mut buf)
+            .await
+            .unwrap();
+        buf[0]
+    });
+    assert_eq!(*r.unwrap_or_else(|f| panic!("{f}")).value(), b'7');
+}

@@ -144,6 +144,11 @@ enum Pick {
 /// pending timer lets the clock jump first: `Clock::AutoJump` waits longer.
 pub(crate) const OUTSIDE_GRACE: Duration = Duration::from_millis(200);
 
+/// How long (wall time) a run with the I/O driver, every task waiting with no timer
+/// before the deadline, keeps turning the driver for an event from outside before it is
+/// judged (see [`Executor::io_grace`]).
+const IO_GRACE: Duration = Duration::from_millis(50);
+
 /// Turns of the I/O driver the settling at the body's end makes in a row while the number
 /// of tokio's live tasks stays the same (each a system call and a round of tokio's loop).
 const SETTLE_IO_TURNS: u32 = 8;
@@ -1244,6 +1249,7 @@ impl Executor {
             // outside work only once a coarse tick: before judging, look afresh, and let
             // a wake on its way arrive (the run then goes on from the deadline).
             WaitOutcome::Deadline if self.outside_grace(rt) == Grace::Woken => None,
+            WaitOutcome::Deadline if self.config.io && self.io_grace(rt) => None,
             WaitOutcome::Deadline => self.probe(rt, idle_since),
             WaitOutcome::Quiescent => {
                 if !self.settling.waiters.borrow().is_empty() {
@@ -1325,6 +1331,32 @@ impl Executor {
             ) {
                 return Grace::Woken;
             }
+        }
+    }
+
+    /// The clock reached the deadline with every task waiting, and the run has an I/O
+    /// driver: an event from outside that the kit cannot see (a reply from a thread of
+    /// another name, a signal) may be a moment away, where tokio, with no timer of the
+    /// test's, would block on I/O. Turns the I/O driver for up to [`IO_GRACE`] of wall
+    /// time, looking after steps that grow from 0.1 ms to 5 ms; true when a kit task
+    /// woke (the run goes on from the deadline).
+    #[cold]
+    fn io_grace(&self, rt: &tokio::runtime::Runtime) -> bool {
+        let until = std::time::Instant::now() + IO_GRACE;
+        let mut step = Duration::from_micros(100);
+        loop {
+            self.driver_turn(rt);
+            if !matches!(
+                self.wait(rt, true, None),
+                WaitOutcome::Quiescent | WaitOutcome::Deadline
+            ) {
+                return true;
+            }
+            if std::time::Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(step);
+            step = (step * 2).min(Duration::from_millis(5));
         }
     }
 

@@ -7,11 +7,12 @@
 //! Kit tasks are polled here, outside tokio's scheduler, inside the runtime's
 //! `Handle::block_on` (which gives each poll of its future tokio's cooperative budget and
 //! makes tokio refuse blocking calls, as in a tokio task; the polls the main loop makes in
-//! a row share one `Handle::block_on`, see [`Stretch`]), so `tokio::task::yield_now()` wakes a task at
-//! once (after a turn of the I/O driver, when the run has one) and the scheduler may
-//! pick it again before any other ready task; only while
-//! tokio may have work of its own (live tasks, timers due at a clock the poll moved) does
-//! a yielding task wait for tokio's next turn, as it would under tokio. `Runtime::block_on`
+//! a row share one `Handle::block_on`, see [`Stretch`]). A task that yields
+//! (`tokio::task::yield_now()`) stays an option of every choice, but the default order
+//! resumes it as tokio does: once no other kit task is ready, the newest yield first,
+//! after a turn of the I/O driver when the run has one; while tokio may have work of its
+//! own (live tasks, timers due at a clock the poll moved) it waits for tokio's next turn.
+//! The kit's `yield_point` is an immediate wake. `Runtime::block_on`
 //! is entered only to wait: tokio then runs its own tasks, turns its drivers and, with a
 //! paused clock, jumps to the next timer.
 //!
@@ -530,12 +531,17 @@ impl Executor {
         if !owed {
             return false;
         }
+        self.hold(id, &self.choosing.deferred);
+        true
+    }
+
+    /// Takes task `id`, which woke itself in its poll, out of the ready queue into `held`.
+    fn hold(&self, id: TaskId, held: &RefCell<Vec<TaskId>>) {
         let mut ready = lock(&self.shared.ready);
         if let Some(at) = ready.iter().rposition(|&queued| queued == id) {
             ready.remove(at);
-            self.choosing.deferred.borrow_mut().push(id);
+            held.borrow_mut().push(id);
         }
-        true
     }
 
     /// Records an event at the current virtual time. Outside a kit task's poll (in a
@@ -726,15 +732,6 @@ impl Executor {
             self.choosing.body_first.set(true);
         }
         ready.extend(yielders.drain(..).rev());
-    }
-
-    /// Task `id` yielded, with nothing owed to tokio: it waits behind the ready tasks.
-    fn hold_yielder(&self, id: TaskId) {
-        let mut ready = lock(&self.shared.ready);
-        if let Some(at) = ready.iter().rposition(|&queued| queued == id) {
-            ready.remove(at);
-            self.choosing.yielders.borrow_mut().push(id);
-        }
     }
 
     /// Polls one task once, and says how the poll left it. The caller gives the poll
@@ -1089,14 +1086,15 @@ impl Executor {
     /// Says whether that turn is due (a turn runs outside a [`Stretch`]).
     #[inline(always)]
     fn after_poll(&self, id: TaskId, before: Duration, polled: Polled, in_a_row: &mut u32) -> Then {
-        let kit_yield = self.kit_yield.replace(false);
+        let kit_yield = self.kit_yield.get();
         if id == 0 {
             self.choosing
                 .body_kit_yield
                 .set(kit_yield && polled == Polled::Yielded);
         }
         if polled == Polled::Yielded && !self.defer_if_tokio_owed(id, before) && !kit_yield {
-            self.hold_yielder(id);
+            // It waits behind the ready tasks.
+            self.hold(id, &self.choosing.yielders);
         }
         *in_a_row += 1;
         let tokio_turn = *in_a_row >= TOKIO_TURN_EVERY;
@@ -1309,13 +1307,23 @@ impl Executor {
     }
 
     /// While outside work is pending (see [`Outside`]), waits for it with time standing
-    /// still, up to [`OUTSIDE_GRACE`] of wall time, looking after steps that grow from
-    /// 0.1 ms to 5 ms.
+    /// still, up to [`OUTSIDE_GRACE`] of wall time.
     fn outside_grace(&self, rt: &tokio::runtime::Runtime) -> Grace {
-        let until = std::time::Instant::now() + OUTSIDE_GRACE;
+        self.hold_still(rt, OUTSIDE_GRACE, || self.outside.pending().any())
+    }
+
+    /// Waits with time standing still, up to `grace` of wall time, looking after steps that
+    /// grow from 0.1 ms to 5 ms, while `worth_it` (asked before each look) holds.
+    fn hold_still(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        grace: Duration,
+        worth_it: impl Fn() -> bool,
+    ) -> Grace {
+        let until = std::time::Instant::now() + grace;
         let mut step = Duration::from_micros(100);
         loop {
-            if !self.outside.pending().any() {
+            if !worth_it() {
                 return Grace::NothingOutside;
             }
             if std::time::Instant::now() >= until {
@@ -1337,27 +1345,16 @@ impl Executor {
     /// The clock reached the deadline with every task waiting, and the run has an I/O
     /// driver: an event from outside that the kit cannot see (a reply from a thread of
     /// another name, a signal) may be a moment away, where tokio, with no timer of the
-    /// test's, would block on I/O. Turns the I/O driver for up to [`IO_GRACE`] of wall
-    /// time, looking after steps that grow from 0.1 ms to 5 ms; true when a kit task
-    /// woke (the run goes on from the deadline).
+    /// test's, would block on I/O. Turns the I/O driver before each look, for up to
+    /// [`IO_GRACE`] of wall time; true when a kit task woke (the run goes on from the
+    /// deadline).
     #[cold]
     fn io_grace(&self, rt: &tokio::runtime::Runtime) -> bool {
-        let until = std::time::Instant::now() + IO_GRACE;
-        let mut step = Duration::from_micros(100);
-        loop {
+        let turn = || {
             self.driver_turn(rt);
-            if !matches!(
-                self.wait(rt, true, None),
-                WaitOutcome::Quiescent | WaitOutcome::Deadline
-            ) {
-                return true;
-            }
-            if std::time::Instant::now() >= until {
-                return false;
-            }
-            std::thread::sleep(step);
-            step = (step * 2).min(Duration::from_millis(5));
-        }
+            true
+        };
+        self.hold_still(rt, IO_GRACE, turn) == Grace::Woken
     }
 
     /// tokio is about to park and may jump the clock (auto mode, not intercepting):
@@ -1862,7 +1859,8 @@ struct Then {
 /// and returns `Pending`. tokio's `block_on` polls its future again at once, each time
 /// with a fresh cooperative budget: every kit poll has a whole budget, as one polled by
 /// tokio does, and runs inside the runtime (tokio refuses blocking calls there). A
-/// `yield_now()` stays an immediate wake, as there is no scheduler here to defer it.
+/// `yield_now()` wakes its task at once, as there is no scheduler here to defer it: the
+/// executor orders it afterwards (see `Choosing::yielders`).
 ///
 /// The stretch ends (`Ready`) where the main loop must act outside the runtime: a turn
 /// of tokio's (a runtime cannot be entered twice), a task that ended (its destructors

@@ -78,32 +78,34 @@ pub(crate) struct Outer {
     task: TaskId,
 }
 
-/// A kit poll of `task` begins, under a new mark.
-pub(crate) fn begin_poll(task: TaskId) -> Outer {
+/// Enters a poll of `task` (`None`: a drop, the polled task unchanged), under a new mark
+/// when `marked`, else under none.
+#[inline]
+fn begin(task: Option<TaskId>, marked: bool) -> Outer {
     HERE.try_with(|h| Outer {
-        task: h.task.replace(task),
-        mark: h.mark.replace(fresh(h)),
+        task: match task {
+            Some(t) => h.task.replace(t),
+            None => h.task.get(),
+        },
+        mark: h.mark.replace(if marked { fresh(h) } else { 0 }),
     })
     .unwrap_or(Outer { mark: 0, task: 0 })
 }
 
+/// A kit poll of `task` begins, under a new mark.
+pub(crate) fn begin_poll(task: TaskId) -> Outer {
+    begin(Some(task), true)
+}
+
 /// A kit poll of `task` begins without a mark: nothing it reads of the clock is reused.
 pub(crate) fn begin_unmarked_poll(task: TaskId) -> Outer {
-    HERE.try_with(|h| Outer {
-        task: h.task.replace(task),
-        mark: h.mark.replace(0),
-    })
-    .unwrap_or(Outer { mark: 0, task: 0 })
+    begin(Some(task), false)
 }
 
 /// A task's future is being dropped: no mark while it is (the task's waker may have been
 /// called already, unseen).
 pub(crate) fn begin_drop() -> Outer {
-    HERE.try_with(|h| Outer {
-        task: h.task.get(),
-        mark: h.mark.replace(0),
-    })
-    .unwrap_or(Outer { mark: 0, task: 0 })
+    begin(None, false)
 }
 
 /// The poll or drop begun with [`begin_poll`] or [`begin_drop`] ended. An outer poll it

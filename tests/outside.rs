@@ -146,3 +146,21 @@ fn a_socket_reply_from_an_unseen_thread_is_waited_for() {
     });
     assert_eq!(*r.unwrap_or_else(|f| panic!("{f}")).value(), b'7');
 }
+
+/// The schedules of an exploration that start within one tick of the coarse clock share
+/// one reading of where thread ids stood: each schedule's own thread is still waited for.
+#[test]
+fn every_schedule_of_an_exploration_waits_for_the_thread_it_started() {
+    let r = Builder::new().explore(200).try_run(|| async {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || tx.send(7).unwrap());
+        let other = async_testkit::spawn(async { async_testkit::yield_point().await });
+        async_testkit::yield_point().await;
+        other.await.unwrap();
+        assert_eq!((rx.await.unwrap(), time::elapsed()), (7, Duration::ZERO));
+    });
+    match r {
+        Ok(r) => assert!(r.schedules() > 1, "{} schedules", r.schedules()),
+        Err(f) => panic!("{f}"),
+    }
+}

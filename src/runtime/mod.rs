@@ -176,7 +176,7 @@ impl RunAttempt<'_> {
             self.seed,
             {
                 let blocking = krt.blocking.clone();
-                outside::Outside::new(Box::new(move || blocking.alive()), self.config.io)
+                outside::Outside::new(Box::new(move || blocking.alive()), self.config.io, family)
             },
             link,
         ));

@@ -22,7 +22,11 @@
 //!   handed out when the run began (it numbers threads in increasing order, until its
 //!   numbers wrap around). A run reads that one number when it starts
 //!   (`/proc/sys/kernel/ns_last_pid`, which each thread opens once); the rest only when
-//!   it looks.
+//!   it looks. The reading goes through the kernel's sysctl code and cost an
+//!   exploration's short schedule a tenth of its time, so the runs of one family (an
+//!   exploration's schedules) that start within one tick of the coarse clock share it:
+//!   a thread that an earlier schedule of that tick started, named as the test, and
+//!   left running counts for them too, which costs them only some waiting.
 //!
 //! Elsewhere only the blocking pool is seen.
 
@@ -80,13 +84,17 @@ pub(crate) struct Outside {
 }
 
 impl Outside {
-    pub(crate) fn new(blocking: Box<dyn Fn() -> usize>, io: bool) -> Self {
+    /// `family`: the run's family (0: none), whose runs may share the reading of where
+    /// thread ids stood.
+    pub(crate) fn new(blocking: Box<dyn Fn() -> usize>, io: bool, family: u64) -> Self {
+        #[cfg(not(target_os = "linux"))]
+        let _ = family;
         Outside {
             looked: Cell::new(None),
             blocking,
             children: io,
             #[cfg(target_os = "linux")]
-            threads: linux::Threads::new(),
+            threads: linux::Threads::new(family),
         }
     }
 
@@ -132,7 +140,7 @@ impl Outside {
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use std::cell::OnceCell;
+    use std::cell::{Cell, OnceCell};
     use std::fs;
     use std::os::unix::fs::FileExt;
 
@@ -151,6 +159,9 @@ mod linux {
         /// `/proc/sys/kernel/ns_last_pid`, opened once per thread: each run reads it again
         /// from its start (one system call, where opening and reading it took five).
         static LAST_PID: OnceCell<Option<fs::File>> = const { OnceCell::new() };
+        /// The last run's reading on this thread: its family, the coarse clock's tick
+        /// it was made in, and the id it found.
+        static LAST_READING: Cell<Option<(u64, u64, u32)>> = const { Cell::new(None) };
     }
 
     /// The last id the kernel handed out, now.
@@ -169,10 +180,20 @@ mod linux {
     }
 
     impl Threads {
-        pub(super) fn new() -> Self {
-            Threads {
-                max_at_start: last_pid().unwrap_or_else(|| tids().max().unwrap_or(u32::MAX)),
+        /// Where ids stand now, or, for a run of `family` (not 0) in the coarse clock's
+        /// tick of the family's last reading on this thread, where they stood then.
+        pub(super) fn new(family: u64) -> Self {
+            let tick = super::wall::coarse();
+            if let Some((f, at, max)) = LAST_READING.with(Cell::get)
+                && family != 0
+                && f == family
+                && at == tick
+            {
+                return Threads { max_at_start: max };
             }
+            let max_at_start = last_pid().unwrap_or_else(|| tids().max().unwrap_or(u32::MAX));
+            LAST_READING.with(|r| r.set(Some((family, tick, max_at_start))));
+            Threads { max_at_start }
         }
 
         /// Threads started since the run began that carry the run thread's name.
@@ -199,5 +220,34 @@ mod linux {
     /// Child processes of this thread, exited ones not yet reaped included.
     pub(super) fn children() -> usize {
         fs::read_to_string("/proc/thread-self/children").map_or(0, |s| s.split_whitespace().count())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::{Threads, last_pid};
+        use crate::runtime::wall;
+
+        #[test]
+        fn runs_of_one_family_in_one_tick_share_the_reading_and_others_read_afresh() {
+            for _ in 0..1000 {
+                let tick = wall::coarse();
+                let first = Threads::new(u64::MAX - 7);
+                std::thread::spawn(|| {}).join().unwrap();
+                let same_family = Threads::new(u64::MAX - 7);
+                let no_family = Threads::new(0);
+                if wall::coarse() != tick {
+                    continue;
+                }
+                assert_eq!(same_family.max_at_start, first.max_at_start);
+                if last_pid().is_some() {
+                    assert!(
+                        no_family.max_at_start > first.max_at_start,
+                        "a thread started in between"
+                    );
+                }
+                return;
+            }
+            panic!("never three readings within one tick of the coarse clock");
+        }
     }
 }

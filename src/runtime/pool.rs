@@ -176,14 +176,22 @@ impl KitRuntime {
         !self.threads_started.load(SeqCst) && self.rt.metrics().num_alive_tasks() == 0
     }
 
-    /// Moves the clock to the next multiple of the wheel's span past the origin; false
-    /// when the clock has come too far for that (after some 10^8 schedules).
+    /// Moves the clock to the next multiple of the wheel's span past the origin, unless it
+    /// stands on one; false when the clock has come too far for that (after some 10^8
+    /// schedules).
     fn align(&self) -> bool {
         let now = {
             let _g = self.rt.enter();
             tokio::time::Instant::now()
         };
-        let since = now.duration_since(self.origin).as_millis();
+        let elapsed = now.duration_since(self.origin);
+        let since = elapsed.as_millis();
+        if elapsed == Duration::from_millis(since as u64) && since % u128::from(WHEEL_SPAN_MS) == 0 {
+            // Where the last run started and so where its driver brought the wheel: the
+            // clock never moved in it (time only goes forward), and a run that moves it
+            // no further starts in the same state (one advance less per schedule).
+            return true;
+        }
         let next = (since / u128::from(WHEEL_SPAN_MS) + 1) * u128::from(WHEEL_SPAN_MS);
         if next > MAX_ORIGIN_MS {
             return false;
@@ -237,5 +245,42 @@ impl Drop for RuntimePool {
         if let Some(kept) = self.0.get_mut().take() {
             kept.shutdown();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{KitRuntime, RuntimePool, WHEEL_SPAN_MS};
+
+    fn now(rt: &KitRuntime) -> tokio::time::Instant {
+        let _g = rt.rt.enter();
+        tokio::time::Instant::now()
+    }
+
+    #[test]
+    fn a_kept_runtime_moves_to_the_next_span_only_when_its_clock_moved() {
+        let pool = RuntimePool::default();
+        let rt = pool.take(false);
+        let origin = rt.origin;
+        assert_eq!(now(&rt), origin);
+        pool.give_back(rt);
+        let rt = pool.take(false);
+        assert_eq!(
+            now(&rt),
+            origin,
+            "a run that did not move the clock leaves nothing to align"
+        );
+        rt.rt
+            .block_on(async { tokio::time::sleep(Duration::from_nanos(1_500_000)).await });
+        pool.give_back(rt);
+        let rt = pool.take(false);
+        let span = Duration::from_millis(WHEEL_SPAN_MS);
+        assert_eq!(now(&rt) - origin, span, "moved: to the next multiple of the span");
+        pool.give_back(rt);
+        let rt = pool.take(false);
+        assert_eq!(now(&rt) - origin, span, "standing on a multiple: not moved again");
+        pool.give_back(rt);
     }
 }

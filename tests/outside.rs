@@ -68,7 +68,8 @@ fn a_manual_clock_waits_for_a_thread_before_calling_it_a_stall() {
     let r = Builder::new().clock(Clock::Manual).try_run(|| async {
         let (tx, rx) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(40));
+            // Well inside the 200 ms grace, even when a loaded machine wakes it late.
+            std::thread::sleep(Duration::from_millis(10));
             tx.send(7).unwrap();
         });
         rx.await.unwrap()

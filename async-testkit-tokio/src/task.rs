@@ -24,7 +24,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures_util::stream::{FuturesUnordered, Stream};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Wake, Waker};
 
 #[doc(no_inline)]
 pub use tokio::task::*;
@@ -644,21 +646,94 @@ impl From<JoinError> for std::io::Error {
 /// });
 /// ```
 pub struct JoinSet<T> {
-    tasks: FuturesUnordered<Member<T>>,
-    /// The waker of the last `poll_join_next`: `try_join_next` polls with it, as polling
-    /// with another would take the wakeup away from the task waiting on the set.
-    waiter: Option<std::task::Waker>,
+    /// The tasks, by the key of their entry in `lists`, each with the waker it finishes
+    /// through.
+    members: HashMap<u64, (Member<T>, Waker)>,
+    /// Which tasks have woken the set since they were last polled: shared with each
+    /// task's waker, which may run on any thread.
+    lists: Arc<Mutex<Lists>>,
+    /// The key of the next task inserted.
+    next_key: u64,
 }
 
-/// A task of a [`JoinSet`]: its handle, finishing with its id.
-struct Member<T>(JoinHandle<T>);
+/// A task of a [`JoinSet`].
+enum Member<T> {
+    Running(JoinHandle<T>),
+    /// Finished before it was inserted (a handle whose task was already done).
+    Finished(Id, Result<T, JoinError>),
+}
 
-impl<T> Future for Member<T> {
-    type Output = (Id, Result<T, JoinError>);
+/// The set's two lists, as tokio keeps them: the idle tasks, and the notified ones in
+/// the order their wakes came (the order `join_next` takes them in).
+#[derive(Default)]
+struct Lists {
+    /// Idle tasks by the order they became idle (oldest first), for `abort_all`'s order.
+    idle: BTreeMap<u64, u64>,
+    /// Notified tasks, oldest wake first.
+    notified: VecDeque<u64>,
+    /// Where each task of the set is: `Some(seq)`, idle since `seq`; `None`, notified.
+    place: HashMap<u64, Option<u64>>,
+    next_seq: u64,
+    /// The waker of the last `poll_join_next` that found nothing to take.
+    waiter: Option<Waker>,
+}
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let id = self.0.id();
-        Pin::new(&mut self.0).poll(cx).map(|r| (id, r))
+impl Lists {
+    fn make_idle(&mut self, key: u64) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.idle.insert(seq, key);
+        self.place.insert(key, Some(seq));
+    }
+
+    /// The oldest notified task, made idle again (until its next wake).
+    fn pop_notified(&mut self) -> Option<u64> {
+        let key = self.notified.pop_front()?;
+        self.make_idle(key);
+        Some(key)
+    }
+
+    fn remove(&mut self, key: u64) {
+        match self.place.remove(&key) {
+            Some(Some(seq)) => {
+                self.idle.remove(&seq);
+            }
+            Some(None) => self.notified.retain(|&k| k != key),
+            None => {}
+        }
+    }
+}
+
+fn locked(lists: &Mutex<Lists>) -> std::sync::MutexGuard<'_, Lists> {
+    lists.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The waker a task of a set finishes through: it moves the task to the notified list
+/// and wakes whoever waits on the set.
+struct MemberWaker {
+    lists: Arc<Mutex<Lists>>,
+    key: u64,
+}
+
+impl Wake for MemberWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let waiter = {
+            let mut lists = locked(&self.lists);
+            let Some(Some(seq)) = lists.place.get(&self.key).copied() else {
+                return; // already notified, or no longer in the set
+            };
+            lists.idle.remove(&seq);
+            lists.place.insert(self.key, None);
+            lists.notified.push_back(self.key);
+            lists.waiter.take()
+        };
+        if let Some(w) = waiter {
+            w.wake();
+        }
     }
 }
 
@@ -671,8 +746,9 @@ impl<T> JoinSet<T> {
     /// ```
     pub fn new() -> Self {
         JoinSet {
-            tasks: FuturesUnordered::new(),
-            waiter: None,
+            members: HashMap::new(),
+            lists: Arc::default(),
+            next_key: 0,
         }
     }
 
@@ -690,7 +766,7 @@ impl<T> JoinSet<T> {
     /// });
     /// ```
     pub fn len(&self) -> usize {
-        self.tasks.len()
+        self.members.len()
     }
 
     /// Whether the set holds no task.
@@ -699,7 +775,7 @@ impl<T> JoinSet<T> {
     /// assert!(async_testkit_tokio::task::JoinSet::<u8>::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
+        self.members.is_empty()
     }
 
     /// Asks every task in the set to stop; they stay in the set until joined (as
@@ -716,8 +792,20 @@ impl<T> JoinSet<T> {
     /// });
     /// ```
     pub fn abort_all(&mut self) {
-        for member in self.tasks.iter() {
-            member.0.abort();
+        // In tokio's order: the idle tasks, longest idle first, then the notified ones.
+        let order: Vec<u64> = {
+            let lists = locked(&self.lists);
+            lists
+                .idle
+                .values()
+                .chain(lists.notified.iter())
+                .copied()
+                .collect()
+        };
+        for key in order {
+            if let Some((Member::Running(handle), _)) = self.members.get(&key) {
+                handle.abort();
+            }
         }
     }
 
@@ -735,7 +823,11 @@ impl<T> JoinSet<T> {
     /// });
     /// ```
     pub fn detach_all(&mut self) {
-        self.tasks.clear();
+        self.members.clear();
+        let mut lists = locked(&self.lists);
+        lists.idle.clear();
+        lists.notified.clear();
+        lists.place.clear();
     }
 
     /// Polls for the next task to finish, as tokio's `JoinSet::poll_join_next`:
@@ -772,12 +864,28 @@ impl<T> JoinSet<T> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<(Id, T), JoinError>>> {
-        if !self.waiter.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            self.waiter = Some(cx.waker().clone());
+        if self.members.is_empty() {
+            return Poll::Ready(None);
         }
-        Pin::new(&mut self.tasks)
-            .poll_next(cx)
-            .map(|next| next.map(|(id, r)| r.map(|v| (id, v))))
+        let key = {
+            let mut lists = locked(&self.lists);
+            if !lists.waiter.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                lists.waiter = Some(cx.waker().clone());
+            }
+            lists.pop_notified()
+        };
+        let Some(key) = key else {
+            return Poll::Pending;
+        };
+        match self.poll_member(key, false) {
+            Poll::Ready(r) => Poll::Ready(Some(r)),
+            Poll::Pending => {
+                // Woken but not done (its handle ran out of budget): as tokio's, give
+                // the executor a turn and come back.
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
     }
 
     /// Waits for the next task to finish: `None` once the set is empty.
@@ -841,14 +949,11 @@ impl<T> JoinSet<T> {
     /// });
     /// ```
     pub fn try_join_next_with_id(&mut self) -> Option<Result<(Id, T), JoinError>> {
-        let waker = self
-            .waiter
-            .clone()
-            .unwrap_or_else(|| std::task::Waker::noop().clone());
-        let mut cx = Context::from_waker(&waker);
-        match self.poll_join_next_with_id(&mut cx) {
-            Poll::Ready(next) => next,
-            Poll::Pending => None,
+        loop {
+            let key = locked(&self.lists).pop_notified()?;
+            if let Poll::Ready(r) = self.poll_member(key, true) {
+                return Some(r);
+            }
         }
     }
 
@@ -901,10 +1006,54 @@ impl<T> JoinSet<T> {
         out
     }
 
-    fn insert(&mut self, handle: JoinHandle<T>) -> AbortHandle {
+    fn insert(&mut self, mut handle: JoinHandle<T>) -> AbortHandle {
         let abort = handle.abort_handle();
-        self.tasks.push(Member(handle));
+        let key = self.next_key;
+        self.next_key += 1;
+        let waker = Waker::from(Arc::new(MemberWaker {
+            lists: self.lists.clone(),
+            key,
+        }));
+        locked(&self.lists).make_idle(key);
+        // Hands the handle the task's waker, as tokio's set does when it inserts a handle
+        // (and without using up the budget of the task that spawns): a task that is
+        // already done wakes it at once.
+        let id = handle.id();
+        let polled = poll_unconstrained(&mut handle, &waker);
+        let member = match polled {
+            Poll::Ready(r) => {
+                waker.wake_by_ref();
+                Member::Finished(id, r)
+            }
+            Poll::Pending => Member::Running(handle),
+        };
+        self.members.insert(key, (member, waker));
         abort
+    }
+
+    /// Polls the task of `key` with its own waker (outside the budget when `unconstrained`);
+    /// one that is done leaves the set.
+    fn poll_member(&mut self, key: u64, unconstrained: bool) -> Poll<Result<(Id, T), JoinError>> {
+        let Some((member, waker)) = self.members.get_mut(&key) else {
+            return Poll::Pending;
+        };
+        if let Member::Running(handle) = member {
+            let id = handle.id();
+            let polled = if unconstrained {
+                poll_unconstrained(handle, waker)
+            } else {
+                Pin::new(handle).poll(&mut Context::from_waker(waker))
+            };
+            match polled {
+                Poll::Ready(r) => *member = Member::Finished(id, r),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        locked(&self.lists).remove(key);
+        match self.members.remove(&key) {
+            Some((Member::Finished(id, r), _)) => Poll::Ready(r.map(|v| (id, v))),
+            _ => unreachable!("a finished member was just stored"),
+        }
     }
 }
 
@@ -1030,6 +1179,12 @@ impl<T: 'static> JoinSet<T> {
     {
         self.insert(JoinHandle::tokio(handle.spawn_blocking(f)))
     }
+}
+
+/// One poll of `handle` with `waker`, outside the cooperative budget.
+fn poll_unconstrained<T>(handle: &mut JoinHandle<T>, waker: &Waker) -> Poll<Result<T, JoinError>> {
+    let mut cx = Context::from_waker(waker);
+    std::pin::pin!(tokio::task::coop::unconstrained(handle)).poll(&mut cx)
 }
 
 impl<T> Drop for JoinSet<T> {

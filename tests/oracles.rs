@@ -270,6 +270,29 @@ fn a_payload_whose_drop_panics_still_gives_a_report() {
     );
 }
 
+/// A task spawned by an iterator adapter of the standard library (`map`, here) is named
+/// by the test's line, not by the adapter's: `#[track_caller]` stops at std's frames.
+#[test]
+fn a_spawn_through_an_iterator_adapter_is_named_by_the_tests_line() {
+    let line = line!() + 3;
+    let f = Builder::new()
+        .try_run(|| async {
+            let hs: Vec<_> = (0..2).map(|_| std::future::pending::<()>()).map(spawn).collect();
+            std::mem::forget(hs);
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Leak, "{f}");
+    let at = format!("tests/oracles.rs:{line}:");
+    assert!(
+        f.headline().starts_with(&format!(
+            "leak: 2 tasks were still alive when the test body returned: #1 (spawned at {at}"
+        )),
+        "{f}"
+    );
+    assert!(f.headline().contains(&format!("), #2 (spawned at {at}")), "{f}");
+    assert!(!f.to_string().contains("/rustc/"), "{f}");
+}
+
 // ---- leaks --------------------------------------------------------------------------
 
 #[test]

@@ -1,6 +1,6 @@
 //! With the `explore` feature: the panics of tasks started with `tokio::spawn` in a run
 //! as tokio gives them (an aborted task whose `Drop` panics, a payload whose own `Drop`
-//! panics).
+//! panics), and the spawn sites reports name when std's iterator adapters spawn.
 #![cfg(feature = "explore")]
 
 // As users name it: the dependency is called tokio.
@@ -99,4 +99,29 @@ fn a_payload_whose_drop_panics_gives_a_report_not_a_panic_of_try_run() {
         "task #1 panicked: (a panic payload that is not a string)",
         "{f}"
     );
+}
+
+#[test]
+fn tasks_a_joinset_collects_or_map_spawns_are_named_by_the_tests_line() {
+    let line = line!() + 4;
+    let f = Builder::new()
+        .try_run(|| async {
+            let futs = || (0..1).map(|_| std::future::pending::<()>());
+            let set: tokio::task::JoinSet<()> = futs().collect();
+            std::mem::forget(set);
+            let hs: Vec<_> = futs().map(tokio::spawn).collect();
+            std::mem::forget(hs);
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Leak, "{f}");
+    let headline = f.headline();
+    let collected = format!("#1 (spawned at tests/panics_and_sites.rs:{line}:");
+    let mapped = format!("#2 (spawned at tests/panics_and_sites.rs:{}:", line + 2);
+    assert!(
+        headline.starts_with("leak: 2 tasks were still alive when the test body returned: #1"),
+        "{f}"
+    );
+    assert!(headline.contains(&collected), "{f}");
+    assert!(headline.contains(&mapped), "{f}");
+    assert!(!f.to_string().contains("/rustc/"), "{f}");
 }

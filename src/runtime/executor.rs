@@ -50,7 +50,7 @@ use super::outside::{Outside, Pending};
 use super::panics::{self, PanicRecord, Payload};
 use super::shared::{ACTIVITY_IDLE, ACTIVITY_TOKIO, Shared, TaskWaker};
 use super::table::{BoxFuture, Slot, TaskEntry, TaskTable};
-use super::tasks::{JoinControl, TaskInfo, TaskMeta, TaskState, TaskStats};
+use super::tasks::{JoinControl, SpawnSite, TaskInfo, TaskMeta, TaskState, TaskStats};
 use super::wall;
 use crate::schedule::{Choice, Chooser, SplitMix64, Step};
 use crate::trace::{EventKind, LogLine, TaskId, Trace};
@@ -604,7 +604,7 @@ impl Executor {
         let meta = TaskMeta {
             id,
             name: name.map(Arc::from),
-            site,
+            site: SpawnSite::new(site),
             background,
         };
         lock(&self.shared.metas).push(meta.clone());

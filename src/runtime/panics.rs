@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use super::tasks::TaskMeta;
 use crate::trace::EventKind;
-use crate::util::lock;
+use crate::util::{frame_symbol, lock};
 
 /// What tokio panics with when a task uses sockets (or signals) on a runtime built
 /// without the I/O driver.
@@ -258,13 +258,6 @@ pub(crate) fn take_last(task: Option<TaskMeta>, at: Duration, payload: &Box<dyn 
         returned_err: returned.is_some(),
         local: false,
     }
-}
-
-/// The symbol of a backtrace line that opens a frame (`  3: my_crate::f`), not of an
-/// `at file:line` line.
-fn frame_symbol(line: &str) -> Option<&str> {
-    let (n, symbol) = line.trim_start().split_once(": ")?;
-    n.chars().all(|c| c.is_ascii_digit()).then_some(symbol)
 }
 
 /// Frames that belong to the panic machinery, the kit or the executor, not the user.

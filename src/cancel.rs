@@ -456,6 +456,7 @@ where
             return;
         };
         let record = panics::take_last(None, core.elapsed(), &payload);
+        panics::drop_payload(payload);
         let why = match &record.location {
             Some(at) => format!("the invariant panicked at {at}: {}", record.message),
             None => format!("the invariant panicked: {}", record.message),

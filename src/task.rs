@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use crate::runtime::executor;
+use crate::runtime::panics;
 use crate::runtime::shared::TaskWaker;
 use crate::runtime::tasks::{JoinControl, TaskMeta};
 use crate::trace::{EventKind, TaskId};
@@ -193,7 +194,9 @@ pub struct JoinHandle<T> {
 
 impl<T> JoinHandle<T> {
     /// Asks the task to stop: its future is dropped before its next poll, and awaiting the
-    /// handle gives a cancelled [`JoinError`]. A task that already finished is unaffected.
+    /// handle gives a cancelled [`JoinError`] (or, as under tokio, a panic one when a
+    /// destructor panics while the future is dropped). A task that already finished is
+    /// unaffected.
     ///
     /// ```
     /// async_testkit::run(async {
@@ -448,6 +451,16 @@ impl JoinError {
 }
 
 impl JoinError {
+    /// Drops the panic's payload if it is still here (see [`panics::drop_payload`]).
+    fn discard_payload(&self) {
+        if let Repr::Panic { payload, .. } = &self.repr {
+            let taken = lock(payload).take();
+            if let Some(p) = taken {
+                panics::drop_payload(p);
+            }
+        }
+    }
+
     /// The panic's payload as text when it is a `String` or a `&'static str` and has not
     /// been taken (what tokio's `JoinError` prints); `None` otherwise.
     pub(crate) fn payload_str(&self) -> Option<String> {
@@ -627,6 +640,17 @@ struct JoinState<T> {
     taken: bool,
 }
 
+/// The kit drops a panic's payload that nobody took (the handle was dropped, or never
+/// awaited) as tokio does: a panic in the payload's own `Drop` is swallowed. The task's
+/// panic has been recorded already and fails the test as usual.
+impl<T> Drop for JoinState<T> {
+    fn drop(&mut self) {
+        if let Some(Err(e)) = &self.output {
+            e.discard_payload();
+        }
+    }
+}
+
 impl<T> JoinInner<T> {
     pub(crate) fn new(run_id: u64, meta: TaskMeta, waker: Arc<TaskWaker>) -> Arc<Self> {
         Arc::new(JoinInner {
@@ -645,6 +669,9 @@ impl<T> JoinInner<T> {
         let waiter = {
             let mut state = lock(&self.state);
             if self.waker.outcome.load(SeqCst) {
+                if let Err(e) = &out {
+                    e.discard_payload();
+                }
                 return;
             }
             state.output = Some(out);

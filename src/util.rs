@@ -9,6 +9,13 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The symbol of a line of a captured backtrace that opens a frame (`  3: my_crate::f`),
+/// not of an `at file:line` line.
+pub(crate) fn frame_symbol(line: &str) -> Option<&str> {
+    let (n, symbol) = line.trim_start().split_once(": ")?;
+    n.chars().all(|c| c.is_ascii_digit()).then_some(symbol)
+}
+
 /// How far past now a deadline that would overflow the clock is put instead: 30 years
 /// of 365 days, past the end of any test.
 pub(crate) const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 86_400);

@@ -157,8 +157,140 @@ fn a_panic_while_a_task_is_dropped_is_reported_too() {
         .unwrap_err();
     assert_eq!(
         f.panic_messages(),
-        ["drop exploded (while the task was being dropped)"]
+        ["drop exploded (while the aborted task was being dropped)"]
     );
+    assert!(
+        f.headline().starts_with("task #1 panicked at tests/oracles.rs:"),
+        "{f}"
+    );
+}
+
+/// A task whose `Drop` panics when it is aborted ends as panicked, as under tokio: the
+/// handle gives that panic, and the test that takes it passes.
+#[test]
+fn an_aborted_task_whose_drop_panics_ends_as_panicked_and_the_test_may_take_it() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("drop exploded");
+        }
+    }
+    let r = Builder::new()
+        .try_run(|| async {
+            let h = spawn(async {
+                let _b = Bomb;
+                std::future::pending::<()>().await
+            });
+            time::run_until_idle().await;
+            h.abort();
+            let err = h.await.unwrap_err();
+            let shown = err.to_string();
+            assert!(!err.is_cancelled());
+            assert!(err.is_panic());
+            let payload = err.into_panic();
+            (shown, payload.downcast_ref::<&str>().copied())
+        })
+        .unwrap();
+    let (shown, payload) = r.into_value();
+    assert_eq!(payload, Some("drop exploded"));
+    assert!(
+        shown.starts_with("task #1 (spawned at tests/oracles.rs:"),
+        "{shown}"
+    );
+    assert!(
+        shown.ends_with(" panicked: drop exploded (while the aborted task was being dropped)"),
+        "{shown}"
+    );
+}
+
+/// A panic payload whose own `Drop` panics is dropped as tokio drops it, the second panic
+/// swallowed: the task's panic fails the run with a report, it does not escape `try_run`.
+#[test]
+fn a_payload_whose_drop_panics_still_gives_a_report() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("the payload's drop");
+        }
+    }
+    for awaited in [false, true] {
+        let f = Builder::new()
+            .try_run(move || async move {
+                let h = spawn(async {
+                    std::panic::resume_unwind(Box::new(Bomb));
+                });
+                if awaited {
+                    // Held, not taken: dropped with the handle below.
+                    let _ = time::run_until_idle().await;
+                    assert!(h.is_finished());
+                } else {
+                    drop(h);
+                }
+                time::run_until_idle().await;
+            })
+            .unwrap_err();
+        assert_eq!(f.kind(), FailureKind::Panic, "{f}");
+        assert_eq!(
+            f.headline(),
+            "task #1 panicked: (a panic payload that is not a string)",
+            "awaited {awaited}: {f}"
+        );
+        assert_eq!(f.panic_messages().len(), 1, "{f}");
+    }
+    // The body's own payload, and one of a task's Drop at the run's end.
+    let f = Builder::new()
+        .try_run(|| async {
+            std::panic::resume_unwind(Box::new(Bomb));
+        })
+        .unwrap_err();
+    assert_eq!(
+        f.headline(),
+        "the test body panicked: (a panic payload that is not a string)",
+        "{f}"
+    );
+    let f = Builder::new()
+        .try_run(|| async {
+            struct Rethrow;
+            impl Drop for Rethrow {
+                fn drop(&mut self) {
+                    std::panic::resume_unwind(Box::new(Bomb));
+                }
+            }
+            spawn_background(async {
+                let _r = Rethrow;
+                std::future::pending::<()>().await
+            });
+            time::run_until_idle().await;
+        })
+        .unwrap_err();
+    assert_eq!(
+        f.panic_messages(),
+        ["(a panic payload that is not a string) (while the task was being dropped)"],
+        "{f}"
+    );
+}
+
+/// A task spawned by an iterator adapter of the standard library (`map`, here) is named
+/// by the test's line, not by the adapter's: `#[track_caller]` stops at std's frames.
+#[test]
+fn a_spawn_through_an_iterator_adapter_is_named_by_the_tests_line() {
+    let line = line!() + 3;
+    let f = Builder::new()
+        .try_run(|| async {
+            let hs: Vec<_> = (0..2).map(|_| std::future::pending::<()>()).map(spawn).collect();
+            std::mem::forget(hs);
+        })
+        .unwrap_err();
+    assert_eq!(f.kind(), FailureKind::Leak, "{f}");
+    let at = format!("tests/oracles.rs:{line}:");
+    assert!(
+        f.headline().starts_with(&format!(
+            "leak: 2 tasks were still alive when the test body returned: #1 (spawned at {at}"
+        )),
+        "{f}"
+    );
+    assert!(f.headline().contains(&format!("), #2 (spawned at {at}")), "{f}");
+    assert!(!f.to_string().contains("/rustc/"), "{f}");
 }
 
 // ---- leaks --------------------------------------------------------------------------

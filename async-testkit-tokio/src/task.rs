@@ -235,7 +235,8 @@ impl<T> JoinHandle<T> {
     }
 
     /// Asks the task to stop, as tokio's `JoinHandle::abort`: awaiting the handle then
-    /// gives a cancelled [`JoinError`], unless the task had already finished.
+    /// gives a cancelled [`JoinError`] (a panic one if a destructor panics while the
+    /// task's future is dropped), unless the task had already finished.
     ///
     /// ```
     /// use async_testkit_tokio as tokio;

@@ -47,10 +47,10 @@ use super::deadline::{DeadlineProbe, Probed, WaitOutcome};
 use super::link::RunLink;
 use super::mark;
 use super::outside::{Outside, Pending};
-use super::panics::{self, PanicRecord};
+use super::panics::{self, PanicRecord, Payload};
 use super::shared::{ACTIVITY_IDLE, ACTIVITY_TOKIO, Shared, TaskWaker};
 use super::table::{BoxFuture, Slot, TaskEntry, TaskTable};
-use super::tasks::{JoinControl, TaskInfo, TaskMeta, TaskState, TaskStats};
+use super::tasks::{JoinControl, SpawnSite, TaskInfo, TaskMeta, TaskState, TaskStats};
 use super::wall;
 use crate::schedule::{Choice, Chooser, SplitMix64, Step};
 use crate::trace::{EventKind, LogLine, TaskId, Trace};
@@ -604,7 +604,7 @@ impl Executor {
         let meta = TaskMeta {
             id,
             name: name.map(Arc::from),
-            site,
+            site: SpawnSite::new(site),
             background,
         };
         lock(&self.shared.metas).push(meta.clone());
@@ -804,12 +804,30 @@ impl Executor {
         })
     }
 
-    /// A task its handle aborted: drops its future instead of polling it.
+    /// A task its handle aborted: drops its future instead of polling it. As under tokio,
+    /// a panic while the future is dropped ends the task as panicked, its handle giving
+    /// that panic (the test may take it); otherwise the task is cancelled.
     fn end_aborted(&self, id: TaskId, fut: BoxFuture) -> Polled {
         let control = self.control(id);
-        self.finish(id, fut, TaskState::Cancelled);
-        if let Some(c) = control {
-            c.cancelled();
+        match self.finish(id, fut, TaskState::Cancelled) {
+            None => {
+                if let Some(c) = control {
+                    c.cancelled();
+                }
+            }
+            Some(panicked) => {
+                let (payload, record) = *panicked;
+                self.set_state(id, TaskState::Panicked);
+                self.record(Some(id), panics::ended_event(&payload));
+                let (handled, message) = (record.handled.clone(), record.message.clone());
+                self.findings.panics.borrow_mut().push(record);
+                match control {
+                    Some(c) => c.panicked(payload, handled, message),
+                    None => {
+                        panics::drop_payload(payload);
+                    }
+                }
+            }
         }
         // Whatever its destructor took is nobody's poll.
         self.clock.mark_wall();
@@ -884,7 +902,7 @@ impl Executor {
                 self.trace
                     .borrow_mut()
                     .record(now, Some(id), EventKind::Completed);
-                self.finish(id, fut, TaskState::Completed);
+                self.finish_dropped(id, fut, TaskState::Completed);
                 Polled::Ended
             }
             Err(payload) => {
@@ -895,9 +913,12 @@ impl Executor {
                 let message = record.message.clone();
                 self.findings.panics.borrow_mut().push(record);
                 let control = self.control(id);
-                self.finish(id, fut, TaskState::Panicked);
-                if let Some(c) = control {
-                    c.panicked(payload, handled, message);
+                self.finish_dropped(id, fut, TaskState::Panicked);
+                match control {
+                    Some(c) => c.panicked(payload, handled, message),
+                    None => {
+                        panics::drop_payload(payload);
+                    }
                 }
                 Polled::Ended
             }
@@ -932,8 +953,25 @@ impl Executor {
         }
     }
 
-    /// Removes a task and drops its future (catching a panic in its destructors).
-    fn finish(&self, id: TaskId, fut: BoxFuture, state: TaskState) {
+    /// [`Executor::finish`] for a task that completed or panicked: a panic while its
+    /// future is dropped is recorded as one more panic of the task.
+    #[inline]
+    fn finish_dropped(&self, id: TaskId, fut: BoxFuture, state: TaskState) {
+        if let Some(panicked) = self.finish(id, fut, state) {
+            self.note_drop_panic(*panicked);
+        }
+    }
+
+    /// Records a panic while a task's future was dropped, and drops its payload.
+    #[cold]
+    fn note_drop_panic(&self, (payload, record): (Payload, PanicRecord)) {
+        self.findings.panics.borrow_mut().push(record);
+        panics::drop_payload(payload);
+    }
+
+    /// Removes a task and drops its future (catching a panic in its destructors, which
+    /// it returns).
+    fn finish(&self, id: TaskId, fut: BoxFuture, state: TaskState) -> Option<DropPanic> {
         // Dropped outside the borrow: the slot may hold the last reference to the task's
         // output, whose destructor is user code that may spawn.
         let slot = self.tasks.borrow_mut()[id].slot.take();
@@ -952,21 +990,35 @@ impl Executor {
         if state == TaskState::Cancelled {
             self.record(Some(id), EventKind::Cancelled);
         }
-        self.drop_future(id, fut);
+        self.drop_future(id, fut, state == TaskState::Cancelled)
     }
 
-    fn drop_future(&self, id: TaskId, fut: BoxFuture) {
+    /// Drops a task's future; a panic in its destructors comes back as its payload and
+    /// its record (see [`Executor::drop_panicked`]).
+    fn drop_future(&self, id: TaskId, fut: BoxFuture, aborted: bool) -> Option<DropPanic> {
         let prev = self.current.replace(Some(id));
         let outer = mark::begin_drop();
         let dropped = panics::polling_kit_task(|| catch_unwind(AssertUnwindSafe(move || drop(fut))));
         mark::end_poll(outer);
         self.current.set(prev);
-        if let Err(payload) = dropped {
-            let meta = self.meta(id);
-            let mut record = panics::take_last(Some(meta), self.elapsed(), &payload);
-            record.message = format!("{} (while the task was being dropped)", record.message);
-            self.findings.panics.borrow_mut().push(record);
+        match dropped {
+            Ok(()) => None,
+            Err(payload) => Some(self.drop_panicked(id, payload, aborted)),
         }
+    }
+
+    /// The record of a panic while a task's future was dropped: its message says so (the
+    /// future of a task `aborted`, or of one that ended or that the run's end dropped).
+    #[cold]
+    fn drop_panicked(&self, id: TaskId, payload: Payload, aborted: bool) -> DropPanic {
+        let mut record = panics::take_last(Some(self.meta(id)), self.elapsed(), &payload);
+        let why = if aborted {
+            "while the aborted task was being dropped"
+        } else {
+            "while the task was being dropped"
+        };
+        record.message = format!("{} ({why})", record.message);
+        Box::new((payload, record))
     }
 
     /// Whether tokio has tasks of its own (then a turn for its queue is an option).
@@ -1633,8 +1685,8 @@ impl Executor {
                     if let Some((fut, _)) = slot.fut.take() {
                         if last_round {
                             std::mem::forget(fut);
-                        } else {
-                            self.drop_future(id, fut);
+                        } else if let Some(panicked) = self.drop_future(id, fut, false) {
+                            self.note_drop_panic(*panicked);
                         }
                     }
                     slot.control.cancelled();
@@ -1657,6 +1709,10 @@ impl Executor {
         self.deadline.disarm();
     }
 }
+
+/// A panic while a task's future was dropped: its payload and its record (boxed: the
+/// common path, no panic, returns a null pointer).
+type DropPanic = Box<(Payload, PanicRecord)>;
 
 /// How many rounds of tasks spawned while the run's tasks are dropped at its end the
 /// teardown drops (each round's drops may spawn the next).

@@ -95,8 +95,9 @@ impl<T> JoinControl for Body<T> {
         self.ended.store(true, SeqCst);
     }
 
-    fn panicked(&self, _payload: Box<dyn std::any::Any + Send>, _handled: Arc<AtomicBool>, _message: String) {
+    fn panicked(&self, payload: Box<dyn std::any::Any + Send>, _handled: Arc<AtomicBool>, _message: String) {
         self.ended.store(true, SeqCst);
+        panics::drop_payload(payload);
     }
 }
 

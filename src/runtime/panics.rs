@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use super::tasks::TaskMeta;
 use crate::trace::EventKind;
-use crate::util::lock;
+use crate::util::{frame_symbol, lock};
 
 /// What tokio panics with when a task uses sockets (or signals) on a runtime built
 /// without the I/O driver.
@@ -146,11 +146,7 @@ thread_local! {
 
 /// Runs `f`, catching a panic in it without printing it: `None` if it panicked.
 pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> Option<R> {
-    install_once();
-    let prev = QUIET.with(|q| q.replace(true));
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok();
-    QUIET.with(|q| q.set(prev));
-    r
+    quietly_caught(f).map_err(drop_payload).ok()
 }
 
 /// Marks this thread as belonging to a run until the guard drops.
@@ -181,6 +177,35 @@ pub(crate) fn polling_kit_task<R>(f: impl FnOnce() -> R) -> R {
     let prev = POLLING_KIT.with(|p| p.replace(Some(tokio::task::try_id())));
     let r = f();
     POLLING_KIT.with(|p| p.set(prev));
+    r
+}
+
+/// A panic's payload.
+pub(crate) type Payload = Box<dyn Any + Send>;
+
+/// Drops a panic payload the kit holds, as tokio drops one nobody takes: a panic in the
+/// payload's own `Drop` (and in that panic's payload, and so on) is caught and dropped
+/// unseen, its payload forgotten after a few levels.
+pub(crate) fn drop_payload(payload: Payload) {
+    let Err(mut next) = quietly_caught(move || drop(payload)) else {
+        return;
+    };
+    for _ in 0..3 {
+        match quietly_caught(move || drop(next)) {
+            Ok(()) => return,
+            Err(deeper) => next = deeper,
+        }
+    }
+    std::mem::forget(next);
+}
+
+/// Runs `f`, catching a panic in it without printing or recording it.
+fn quietly_caught<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    install_once();
+    // `try_with`: a payload may be dropped while the thread's locals are destroyed.
+    let prev = QUIET.try_with(|q| q.replace(true)).unwrap_or(false);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    let _ = QUIET.try_with(|q| q.set(prev));
     r
 }
 
@@ -250,13 +275,6 @@ const MACHINERY: &[&str] = &[
     "tokio::loom::",
     "<tokio::runtime::",
 ];
-
-/// The symbol of a backtrace line that opens a frame (`  3: my_crate::f`), not of an
-/// `at file:line` line.
-fn frame_symbol(line: &str) -> Option<&str> {
-    let (n, symbol) = line.trim_start().split_once(": ")?;
-    n.chars().all(|c| c.is_ascii_digit()).then_some(symbol)
-}
 
 /// Keeps the user's frames of a captured backtrace: drops the panic machinery at the top
 /// and stops where the kit's executor (or tokio's scheduler) polled the task.

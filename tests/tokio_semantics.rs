@@ -563,3 +563,22 @@ fn an_exploration_tries_the_task_before_the_body_at_a_shared_timer() {
         ["message", "timeout"]
     );
 }
+
+in_tokio_order! {
+    /// Awaiting a task's handle spends a unit of the cooperative budget, as tokio's
+    /// `JoinHandle` does: a loop that joins 300 finished tasks yields when the budget
+    /// (128 units, one of them spent by the sleep) runs out, and a task spawned before
+    /// the loop then runs, having seen 127 joins.
+    joining_finished_tasks_spends_the_budget {
+        let handles: Vec<_> = (0..300).map(|i| spawn(async move { i })).collect();
+        sleep(Duration::from_millis(1)).await; // every task finishes meanwhile
+        let joined = Arc::new(AtomicUsize::new(0));
+        let seen = joined.clone();
+        let sibling = spawn(async move { seen.load(SeqCst) });
+        for h in handles {
+            h.await;
+            joined.fetch_add(1, SeqCst);
+        }
+        assert_eq!(sibling.await, 127);
+    }
+}

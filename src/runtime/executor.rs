@@ -1080,7 +1080,8 @@ impl Executor {
                         if self.tokio_alive() {
                             self.tokio_turn(rt);
                         } else {
-                            self.driver_turn(rt);
+                            // The drivers alone (see `driver_turn`), kit tasks ready.
+                            self.turn(rt, true);
                         }
                     }
                     true
@@ -1239,14 +1240,15 @@ impl Executor {
     /// Lets tokio run its queue once (and turn its drivers) without waiting or moving time.
     fn tokio_turn(&self, rt: &tokio::runtime::Runtime) {
         self.record(None, EventKind::TokioTurn);
-        self.turn(rt);
+        self.turn(rt, true);
         self.choosing.tokio_turned.set(true);
     }
 
-    /// One round of tokio's loop (its queue, then its drivers without moving time). A
-    /// body that waited through it in the ready queue goes first after it.
-    fn turn(&self, rt: &tokio::runtime::Runtime) {
-        let body_waits = self.body_waits();
+    /// One round of tokio's loop (its queue, then its drivers without moving time). With
+    /// `kit_ready` (kit tasks may be ready: the body may wait in the queue), a body that
+    /// waited through it in the ready queue goes first after it.
+    fn turn(&self, rt: &tokio::runtime::Runtime, kit_ready: bool) {
+        let body_waits = kit_ready && self.body_waits();
         self.check_hook();
         self.shared.set_activity(ACTIVITY_TOKIO, 0);
         rt.block_on(TurnOnce(false));
@@ -1262,8 +1264,10 @@ impl Executor {
     /// registers wakes the driver (with the I/O driver, a write to its eventfd). Nothing
     /// a kit task can see changes (no timer is due: the clock stands still), so this is
     /// not a choice and is not traced; real I/O events may be taken in a little earlier.
+    /// No kit task is ready (the main loop's periodic turn, which may find some, calls
+    /// [`Executor::turn`]).
     fn driver_turn(&self, rt: &tokio::runtime::Runtime) {
-        self.turn(rt);
+        self.turn(rt, false);
     }
 
     /// Tasks yielded with the I/O driver on and nothing deferred for tokio, and no other

@@ -174,7 +174,9 @@ impl Builder {
 }
 
 /// Awaits a kit task's output: `Ok(value)`, or a [`JoinError`] when the task panicked or
-/// was aborted. Dropping the handle detaches the task (it keeps running).
+/// was aborted. Dropping the handle detaches the task (it keeps running). As tokio's
+/// handle, a poll spends a unit of tokio's cooperative budget (given back when the task
+/// has not finished).
 ///
 /// As tokio's handle, it may be awaited on any thread: in a blocking closure
 /// (`Handle::block_on`), on another runtime, after its run ended (a task the run's end
@@ -300,9 +302,15 @@ impl<T> Future for JoinHandle<T> {
                 );
             }
         }
+        // As tokio's handle, a poll spends a unit of the task's cooperative budget: with the
+        // budget spent it returns Pending and the task yields (a loop that joins finished
+        // tasks lets others run every 128 joins). A poll that finds no output gives its
+        // unit back when `coop` drops.
+        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         let mut state = lock(&inner.state);
         if let Some(out) = state.output.take() {
             state.taken = true;
+            coop.made_progress();
             return Poll::Ready(out.map_err(|e| *e));
         }
         if state.taken {

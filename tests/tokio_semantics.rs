@@ -391,3 +391,194 @@ both! {
         drop(peer);
     }
 }
+
+/// Runs `$body` as `#[tokio::test(start_paused = true)]` and `#[async_testkit::test]`
+/// (one schedule, in the kit's default order): for cases whose outcome is an order that
+/// tokio's scheduler picks, where an exploration tries the other orders too.
+macro_rules! in_tokio_order {
+    ($(#[doc = $doc:literal])* $name:ident $body:block) => {
+        $(#[doc = $doc])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(start_paused = true)]
+            async fn on_tokio() $body
+            #[async_testkit::test]
+            async fn on_the_kit() $body
+        }
+    };
+}
+
+/// A task's handle as code under test gets it from `tokio::spawn` where spawns are routed
+/// to the kit (`async-testkit-tokio`): a kit task's inside a run, tokio's outside one. Its
+/// output is unwrapped.
+enum Handle<T> {
+    Kit(async_testkit::JoinHandle<T>),
+    Tokio(tokio::task::JoinHandle<T>),
+}
+
+fn spawn<F>(fut: F) -> Handle<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    if async_testkit::task::try_id().is_some() {
+        Handle::Kit(async_testkit::spawn(fut))
+    } else {
+        Handle::Tokio(tokio::spawn(fut))
+    }
+}
+
+impl<T> std::future::Future for Handle<T> {
+    type Output = T;
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
+        match self.get_mut() {
+            Handle::Kit(h) => std::pin::Pin::new(h).poll(cx).map(Result::unwrap),
+            Handle::Tokio(h) => std::pin::Pin::new(h).poll(cx).map(Result::unwrap),
+        }
+    }
+}
+
+/// A task that sleeps `ms` and then sends on the returned receiver.
+fn sends_after(ms: u64) -> tokio::sync::oneshot::Receiver<u8> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    drop(spawn(async move {
+        sleep(Duration::from_millis(ms)).await;
+        let _ = tx.send(1); // the receiver is gone when the body took the timeout
+    }));
+    rx
+}
+
+/// The body's `biased` select over a task's message and its own sleep, both due at the
+/// same instant: tokio polls its `block_on` future first when a timer woke it, before the
+/// tasks the same turn of the timer woke.
+async fn message_or_timeout() -> &'static str {
+    let rx = sends_after(10);
+    tokio::select! {
+        biased;
+        _ = rx => "message",
+        _ = sleep(Duration::from_millis(10)) => "timeout",
+    }
+}
+
+in_tokio_order! {
+    /// A timer that wakes the body and a task at once: the body runs first.
+    a_timer_waking_the_body_and_a_task_runs_the_body_first {
+        assert_eq!(message_or_timeout().await, "timeout");
+    }
+}
+
+in_tokio_order! {
+    /// `timeout` on a task's handle, the task finishing at the deadline: the body runs
+    /// first and the timeout expires, whichever timer was registered first (the task's:
+    /// it ran during the yield; the timeout's: the task had not run yet), and when the task
+    /// finishes through a child it waits for.
+    a_timeout_on_a_handle_expires_when_the_task_finishes_at_the_deadline {
+        let ms = Duration::from_millis(10);
+        let task = spawn(async move {
+            sleep(ms).await;
+            1
+        });
+        tokio::task::yield_now().await;
+        assert!(tokio::time::timeout(ms, task).await.is_err());
+        let task = spawn(async move {
+            sleep(ms).await;
+            2
+        });
+        assert!(tokio::time::timeout(ms, task).await.is_err());
+        let task = spawn(async move {
+            spawn(async move {
+                sleep(ms).await;
+                3
+            })
+            .await
+        });
+        assert!(tokio::time::timeout(ms, task).await.is_err());
+    }
+}
+
+/// A task (started by `spawn`, so a kit task under the kit, or always tokio's) that, woken
+/// by its timer, wakes the body and then another task; what ran first, the body or the
+/// other task.
+async fn woken_by_a_task(waker_on_tokio: bool) -> Vec<&'static str> {
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (to_body, body_rx) = tokio::sync::oneshot::channel::<()>();
+    let (to_other, other_rx) = tokio::sync::oneshot::channel::<()>();
+    let l = log.clone();
+    let other = spawn(async move {
+        other_rx.await.unwrap();
+        l.lock().unwrap().push("other");
+    });
+    let wakes = async move {
+        sleep(Duration::from_millis(10)).await;
+        to_body.send(()).unwrap();
+        to_other.send(()).unwrap();
+    };
+    let waker = if waker_on_tokio {
+        Handle::Tokio(tokio::spawn(wakes))
+    } else {
+        spawn(wakes)
+    };
+    body_rx.await.unwrap();
+    log.lock().unwrap().push("body");
+    waker.await;
+    other.await;
+    log.lock().unwrap().clone()
+}
+
+in_tokio_order! {
+    /// A task's poll that wakes the body and then another task: the other task runs
+    /// first, as tokio polls its `block_on` future only once its run queue is empty.
+    a_task_waking_the_body_and_another_task_runs_that_task_first {
+        assert_eq!(woken_by_a_task(false).await, ["other", "body"]);
+    }
+}
+
+in_tokio_order! {
+    /// Likewise when the waking task is one of tokio's own, run inside the kit's wait.
+    a_tokio_task_waking_the_body_and_a_kit_task_runs_the_kit_task_first {
+        assert_eq!(woken_by_a_task(true).await, ["other", "body"]);
+    }
+}
+
+/// An exploration still tries both orders of the timer case: the task first too.
+#[test]
+fn an_exploration_tries_the_task_before_the_body_at_a_shared_timer() {
+    let seen = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let s = seen.clone();
+    let report = async_testkit::Builder::new()
+        .strategy(async_testkit::Strategy::Dfs { max_preemptions: 2 })
+        .explore(50)
+        .try_run(move || {
+            let s = s.clone();
+            async move {
+                let got = message_or_timeout().await;
+                s.lock().unwrap().insert(got);
+            }
+        })
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert!(report.exhausted());
+    assert_eq!(
+        seen.lock().unwrap().iter().copied().collect::<Vec<_>>(),
+        ["message", "timeout"]
+    );
+}
+
+in_tokio_order! {
+    /// Awaiting a task's handle spends a unit of the cooperative budget, as tokio's
+    /// `JoinHandle` does: a loop that joins 300 finished tasks yields when the budget
+    /// (128 units, one of them spent by the sleep) runs out, and a task spawned before
+    /// the loop then runs, having seen 127 joins.
+    joining_finished_tasks_spends_the_budget {
+        let handles: Vec<_> = (0..300).map(|i| spawn(async move { i })).collect();
+        sleep(Duration::from_millis(1)).await; // every task finishes meanwhile
+        let joined = Arc::new(AtomicUsize::new(0));
+        let seen = joined.clone();
+        let sibling = spawn(async move { seen.load(SeqCst) });
+        for h in handles {
+            h.await;
+            joined.fetch_add(1, SeqCst);
+        }
+        assert_eq!(sibling.await, 127);
+    }
+}

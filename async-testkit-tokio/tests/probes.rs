@@ -258,6 +258,53 @@ fn budget_and_unconstrained_work_in_routed_tasks() {
     );
 }
 
+/// How many of 300 finished tasks a loop joins (through their handles, or a `JoinSet`)
+/// before a task spawned ahead of the loop runs: each join spends a unit of the
+/// cooperative budget, as tokio's `JoinHandle` does, and the loop yields when it is spent.
+async fn joins_before_a_sibling_runs(through_a_set: bool) -> usize {
+    let joined = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut set = tokio::task::JoinSet::new();
+    let mut handles = Vec::new();
+    for i in 0..300u32 {
+        if through_a_set {
+            set.spawn(async move { i });
+        } else {
+            handles.push(tokio::spawn(async move { i }));
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1)).await; // all finish meanwhile
+    let seen = joined.clone();
+    let sibling = tokio::spawn(async move { seen.load(std::sync::atomic::Ordering::SeqCst) });
+    let count = || joined.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if through_a_set {
+        while let Some(r) = set.join_next().await {
+            r.unwrap();
+            count();
+        }
+    } else {
+        for h in handles {
+            h.await.unwrap();
+            count();
+        }
+    }
+    sibling.await.unwrap()
+}
+
+#[test]
+fn joins_spend_the_budget_as_tokios() {
+    for through_a_set in [false, true] {
+        let on_tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap()
+            .block_on(joins_before_a_sibling_runs(through_a_set));
+        let in_a_run = async_testkit::run(joins_before_a_sibling_runs(through_a_set));
+        // The sleep spent one unit of the 128.
+        assert_eq!((in_a_run, on_tokio), (127, 127), "through a set: {through_a_set}");
+    }
+}
+
 #[test]
 fn spawns_from_blocking_threads_tokio_tasks_and_drop_work() {
     struct SpawnOnDrop;

@@ -230,9 +230,6 @@ pub(crate) struct Choosing {
     /// no other kit task is ready, newest first; until then each stays an option of every
     /// choice, after the ready tasks, so no schedule is lost.
     yielders: RefCell<Vec<TaskId>>,
-    /// The body was put first by [`Executor::resume_yielders`]: tokio polls its
-    /// `block_on` future at the start of a tick, before the yields it deferred.
-    body_first: Cell<bool>,
     /// The body's last poll ended at a kit `yield_point`, an immediate wake: it keeps its
     /// place in the queue instead of waiting behind the other woken tasks.
     body_kit_yield: Cell<bool>,
@@ -349,7 +346,6 @@ impl Executor {
                 tokio_turned: Cell::new(false),
                 deferred: RefCell::new(Vec::new()),
                 yielders: RefCell::new(Vec::new()),
-                body_first: Cell::new(false),
                 body_kit_yield: Cell::new(false),
             },
             clock: ClockReadings::new(coarse_wall),
@@ -509,11 +505,35 @@ impl Executor {
         }
     }
 
-    /// tokio has turned: the tasks that yielded for it are ready again, in yield order.
+    /// tokio has turned: the tasks that yielded for it are ready again, in yield order. (A
+    /// body that yielded after them is polled after them: tokio polls its `block_on` future
+    /// only after a turn of its loop, which would have woken their yields already.)
     fn release_deferred(&self) {
         let mut deferred = self.choosing.deferred.borrow_mut();
         if !deferred.is_empty() {
             lock(&self.shared.ready).extend(deferred.drain(..));
+        }
+    }
+
+    /// Whether the body waits in the ready queue (its waker queued it, and it is not
+    /// held back as a yield).
+    fn body_waits(&self) -> bool {
+        let queued = match self.tasks.borrow().first() {
+            Some(TaskEntry { slot: Some(slot), .. }) => slot.waker.queued.load(Acquire),
+            _ => false,
+        };
+        queued && lock(&self.shared.ready).contains(&0)
+    }
+
+    /// After a turn of tokio's that the body waited through in the ready queue: it goes
+    /// first, as tokio polls its woken `block_on` future at the top of each round of its
+    /// loop, before the tasks still queued.
+    fn body_to_front(&self) {
+        let mut ready = lock(&self.shared.ready);
+        if let Some(at) = ready.iter().position(|&t| t == 0) {
+            ready.remove(at);
+            ready.push_front(0);
+            self.shared.body_first.store(true, Relaxed);
         }
     }
 
@@ -670,8 +690,9 @@ impl Executor {
                 return (!yielders.is_empty()).then_some(Pick::Resume);
             }
             // The body runs, as tokio's `block_on` future does, when no other woken task is
-            // ready (tokio polls it at the start of a tick, once its queue has run).
-            if !self.choosing.body_first.replace(false)
+            // ready (tokio polls it at the start of a tick, once its queue has run), unless
+            // it was put first (woken where tokio would poll it next: see `Shared::body_first`).
+            if !self.shared.body_first.swap(false, Relaxed)
                 && ready.len() > 1
                 && ready.front() == Some(&0)
                 && !self.choosing.body_kit_yield.get()
@@ -729,7 +750,7 @@ impl Executor {
         if let Some(at) = yielders.iter().position(|&t| t == 0) {
             yielders.remove(at);
             ready.push_front(0);
-            self.choosing.body_first.set(true);
+            self.shared.body_first.store(true, Relaxed);
         }
         ready.extend(yielders.drain(..).rev());
     }
@@ -777,6 +798,8 @@ impl Executor {
         let Some((fut, waker, aborted)) = taken else {
             return Begun::Gone;
         };
+        // Until `end_poll` or `end_aborted`, a wake is this task's doing.
+        mark::set_stepping(true);
         if aborted {
             return Begun::Aborted(fut);
         }
@@ -831,6 +854,7 @@ impl Executor {
         }
         // Whatever its destructor took is nobody's poll.
         self.clock.mark_wall();
+        mark::set_stepping(false);
         Polled::Ended
     }
 
@@ -935,6 +959,7 @@ impl Executor {
             .saturating_sub(polling.hook_start);
         let wall = Duration::from_nanos(wall_end.saturating_sub(polling.wall_start).saturating_sub(hook));
         self.shared.set_activity(ACTIVITY_IDLE, 0);
+        mark::set_stepping(false);
         if wall >= self.config.slow_poll {
             self.findings.slow_polls.borrow_mut().push(SlowPoll {
                 task: self.meta(id),
@@ -1107,7 +1132,8 @@ impl Executor {
                         if self.tokio_alive() {
                             self.tokio_turn(rt);
                         } else {
-                            self.driver_turn(rt);
+                            // The drivers alone (see `driver_turn`), kit tasks ready.
+                            self.turn(rt, true);
                         }
                     }
                     true
@@ -1190,7 +1216,7 @@ impl Executor {
         let shared = &*self.shared;
         loop {
             let inline = body_done.filter(|_| !self.waits.inline_unflushed.get() && !fired);
-            let (ready, lone) = {
+            let (ready, lone, first) = {
                 let mut queue = lock(&shared.ready);
                 let n = queue.len();
                 let lone = if n == 1 && inline.is_some() {
@@ -1198,7 +1224,9 @@ impl Executor {
                 } else {
                     None
                 };
-                (n, lone)
+                // The body's place is spent once it leaves the queue.
+                let first = lone.is_some() && shared.body_first.swap(false, Relaxed);
+                (n, lone, first)
             };
             if ready == 0 {
                 return InlinePass::Empty;
@@ -1217,7 +1245,7 @@ impl Executor {
                         // Any poll inside tokio's loop may have left a deferred wake, for its
                         // own waker or another (a child's, in a combinator): the wait lets
                         // tokio come round before it decides anything.
-                        self.waits.inline_unflushed.set(true);
+                        self.unflushed(true);
                         // tokio runs its tasks next, in this wait.
                         self.check_hook();
                         shared.set_activity(ACTIVITY_TOKIO, 0);
@@ -1233,9 +1261,19 @@ impl Executor {
                 }
                 // The main loop decides: the task goes back first in the queue.
                 lock(&shared.ready).push_front(id);
+                shared.body_first.fetch_or(first, Relaxed);
             }
             return InlinePass::Decide;
         }
+    }
+
+    /// A task polled inside the wait may have left wakes with tokio (a `yield_now`, a spent
+    /// budget), which tokio delivers on its loop's next round: until then (`on`) the wait
+    /// decides nothing, and the wakes tokio delivers are that poll's doing (see
+    /// [`mark::WakeFrom`]).
+    fn unflushed(&self, on: bool) {
+        self.waits.inline_unflushed.set(on);
+        mark::set_stepping(on);
     }
 
     /// Reads the clock (unless it cannot have moved since it was last read); records in
@@ -1254,11 +1292,22 @@ impl Executor {
     /// Lets tokio run its queue once (and turn its drivers) without waiting or moving time.
     fn tokio_turn(&self, rt: &tokio::runtime::Runtime) {
         self.record(None, EventKind::TokioTurn);
+        self.turn(rt, true);
+        self.choosing.tokio_turned.set(true);
+    }
+
+    /// One round of tokio's loop (its queue, then its drivers without moving time). With
+    /// `kit_ready` (kit tasks may be ready: the body may wait in the queue), a body that
+    /// waited through it in the ready queue goes first after it.
+    fn turn(&self, rt: &tokio::runtime::Runtime, kit_ready: bool) {
+        let body_waits = kit_ready && self.body_waits();
         self.check_hook();
         self.shared.set_activity(ACTIVITY_TOKIO, 0);
         rt.block_on(TurnOnce(false));
         self.tokio_ran();
-        self.choosing.tokio_turned.set(true);
+        if body_waits {
+            self.body_to_front();
+        }
         self.shared.set_activity(ACTIVITY_IDLE, 0);
     }
 
@@ -1267,12 +1316,10 @@ impl Executor {
     /// registers wakes the driver (with the I/O driver, a write to its eventfd). Nothing
     /// a kit task can see changes (no timer is due: the clock stands still), so this is
     /// not a choice and is not traced; real I/O events may be taken in a little earlier.
+    /// No kit task is ready (the main loop's periodic turn, which may find some, calls
+    /// [`Executor::turn`]).
     fn driver_turn(&self, rt: &tokio::runtime::Runtime) {
-        self.check_hook();
-        self.shared.set_activity(ACTIVITY_TOKIO, 0);
-        rt.block_on(TurnOnce(false));
-        self.tokio_ran();
-        self.shared.set_activity(ACTIVITY_IDLE, 0);
+        self.turn(rt, false);
     }
 
     /// Tasks yielded with the I/O driver on and nothing deferred for tokio, and no other
@@ -1353,9 +1400,14 @@ impl Executor {
     fn settle(&self) {
         self.settling.generation.set(self.settling.generation.get() + 1);
         self.record(None, EventKind::Settled);
+        // Woken as by a task's poll: the body goes after the other waiters (a kit point,
+        // not tokio's), so `advance` or `run_until_idle` in the body returns once what the
+        // same settling released has run.
+        mark::set_stepping(true);
         for w in self.settling.waiters.take() {
             w.wake();
         }
+        mark::set_stepping(false);
     }
 
     /// While outside work is pending (see [`Outside`]), waits for it with time standing
@@ -1457,7 +1509,7 @@ impl Executor {
         self.shared.quiescent.store(false, Relaxed);
         self.shared.intercept.store(intercept, Relaxed);
         self.shared.set_activity(ACTIVITY_TOKIO, 0);
-        self.waits.inline_unflushed.set(false);
+        self.unflushed(false);
         // tokio gives `block_on`'s future a fresh cooperative budget at each poll, and the
         // wait polls at most one task inline per poll of its own: that task gets a whole
         // budget, as one polled by the main loop does (see `Stretch`).
@@ -1479,7 +1531,7 @@ impl Executor {
             self.shared.spin_look_at.store(0, SeqCst);
             self.shared.spin_looked.store(false, SeqCst);
         }
-        self.waits.inline_unflushed.set(false);
+        self.unflushed(false);
         self.tokio_ran();
         self.choosing.tokio_turned.set(false);
         self.shared.set_activity(ACTIVITY_IDLE, 0);
@@ -1755,7 +1807,7 @@ impl Future for Idle<'_> {
         // tokio's loop goes from one poll of this future to the next only through a turn of
         // its drivers, which delivers the wakes it deferred: what a task polled here left
         // has been delivered.
-        core.waits.inline_unflushed.set(false);
+        core.unflushed(false);
         // To know whether (and how many) tasks tokio schedules itself the run had: the
         // slow-poll oracle's note, and an exploration's note that it did not order them.
         core.tokio_alive();

@@ -14,6 +14,10 @@
 //! Not seen: the clock moved by another thread in the middle of a poll that blocks on it
 //! (a wake from there does not reach this thread's mark). A future polled by hand with a waker of its own (a
 //! `Probe`) may have moved it too: the poll gets a new mark ([`note_hand_poll`]).
+//!
+//! It also says whether a kit task's step (its poll, or its end) runs on this thread now:
+//! a waker learns there where its wake comes from ([`WakeFrom`]), which decides the body's
+//! place in the ready queue.
 
 use std::cell::Cell;
 use std::sync::atomic::AtomicU64;
@@ -30,6 +34,9 @@ struct Here {
     task: Cell<TaskId>,
     /// The next mark this thread gives out; its low 32 bits 0 when a block must be taken.
     next: Cell<u64>,
+    /// A kit task's step runs on this thread: its poll, or the end of a task (its future
+    /// dropped, its outcome told to its handle). A wake made then is a task's doing.
+    stepping: Cell<bool>,
 }
 
 thread_local! {
@@ -39,6 +46,7 @@ thread_local! {
             mark: Cell::new(0),
             task: Cell::new(0),
             next: Cell::new(0),
+            stepping: Cell::new(false),
         }
     };
 }
@@ -67,6 +75,7 @@ pub(crate) fn set_run(run_id: u64) {
     let _ = HERE.try_with(|h| {
         h.run.set(run_id);
         h.mark.set(0);
+        h.stepping.set(false);
     });
 }
 
@@ -117,15 +126,43 @@ pub(crate) fn end_poll(outer: Outer) {
     });
 }
 
-/// A task's waker was called on this thread: when it is the polled task's, the poll's
-/// mark ends.
+/// A kit task's step begins (`true`: its poll, or the end of a task) or ends (`false`) on
+/// this thread.
 #[inline]
-pub(crate) fn note_wake(task: TaskId) {
-    let _ = HERE.try_with(|h| {
+pub(crate) fn set_stepping(on: bool) {
+    let _ = HERE.try_with(|h| h.stepping.set(on));
+}
+
+/// Where a wake was made, for the body's place in the ready queue (tokio polls its
+/// `block_on` future before the tasks a park woke, after those a task's poll woke).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WakeFrom {
+    /// In a kit task's step, on a run's thread.
+    Step,
+    /// Elsewhere on a run's thread: tokio's loop (a task of its own, its drivers), or the
+    /// executor itself.
+    RunThread,
+    /// On a thread with no run (a blocking closure, a thread the test started).
+    Elsewhere,
+}
+
+/// A task's waker was called on this thread: when it is the polled task's, the poll's
+/// mark ends. Says where the wake was made.
+#[inline]
+pub(crate) fn note_wake(task: TaskId) -> WakeFrom {
+    HERE.try_with(|h| {
         if h.task.get() == task {
             h.mark.set(0);
         }
-    });
+        if h.stepping.get() {
+            WakeFrom::Step
+        } else if h.run.get() != 0 {
+            WakeFrom::RunThread
+        } else {
+            WakeFrom::Elsewhere
+        }
+    })
+    .unwrap_or(WakeFrom::Elsewhere)
 }
 
 /// A future was just polled by hand with a waker of its own (a `Probe`): it may have moved

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Wake, Waker};
 use std::time::Duration;
 
+use super::mark::WakeFrom;
 use super::panics::RunPanics;
 use super::tasks::TaskMeta;
 use crate::trace::TaskId;
@@ -38,6 +39,7 @@ pub(crate) const ACTIVITY_TOKIO: usize = usize::MAX - 1;
 /// The *watchdog* is one thread for the process.
 ///
 /// - `ready` and `idle_waker` are behind mutexes; everything below is an atomic flag.
+/// - `body_first` is written and read under `ready`'s lock (Relaxed).
 /// - `waiting` is written by the run thread only: `true` (SeqCst) just before the wait's
 ///   future returns `Pending`, `false` while that future runs and after the wait.
 ///   Wakers read it (SeqCst) *after* pushing to `ready`; the wait stores it *before*
@@ -65,6 +67,9 @@ pub(crate) struct Shared {
     /// Kit tasks woken and not yet polled, in wake order (a task at most once: see
     /// [`TaskWaker`]'s `queued`).
     pub(crate) ready: Mutex<VecDeque<TaskId>>,
+    /// The body (task 0) is at the front of `ready` where tokio would poll its `block_on`
+    /// future next: the next pick keeps it there (see `Executor::pick`).
+    pub(crate) body_first: AtomicBool,
     /// The waker of the executor's wait inside `block_on`, while it waits.
     pub(crate) idle_waker: Mutex<Option<Waker>>,
     /// The executor waits inside `block_on` and must be woken for a push to `ready`.
@@ -104,6 +109,7 @@ impl Shared {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Shared {
             ready: Mutex::new(VecDeque::new()),
+            body_first: AtomicBool::new(false),
             idle_waker: Mutex::new(None),
             waiting: AtomicBool::new(false),
             intercept: AtomicBool::new(false),
@@ -124,16 +130,37 @@ impl Shared {
     }
 
     /// Queues task `id`, unless it has `finished` (checked under the queue's lock, where
-    /// `Executor::finish` sets it).
-    pub(crate) fn push_ready(&self, id: TaskId, finished: &AtomicBool) {
+    /// `Executor::finish` sets it): at the back, or at the front as the body that goes
+    /// `first`.
+    pub(crate) fn push_ready(&self, id: TaskId, finished: &AtomicBool, first: bool) {
         {
             let mut ready = lock(&self.ready);
             if finished.load(Relaxed) {
                 return;
             }
-            ready.push_back(id);
+            if first {
+                ready.push_front(id);
+                self.body_first.store(true, Relaxed);
+            } else {
+                ready.push_back(id);
+            }
         }
         self.wake_waiter();
+    }
+
+    /// Whether a wake of the body made `from` there puts it first, as tokio's
+    /// `current_thread` scheduler polls its `block_on` future at the top of each round of
+    /// its loop when a park (its drivers: a timer, I/O; a wake from another thread while
+    /// it runs its own tasks or sleeps) woke it, before the tasks that park woke; woken by
+    /// a task's poll (a kit task's, or one of tokio's), it is polled only once the run
+    /// queue has emptied. A wake from another thread while the kit polls its tasks is
+    /// such a wake too.
+    fn body_goes_first(&self, from: WakeFrom) -> bool {
+        match from {
+            WakeFrom::Step => false,
+            WakeFrom::RunThread => tokio::task::try_id().is_none(),
+            WakeFrom::Elsewhere => self.activity_task.load(Acquire) == ACTIVITY_TOKIO,
+        }
     }
 
     /// Wakes the executor if it waits inside `block_on`.
@@ -164,6 +191,7 @@ impl Shared {
         self.waiting.store(false, SeqCst);
         lock(&self.idle_waker).take();
         lock(&self.ready).clear();
+        self.body_first.store(false, Relaxed);
     }
 
     /// tokio's `on_thread_park` hook: tokio has nothing to run and is about to park.
@@ -212,9 +240,10 @@ impl Wake for TaskWaker {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        super::mark::note_wake(self.id);
+        let from = super::mark::note_wake(self.id);
         if !self.queued.swap(true, AcqRel) {
-            self.shared.push_ready(self.id, &self.finished);
+            let first = self.id == 0 && self.shared.body_goes_first(from);
+            self.shared.push_ready(self.id, &self.finished, first);
         }
     }
 }

@@ -582,3 +582,53 @@ in_tokio_order! {
         assert_eq!(sibling.await, 127);
     }
 }
+
+/// A task writes to a socket and then wakes the body: tokio polls its `block_on` future
+/// only after its queue ran and its drivers turned, so the body's `try_read` finds the
+/// bytes; the kit turns tokio's loop once before such a body too.
+async fn try_read_after_a_task_wrote() -> Result<usize, std::io::ErrorKind> {
+    let (a, b) = tokio::net::UnixStream::pair().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let writer = spawn(async move {
+        a.writable().await.unwrap();
+        a.try_write(b"hello").unwrap();
+        tx.send(()).unwrap();
+        a
+    });
+    rx.await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = b.try_read(&mut buf).map_err(|e| e.kind());
+    drop(writer.await);
+    read
+}
+
+in_tokio_order! {
+    /// I/O readiness that a task's write made is known to the body it then wakes.
+    a_body_woken_by_a_task_sees_the_readiness_its_write_made {
+        assert_eq!(try_read_after_a_task_wrote().await, Ok(5));
+    }
+}
+
+/// The wrong belief (the bytes are not there yet) fails under every exploration too: no
+/// schedule polls the body before tokio's drivers turned.
+#[test]
+fn expecting_would_block_after_the_write_fails_in_every_schedule() {
+    for builder in [
+        async_testkit::Builder::new(),
+        async_testkit::Builder::new().explore(100),
+        async_testkit::Builder::new()
+            .strategy(async_testkit::Strategy::Dfs { max_preemptions: 3 })
+            .explore(100),
+    ] {
+        let f = builder
+            .try_run(|| async {
+                assert_eq!(
+                    try_read_after_a_task_wrote().await,
+                    Err(std::io::ErrorKind::WouldBlock),
+                    "the bytes were there"
+                );
+            })
+            .unwrap_err();
+        assert!(f.panic_messages()[0].contains("the bytes were there"), "{f}");
+    }
+}

@@ -137,6 +137,11 @@ enum Pick {
     /// No task is ready but some yielded: they run again, after a turn of the I/O driver
     /// when the run has one.
     Resume,
+    /// The body is next (with the number of options and the index chosen), woken by a
+    /// task's poll since tokio's drivers last turned: with the I/O driver, they turn first
+    /// (see [`Shared::body_after_step`]), then the body is polled. Not a choice of its own:
+    /// a run without the I/O driver (an exploration's lean runs) makes the same choices.
+    TurnForBody(usize, usize),
 }
 
 /// How long (wall time) the clock is held still for outside work that may still wake a
@@ -736,6 +741,14 @@ impl Executor {
                 yielders.remove(at);
             }
             if self.is_live(id) {
+                if id == 0
+                    && k < woken
+                    && self.config.io
+                    && self.shared.body_after_step.load(Relaxed)
+                    && !self.tokio_alive()
+                {
+                    return Some(Pick::TurnForBody(options, k));
+                }
                 return Some(Pick::Task(id, options, k));
             }
         }
@@ -775,6 +788,9 @@ impl Executor {
     #[inline(always)]
     fn begin_poll(&self, id: TaskId, options: usize, chosen: usize, now: Duration) -> Begun {
         self.choosing.tokio_turned.set(false);
+        if id == 0 {
+            self.shared.body_after_step.store(false, Relaxed);
+        }
         // A jump of the clock allowed after an autojump cushion is stale once a task runs.
         self.shared.jump_once.store(false, Relaxed);
         let taken = {
@@ -1150,6 +1166,13 @@ impl Executor {
                     self.resume_yielders();
                     true
                 }
+                Some(Pick::TurnForBody(options, chosen)) => {
+                    // tokio has no task to run: its drivers alone, which wake no kit task a
+                    // run without the I/O driver would not (nothing is due: time stands).
+                    self.driver_turn(rt);
+                    pick = Some(Pick::Task(0, options, chosen));
+                    continue;
+                }
                 None => {
                     *in_a_row = 0;
                     false
@@ -1301,6 +1324,7 @@ impl Executor {
     /// waited through it in the ready queue goes first after it.
     fn turn(&self, rt: &tokio::runtime::Runtime, kit_ready: bool) {
         let body_waits = kit_ready && self.body_waits();
+        self.shared.body_after_step.store(false, Relaxed);
         self.check_hook();
         self.shared.set_activity(ACTIVITY_TOKIO, 0);
         rt.block_on(TurnOnce(false));

@@ -70,6 +70,12 @@ pub(crate) struct Shared {
     /// The body (task 0) is at the front of `ready` where tokio would poll its `block_on`
     /// future next: the next pick keeps it there (see `Executor::pick`).
     pub(crate) body_first: AtomicBool,
+    /// The body was queued behind other tasks (a task's poll woke it, see
+    /// [`Shared::body_goes_first`]) since tokio's drivers last turned: tokio polls such a
+    /// body only after its queue ran and its drivers turned (a park), so I/O readiness a
+    /// task's write made is known to the body when it runs. Cleared by a turn and by a
+    /// poll of the body.
+    pub(crate) body_after_step: AtomicBool,
     /// The waker of the executor's wait inside `block_on`, while it waits.
     pub(crate) idle_waker: Mutex<Option<Waker>>,
     /// The executor waits inside `block_on` and must be woken for a push to `ready`.
@@ -110,6 +116,7 @@ impl Shared {
         Arc::new(Shared {
             ready: Mutex::new(VecDeque::new()),
             body_first: AtomicBool::new(false),
+            body_after_step: AtomicBool::new(false),
             idle_waker: Mutex::new(None),
             waiting: AtomicBool::new(false),
             intercept: AtomicBool::new(false),
@@ -192,6 +199,7 @@ impl Shared {
         lock(&self.idle_waker).take();
         lock(&self.ready).clear();
         self.body_first.store(false, Relaxed);
+        self.body_after_step.store(false, Relaxed);
     }
 
     /// tokio's `on_thread_park` hook: tokio has nothing to run and is about to park.
@@ -243,6 +251,9 @@ impl Wake for TaskWaker {
         let from = super::mark::note_wake(self.id);
         if !self.queued.swap(true, AcqRel) {
             let first = self.id == 0 && self.shared.body_goes_first(from);
+            if self.id == 0 && !first {
+                self.shared.body_after_step.store(true, Relaxed);
+            }
             self.shared.push_ready(self.id, &self.finished, first);
         }
     }

@@ -541,27 +541,35 @@ in_tokio_order! {
     }
 }
 
-/// An exploration still tries both orders of the timer case: the task first too.
-#[test]
-fn an_exploration_tries_the_task_before_the_body_at_a_shared_timer() {
+/// What `program` gave in each schedule of an exhaustive DFS exploration (up to two
+/// preemptions), sorted.
+fn outcomes_explored<F, Fut>(program: F) -> Vec<String>
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = String> + 'static,
+{
     let seen = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
     let s = seen.clone();
     let report = async_testkit::Builder::new()
         .strategy(async_testkit::Strategy::Dfs { max_preemptions: 2 })
         .explore(50)
         .try_run(move || {
-            let s = s.clone();
+            let (s, program) = (s.clone(), program.clone());
             async move {
-                let got = message_or_timeout().await;
+                let got = program().await;
                 s.lock().unwrap().insert(got);
             }
         })
         .unwrap_or_else(|f| panic!("{f}"));
     assert!(report.exhausted());
-    assert_eq!(
-        seen.lock().unwrap().iter().copied().collect::<Vec<_>>(),
-        ["message", "timeout"]
-    );
+    seen.lock().unwrap().iter().cloned().collect()
+}
+
+/// An exploration still tries both orders of the timer case: the task first too.
+#[test]
+fn an_exploration_tries_the_task_before_the_body_at_a_shared_timer() {
+    let seen = outcomes_explored(|| async { message_or_timeout().await.to_string() });
+    assert_eq!(seen, ["message", "timeout"]);
 }
 
 in_tokio_order! {
@@ -692,22 +700,6 @@ in_tokio_order! {
 /// An exploration still tries the yielded task before the body as well.
 #[test]
 fn an_exploration_tries_the_yielded_task_before_the_body() {
-    let seen = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
-    let s = seen.clone();
-    let report = async_testkit::Builder::new()
-        .strategy(async_testkit::Strategy::Dfs { max_preemptions: 2 })
-        .explore(50)
-        .try_run(move || {
-            let s = s.clone();
-            async move {
-                let got = wakes_the_body_then_yields(false).await;
-                s.lock().unwrap().insert(got.join(", "));
-            }
-        })
-        .unwrap_or_else(|f| panic!("{f}"));
-    assert!(report.exhausted());
-    assert_eq!(
-        seen.lock().unwrap().iter().cloned().collect::<Vec<_>>(),
-        ["sent 1, body got 1, sent 2", "sent 1, sent 2, body got 1"]
-    );
+    let seen = outcomes_explored(|| async { wakes_the_body_then_yields(false).await.join(", ") });
+    assert_eq!(seen, ["sent 1, body got 1, sent 2", "sent 1, sent 2, body got 1"]);
 }

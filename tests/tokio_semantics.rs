@@ -541,27 +541,35 @@ in_tokio_order! {
     }
 }
 
-/// An exploration still tries both orders of the timer case: the task first too.
-#[test]
-fn an_exploration_tries_the_task_before_the_body_at_a_shared_timer() {
+/// What `program` gave in each schedule of an exhaustive DFS exploration (up to two
+/// preemptions), sorted.
+fn outcomes_explored<F, Fut>(program: F) -> Vec<String>
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = String> + 'static,
+{
     let seen = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
     let s = seen.clone();
     let report = async_testkit::Builder::new()
         .strategy(async_testkit::Strategy::Dfs { max_preemptions: 2 })
         .explore(50)
         .try_run(move || {
-            let s = s.clone();
+            let (s, program) = (s.clone(), program.clone());
             async move {
-                let got = message_or_timeout().await;
+                let got = program().await;
                 s.lock().unwrap().insert(got);
             }
         })
         .unwrap_or_else(|f| panic!("{f}"));
     assert!(report.exhausted());
-    assert_eq!(
-        seen.lock().unwrap().iter().copied().collect::<Vec<_>>(),
-        ["message", "timeout"]
-    );
+    seen.lock().unwrap().iter().cloned().collect()
+}
+
+/// An exploration still tries both orders of the timer case: the task first too.
+#[test]
+fn an_exploration_tries_the_task_before_the_body_at_a_shared_timer() {
+    let seen = outcomes_explored(|| async { message_or_timeout().await.to_string() });
+    assert_eq!(seen, ["message", "timeout"]);
 }
 
 in_tokio_order! {
@@ -631,4 +639,117 @@ fn expecting_would_block_after_the_write_fails_in_every_schedule() {
             .unwrap_err();
         assert!(f.panic_messages()[0].contains("the bytes were there"), "{f}");
     }
+}
+
+in_tokio_order! {
+    /// A task polled alone at an earlier instant, where it armed the timer it sends at,
+    /// does not make the timer's later wake of the body a task's doing: that timer wakes
+    /// the body and the task at once, and the body runs first.
+    a_timer_waking_the_body_after_a_task_ran_alone_runs_the_body_first {
+        let (tx, rx) = tokio::sync::oneshot::channel::<u8>();
+        drop(spawn(async move {
+            sleep(Duration::from_millis(2)).await;
+            sleep(Duration::from_millis(1)).await;
+            let _ = tx.send(1); // the receiver is gone when the body took the timeout
+        }));
+        let got = tokio::select! {
+            biased;
+            _ = rx => "message",
+            _ = sleep(Duration::from_millis(3)) => "timeout",
+        };
+        assert_eq!(got, "timeout");
+    }
+}
+
+in_tokio_order! {
+    /// Tasks that take a semaphore's permit in turn, each holding it for 1 ms: the last
+    /// one gives it back at the instant the body's timer fires, and the body, woken by
+    /// that timer, runs first and times out.
+    a_permit_given_back_at_the_body_deadline_comes_after_the_timer {
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sem = Arc::new(tokio::sync::Semaphore::new(1));
+        let permit = sem.clone().acquire_owned().await.unwrap();
+        let tasks: Vec<_> = (0..3)
+            .map(|i| {
+                let (sem, log) = (sem.clone(), log.clone());
+                spawn(async move {
+                    let _permit = sem.acquire().await.unwrap();
+                    log.lock().unwrap().push(format!("t{i}"));
+                    sleep(Duration::from_millis(1)).await;
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        let timer = sleep(Duration::from_millis(3));
+        drop(permit);
+        let got = tokio::select! {
+            biased;
+            _ = sem.acquire() => "body got",
+            _ = timer => "body timed",
+        };
+        log.lock().unwrap().push(got.to_string());
+        for t in tasks {
+            t.await;
+        }
+        assert_eq!(*log.lock().unwrap(), ["t0", "t1", "t2", "body timed"]);
+    }
+}
+
+/// A task woken by its timer that wakes the body (a send), and `also` another task, and
+/// then yields before it sends again: what ran in which order.
+async fn wakes_the_body_then_yields(also: bool) -> Vec<String> {
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u8>();
+    let (to_other, other_rx) = tokio::sync::oneshot::channel::<()>();
+    let l = log.clone();
+    let other = spawn(async move {
+        if other_rx.await.is_ok() {
+            l.lock().unwrap().push("other".to_string());
+        }
+    });
+    let l = log.clone();
+    let sender = spawn(async move {
+        sleep(Duration::from_millis(5)).await;
+        tx.send(1).unwrap();
+        l.lock().unwrap().push("sent 1".to_string());
+        if also {
+            to_other.send(()).unwrap();
+        } else {
+            drop(to_other);
+        }
+        tokio::task::yield_now().await;
+        tx.send(2).unwrap();
+        l.lock().unwrap().push("sent 2".to_string());
+    });
+    let got = rx.recv().await.unwrap();
+    log.lock().unwrap().push(format!("body got {got}"));
+    sender.await;
+    other.await;
+    log.lock().unwrap().clone()
+}
+
+in_tokio_order! {
+    /// A task that wakes the body and then yields: the body runs before the task resumes,
+    /// as tokio polls its `block_on` future before the yields its loop's turn releases.
+    a_task_waking_the_body_and_then_yielding_resumes_after_the_body {
+        assert_eq!(wakes_the_body_then_yields(false).await, ["sent 1", "body got 1", "sent 2"]);
+    }
+}
+
+in_tokio_order! {
+    /// Likewise when it woke another task too: that task runs first, then the body, then
+    /// the yielded task.
+    a_task_waking_the_body_and_a_task_and_then_yielding_resumes_last {
+        assert_eq!(
+            wakes_the_body_then_yields(true).await,
+            ["sent 1", "other", "body got 1", "sent 2"]
+        );
+    }
+}
+
+/// An exploration still tries the yielded task before the body as well.
+#[test]
+fn an_exploration_tries_the_yielded_task_before_the_body() {
+    let seen = outcomes_explored(|| async { wakes_the_body_then_yields(false).await.join(", ") });
+    assert_eq!(seen, ["sent 1, body got 1, sent 2", "sent 1, sent 2, body got 1"]);
 }

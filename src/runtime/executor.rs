@@ -260,6 +260,9 @@ struct WaitState {
     /// returns, and delivers them on its way round). Cleared at the wait's next poll,
     /// which tokio's loop reaches only through that round.
     inline_unflushed: Cell<bool>,
+    /// The kit task (not the body) that poll left waiting: a wake of it that tokio
+    /// delivers on that round is its `yield_now()` (see [`Executor::inline_round_over`]).
+    inline_polled: Cell<Option<TaskId>>,
     /// The park hook held the clock still for outside work (see [`OUTSIDE_GRACE`]).
     outside_hold: Cell<bool>,
     /// The wait is settling's: it ends `Spinning` when tokio's tasks run on without end
@@ -356,6 +359,7 @@ impl Executor {
             clock: ClockReadings::new(coarse_wall),
             waits: WaitState {
                 inline_unflushed: Cell::new(false),
+                inline_polled: Cell::new(None),
                 outside_hold: Cell::new(false),
                 watch_spin: Cell::new(false),
             },
@@ -1224,11 +1228,13 @@ impl Executor {
 
     /// Whether the one ready task may be polled inside the wait, where the main loop
     /// would poll it next with no choice to make: nothing stops the run, the virtual
-    /// deadline has not passed, and tokio has no task of its own to offer as an option.
+    /// deadline has not passed, and neither tokio (a task of its own) nor a yielded kit
+    /// task (held by [`Executor::inline_round_over`]) is an option too.
     fn may_poll_inline(&self, body_done: &dyn Fn() -> bool) -> bool {
         self.stop_now(body_done).is_none()
             && self.clock.last_seen.get() <= self.config.virtual_timeout
             && !self.tokio_alive()
+            && self.choosing.yielders.borrow().is_empty()
     }
 
     /// Inside a wait: polls the lone ready task if it is the only option and may be
@@ -1259,7 +1265,8 @@ impl Executor {
                 if self.may_poll_inline(done) {
                     // The one option: what `pick` would take, with no choice to record.
                     if self.is_live(id) {
-                        if self.poll_task(id, 1, 0, now) == Polled::Waits {
+                        let waits = self.poll_task(id, 1, 0, now) == Polled::Waits;
+                        if waits {
                             // Inside tokio's loop a yield is deferred, so a poll that moved
                             // the clock (`tokio::time::advance` yields after moving it) ends
                             // looking like a wait: read the clock again.
@@ -1269,6 +1276,7 @@ impl Executor {
                         // own waker or another (a child's, in a combinator): the wait lets
                         // tokio come round before it decides anything.
                         self.unflushed(true);
+                        self.waits.inline_polled.set((waits && id != 0).then_some(id));
                         // tokio runs its tasks next, in this wait.
                         self.check_hook();
                         shared.set_activity(ACTIVITY_TOKIO, 0);
@@ -1297,6 +1305,28 @@ impl Executor {
     fn unflushed(&self, on: bool) {
         self.waits.inline_unflushed.set(on);
         mark::set_stepping(on);
+        if !on {
+            self.waits.inline_polled.set(None);
+        }
+    }
+
+    /// The wait is polled again: tokio's loop has come round since the last poll. After a
+    /// task polled inside the wait, that round was a park (tokio had no deferred wake: its
+    /// hook, [`on_park`], ended the step, so what its drivers woke is theirs) or a turn
+    /// of the drivers that then delivered the deferred wakes (the step's). There a wake of
+    /// the task polled is its `yield_now()`: when other tasks are ready it waits with the
+    /// kit's yielded tasks (`Choosing::yielders`), as tokio runs that yield after the
+    /// tasks the poll woke and after its `block_on` future, which it polls first at the
+    /// top of the round.
+    fn inline_round_over(&self) {
+        let polled = self.waits.inline_polled.take();
+        if let Some(id) = polled
+            && mark::stepping()
+            && lock(&self.shared.ready).len() > 1
+        {
+            self.hold(id, &self.choosing.yielders);
+        }
+        self.unflushed(false);
     }
 
     /// Reads the clock (unless it cannot have moved since it was last read); records in
@@ -1831,7 +1861,7 @@ impl Future for Idle<'_> {
         // tokio's loop goes from one poll of this future to the next only through a turn of
         // its drivers, which delivers the wakes it deferred: what a task polled here left
         // has been delivered.
-        core.unflushed(false);
+        core.inline_round_over();
         // To know whether (and how many) tasks tokio schedules itself the run had: the
         // slow-poll oracle's note, and an exploration's note that it did not order them.
         core.tokio_alive();
@@ -2125,6 +2155,9 @@ pub(crate) fn on_park() {
             return;
         };
         let shared = &*core.shared;
+        // tokio parks only with no deferred wake to deliver: after a task polled inside the
+        // wait, what wakes from here on (a timer as the clock jumps, I/O) is not its step.
+        mark::set_stepping(false);
         // Outside work may still wake a task: hold the clock still (the wait ends
         // quiescent and the executor waits out a grace) instead of letting tokio jump.
         if core.holds_for_outside() {

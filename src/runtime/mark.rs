@@ -126,11 +126,18 @@ pub(crate) fn end_poll(outer: Outer) {
     });
 }
 
-/// A kit task's step begins (`true`: its poll, or the end of a task) or ends (`false`) on
-/// this thread.
+/// A kit task's step begins (`true`: its poll, or the end of a task, or tokio's delivery
+/// of the wakes a poll inside a wait left with it) or ends (`false`; also where tokio
+/// parks, see `executor::on_park`) on this thread.
 #[inline]
 pub(crate) fn set_stepping(on: bool) {
     let _ = HERE.try_with(|h| h.stepping.set(on));
+}
+
+/// Whether a kit task's step runs on this thread now (see [`set_stepping`]).
+#[inline]
+pub(crate) fn stepping() -> bool {
+    HERE.try_with(|h| h.stepping.get()).unwrap_or(false)
 }
 
 /// Where a wake was made, for the body's place in the ready queue (tokio polls its

@@ -458,17 +458,22 @@ impl JoinError {
     }
 }
 
-impl JoinError {
-    /// Drops the panic's payload if it is still here (see [`panics::drop_payload`]).
-    fn discard_payload(&self) {
-        if let Repr::Panic { payload, .. } = &self.repr {
-            let taken = lock(payload).take();
+/// A payload nobody took is dropped as tokio drops one: a panic in the payload's own
+/// `Drop` is swallowed (wherever the error goes: a detached task's state, a handle's
+/// output dropped unread, the error the test dropped). The task's panic was recorded
+/// already and fails the test as usual.
+impl Drop for JoinError {
+    fn drop(&mut self) {
+        if let Repr::Panic { payload, .. } = &mut self.repr {
+            let taken = payload.get_mut().unwrap_or_else(|e| e.into_inner()).take();
             if let Some(p) = taken {
                 panics::drop_payload(p);
             }
         }
     }
+}
 
+impl JoinError {
     /// The panic's payload as text when it is a `String` or a `&'static str` and has not
     /// been taken (what tokio's `JoinError` prints); `None` otherwise.
     pub(crate) fn payload_str(&self) -> Option<String> {
@@ -648,17 +653,6 @@ struct JoinState<T> {
     taken: bool,
 }
 
-/// The kit drops a panic's payload that nobody took (the handle was dropped, or never
-/// awaited) as tokio does: a panic in the payload's own `Drop` is swallowed. The task's
-/// panic has been recorded already and fails the test as usual.
-impl<T> Drop for JoinState<T> {
-    fn drop(&mut self) {
-        if let Some(Err(e)) = &self.output {
-            e.discard_payload();
-        }
-    }
-}
-
 impl<T> JoinInner<T> {
     pub(crate) fn new(run_id: u64, meta: TaskMeta, waker: Arc<TaskWaker>) -> Arc<Self> {
         Arc::new(JoinInner {
@@ -677,9 +671,6 @@ impl<T> JoinInner<T> {
         let waiter = {
             let mut state = lock(&self.state);
             if self.waker.outcome.load(SeqCst) {
-                if let Err(e) = &out {
-                    e.discard_payload();
-                }
                 return;
             }
             state.output = Some(out);

@@ -237,6 +237,23 @@ fn a_payload_whose_drop_panics_still_gives_a_report() {
         );
         assert_eq!(f.panic_messages().len(), 1, "{f}");
     }
+    // Awaited, and the `JoinError` dropped by the test without taking the payload.
+    let f = Builder::new()
+        .try_run(|| async {
+            let e = spawn(async {
+                std::panic::resume_unwind(Box::new(Bomb));
+            })
+            .await
+            .unwrap_err();
+            assert!(e.is_panic());
+            drop(e);
+        })
+        .unwrap_err();
+    assert_eq!(
+        f.headline(),
+        "task #1 panicked: (a panic payload that is not a string)",
+        "{f}"
+    );
     // The body's own payload, and one of a task's Drop at the run's end.
     let f = Builder::new()
         .try_run(|| async {

@@ -864,12 +864,7 @@ impl Executor {
                 self.record(Some(id), panics::ended_event(&payload));
                 let (handled, message) = (record.handled.clone(), record.message.clone());
                 self.findings.panics.borrow_mut().push(record);
-                match control {
-                    Some(c) => c.panicked(payload, handled, message),
-                    None => {
-                        panics::drop_payload(payload);
-                    }
-                }
+                tell_panic(control, payload, handled, message);
             }
         }
         // Whatever its destructor took is nobody's poll.
@@ -958,12 +953,7 @@ impl Executor {
                 self.findings.panics.borrow_mut().push(record);
                 let control = self.control(id);
                 self.finish_dropped(id, fut, TaskState::Panicked);
-                match control {
-                    Some(c) => c.panicked(payload, handled, message),
-                    None => {
-                        panics::drop_payload(payload);
-                    }
-                }
+                tell_panic(control, payload, handled, message);
                 Polled::Ended
             }
         };
@@ -1002,16 +992,21 @@ impl Executor {
     /// future is dropped is recorded as one more panic of the task.
     #[inline]
     fn finish_dropped(&self, id: TaskId, fut: BoxFuture, state: TaskState) {
-        if let Some(panicked) = self.finish(id, fut, state) {
-            self.note_drop_panic(*panicked);
-        }
+        self.note_drop_panic(self.finish(id, fut, state));
     }
 
-    /// Records a panic while a task's future was dropped, and drops its payload.
-    #[cold]
-    fn note_drop_panic(&self, (payload, record): (Payload, PanicRecord)) {
-        self.findings.panics.borrow_mut().push(record);
-        panics::drop_payload(payload);
+    /// Records a panic while a task's future was dropped, if there was one, and drops its
+    /// payload.
+    #[inline]
+    fn note_drop_panic(&self, panicked: Option<DropPanic>) {
+        #[cold]
+        fn note(core: &Executor, (payload, record): (Payload, PanicRecord)) {
+            core.findings.panics.borrow_mut().push(record);
+            panics::drop_payload(payload);
+        }
+        if let Some(panicked) = panicked {
+            note(self, *panicked);
+        }
     }
 
     /// Removes a task and drops its future (catching a panic in its destructors, which
@@ -1290,8 +1285,10 @@ impl Executor {
                     }
                     continue;
                 }
-                // The main loop decides: the task goes back first in the queue.
-                lock(&shared.ready).push_front(id);
+                // The main loop decides: the task goes back first in the queue (with its
+                // place, under the queue's lock).
+                let mut queue = lock(&shared.ready);
+                queue.push_front(id);
                 shared.body_first.fetch_or(first, Relaxed);
             }
             return InlinePass::Decide;
@@ -1791,8 +1788,8 @@ impl Executor {
                     if let Some((fut, _)) = slot.fut.take() {
                         if last_round {
                             std::mem::forget(fut);
-                        } else if let Some(panicked) = self.drop_future(id, fut, false) {
-                            self.note_drop_panic(*panicked);
+                        } else {
+                            self.note_drop_panic(self.drop_future(id, fut, false));
                         }
                     }
                     slot.control.cancelled();
@@ -1819,6 +1816,20 @@ impl Executor {
 /// A panic while a task's future was dropped: its payload and its record (boxed: the
 /// common path, no panic, returns a null pointer).
 type DropPanic = Box<(Payload, PanicRecord)>;
+
+/// Tells a task's handle that it panicked; with no handle to tell, drops the payload (as
+/// tokio drops one nobody takes).
+fn tell_panic(
+    control: Option<Arc<dyn JoinControl>>,
+    payload: Payload,
+    handled: Arc<AtomicBool>,
+    message: String,
+) {
+    match control {
+        Some(c) => c.panicked(payload, handled, message),
+        None => panics::drop_payload(payload),
+    }
+}
 
 /// How many rounds of tasks spawned while the run's tasks are dropped at its end the
 /// teardown drops (each round's drops may spawn the next).

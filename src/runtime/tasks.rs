@@ -229,7 +229,37 @@ pub(crate) struct TaskInfo {
 
 #[cfg(test)]
 mod tests {
-    use super::{first_caller, in_std};
+    use std::backtrace::Backtrace;
+    use std::panic::Location;
+    use std::sync::{Arc, OnceLock};
+
+    use super::{SpawnSite, ThroughStd, first_caller, in_std};
+
+    #[test]
+    fn a_site_in_std_names_the_test_frame_or_says_why_it_cannot() {
+        let at = Location::caller();
+        let site = |found: Option<&str>| SpawnSite {
+            at,
+            through_std: Some(Arc::new(ThroughStd {
+                stack: Backtrace::disabled(),
+                found: OnceLock::from(found.map(str::to_string)),
+            })),
+        };
+        assert_eq!(site(Some("tests/it.rs:12:40")).to_string(), "tests/it.rs:12:40");
+        assert_eq!(
+            site(None).to_string(),
+            format!(
+                "{at} (in the standard library: the spawn was called by an iterator adapter such as collect or \
+                 map, which does not pass on its caller's place, and the stack named no frame of the test's; \
+                 spawn in a for loop, or with extend, to have the call named)"
+            )
+        );
+        assert_eq!(
+            SpawnSite::new(at).to_string(),
+            at.to_string(),
+            "not std's: the location itself"
+        );
+    }
 
     #[test]
     fn std_paths_are_told_from_the_tests() {
